@@ -1,0 +1,311 @@
+"""Sweep configs: defaults, validation (every bad key at once) and expansion to a table of runs.
+
+A sweep is a flat mapping (DESIGN.md, Config contract); every list is a grid
+axis. :func:`validate` turns a mapping into a :class:`Sweep` or raises
+:class:`ConfigError` naming every bad key; :func:`expand` turns a Sweep into
+the runs frame, in a fixed order so a run_id means the same run every time.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import numbers
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .methods import METHODS, get_method
+from .problems import PROBLEMS, Problem, get_problem
+from .stopping import CRITERIA, StopRule, stop_rules
+
+__all__ = ["DEFAULTS", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem"]
+
+DEFAULTS: dict[str, Any] = {
+    "experiment": "default",
+    "problems": ["himmelblau"],
+    "method": ["gd"],
+    "alpha": [0.01],
+    "momentum": [0.9],
+    "starts": {"kind": "grid", "n": 20},
+    "criterion": ["dx", "df", "grad"],
+    "epsilon": [1.0e-3, 1.0e-6],
+    "min_steps": [0],
+    "max_iter": 10_000,
+    "dtype": "float32",
+    "diverge_x": 1.0e8,      # |x|∞ past this: diverged
+    "diverge_f": 1.0e30,     # |f| past this: diverged
+    "traces": 4,             # full trajectories kept per (problem, method, alpha, momentum)
+    "success_tol": 1.0e-3,   # a run succeeded if it ended this close to a known minimum
+    "stationary_tol": 0.05,  # point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this
+    "engine": {"lanes": None, "part": None, "chunk": 16},
+    "shard": {"index": 0, "count": 1},
+}
+
+
+class ConfigError(ValueError):
+    """A config with one or more bad keys; ``problems`` lists one message per bad key."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("bad config:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: resolved problems, the grid axes, and the settings of the run."""
+
+    experiment: str
+    problems: tuple[Problem, ...]
+    methods: tuple[str, ...]
+    alpha: tuple[float, ...]
+    momentum: tuple[float, ...]
+    starts: dict
+    rules: tuple[StopRule, ...]
+    max_iter: int
+    dtype: str
+    diverge_x: float
+    diverge_f: float
+    traces: int
+    success_tol: float
+    stationary_tol: float
+    engine: dict
+    shard: dict
+    config: dict           # the resolved mapping it came from
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _as_list(v):
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if hasattr(v, "__iter__") and not isinstance(v, (str, Mapping)):
+        return list(v)
+    return [v]
+
+
+def resolve_problem(entry, where: str = "problems") -> Problem:
+    """A registry name, ``{name, dim?, domain?}``, or an inline/``_target_`` definition → Problem."""
+    if isinstance(entry, Problem):
+        return entry
+    if isinstance(entry, str):
+        return get_problem(entry)
+    if isinstance(entry, Mapping):
+        entry = dict(entry)
+        if "expr" in entry or "_target_" in entry:
+            from .expr import inline_problem
+            return inline_problem(entry)
+        name = entry.get("name")
+        if name not in PROBLEMS:
+            raise KeyError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))} "
+                           "(or define one inline with expr)")
+        unknown = set(entry) - {"name", "dim", "domain"}
+        if unknown:
+            raise KeyError(f"unknown keys {sorted(unknown)} for a registry problem (allowed: name, dim, domain)")
+        prob = get_problem(name, entry.get("dim"))
+        if entry.get("domain") is not None:
+            prob = prob.with_domain(_domain(entry["domain"], prob.dim))
+        return prob
+    raise TypeError(f"a problem is a name or a mapping, got {type(entry).__name__}")
+
+
+def _domain(domain, dim):
+    dom = [list(ax) for ax in domain]
+    if len(dom) == 1 and dim > 1:
+        dom = dom * dim
+    if len(dom) != dim or any(len(ax) != 2 or not all(_is_number(v) for v in ax) for ax in dom):
+        raise ValueError(f"domain must be {dim} pairs [lo, hi] of numbers, got {domain}")
+    return dom
+
+
+def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
+    """The (n, d) start points of ``problem`` for a starts spec (grid, uniform or points)."""
+    kind = starts.get("kind")
+    lo, hi = problem.domain_array[:, 0], problem.domain_array[:, 1]
+    if kind == "grid":
+        axes = [np.linspace(a, b, int(starts["n"])) for a, b in zip(lo, hi)]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        return np.stack([m.reshape(-1) for m in mesh], axis=1)
+    if kind == "uniform":
+        rng = np.random.default_rng(int(starts.get("seed", 0)))
+        return lo + (hi - lo) * rng.random((int(starts["n"]), problem.dim))
+    if kind == "points":
+        return np.asarray(starts["points"], dtype=np.float64).reshape(-1, problem.dim)
+    raise ValueError(f"starts.kind must be grid, uniform or points, got {kind!r}")
+
+
+def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
+    if not isinstance(starts, Mapping):
+        errors.append(f"starts: must be a mapping like {{kind: grid, n: 20}}, got {starts!r}")
+        return
+    kind = starts.get("kind")
+    allowed = {"grid": {"kind", "n"}, "uniform": {"kind", "n", "seed"}, "points": {"kind", "points"}}
+    if kind not in allowed:
+        errors.append(f"starts.kind: must be grid, uniform or points, got {kind!r}")
+        return
+    extra = set(starts) - allowed[kind]
+    if extra:
+        errors.append(f"starts: unknown keys {sorted(extra)} for kind {kind} (allowed: {sorted(allowed[kind])})")
+    if kind in ("grid", "uniform"):
+        n = starts.get("n")
+        if not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1):
+            errors.append(f"starts.n: must be an integer ≥ 1, got {n!r}")
+        elif kind == "grid":
+            for p in problems:
+                if n ** p.dim > 10 ** 8:
+                    errors.append(f"starts.n: a grid of {n} per axis on {p.name} ({p.dim}-d) is {n}^{p.dim} "
+                                  "starts; use kind: uniform for high dimensions")
+        if kind == "uniform" and not isinstance(starts.get("seed", 0), numbers.Integral):
+            errors.append(f"starts.seed: must be an integer, got {starts.get('seed')!r}")
+        return
+    pts = starts.get("points")
+    if not isinstance(pts, (list, tuple)) or not pts:
+        errors.append(f"starts.points: must be a non-empty list of points, got {pts!r}")
+        return
+    for i, pt in enumerate(pts):
+        pt_list = _as_list(pt)
+        if not all(_is_number(v) for v in pt_list):
+            errors.append(f"starts.points[{i}]: {pt!r} is not a list of numbers")
+            continue
+        if not all(math.isfinite(v) for v in pt_list):
+            errors.append(f"starts.points[{i}]: {pt!r} is not finite")
+            continue
+        for p in problems:
+            if len(pt_list) != p.dim:
+                errors.append(f"starts.points[{i}]: {pt_list} has dimension {len(pt_list)}, "
+                              f"problem {p.name} has {p.dim}")
+            elif any(not (lo <= v <= hi) for v, (lo, hi) in zip(pt_list, p.domain)):
+                errors.append(f"starts.points[{i}]: {pt_list} is outside the domain "
+                              f"{[list(ax) for ax in p.domain]} of problem {p.name} "
+                              "(widen it with {name: ..., domain: ...})")
+
+
+def merge(config: Mapping | None) -> dict:
+    """DEFAULTS updated by ``config`` (nested mappings merged one level deep)."""
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in (config or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "starts":
+            out[key] = {**out[key], **dict(value)}
+        else:
+            out[key] = value
+    return out
+
+
+def validate(config: Mapping | None) -> Sweep:
+    """Check every key of a sweep config; raise ConfigError listing all that are bad."""
+    cfg = merge(config)
+    errors: list[str] = []
+
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    for key in unknown:
+        errors.append(f"{key}: unknown key (known: {', '.join(sorted(DEFAULTS))})")
+
+    def grid(key, check, what):
+        values = _as_list(cfg[key])
+        if not values:
+            errors.append(f"{key}: empty list; give at least one value")
+            return []
+        bad = [v for v in values if not check(v)]
+        if bad:
+            errors.append(f"{key}: {what}, got {bad[0]!r}")
+            return []
+        return values
+
+    problems = []
+    entries = _as_list(cfg["problems"])
+    if not entries:
+        errors.append("problems: empty list; give at least one problem")
+    for i, entry in enumerate(entries):
+        try:
+            problems.append(resolve_problem(entry, f"problems[{i}]"))
+        except (KeyError, ValueError, TypeError, SyntaxError) as exc:
+            msg = exc.args[0] if exc.args else str(exc)
+            errors.append(f"problems[{i}]: {msg}")
+
+    methods = grid("method", lambda v: isinstance(v, str) and v in METHODS,
+                   f"must be one of {', '.join(sorted(METHODS))}")
+    alpha = grid("alpha", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
+    momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1)")
+    criterion = grid("criterion", lambda v: v in CRITERIA, f"must be one of {', '.join(CRITERIA)}")
+    epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
+    min_steps = grid("min_steps", lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                     and v >= 0, "must be an integer ≥ 0")
+
+    max_iter = cfg["max_iter"]
+    if not (isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, bool) and max_iter >= 1):
+        errors.append(f"max_iter: must be an integer ≥ 1, got {max_iter!r}")
+    if cfg["dtype"] not in ("float32", "float64"):
+        errors.append(f"dtype: must be float32 or float64, got {cfg['dtype']!r}")
+    for key in ("diverge_x", "diverge_f"):
+        if not (_is_number(cfg[key]) and cfg[key] > 0):
+            errors.append(f"{key}: must be a number > 0, got {cfg[key]!r}")
+    if not (isinstance(cfg["traces"], numbers.Integral) and cfg["traces"] >= 0):
+        errors.append(f"traces: must be an integer ≥ 0, got {cfg['traces']!r}")
+    for key in ("success_tol", "stationary_tol"):
+        if not (_is_number(cfg[key]) and cfg[key] > 0):
+            errors.append(f"{key}: must be a number > 0, got {cfg[key]!r}")
+    if not isinstance(cfg["experiment"], str) or not cfg["experiment"].replace("_", "").replace("-", "").isalnum():
+        errors.append(f"experiment: must be a name of letters, digits, - and _, got {cfg['experiment']!r}")
+
+    engine = cfg["engine"] if isinstance(cfg["engine"], Mapping) else {}
+    if not isinstance(cfg["engine"], Mapping) or set(engine) - set(DEFAULTS["engine"]):
+        errors.append(f"engine: must be a mapping with keys {sorted(DEFAULTS['engine'])}, got {cfg['engine']!r}")
+    for key in ("lanes", "part", "chunk"):
+        v = engine.get(key)
+        if v is not None and not (isinstance(v, numbers.Integral) and v >= 1):
+            errors.append(f"engine.{key}: must be an integer ≥ 1 or null, got {v!r}")
+
+    shard = cfg["shard"] if isinstance(cfg["shard"], Mapping) else {}
+    count, index = shard.get("count"), shard.get("index")
+    if not (isinstance(count, numbers.Integral) and count >= 1):
+        errors.append(f"shard.count: must be an integer ≥ 1, got {count!r}")
+    elif not (isinstance(index, numbers.Integral) and 0 <= index < count):
+        errors.append(f"shard.index: must be an integer in [0, {count}), got {index!r}")
+
+    if problems:
+        _check_starts(cfg["starts"], problems, errors)
+
+    if errors:
+        raise ConfigError(errors)
+    return Sweep(
+        experiment=cfg["experiment"], problems=tuple(problems), methods=tuple(methods),
+        alpha=tuple(float(a) for a in alpha), momentum=tuple(float(m) for m in momentum),
+        starts=dict(cfg["starts"]),
+        rules=tuple(stop_rules(criterion, [float(e) for e in epsilon], [int(m) for m in min_steps])),
+        max_iter=int(max_iter), dtype=cfg["dtype"], diverge_x=float(cfg["diverge_x"]),
+        diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), success_tol=float(cfg["success_tol"]),
+        stationary_tol=float(cfg["stationary_tol"]),
+        engine=dict(engine), shard=dict(shard), config=cfg)
+
+
+def expand(sweep: Sweep) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The runs frame (run_id, problem, dim, method, alpha, momentum, start_id) and each problem's starts.
+
+    Order: problem, method, alpha, momentum (methods that use it), start — so
+    the same config always numbers its runs the same way.
+    """
+    starts = {p.name: make_starts(sweep.starts, p) for p in sweep.problems}
+    blocks = []
+    for p in sweep.problems:
+        n = len(starts[p.name])
+        for m in sweep.methods:
+            moms = sweep.momentum if get_method(m).uses_momentum else (math.nan,)
+            for a in sweep.alpha:
+                for g in moms:
+                    blocks.append((p.name, p.dim, m, a, g, n))
+    sizes = np.array([b[-1] for b in blocks], dtype=np.int64)
+    total = int(sizes.sum())
+    frame = pd.DataFrame({
+        "run_id": np.arange(total, dtype=np.int64),
+        "problem": pd.Series(np.repeat([b[0] for b in blocks], sizes), dtype="string"),
+        "dim": np.repeat([b[1] for b in blocks], sizes).astype(np.int64),
+        "method": pd.Series(np.repeat([b[2] for b in blocks], sizes), dtype="string"),
+        "alpha": np.repeat([b[3] for b in blocks], sizes).astype(np.float64),
+        "momentum": np.repeat([b[4] for b in blocks], sizes).astype(np.float64),
+        "start_id": np.concatenate([np.arange(s, dtype=np.int64) for s in sizes]) if blocks else [],
+    })
+    return frame, starts

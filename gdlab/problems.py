@@ -1,0 +1,338 @@
+"""Built-in problems: the functions of the lessons and the classic test functions.
+
+A :class:`Problem` is f: R^d -> R written in JAX on one point ``x`` of shape
+``(d,)``, with the box its starts are drawn from and the minima known for it.
+The registry :data:`PROBLEMS` maps a name to a factory taking the dimension;
+:func:`get_problem` is the one way in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Problem:
+    """One objective at one dimension.
+
+    ``minima`` holds the known minimisers (one row each) and ``f_min`` their
+    values; both are empty where no minimum is known (or none exists).
+    ``smooth_minima`` is False where f is not differentiable at its minima
+    (a cone tip), so ∇f(x*) is undefined there.
+    ``stationary`` lists other known stationary points (saddles, maxima).
+    """
+
+    name: str
+    fn: Callable
+    dim: int
+    domain: tuple[tuple[float, float], ...]
+    minima: tuple[tuple[float, ...], ...] = ()
+    f_min: tuple[float, ...] = ()
+    smooth_minima: bool = True
+    stationary: tuple[tuple[float, ...], ...] = ()
+    doc: str = ""
+
+    def __post_init__(self):
+        if len(self.domain) != self.dim:
+            raise ValueError(f"problem {self.name!r}: domain has {len(self.domain)} axes, dim is {self.dim}")
+        for lo, hi in self.domain:
+            if not lo < hi:
+                raise ValueError(f"problem {self.name!r}: domain axis [{lo}, {hi}] is empty")
+        if len(self.minima) != len(self.f_min):
+            raise ValueError(f"problem {self.name!r}: {len(self.minima)} minima but {len(self.f_min)} values")
+        for m in self.minima:
+            if len(m) != self.dim:
+                raise ValueError(f"problem {self.name!r}: minimum {m} is not of dimension {self.dim}")
+
+    @property
+    def minima_array(self) -> np.ndarray:
+        return np.asarray(self.minima, dtype=np.float64).reshape(len(self.minima), self.dim)
+
+    @property
+    def domain_array(self) -> np.ndarray:
+        return np.asarray(self.domain, dtype=np.float64)
+
+    def with_domain(self, domain: Sequence[Sequence[float]]) -> "Problem":
+        return dataclasses.replace(self, domain=tuple(tuple(map(float, ax)) for ax in domain))
+
+    def __call__(self, x):
+        return self.fn(jnp.asarray(x))
+
+
+class ProblemSpec(NamedTuple):
+    """A registry entry: ``make(dim)`` builds the problem; ``dim`` is fixed, or None for any."""
+
+    make: Callable[[int], Problem]
+    dim: int | None
+    default_dim: int
+    doc: str
+
+
+PROBLEMS: dict[str, ProblemSpec] = {}
+
+
+def _register(name: str, dim: int | None, default_dim: int | None = None):
+    """Register ``make(d) -> (fn, domain, minima, f_min, extra)``; its docstring is the source line."""
+
+    def wrap(build):
+        doc = (build.__doc__ or "").strip()
+
+        @functools.lru_cache(maxsize=None)
+        def make(d: int) -> Problem:
+            fn, domain, minima, f_min, extra = build(d)
+            return Problem(name=name, fn=fn, dim=d, domain=tuple(map(tuple, domain)),
+                           minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc, **extra)
+
+        PROBLEMS[name] = ProblemSpec(make, dim, dim if dim is not None else default_dim, doc)
+        return build
+
+    return wrap
+
+
+def problem_names() -> list[str]:
+    return sorted(PROBLEMS)
+
+
+def get_problem(name: str, dim: int | None = None) -> Problem:
+    """The registered problem ``name`` at dimension ``dim`` (its default if None)."""
+    if name not in PROBLEMS:
+        raise KeyError(f"unknown problem {name!r}; known: {', '.join(problem_names())}")
+    spec = PROBLEMS[name]
+    if dim is None:
+        dim = spec.default_dim
+    if spec.dim is not None and dim != spec.dim:
+        raise ValueError(f"problem {name!r} is {spec.dim}-dimensional, not {dim}-dimensional")
+    if dim < 1:
+        raise ValueError(f"problem {name!r}: dimension must be at least 1, got {dim}")
+    prob = spec.make(int(dim))
+    if spec.dim is None and dim != spec.default_dim:   # rastrigin-10d beside rastrigin in one sweep
+        prob = dataclasses.replace(prob, name=f"{name}-{dim}d")
+    return prob
+
+
+def _box(d, lo, hi):
+    return [(lo, hi)] * d
+
+
+# --- the lessons ------------------------------------------------------------
+
+@_register("x2_sin", 1)
+def _x2_sin(d):
+    """x²·sin x, lesson 001 (gradient descent in Python), plotted on [1, 8]."""
+    return (lambda x: x[0] ** 2 * jnp.sin(x[0]), [(1.0, 8.0)],
+            [(5.08698509410228,)], [-24.082960223068334], {})
+
+
+@_register("two_x_sin", 1)
+def _two_x_sin(d):
+    """2x·sin x, lesson 000 (derivative and gradient optimisation), on [1, 8]."""
+    return (lambda x: 2 * x[0] * jnp.sin(x[0]), [(1.0, 8.0)],
+            [(4.913180439434884,)], [-9.628939779424536], {})
+
+
+@_register("x4", 1)
+def _x4(d):
+    """x⁴, lesson 000: step halving from 20, 200, 2000 and 0.2; minimum 0 at 0."""
+    return (lambda x: x[0] ** 4, [(-3.0, 3.0)], [(0.0,)], [0.0], {})
+
+
+@_register("lesson_quartic", 1)
+def _lesson_quartic(d):
+    """x⁴ + 5x³ − 10x, lesson 000: f′ = 4x³ + 15x² − 10, f(−5) = 50, f′(−5) = −135."""
+    return (lambda x: x[0] ** 4 + 5 * x[0] ** 3 - 10 * x[0], [(-5.0, 2.0)],
+            [(-3.5518311520096497,), (0.7457114156776083,)],
+            [-29.37144385548799, -5.074486471356606],
+            {"stationary": ((-0.9438802636679575,),)})
+
+
+@_register("saddle_3x2_2xy", 2)
+def _saddle(d):
+    """3x1² + 2x1x2, lesson 000: gradient (−160, −40) at (−20, −20); a saddle at 0, unbounded below."""
+    return (lambda x: 3 * x[0] ** 2 + 2 * x[0] * x[1], _box(2, -20.0, 20.0), [], [],
+            {"stationary": ((0.0, 0.0),)})
+
+
+@_register("paraboloid", 2)
+def _paraboloid(d):
+    """x² + y², lessons 000/004: gradient (2, 4) at (1, 2); minimum 0 at the origin."""
+    return (lambda x: x[0] ** 2 + x[1] ** 2, _box(2, -5.0, 5.0), [(0.0, 0.0)], [0.0], {})
+
+
+@_register("shifted_paraboloid", 2)
+def _shifted_paraboloid(d):
+    """x² − 10x + y² − 12y + 71, lesson 004: minimum 10 at (5, 6)."""
+    return (lambda x: x[0] ** 2 - 10 * x[0] + x[1] ** 2 - 12 * x[1] + 71,
+            [(0.0, 10.0), (0.0, 12.0)], [(5.0, 6.0)], [10.0], {})
+
+
+@_register("cone", 2)
+def _cone(d):
+    """√((x−1)² + (y−8)²), lesson 004: minimum 0 at (1, 8), where it is not differentiable."""
+    return (lambda x: jnp.sqrt((x[0] - 1) ** 2 + (x[1] - 8) ** 2), [(-9.0, 11.0), (-2.0, 18.0)],
+            [(1.0, 8.0)], [0.0], {"smooth_minima": False})
+
+
+@_register("x2y3", 2)
+def _x2y3(d):
+    """x²·y³, lesson 002 (partial derivatives): ∂x = 2xy³, ∂y = 3x²y²; no minimum."""
+    return (lambda x: x[0] ** 2 * x[1] ** 3, _box(2, -2.0, 2.0), [], [], {})
+
+
+@_register("x2y_y2", 2)
+def _x2y_y2(d):
+    """3x²y + y², lesson 002: ∂x = 6xy, ∂y = 3x² + 2y; degenerate stationary point at 0, unbounded below."""
+    return (lambda x: 3 * x[0] ** 2 * x[1] + x[1] ** 2, _box(2, -2.0, 2.0), [], [],
+            {"stationary": ((0.0, 0.0),)})
+
+
+def _regression_data(seed=2024, n=200):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, 5))
+    k_true = np.array([1.5, -2.0, 0.5, 3.0, -1.0, 0.25])
+    target = k_true[0] + features @ k_true[1:] + 0.3 * rng.normal(size=n)
+    return np.column_stack([np.ones(n), features]), target
+
+
+@_register("linreg_mse", 6)
+def _linreg_mse(d):
+    """MSE of y = k0 + k1·x1 + … + k5·x5 in its coefficients, lesson 000; seeded synthetic data (200 rows)."""
+    design, target = _regression_data()
+    k_star, *_ = np.linalg.lstsq(design, target, rcond=None)
+    f_star = float(np.mean((design @ k_star - target) ** 2))
+
+    def fn(k):
+        a = jnp.asarray(design, dtype=k.dtype)
+        b = jnp.asarray(target, dtype=k.dtype)
+        return jnp.mean((a @ k - b) ** 2)
+
+    return fn, _box(6, -5.0, 5.0), [tuple(k_star)], [f_star], {}
+
+
+def _logistic_data(seed=7, n=200):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, 2))
+    w_true = np.array([0.5, 2.0, -1.0])
+    p = 1 / (1 + np.exp(-(w_true[0] + features @ w_true[1:])))
+    labels = np.where(rng.random(n) < p, 1.0, -1.0)   # noisy: not separable, so a minimum exists
+    return np.column_stack([np.ones(n), features]), labels
+
+
+@_register("logistic", 3)
+def _logistic(d):
+    """Mean logistic loss log(1 + e^(−y·w·x)) of a sigmoid classifier, lesson 000; seeded synthetic data."""
+    design, labels = _logistic_data()
+    w = np.zeros(3)
+    for _ in range(50):   # Newton's method in float64: the known minimum
+        z = labels * (design @ w)
+        s = 1 / (1 + np.exp(z))
+        grad = -(design * (labels * s)[:, None]).mean(0)
+        hess = (design * (s * (1 - s))[:, None]).T @ design / len(z)
+        w = w - np.linalg.solve(hess, grad)
+    f_star = float(np.mean(np.logaddexp(0, -labels * (design @ w))))
+
+    def fn(w):
+        a = jnp.asarray(design, dtype=w.dtype)
+        y = jnp.asarray(labels, dtype=w.dtype)
+        return jnp.mean(jnp.logaddexp(0, -y * (a @ w)))
+
+    return fn, _box(3, -5.0, 5.0), [tuple(w)], [f_star], {}
+
+
+# --- the classics ----------------------------------------------------------
+
+@_register("rosenbrock", None, 2)
+def _rosenbrock(d):
+    """Rosenbrock (1960), n-d: Σ 100(x_{i+1} − x_i²)² + (1 − x_i)²; minimum 0 at (1, …, 1)."""
+    if d < 2:
+        raise ValueError("rosenbrock needs dimension ≥ 2")
+    return (lambda x: jnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2),
+            _box(d, -2.0, 2.0), [(1.0,) * d], [0.0], {})
+
+
+@_register("himmelblau", 2)
+def _himmelblau(d):
+    """Himmelblau (1972): (x² + y − 11)² + (x + y² − 7)², four minima of value 0."""
+    return (lambda x: (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2,
+            _box(2, -5.0, 5.0),
+            [(3.0, 2.0), (-2.805118086952745, 3.131312518250573),
+             (-3.779310253377747, -3.283185991286169), (3.5844283403304917, -1.8481265269644034)],
+            [0.0, 0.0, 0.0, 0.0], {})
+
+
+@_register("rastrigin", None, 2)
+def _rastrigin(d):
+    """Rastrigin (1974), n-d: 10d + Σ x_i² − 10 cos 2πx_i; global minimum 0 at the origin."""
+    return (lambda x: 10 * x.shape[0] + jnp.sum(x ** 2 - 10 * jnp.cos(2 * jnp.pi * x)),
+            _box(d, -5.12, 5.12), [(0.0,) * d], [0.0], {})
+
+
+@_register("ackley", None, 2)
+def _ackley(d):
+    """Ackley (1987), n-d: −20e^(−0.2√(mean x²)) − e^(mean cos 2πx) + 20 + e; minimum 0 at 0, a cone tip."""
+    def fn(x):
+        return (-20 * jnp.exp(-0.2 * jnp.sqrt(jnp.mean(x ** 2)))
+                - jnp.exp(jnp.mean(jnp.cos(2 * jnp.pi * x))) + 20 + jnp.e)
+    return fn, _box(d, -5.0, 5.0), [(0.0,) * d], [0.0], {"smooth_minima": False}
+
+
+@_register("booth", 2)
+def _booth(d):
+    """Booth: (x + 2y − 7)² + (2x + y − 5)²; minimum 0 at (1, 3) (Jamil & Yang 2013, f12)."""
+    return (lambda x: (x[0] + 2 * x[1] - 7) ** 2 + (2 * x[0] + x[1] - 5) ** 2,
+            _box(2, -10.0, 10.0), [(1.0, 3.0)], [0.0], {})
+
+
+@_register("beale", 2)
+def _beale(d):
+    """Beale (1958): (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²; minimum 0 at (3, 0.5)."""
+    def fn(x):
+        a, b = x[0], x[1]
+        return (1.5 - a + a * b) ** 2 + (2.25 - a + a * b ** 2) ** 2 + (2.625 - a + a * b ** 3) ** 2
+    return fn, _box(2, -4.5, 4.5), [(3.0, 0.5)], [0.0], {}
+
+
+@_register("six_hump_camel", 2)
+def _camel(d):
+    """Six-hump camel (Dixon & Szegő 1978): two global minima −1.0316 and four local ones."""
+    def fn(x):
+        a, b = x[0], x[1]
+        return (4 - 2.1 * a ** 2 + a ** 4 / 3) * a ** 2 + a * b + (-4 + 4 * b ** 2) * b ** 2
+    pts = [(0.08984201310031806, -0.7126564030207396, -1.0316284534898774),
+           (1.7036067149699807, -0.7960835686726252, -0.21546382438371725),
+           (1.6071047529201974, 0.5686514548841314, 2.1042503103112584)]
+    minima = [(a, b) for a, b, _ in pts] + [(-a, -b) for a, b, _ in pts]
+    values = [v for *_, v in pts] * 2
+    return fn, [(-3.0, 3.0), (-2.0, 2.0)], minima, values, {}
+
+
+_ST_X = -2.903534027771177
+_ST_F = -39.16616570377141
+
+
+@_register("styblinski_tang", None, 2)
+def _styblinski_tang(d):
+    """Styblinski & Tang (1990), n-d: ½Σ(x⁴ − 16x² + 5x); minimum −39.166·d at x_i = −2.9035."""
+    return (lambda x: 0.5 * jnp.sum(x ** 4 - 16 * x ** 2 + 5 * x),
+            _box(d, -5.0, 5.0), [(_ST_X,) * d], [_ST_F * d], {})
+
+
+_RAVINE_KAPPA = 100.0
+
+
+@_register("ravine", None, 2)
+def _ravine(d):
+    """Ill-conditioned quadratic ½Σ c_i x_i², c log-spaced 1 … 100 (condition number 100, L = 100); minimum 0 at 0."""
+    c = np.logspace(0, math.log10(_RAVINE_KAPPA), d) if d > 1 else np.ones(1)
+
+    def fn(x):
+        return 0.5 * jnp.sum(jnp.asarray(c, dtype=x.dtype) * x ** 2)
+
+    return fn, _box(d, -10.0, 10.0), [(0.0,) * d], [0.0], {}

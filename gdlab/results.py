@@ -1,0 +1,150 @@
+"""Engine records → tidy tables (runs, stops, curves, traces), and the Results object."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .engine import classify_points
+from .problems import Problem
+from .stopping import STATUS_NAMES, Status, StopRule, checkpoints
+
+__all__ = ["Results", "list_column", "points", "nearest_minimum", "runs_table", "stops_table",
+           "curves_table", "traces_table"]
+
+_LIST = pd.ArrowDtype(pa.list_(pa.float64()))
+
+
+def list_column(values: np.ndarray, index=None) -> pd.Series:
+    """An (n, d) array as a column of list<float64> (one list per row), without Python loops."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    n, d = values.shape
+    arr = pa.ListArray.from_arrays(pa.array(np.arange(0, n * d + 1, d, dtype=np.int32)),
+                                   pa.array(values.reshape(-1)))
+    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index, dtype=_LIST)
+
+
+def points(column: pd.Series) -> np.ndarray:
+    """A list<float> column of equal-length lists back to an (n, d) array."""
+    arr = pa.array(column) if not hasattr(column.array, "_pa_array") else column.array._pa_array
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    n = len(arr)
+    flat = np.asarray(arr.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+    return flat.reshape(n, -1) if n else flat.reshape(0, 0)
+
+
+def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
+    """(min_id, dist_to_min, f_gap) of each point against the problem's known minima.
+
+    min_id is -1 (dist and gap NaN) where no minimum is known or the point is not finite.
+    """
+    xs = np.asarray(xs, dtype=np.float64).reshape(-1, problem.dim)
+    n = len(xs)
+    mins = problem.minima_array
+    if len(mins) == 0:
+        return np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.nan)
+    dist2 = np.zeros((n, len(mins)))
+    for j, m in enumerate(mins):   # loop over the few minima, vectorised over runs
+        dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
+    ok = np.isfinite(dist2).all(axis=1)
+    idx = np.where(ok, np.argmin(np.where(np.isfinite(dist2), dist2, np.inf), axis=1), -1)
+    dist = np.where(ok, np.sqrt(dist2[np.arange(n), np.maximum(idx, 0)]), np.nan)
+    f_min = np.asarray(problem.f_min, dtype=np.float64)
+    gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
+    return idx.astype(np.int64), dist, gap
+
+
+def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
+               stationary_tol: float = 0.05) -> pd.DataFrame:
+    """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome."""
+    status = STATUS_NAMES[rec["status"]]
+    min_id, dist, gap = nearest_minimum(problem, rec["x"], rec["f"])
+    point_type = np.full(len(status), None, dtype=object)
+    conv = rec["status"] == Status.converged
+    point_type[conv] = classify_points(problem, rec["x"][conv], dtype, stationary_tol)
+    out = meta.reset_index(drop=True).copy()
+    out["x0"] = list_column(x0)
+    out["x_final"] = list_column(rec["x"])
+    out["f_final"] = rec["f"].astype(np.float64)
+    out["grad_norm_final"] = np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
+    out["n_iter"] = rec["k"].astype(np.int64)
+    out["status"] = pd.Series(status, dtype="string")
+    out["min_id"] = min_id
+    out["dist_to_min"] = dist
+    out["f_gap"] = gap
+    out["point_type"] = pd.Series(point_type, dtype="string")
+    return out
+
+
+def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequence[StopRule]) -> pd.DataFrame:
+    """One row per run × stop rule."""
+    n, R = len(run_ids), len(rules)
+    step = rec["fired"].astype(np.int64).reshape(-1)
+    f_at = rec["f_at"].astype(np.float64).reshape(-1)
+    min_id, dist, gap = nearest_minimum(problem, rec["x_at"].reshape(n * R, problem.dim), f_at)
+    return pd.DataFrame({
+        "run_id": np.repeat(run_ids, R).astype(np.int64),
+        "rule_id": np.tile(np.arange(R), n).astype(np.int64),
+        "criterion": pd.Series(np.tile([r.criterion for r in rules], n), dtype="string"),
+        "epsilon": np.tile([r.epsilon for r in rules], n).astype(np.float64),
+        "min_steps": np.tile([r.min_steps for r in rules], n).astype(np.int64),
+        "fired": step >= 0,
+        "step": step,
+        "f_at_stop": f_at,
+        "min_id_at_stop": min_id,
+        "dist_to_min_at_stop": dist,
+        "f_gap_at_stop": gap,
+    })
+
+
+def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int) -> pd.DataFrame:
+    """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step."""
+    cps = checkpoints(max_iter)
+    n_iter = rec["k"].astype(np.int64)
+    reached = cps[None, :] <= n_iter[:, None]
+    rows, cols = np.nonzero(reached)
+    last_is_cp = np.isin(n_iter, cps)
+    extra = np.nonzero(~last_is_cp)[0]
+    g_final = np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
+    frame = pd.DataFrame({
+        "run_id": np.concatenate([run_ids[rows], run_ids[extra]]).astype(np.int64),
+        "step": np.concatenate([cps[cols], n_iter[extra]]).astype(np.int64),
+        "f": np.concatenate([rec["curve_f"][rows, cols], rec["f"][extra]]).astype(np.float64),
+        "grad_norm": np.concatenate([rec["curve_g"][rows, cols], g_final[extra]]).astype(np.float64),
+    })
+    return frame.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+
+
+def traces_table(run_ids: Sequence[int], paths: Sequence[tuple[np.ndarray, np.ndarray]], dim: int) -> pd.DataFrame:
+    """Full trajectories of one problem's sampled runs: one row per (run, step), the point and f there."""
+    xs = np.concatenate([x for x, _ in paths]) if paths else np.zeros((0, dim))
+    return pd.DataFrame({
+        "run_id": np.concatenate([np.full(len(f), r, np.int64) for r, (_, f) in zip(run_ids, paths)]
+                                 or [np.zeros(0, np.int64)]),
+        "step": np.concatenate([np.arange(len(f), dtype=np.int64) for _, f in paths] or [np.zeros(0, np.int64)]),
+        "x": list_column(xs),
+        "f": np.concatenate([f for _, f in paths] or [np.zeros(0)]).astype(np.float64),
+    })
+
+
+@dataclasses.dataclass
+class Results:
+    """The tables of a sweep. ``path`` is the sweep folder where the results are stored (None in memory)."""
+
+    runs: pd.DataFrame
+    stops: pd.DataFrame
+    curves: pd.DataFrame
+    traces: pd.DataFrame
+    config: dict
+    facts: dict
+    path: Path | None = None
+
+    def __repr__(self):
+        where = f", path={str(self.path)!r}" if self.path else ""
+        counts = self.runs["status"].value_counts().to_dict() if len(self.runs) else {}
+        return f"Results(runs={len(self.runs)}, stops={len(self.stops)}, status={counts}{where})"

@@ -1,0 +1,187 @@
+"""The batched engine against plain loops, the lessons' numbers, statuses and compilation counts."""
+import math
+
+import numpy as np
+import pytest
+
+import gdlab
+from gdlab.engine import EngineOptions, kernel_cache_size, run_batch, trace_runs
+from gdlab.problems import get_problem
+from gdlab.stopping import Status, checkpoints, stop_rules
+
+F64 = EngineOptions(max_iter=5000, dtype="float64")
+
+
+def x2_sin_prime(x):
+    return 2 * x * math.sin(x) + x * x * math.cos(x)
+
+
+def plain_gd(fprime, x, alpha, steps):
+    xs = [x]
+    for _ in range(steps):
+        x = x - alpha * fprime(x)
+        xs.append(x)
+    return np.array(xs)
+
+
+def plain_momentum(fprime, x, alpha, gamma, steps):
+    xs, prev = [x], x
+    for _ in range(steps):
+        x, prev = x - alpha * fprime(x) + gamma * (x - prev), x
+        xs.append(x)
+    return np.array(xs)
+
+
+@pytest.mark.parametrize("method, loop", [
+    ("gd", lambda: plain_gd(x2_sin_prime, 2.5, 0.005, 300)),
+    ("momentum", lambda: plain_momentum(x2_sin_prime, 2.5, 0.005, 0.9, 300)),
+])
+def test_iterates_match_a_plain_loop(method, loop):
+    p = get_problem("x2_sin")
+    opts = EngineOptions(max_iter=300, dtype="float64")
+    [(xs, fs)] = trace_runs(p, method, [[2.5]], 0.005, 0.9, [300], (), opts)
+    want = loop()
+    np.testing.assert_allclose(xs[:, 0], want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fs, want ** 2 * np.sin(want), rtol=0, atol=1e-12)
+    rec = run_batch(p, method, [[2.5]], 0.005, 0.9, (), opts)
+    assert rec["k"][0] == 300 and rec["status"][0] == Status.max_iter
+    assert abs(rec["x"][0, 0] - want[-1]) < 1e-12
+
+
+def test_batch_of_10000_gives_each_run_what_it_gives_alone():
+    p = get_problem("himmelblau")
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(-5, 5, (10_000, 2))
+    alpha = rng.choice([0.001, 0.005, 0.01, 0.02, 0.03], size=10_000)
+    rules = stop_rules(["dx", "df", "grad"], [1e-4, 1e-8], [0, 20])
+    opts = EngineOptions(max_iter=3000, dtype="float64", lanes=512, part=2048, chunk=8)
+    stats = {}
+    batch = run_batch(p, "gd", x0, alpha, 0.0, rules, opts, stats)
+    # runs end at very different steps; every status shows up
+    assert len(np.unique(batch["k"])) > 100
+    assert stats["useful"] <= stats["executed"]
+    for i in rng.choice(10_000, size=12, replace=False):
+        # alone: the only run in a kernel of the same width — bit for bit the same
+        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules, opts)
+        for key in ("x", "f", "g", "k", "status", "fired", "f_at", "x_at", "curve_f", "curve_g"):
+            np.testing.assert_array_equal(batch[key][i], alone[key][0], err_msg=f"run {i}: {key}")
+        # alone in a one-lane kernel: XLA may fuse multiply-adds differently, the last bit may move
+        narrow = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules,
+                           EngineOptions(max_iter=3000, dtype="float64"))
+        np.testing.assert_allclose(narrow["x"][0], batch["x"][i], rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(narrow["status"][0], batch["status"][i])
+
+
+def test_lesson_x2_sin_three_runs():
+    r = gdlab.descend("x2_sin", "gd", [2.5], alpha=[0.005, 1e-4], criterion="df", epsilon=1e-3,
+                      min_steps=[0, 100])
+    s = r.stops.set_index(["run_id", "min_steps"])
+    # alpha = 0.005: 73 steps, near x = 5.0755
+    assert s.loc[(0, 0), "step"] == 73
+    run0 = gdlab.descend("x2_sin", "gd", [2.5], alpha=0.005, criterion="df", epsilon=1e-3)
+    assert run0.runs["n_iter"][0] == 73
+    assert gdlab.points(run0.runs["x_final"])[0, 0] == pytest.approx(5.0755, abs=1e-4)
+    # alpha = 1e-4: stops after one step; with min_steps = 100 at step 100 near 2.521
+    assert s.loc[(1, 0), "step"] == 1
+    assert s.loc[(1, 100), "step"] == 100
+    run1 = gdlab.descend("x2_sin", "gd", [2.5], alpha=1e-4, criterion="df", epsilon=1e-3, min_steps=100)
+    x_end = gdlab.points(run1.runs["x_final"])[0, 0]
+    assert x_end == pytest.approx(2.521, abs=1e-3)
+    assert run1.runs["dist_to_min"][0] > 2.5           # far from the minimum x ≈ 5.0870
+    assert run1.runs["point_type"][0] == "non_stationary"
+    assert get_problem("x2_sin").minima[0][0] == pytest.approx(5.0870, abs=1e-4)
+    assert get_problem("x2_sin").f_min[0] == pytest.approx(-24.083, abs=1e-3)
+
+
+def test_sign_halving_on_the_lesson_quartic():
+    eps = 1e-4
+    r = gdlab.descend("lesson_quartic", "sign_halving", [-5.0], alpha=1.0, criterion="dx", epsilon=eps,
+                      traces=1)
+    xs = gdlab.points(r.traces["x"])[:, 0]
+    np.testing.assert_array_equal(xs[:4], [-5, -4, -3, -3.5])
+    assert r.runs["status"][0] == "converged"
+    assert abs(gdlab.points(r.runs["x_final"])[0, 0] - (-3.5518311520096497)) < 2 * eps
+
+
+def test_sign_halving_x4_from_0_2_jumps():
+    r = gdlab.descend("x4", "sign_halving", [0.2], alpha=1.0, criterion="dx", epsilon=1e-3, traces=1)
+    xs = gdlab.points(r.traces["x"])[:, 0]
+    np.testing.assert_allclose(xs[:4], [0.2, -0.8, -0.3, 0.2], atol=1e-15)
+
+
+def test_himmelblau_grid_finds_all_four_minima():
+    r = gdlab.sweep({"problems": ["himmelblau"], "starts": {"kind": "grid", "n": 40}, "alpha": [0.01],
+                     "criterion": ["grad"], "epsilon": [1e-3], "max_iter": 2000, "traces": 0})
+    assert len(r.runs) == 1600
+    conv = r.runs[r.runs["status"] == "converged"]
+    assert set(conv["min_id"]) == {0, 1, 2, 3}
+    assert (conv["dist_to_min"] < 1e-3).all()
+    assert (conv["point_type"] == "minimum").all()
+
+
+def test_statuses_diverged_max_iter_nonfinite_invalid_start():
+    sad = gdlab.descend("saddle_3x2_2xy", "gd", [[-20, -20]], alpha=0.1, criterion="grad", epsilon=1e-6,
+                        max_iter=10_000)
+    assert sad.runs["status"][0] == "diverged"
+    assert sad.runs["n_iter"][0] < 10_000
+    capped = gdlab.descend("himmelblau", "gd", [[0.0, 0.0]], alpha=1e-4, epsilon=1e-12, max_iter=50)
+    assert capped.runs["status"][0] == "max_iter" and capped.runs["n_iter"][0] == 50
+    # the cone's gradient is a unit vector: from (1, 9) with alpha 0.5 gd lands on the tip, where ∇f is nan
+    cone = gdlab.descend("cone", "gd", [[1.0, 9.0], [1.0, 8.0]], alpha=0.5, criterion="grad", epsilon=1e-6)
+    assert list(cone.runs["status"]) == ["nonfinite", "invalid_start"]
+    assert list(cone.runs["n_iter"]) == [2, 0]
+    assert not cone.stops["fired"].any()
+
+
+def test_a_saddle_start_fires_every_rule_and_is_a_saddle():
+    r = gdlab.descend("saddle_3x2_2xy", "gd", [[0.0, 0.0]], alpha=0.1, criterion=["dx", "df", "grad"],
+                      epsilon=1e-6)
+    assert r.runs["status"][0] == "converged"
+    assert r.runs["point_type"][0] == "saddle"
+    assert r.stops.set_index("criterion")["step"].to_dict() == {"dx": 1, "df": 1, "grad": 0}
+
+
+def test_stop_steps_match_a_plain_loop_for_every_rule():
+    alpha, steps = 0.002, 400
+    xs = plain_gd(x2_sin_prime, 2.5, alpha, steps)
+    f = xs ** 2 * np.sin(xs)
+    g = np.abs(2 * xs * np.sin(xs) + xs ** 2 * np.cos(xs))
+    values = {"dx": np.r_[np.inf, np.abs(np.diff(xs))], "df": np.r_[np.inf, np.abs(np.diff(f))], "grad": g}
+    r = gdlab.descend("x2_sin", "gd", [2.5], alpha=alpha, criterion=["dx", "df", "grad"],
+                      epsilon=[1e-2, 1e-3], min_steps=[0, 150], max_iter=steps)
+    for row in r.stops.itertuples():
+        ok = (values[row.criterion] < row.epsilon) & (np.arange(steps + 1) >= row.min_steps)
+        want = int(np.argmax(ok)) if ok.any() else -1
+        assert row.step == want, row
+        if want >= 0:
+            assert row.f_at_stop == pytest.approx(f[want], abs=1e-12)
+
+
+def test_curves_hold_f_at_the_checkpoints():
+    assert list(checkpoints(20)) == [0, 1, 2, 3, 4, 6, 8, 11, 16]
+    r = gdlab.descend("x2_sin", "gd", [2.5], alpha=0.005, criterion="df", epsilon=1e-3, traces=1)
+    trace = r.traces.set_index("step")["f"]
+    curve = r.curves.set_index("step")["f"]
+    assert list(curve.index) == [0, 1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 73]
+    np.testing.assert_array_equal(curve.to_numpy(), trace.loc[curve.index].to_numpy())
+
+
+def test_a_hundred_alphas_compile_once():
+    base = {"problems": ["booth"], "starts": {"kind": "uniform", "n": 5, "seed": 1}, "max_iter": 200,
+            "criterion": ["grad"], "epsilon": [1e-4], "traces": 0}
+    gdlab.sweep({**base, "alpha": list(np.linspace(1e-3, 0.05, 100))})
+    before = kernel_cache_size()
+    r = gdlab.sweep({**base, "alpha": list(np.linspace(2e-3, 0.04, 100))})
+    assert kernel_cache_size() == before
+    assert r.runs["alpha"].nunique() == 100
+
+
+def test_float32_is_the_sweep_default_and_float64_by_config():
+    r32 = gdlab.sweep({"problems": ["booth"], "starts": {"kind": "points", "points": [[0.1, 0.2]]},
+                       "criterion": ["grad"], "epsilon": [1e-3], "traces": 0})
+    r64 = gdlab.sweep({"problems": ["booth"], "starts": {"kind": "points", "points": [[0.1, 0.2]]},
+                       "criterion": ["grad"], "epsilon": [1e-3], "traces": 0, "dtype": "float64"})
+    assert r32.facts["dtype"] == "float32" and r64.facts["dtype"] == "float64"
+    x32, x64 = gdlab.points(r32.runs["x_final"])[0], gdlab.points(r64.runs["x_final"])[0]
+    assert np.float32(x32[0]) == x32[0]                 # came from a float32 state
+    assert x32[0] != x64[0] and abs(x32[0] - x64[0]) < 1e-4

@@ -1,0 +1,70 @@
+"""Every problem: f(x*) = f*, ∇f(x*) = 0 where smooth; the lessons' derivatives."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gdlab.problems import PROBLEMS, get_problem
+
+
+def _f64(fn, x):
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        return np.asarray(fn(x)), np.asarray(jax.grad(fn)(x))
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_known_minima_are_minima(name):
+    spec = PROBLEMS[name]
+    dims = [spec.default_dim] if spec.dim is not None else [spec.default_dim, 5]
+    for d in dims:
+        p = get_problem(name, d)
+        assert p.doc, f"{name} needs a one-line docstring naming its source"
+        assert len(p.domain) == p.dim
+        for x_star, f_star in zip(p.minima, p.f_min):
+            f, g = _f64(p.fn, x_star)
+            assert f == pytest.approx(f_star, rel=1e-12, abs=1e-12)
+            if p.smooth_minima:
+                assert np.abs(g).max() < 1e-9, (name, d, g)
+
+
+def test_classics_and_lessons_registered():
+    want = {"x2_sin", "two_x_sin", "x4", "lesson_quartic", "saddle_3x2_2xy", "paraboloid",
+            "shifted_paraboloid", "cone", "x2y3", "x2y_y2", "linreg_mse", "logistic",
+            "rosenbrock", "himmelblau", "rastrigin", "ackley", "booth", "beale",
+            "six_hump_camel", "styblinski_tang", "ravine"}
+    assert want <= set(PROBLEMS)
+
+
+@pytest.mark.parametrize("name, x, grad", [
+    ("saddle_3x2_2xy", (-20, -20), (-160, -40)),
+    ("paraboloid", (1, 2), (2, 4)),
+    ("paraboloid", (3, 4), (6, 8)),
+    ("x2y3", (2, 3), (2 * 2 * 27, 3 * 4 * 9)),      # ∂x = 2xy³, ∂y = 3x²y²
+    ("x2y_y2", (2, 3), (6 * 2 * 3, 3 * 4 + 2 * 3)),  # ∂x = 6xy, ∂y = 3x² + 2y
+    ("lesson_quartic", (-5,), (-135,)),
+])
+def test_lesson_gradients(name, x, grad):
+    _, g = _f64(get_problem(name).fn, x)
+    np.testing.assert_allclose(g, grad, rtol=1e-14)
+
+
+def test_lesson_quartic_value():
+    f, _ = _f64(get_problem("lesson_quartic").fn, (-5.0,))
+    assert f == 50.0
+
+
+def test_linreg_minimum_is_least_squares():
+    from gdlab.problems import _regression_data
+    a, b = _regression_data()
+    k, *_ = np.linalg.lstsq(a, b, rcond=None)
+    np.testing.assert_allclose(get_problem("linreg_mse").minima[0], k, rtol=1e-12)
+
+
+def test_nd_problem_names_carry_their_dimension():
+    assert get_problem("rastrigin").name == "rastrigin"
+    assert get_problem("rastrigin", 10).name == "rastrigin-10d"
+    with pytest.raises(ValueError, match="2-dimensional"):
+        get_problem("himmelblau", 3)
+    with pytest.raises(KeyError, match="unknown problem"):
+        get_problem("nope")
