@@ -267,13 +267,15 @@ def _check_inputs(problem: Problem, x0, alpha, momentum):
 
 def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
                  rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions(),
-                 stats: dict | None = None) -> Iterator[dict[str, np.ndarray]]:
+                 stats: dict | None = None, devices: Sequence | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Run every start; yield numpy records of the runs as they finish.
 
     Each record dict has ``run`` (the row of ``x0`` it belongs to) and the
     final state, per-rule stop records and checkpoint curves of each run.
-    Finished runs come in no particular order. ``stats`` (if given) receives
-    the lane-step counters: ``useful`` and ``executed``.
+    Finished runs come in no particular order. The queue is dealt out in
+    parts over ``devices`` (all local devices by default); each device runs
+    its own lanes, so its runs are the same bits as on one device. ``stats``
+    (if given) receives the lane-step counters ``useful`` and ``executed``.
     """
     x0, alpha, momentum = _check_inputs(problem, x0, alpha, momentum)
     n = x0.shape[0]
@@ -282,26 +284,42 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
     call, empty = _kernel(spec)
     dt = float_dtype(opts.dtype)
     crit, eps, min_steps = rule_arrays(rules)
-    rules_dev = (jnp.asarray(crit), jnp.asarray(eps, dt), jnp.asarray(min_steps))
-    bounds = (jnp.asarray(opts.x_bound, dt), jnp.asarray(opts.f_bound, dt))
     hp = np.stack([alpha, momentum], axis=1)
     P = spec.part
-    lanes = empty(dt)
+    spans = [(a, min(a + P, n)) for a in range(0, n, P)]
+    devices = list(devices or jax.local_devices())[: max(1, len(spans))]
+    shared = {}
+    for dev in devices:
+        put = functools.partial(jax.device_put, device=dev)
+        shared[dev] = (put(empty(dt)),
+                       (put(jnp.asarray(crit)), put(jnp.asarray(eps, dt)), put(jnp.asarray(min_steps))),
+                       (put(jnp.asarray(opts.x_bound, dt)), put(jnp.asarray(opts.f_bound, dt))))
+    lanes = {dev: shared[dev][0] for dev in devices}
+    last_span = {dev: max(i for i in range(len(spans)) if i % len(devices) == j)
+                 for j, dev in enumerate(devices)}
     useful = executed = 0
-    for start in range(0, n, P):
-        stop = min(start + P, n)
-        m = stop - start
-        ids = np.full(P, -1, np.int32)
-        ids[:m] = np.arange(start, stop, dtype=np.int32)
-        xq = np.zeros((P, problem.dim)); xq[:m] = x0[start:stop]
-        hq = np.ones((P, 2)); hq[:m] = hp[start:stop]
-        queue = (jnp.asarray(ids), jnp.asarray(xq, dt), jnp.asarray(hq, dt))
-        last = stop == n
-        lanes, out, n_out, u, e = call(lanes, queue, jnp.int32(m), rules_dev, bounds, jnp.bool_(last))
-        useful += int(u); executed += int(e)
-        n_out = int(n_out)
-        if n_out:
-            yield {name: np.asarray(a[:n_out]) for name, a in out.items()}
+    for first in range(0, len(spans), len(devices)):
+        pending = []
+        for j, dev in enumerate(devices):   # dispatch every device before waiting on any
+            i = first + j
+            if i >= len(spans):
+                break
+            start, stop = spans[i]
+            m = stop - start
+            ids = np.full(P, -1, np.int32)
+            ids[:m] = np.arange(start, stop, dtype=np.int32)
+            xq = np.zeros((P, problem.dim)); xq[:m] = x0[start:stop]
+            hq = np.ones((P, 2)); hq[:m] = hp[start:stop]
+            queue = jax.device_put((jnp.asarray(ids), jnp.asarray(xq, dt), jnp.asarray(hq, dt)), dev)
+            _, rules_dev, bounds = shared[dev]
+            lanes[dev], out, n_out, u, e = call(lanes[dev], queue, jnp.int32(m), rules_dev, bounds,
+                                                jnp.bool_(i == last_span[dev]))
+            pending.append((out, n_out, u, e))
+        for out, n_out, u, e in pending:
+            useful += int(u); executed += int(e)
+            n_out = int(n_out)
+            if n_out:
+                yield {name: np.asarray(a)[:n_out] for name, a in out.items()}
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed
