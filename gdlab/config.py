@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "method": ["gd"],
     "alpha": [0.01],
     "momentum": [0.9],
-    "starts": {"kind": "grid", "n": 20},
+    "starts": {"kind": "grid", "n": 20, "seed": 0, "points": None},
     "criterion": ["dx", "df", "grad"],
     "epsilon": [1.0e-3, 1.0e-6],
     "min_steps": [0],
@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "traces": 4,             # full trajectories kept per (problem, method, alpha, momentum)
     "success_tol": 1.0e-3,   # a run succeeded if it ended this close to a known minimum
     "stationary_tol": 0.05,  # point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this
+    "part_size": 131_072,    # runs per stored part: the unit of resume and of sharding
+    "out_dir": "results",    # sweep folders go to <out_dir>/<experiment>/<sweep_id>/
     "engine": {"lanes": None, "part": None, "chunk": 16},
     "shard": {"index": 0, "count": 1},
 }
@@ -71,6 +73,8 @@ class Sweep:
     traces: int
     success_tol: float
     stationary_tol: float
+    part_size: int
+    out_dir: str
     engine: dict
     shard: dict
     config: dict           # the resolved mapping it came from
@@ -143,13 +147,13 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
         errors.append(f"starts: must be a mapping like {{kind: grid, n: 20}}, got {starts!r}")
         return
     kind = starts.get("kind")
-    allowed = {"grid": {"kind", "n"}, "uniform": {"kind", "n", "seed"}, "points": {"kind", "points"}}
-    if kind not in allowed:
+    # all four keys may be present (Hydra merges overrides into them); each kind reads its own
+    extra = set(starts) - {"kind", "n", "seed", "points"}
+    if extra:
+        errors.append(f"starts: unknown keys {sorted(extra)} (allowed: kind, n, seed, points)")
+    if kind not in ("grid", "uniform", "points"):
         errors.append(f"starts.kind: must be grid, uniform or points, got {kind!r}")
         return
-    extra = set(starts) - allowed[kind]
-    if extra:
-        errors.append(f"starts: unknown keys {sorted(extra)} for kind {kind} (allowed: {sorted(allowed[kind])})")
     if kind in ("grid", "uniform"):
         n = starts.get("n")
         if not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1):
@@ -251,6 +255,12 @@ def validate(config: Mapping | None) -> Sweep:
     if not isinstance(cfg["experiment"], str) or not cfg["experiment"].replace("_", "").replace("-", "").isalnum():
         errors.append(f"experiment: must be a name of letters, digits, - and _, got {cfg['experiment']!r}")
 
+    ps = cfg["part_size"]
+    if not (isinstance(ps, numbers.Integral) and not isinstance(ps, bool) and ps >= 1):
+        errors.append(f"part_size: must be an integer ≥ 1, got {ps!r}")
+    if not isinstance(cfg["out_dir"], str) or not cfg["out_dir"]:
+        errors.append(f"out_dir: must be a folder path, got {cfg['out_dir']!r}")
+
     engine = cfg["engine"] if isinstance(cfg["engine"], Mapping) else {}
     if not isinstance(cfg["engine"], Mapping) or set(engine) - set(DEFAULTS["engine"]):
         errors.append(f"engine: must be a mapping with keys {sorted(DEFAULTS['engine'])}, got {cfg['engine']!r}")
@@ -279,7 +289,7 @@ def validate(config: Mapping | None) -> Sweep:
         max_iter=int(max_iter), dtype=cfg["dtype"], diverge_x=float(cfg["diverge_x"]),
         diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), success_tol=float(cfg["success_tol"]),
         stationary_tol=float(cfg["stationary_tol"]),
-        engine=dict(engine), shard=dict(shard), config=cfg)
+        part_size=int(ps), out_dir=cfg["out_dir"], engine=dict(engine), shard=dict(shard), config=cfg)
 
 
 def expand(sweep: Sweep) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:

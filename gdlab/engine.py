@@ -245,7 +245,8 @@ def kernel_cache_size() -> int:
 
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions) -> _Spec:
     lanes = opts.lanes or min(_default_lanes(), _bucket(n_runs))
-    part = opts.part or max(lanes, min(16 * lanes, _bucket(n_runs)))
+    # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
+    part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)))
     spec = _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), opts.chunk, opts.max_iter)
     if spec not in _SPECS:
         _SPECS.append(spec)
@@ -278,6 +279,10 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
     (if given) receives the lane-step counters ``useful`` and ``executed``.
     """
     x0, alpha, momentum = _check_inputs(problem, x0, alpha, momentum)
+    if opts.dtype == "float64" and not jax.config.jax_enable_x64:
+        # a generator cannot hold the context for its caller; silently running in float32 would be worse
+        raise ValueError("float64 needs `with jax.enable_x64(True):` around the loop over stream_batch "
+                         "(run_batch and gdlab.sweep do this for you)")
     n = x0.shape[0]
     get_method(method)
     spec = _spec_for(problem, method, len(rules), n, opts)

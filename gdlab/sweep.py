@@ -1,16 +1,22 @@
-"""Run a validated sweep through the engine and gather its tables.
+"""Run a validated sweep through the engine, part by part, into memory or a sweep folder.
 
-:func:`sweep` takes a config mapping (DESIGN.md's keys) and returns
-:class:`~gdlab.results.Results` in memory; :func:`descend` is the same for
-arrays of starts in a notebook.
+The runs of a sweep are cut into parts: consecutive run_ids of one
+(problem, method), at most ``part_size`` each. A shard takes every
+``shard.count``-th part. Each (problem, method) share streams through one
+kernel; as soon as every run of a part has finished, the part's four tables
+are built and handed to a sink — kept in memory by :func:`sweep`, written to
+the sweep folder by :func:`run_to_folder` (which skips parts already there:
+that is resume).
 """
 
 from __future__ import annotations
 
 import math
 import platform
+import sys
 import time
-from typing import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Callable, Mapping, NamedTuple
 
 import jax
 import numpy as np
@@ -18,84 +24,180 @@ import pandas as pd
 
 from . import __version__
 from .config import Sweep, expand, validate
-from .engine import EngineOptions, run_batch, trace_runs
-from .methods import get_method
+from .engine import EngineOptions, stream_batch, trace_runs, _bucket, _default_lanes
 from .problems import Problem
 from .results import Results, curves_table, runs_table, stops_table, traces_table
-from .stopping import StopRule, stop_rules
+from .storage import TABLES, SweepFolder, sweep_id
 
-__all__ = ["sweep", "descend", "run_sweep", "engine_options", "groups"]
+__all__ = ["sweep", "descend", "run_sweep", "run_to_folder", "plan_parts", "engine_options", "load"]
 
 
-def engine_options(sw: Sweep) -> EngineOptions:
+class Part(NamedTuple):
+    part: int
+    problem: str
+    method: str
+    start: int   # first row of the runs frame
+    stop: int    # one past the last row
+
+
+def plan_parts(runs: pd.DataFrame, part_size: int) -> list[Part]:
+    """Consecutive run_ids of one (problem, method), at most ``part_size`` each, numbered from 0."""
+    key = runs["problem"].astype(str) + "\0" + runs["method"].astype(str)
+    bounds = np.flatnonzero(np.r_[True, key.to_numpy()[1:] != key.to_numpy()[:-1], True])
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for a in range(lo, hi, part_size):
+            parts.append(Part(len(parts), runs["problem"].iat[lo], runs["method"].iat[lo], int(a),
+                              int(min(a + part_size, hi))))
+    return parts
+
+
+def engine_options(sw: Sweep, total_runs: int) -> EngineOptions:
+    """Engine settings for a kernel with ``total_runs`` runs in the whole sweep (all shards).
+
+    The lane width depends on that total only, so every shard computes the same bits.
+    """
+    lanes = sw.engine.get("lanes") or min(_default_lanes(), _bucket(total_runs))
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
-                         lanes=sw.engine.get("lanes"), part=sw.engine.get("part"),
-                         chunk=sw.engine.get("chunk") or 16)
+                         lanes=lanes, part=sw.engine.get("part"), chunk=sw.engine.get("chunk") or 16)
 
 
-def groups(runs: pd.DataFrame):
-    """(problem name, method, rows) for each kernel's share of the runs, in run order."""
-    keys = runs[["problem", "method"]].drop_duplicates()
-    for prob, meth in keys.itertuples(index=False):
-        rows = runs[(runs["problem"] == prob) & (runs["method"] == meth)]
-        yield prob, meth, rows
+def traced_starts(n_starts: int, per_setting: int) -> np.ndarray:
+    """The start ids whose runs keep full trajectories: spread evenly over the starts."""
+    if per_setting <= 0 or n_starts == 0:
+        return np.zeros(0, np.int64)
+    return np.unique(np.linspace(0, n_starts - 1, min(per_setting, n_starts)).round().astype(np.int64))
 
 
-def _trace_rows(rows: pd.DataFrame, per_setting: int) -> pd.DataFrame:
-    """Up to ``per_setting`` runs of each (alpha, momentum), spread evenly over the starts."""
-    if per_setting <= 0:
-        return rows.iloc[:0]
-    picked = []
-    for _, block in rows.groupby(["alpha", "momentum"], dropna=False, sort=False):
-        idx = np.unique(np.linspace(0, len(block) - 1, min(per_setting, len(block))).round().astype(int))
-        picked.append(block.iloc[idx])
-    return pd.concat(picked)
-
-
-def run_group(problem: Problem, method: str, rows: pd.DataFrame, x0: np.ndarray, rules: Sequence[StopRule],
-              opts: EngineOptions, traces: int, stats: dict,
-              stationary_tol: float = 0.05) -> tuple[pd.DataFrame, ...]:
-    """One (problem, method) share of a sweep → its runs, stops, curves and traces tables."""
-    momentum = np.nan_to_num(rows["momentum"].to_numpy(), nan=0.0)
-    rec = run_batch(problem, method, x0, rows["alpha"].to_numpy(), momentum, rules, opts, stats)
+def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0: np.ndarray, rec: dict,
+                opts: EngineOptions, traced: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The four tables of one part, from its runs' records in run order."""
     run_ids = rows["run_id"].to_numpy()
-    runs = runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, stationary_tol)
-    stops = stops_table(run_ids, problem, rec, rules)
-    curves = curves_table(run_ids, rec, opts.max_iter)
-    chosen = _trace_rows(rows, traces)
-    pos = np.searchsorted(run_ids, chosen["run_id"].to_numpy())
-    paths = trace_runs(problem, method, x0[pos], rows["alpha"].to_numpy()[pos], momentum[pos],
-                       rec["k"][pos], rules, opts)
-    return runs, stops, curves, traces_table(chosen["run_id"].to_numpy(), paths, problem.dim)
+    chosen = np.flatnonzero(np.isin(rows["start_id"].to_numpy(), traced))
+    momentum = np.nan_to_num(rows["momentum"].to_numpy(), nan=0.0)
+    paths = trace_runs(problem, method, x0[chosen], rows["alpha"].to_numpy()[chosen], momentum[chosen],
+                       rec["k"][chosen], sw.rules, opts)
+    return {
+        "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol),
+        "stops": stops_table(run_ids, problem, rec, sw.rules),
+        "curves": curves_table(run_ids, rec, opts.max_iter),
+        "traces": traces_table(run_ids[chosen], paths, problem.dim),
+    }
 
 
-def run_sweep(sw: Sweep, runs: pd.DataFrame | None = None, starts: dict | None = None,
-              progress: Callable[[int], None] | None = None) -> Results:
-    """Run ``sw`` (or the given subset of its runs) and gather the tables in memory."""
-    if runs is None:
-        runs, starts = expand(sw)
-    opts = engine_options(sw)
+class _Progress:
+    """A tqdm bar on a terminal; plain log lines elsewhere."""
+
+    def __init__(self, total: int, enabled: bool, log: Callable[[str], None]):
+        self.total, self.done, self.log, self.t0 = total, 0, log, time.perf_counter()
+        self.bar = None
+        self.last_line = 0.0
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="run", unit_scale=True, dynamic_ncols=True)
+        self.enabled = enabled
+
+    def update(self, n: int):
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.enabled and (time.perf_counter() - self.last_line > 5 or self.done == self.total):
+            self.last_line = time.perf_counter()
+            rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+            left = (self.total - self.done) / rate if rate else math.inf
+            self.log(f"{self.done}/{self.total} runs, {rate:,.0f} runs/s, {left:,.0f} s left")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def execute(sw: Sweep, parts: list[Part], runs: pd.DataFrame, starts: dict, sink: Callable[[Part, dict, dict], None],
+            progress: _Progress | None = None) -> dict:
+    """Stream the given parts through the engine; call ``sink(part, tables, facts)`` as each completes."""
     by_name = {p.name: p for p in sw.problems}
-    stats: dict = {}
-    parts: list[tuple[pd.DataFrame, ...]] = []
+    kernel_sizes = runs.groupby(["problem", "method"], sort=False).size()
+    stats: dict = {"useful": 0, "executed": 0, "lanes": {}}
+    with jax.enable_x64(sw.dtype == "float64"):
+        for (prob, meth), group in _by_group(parts):
+            opts = engine_options(sw, int(kernel_sizes[(prob, meth)]))
+            stats["lanes"][f"{prob}/{meth}"] = opts.lanes
+            _execute_group(sw, problem=by_name[prob], method=meth, group=group, runs=runs, starts=starts,
+                           opts=opts, sink=sink, progress=progress, stats=stats)
+    stats["lane_utilisation"] = stats["useful"] / stats["executed"] if stats["executed"] else math.nan
+    return stats
+
+
+def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], runs: pd.DataFrame,
+                   starts: dict, opts: EngineOptions, sink, progress, stats: dict) -> None:
+    """One (problem, method) kernel over its parts; runs finish out of order, so each part's
+    records are gathered until the part is whole, then its tables go to the sink."""
+    rows_idx = np.concatenate([np.arange(p.start, p.stop) for p in group])
+    rows = runs.iloc[rows_idx]
+    x0 = starts[problem.name][rows["start_id"].to_numpy()]
+    traced = traced_starts(len(starts[problem.name]), sw.traces)
+    sizes = np.array([p.stop - p.start for p in group])
+    offsets = np.r_[0, np.cumsum(sizes)]
+    part_of = np.repeat(np.arange(len(group)), sizes)
+    pending: dict[int, list[dict]] = {i: [] for i in range(len(group))}
+    left = sizes.copy()
     t0 = time.perf_counter()
-    for prob, meth, rows in groups(runs):
-        problem = by_name[prob]
-        x0 = starts[prob][rows["start_id"].to_numpy()]
-        parts.append(run_group(problem, meth, rows, x0, sw.rules, opts, sw.traces, stats, sw.stationary_tol))
+    momentum = np.nan_to_num(rows["momentum"].to_numpy(), nan=0.0)
+    for rec in stream_batch(problem, method, x0, rows["alpha"].to_numpy(), momentum, sw.rules, opts, stats):
+        owner = part_of[rec["run"]]
+        for i in np.unique(owner):
+            mine = owner == i
+            pending[i].append({k: v[mine] for k, v in rec.items()})
+            left[i] -= int(mine.sum())
+            if left[i] == 0:
+                pieces = pending.pop(i)
+                merged = {k: np.concatenate([r[k] for r in pieces]) for k in rec}
+                order = np.argsort(merged["run"], kind="stable")
+                merged = {k: v[order] for k, v in merged.items()}
+                sl = slice(offsets[i], offsets[i + 1])
+                tables = part_tables(sw, problem, method, rows.iloc[sl], x0[sl], merged, opts, traced)
+                sink(group[i], tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
         if progress:
-            progress(len(rows))
-    seconds = time.perf_counter() - t0
-    tables = [pd.concat([p[i] for p in parts], ignore_index=True) if parts else pd.DataFrame()
-              for i in range(4)]
-    facts = {
-        "runs": int(len(runs)), "seconds": seconds, "dtype": sw.dtype,
-        "device": str(jax.devices()[0]), "backend": jax.default_backend(),
+            progress.update(len(rec["run"]))
+
+
+def _by_group(parts: list[Part]):
+    out: dict[tuple[str, str], list[Part]] = {}
+    for p in parts:
+        out.setdefault((p.problem, p.method), []).append(p)
+    return out.items()
+
+
+def _facts(sw: Sweep, n_runs: int, seconds: float, stats: dict) -> dict:
+    return {
+        "runs": int(n_runs), "seconds": seconds, "dtype": sw.dtype,
+        "device": str(jax.devices()[0]), "device_count": jax.local_device_count(), "backend": jax.default_backend(),
         "jax": jax.__version__, "gdlab": __version__, "python": platform.python_version(),
         "useful_lane_steps": int(stats.get("useful", 0)), "executed_lane_steps": int(stats.get("executed", 0)),
-        "lane_utilisation": (stats["useful"] / stats["executed"]) if stats.get("executed") else math.nan,
+        "lane_utilisation": stats.get("lane_utilisation", math.nan), "lanes": stats.get("lanes"),
     }
-    return Results(*tables, config=sw.config, facts=facts)
+
+
+def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
+    frame = pd.concat(frames, ignore_index=True)
+    keys = ["run_id"] + (["rule_id"] if table == "stops" else ["step"] if table in ("curves", "traces") else [])
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def run_sweep(sw: Sweep) -> Results:
+    """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
+    runs, starts = expand(sw)
+    parts = _my_parts(sw, runs)
+    got: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    t0 = time.perf_counter()
+    stats = execute(sw, parts, runs, starts, lambda p, tables, facts: [got[t].append(tables[t]) for t in TABLES])
+    tables = [_concat(got[t], t) for t in TABLES]
+    return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
+
+
+def _my_parts(sw: Sweep, runs: pd.DataFrame) -> list[Part]:
+    plan = plan_parts(runs, sw.part_size)
+    return [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
 
 
 def sweep(config: Mapping | None = None) -> Results:
@@ -103,7 +205,83 @@ def sweep(config: Mapping | None = None) -> Results:
     return run_sweep(validate(config))
 
 
-def descend(problem: str | Problem | Mapping, method: str, x0s, alpha=0.01, momentum=0.9, *,
+def sweep_folder(sw: Sweep, root: Path | str | None = None) -> Path:
+    return Path(root if root is not None else sw.out_dir) / sw.experiment / sweep_id(sw.config)
+
+
+def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str], None] = print,
+                  show_progress: bool = True) -> Path:
+    """Run the shard's missing parts into the sweep folder and update its manifest; return the folder."""
+    folder = SweepFolder(sweep_folder(sw, root))
+    folder.prepare(sw.config)
+    runs, starts = expand(sw)
+    plan = plan_parts(runs, sw.part_size)
+    shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
+    with folder.lock(shard, log=log):
+        done = folder.records()
+        mine = [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
+        todo = [p for p in mine if p.part not in done]
+        if not todo:
+            log(f"sweep {folder.path.name}: all {len(mine)} parts of this shard are already complete; nothing to compute")
+            stats = {}
+        else:
+            if done:
+                log(f"resuming: {len(mine) - len(todo)} of {len(mine)} parts already done")
+            n_todo = sum(p.stop - p.start for p in todo)
+            log(f"sweep {folder.path.name}: {n_todo} runs in {len(todo)} parts "
+                f"({len(runs)} runs in the sweep, dtype {sw.dtype}, {jax.local_device_count()} "
+                f"{jax.default_backend()} device(s))")
+            progress = _Progress(n_todo, show_progress, log)
+            t0 = time.perf_counter()
+            try:
+                stats = execute(sw, todo, runs, starts,
+                                lambda p, tables, facts: folder.write_part(p.part, tables, {**facts, "shard": shard}),
+                                progress)
+            finally:
+                progress.close()
+            stats["seconds"] = time.perf_counter() - t0
+        _update_manifest(folder, sw, plan, len(runs), stats)
+    return folder.path
+
+
+def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: int, stats: dict) -> dict:
+    records = folder.records()
+    complete = all(p.part in records for p in plan)
+    previous = {}
+    if (folder.path / "manifest.json").exists():
+        previous = folder.manifest().get("runs_by_shard", {})
+    shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
+    if stats:
+        previous[shard] = {k: stats.get(k) for k in ("useful", "executed", "lane_utilisation", "lanes", "seconds")}
+    useful = sum((s.get("useful") or 0) for s in previous.values())
+    executed = sum((s.get("executed") or 0) for s in previous.values())
+    body = {
+        "sweep_id": folder.path.name, "experiment": sw.experiment,
+        "status": "complete" if complete else f"partial: {len(records)} of {len(plan)} parts",
+        "n_runs": n_runs, "n_parts": len(plan), "rules": [r._asdict() for r in sw.rules],
+        "gdlab": __version__, "jax": jax.__version__, "device": str(jax.devices()[0]),
+        "device_count": jax.local_device_count(), "backend": jax.default_backend(), "dtype": sw.dtype,
+        "lane_utilisation": useful / executed if executed else None,
+        "useful_lane_steps": useful, "executed_lane_steps": executed,
+        "seconds": sum((s.get("seconds") or 0) for s in previous.values()),
+        "runs_by_shard": previous,
+    }
+    return folder.write_manifest(body)
+
+
+def load(path: Path | str) -> Results:
+    """Read a sweep folder's tables (every finished part of every shard) back as Results."""
+    import yaml
+    folder = SweepFolder(path)
+    manifest = folder.manifest()
+    records = folder.records()
+    tables = [folder.read(t, records) for t in TABLES]
+    config = yaml.safe_load((folder.path / "config.yaml").read_text())
+    facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
+    return Results(*tables, config=config, facts=facts, path=folder.path)
+
+
+def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
             criterion=("df",), epsilon=(1e-6,), min_steps=(0,), max_iter: int = 10_000,
             dtype: str = "float64", traces: int = 0, **settings) -> Results:
     """Descend from each row of ``x0s`` (shape (n, d), or (n,) for 1-d problems).
@@ -115,16 +293,16 @@ def descend(problem: str | Problem | Mapping, method: str, x0s, alpha=0.01, mome
     from .config import resolve_problem
     prob = resolve_problem(problem)
     x0s = np.asarray(x0s, dtype=np.float64)
-    if prob.dim == 1 and x0s.ndim <= 1:
+    if prob.dim == 1:
         x0s = x0s.reshape(-1, 1)
-    x0s = x0s.reshape(-1, prob.dim) if x0s.ndim == 1 and x0s.size == prob.dim else x0s
+    elif x0s.ndim == 1:
+        x0s = x0s.reshape(1, -1)
     config = {
         "experiment": "descend", "problems": [prob], "method": [method],
-        "alpha": list(np.atleast_1d(alpha).tolist()), "momentum": list(np.atleast_1d(momentum).tolist()),
+        "alpha": np.atleast_1d(alpha).tolist(), "momentum": np.atleast_1d(momentum).tolist(),
         "starts": {"kind": "points", "points": x0s.tolist()},
-        "criterion": list(np.atleast_1d(criterion).tolist()), "epsilon": list(np.atleast_1d(epsilon).tolist()),
-        "min_steps": list(np.atleast_1d(min_steps).tolist()), "max_iter": max_iter, "dtype": dtype,
+        "criterion": np.atleast_1d(criterion).tolist(), "epsilon": np.atleast_1d(epsilon).tolist(),
+        "min_steps": np.atleast_1d(min_steps).tolist(), "max_iter": max_iter, "dtype": dtype,
         "traces": traces, **settings,
     }
-    sw = validate(config)
-    return run_sweep(sw)
+    return run_sweep(validate(config))

@@ -1,0 +1,121 @@
+"""Command line: ``gdlab [overrides]`` (Hydra), ``gdlab verify <folder>``, ``gdlab-report <folder>``.
+
+The Hydra entry point is thin: it turns the composed config into a plain
+dict and calls :func:`run`, which tests call directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "run", "report_main", "EXIT_BAD_CONFIG"]
+
+EXIT_BAD_CONFIG = 2
+EXIT_INTERRUPTED = 130
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(config: dict) -> Path:
+    """Validate, run into the sweep folder, build the report when the report layer exists; return the folder.
+
+    Raises ConfigError (nothing written) on a bad config.
+    """
+    from .config import validate
+    from .sweep import run_to_folder
+
+    sw = validate(config)
+    folder = run_to_folder(sw, log=_log)
+    try:
+        from . import report
+    except ImportError:
+        report = None
+    if report is not None:
+        report.build(folder, log=_log)
+    return folder
+
+
+def _task(cfg) -> None:
+    from omegaconf import OmegaConf
+
+    from .config import ConfigError
+    from .storage import FolderError
+
+    _task.started = True
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.pop("hydra", None)
+    try:
+        folder = run(config)
+    except ConfigError as exc:
+        _log(str(exc))
+        sys.exit(EXIT_BAD_CONFIG)
+    except FolderError as exc:
+        _log(f"error: {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _log("interrupted: finished parts are saved; run the same command again to resume")
+        sys.exit(EXIT_INTERRUPTED)
+    print(f"results: {folder}", flush=True)
+
+
+_task.started = False
+
+
+def _known_keys() -> set[str]:
+    from .config import DEFAULTS
+    return set(DEFAULTS)
+
+
+def _plus_unknown(args: list[str]) -> list[str]:
+    """Let an unknown key reach the validator (which names every bad key at once) instead of
+    Hydra's composer (which stops at the first): ``foo=1`` becomes ``+foo=1``."""
+    known = _known_keys()
+    out = []
+    for a in args:
+        key = a.split("=", 1)[0]
+        if ("=" in a and not a.startswith(("-", "+", "~", "hydra")) and "/" not in key
+                and key.split(".", 1)[0] not in known):
+            a = "+" + a
+        out.append(a)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``gdlab``: run a sweep (Hydra overrides), or ``gdlab verify <folder>``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "verify":
+        from .verify import verify_main
+        sys.exit(verify_main(argv[1:]))
+    import hydra
+
+    os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    sys.argv = [sys.argv[0]] + _plus_unknown(argv)
+    entry = hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")(_task)
+    try:
+        entry()
+    except SystemExit as exc:
+        # Hydra exits 1 on an override or composition error, before our task ever ran: a bad config.
+        if exc.code == 1 and not _task.started:
+            sys.exit(EXIT_BAD_CONFIG)
+        raise
+
+
+def report_main(argv: list[str] | None = None) -> None:
+    """``gdlab-report <sweep folder>``: rebuild the report from stored results."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: gdlab-report <sweep folder>", file=sys.stderr)
+        sys.exit(2)
+    from . import report
+    from .storage import FolderError
+    try:
+        out = report.build(Path(argv[0]), log=_log)
+    except FolderError as exc:
+        _log(f"error: {exc}")
+        sys.exit(1)
+    print(f"report: {out}", flush=True)

@@ -1,0 +1,236 @@
+"""Inline problems: an expression string parsed by an allow-list into a JAX function.
+
+No ``eval``, ``exec`` or sympify: the string is parsed with :mod:`ast` and
+only these nodes are accepted — numbers, the declared variables (x, y, z or
+x1 … xn) and the constants pi and e, ``+ - * / **``, unary minus and plus,
+and calls of the functions in :data:`FUNCTIONS` with positional arguments.
+Anything else is refused with the offending piece named. Sizes are bounded
+before parsing (length, nesting) and exponents are bounded while checking.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from typing import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .problems import Problem
+
+__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem"]
+
+FUNCTIONS: dict[str, Callable] = {
+    "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
+    "arctan": jnp.arctan, "sinh": jnp.sinh, "cosh": jnp.cosh, "tanh": jnp.tanh, "exp": jnp.exp,
+    "log": jnp.log, "log10": jnp.log10, "log1p": jnp.log1p, "sqrt": jnp.sqrt, "abs": jnp.abs,
+    "sigmoid": jax.nn.sigmoid, "softplus": jax.nn.softplus,
+}
+CONSTANTS = {"pi": math.pi, "e": math.e}
+MAX_LENGTH = 5000
+MAX_DEPTH = 40
+MAX_EXPONENT = 64.0
+MAX_NUMBER = 1e30
+_XYZ = ("x", "y", "z")
+_XN = re.compile(r"^x([1-9][0-9]*)$")
+
+
+class ExpressionError(ValueError):
+    """An expression refused by the allow-list; the message names the piece."""
+
+
+def _variables(names: set[str]) -> dict[str, int]:
+    """Map the variable names used to coordinates: x, y, z or x1 … xn (not both)."""
+    xyz = names & set(_XYZ)
+    xn = {n for n in names if _XN.match(n)}
+    if xyz and xn:
+        raise ExpressionError(f"use either x, y, z or x1 … xn, not both (found {sorted(xyz | xn)})")
+    if xn:
+        return {n: int(_XN.match(n).group(1)) - 1 for n in xn}
+    return {n: _XYZ.index(n) for n in xyz}
+
+
+def _piece(node: ast.AST, text: str) -> str:
+    seg = ast.get_source_segment(text, node)
+    return repr(seg if seg is not None else type(node).__name__)
+
+
+def _check(node: ast.AST, text: str, depth: int = 0) -> None:
+    """Walk the tree; raise on anything off the allow-list."""
+    if depth > MAX_DEPTH:
+        raise ExpressionError(f"expression nests deeper than {MAX_DEPTH} levels")
+    if isinstance(node, ast.Expression):
+        return _check(node.body, text, depth + 1)
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"only numbers are allowed as constants, not {_piece(node, text)}")
+        if not math.isfinite(node.value) or abs(node.value) > MAX_NUMBER:
+            raise ExpressionError(f"number {_piece(node, text)} is out of range (|n| ≤ {MAX_NUMBER:g})")
+        return None
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS or node.id in _XYZ or _XN.match(node.id):
+            return None
+        raise ExpressionError(f"unknown name {node.id!r}: variables are x, y, z or x1 … xn; "
+                              f"constants pi, e; functions {', '.join(sorted(FUNCTIONS))}")
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise ExpressionError(f"operator in {_piece(node, text)} is not allowed (only unary - and +)")
+        return _check(node.operand, text, depth + 1)
+    if isinstance(node, ast.BinOp):
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+            raise ExpressionError(f"operator in {_piece(node, text)} is not allowed (only + - * / **)")
+        if isinstance(node.op, ast.Pow):
+            _check_exponent(node.right, text)
+        _check(node.left, text, depth + 1)
+        return _check(node.right, text, depth + 1)
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            raise ExpressionError(f"call {_piece(node.func, text)} is not allowed; "
+                                  f"functions: {', '.join(sorted(FUNCTIONS))}")
+        if node.keywords or len(node.args) != 1 or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ExpressionError(f"{node.func.id}() takes exactly one positional argument: {_piece(node, text)}")
+        return _check(node.args[0], text, depth + 1)
+    raise ExpressionError(f"{type(node).__name__} {_piece(node, text)} is not allowed "
+                          "(numbers, variables, + - * / **, and the listed functions only)")
+
+
+def _check_exponent(node: ast.AST, text: str) -> None:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Pow):
+            raise ExpressionError(f"nested exponent {_piece(node, text)} is not allowed")
+    value = _constant_value(node)
+    if value is not None and abs(value) > MAX_EXPONENT:
+        raise ExpressionError(f"exponent {_piece(node, text)} is too large (|p| ≤ {MAX_EXPONENT:g})")
+
+
+def _constant_value(node: ast.AST):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _constant_value(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    return None
+
+
+_BINOPS = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply, ast.Div: jnp.divide}
+
+
+def _compile(node: ast.AST, coords: Mapping[str, int]) -> Callable:
+    """The checked tree as a closure x -> value, built from the same node types _check allowed."""
+    if isinstance(node, ast.Expression):
+        return _compile(node.body, coords)
+    if isinstance(node, ast.Constant):
+        value = float(node.value)
+        return lambda x: value
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS:
+            value = CONSTANTS[node.id]
+            return lambda x: value
+        i = coords[node.id]
+        return lambda x: x[i]
+    if isinstance(node, ast.UnaryOp):
+        inner = _compile(node.operand, coords)
+        return (lambda x: -inner(x)) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp):
+        left, right = _compile(node.left, coords), _compile(node.right, coords)
+        if isinstance(node.op, ast.Pow):
+            p = _constant_value(node.right)
+            if p is not None and p.is_integer():
+                n = int(p)
+                return lambda x: jax.lax.integer_pow(jnp.asarray(left(x)), n)
+            return lambda x: jnp.power(left(x), right(x))
+        op = _BINOPS[type(node.op)]
+        return lambda x: op(left(x), right(x))
+    if isinstance(node, ast.Call):
+        fn, arg = FUNCTIONS[node.func.id], _compile(node.args[0], coords)
+        return lambda x: fn(arg(x))
+    raise ExpressionError(f"{type(node).__name__} is not allowed")   # unreachable after _check
+
+
+def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
+    """Parse ``text`` into ``(fn, dim)`` where fn maps x of shape (dim,) to a scalar."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"expr must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is {len(text)} characters long (at most {MAX_LENGTH})")
+    depth = max_depth = 0
+    for ch in text:   # bounded before the parser sees it: Python's own parser fails on deep nesting
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        max_depth = max(max_depth, depth)
+    if max_depth > MAX_DEPTH:
+        raise ExpressionError(f"expression nests {max_depth} brackets deep (at most {MAX_DEPTH})")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
+    _check(tree, text.strip())
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in CONSTANTS}
+    coords = _variables(names)
+    need = max(coords.values(), default=-1) + 1
+    dim = need if dim is None else int(dim)
+    if dim < max(need, 1):
+        raise ExpressionError(f"expression uses {sorted(coords)} but dim is {dim}")
+    body = _compile(tree, coords)
+
+    def fn(x):
+        return jnp.asarray(body(x), dtype=x.dtype)
+
+    return fn, dim
+
+
+_CACHE: dict[str, Problem] = {}
+
+
+def inline_problem(entry: Mapping) -> Problem:
+    """``{name, expr | _target_, domain, minima?, f_min?, dim?}`` → Problem (cached: same entry, same object)."""
+    key = json.dumps(entry, sort_keys=True, default=str)
+    if key in _CACHE:
+        return _CACHE[key]
+    allowed = {"name", "expr", "_target_", "domain", "minima", "f_min", "dim"}
+    unknown = set(entry) - allowed
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)} in an inline problem (allowed: {sorted(allowed)})")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("an inline problem needs a name")
+    if ("expr" in entry) == ("_target_" in entry):
+        raise ValueError(f"problem {name!r}: give exactly one of expr or _target_")
+    if "expr" in entry:
+        fn, dim = parse_expression(entry["expr"], entry.get("dim"))
+        doc = f"inline expression {entry['expr']}"
+    else:
+        from hydra.utils import get_method
+        try:
+            fn = get_method(entry["_target_"])
+        except Exception as exc:   # hydra wraps import failures in several types
+            raise ValueError(f"problem {name!r}: cannot import _target_ {entry['_target_']!r}: {exc}") from None
+        dim = entry.get("dim")
+        if dim is None:
+            raise ValueError(f"problem {name!r}: a _target_ problem needs dim")
+        doc = f"Python callable {entry['_target_']}"
+    domain = entry.get("domain")
+    if domain is None:
+        raise ValueError(f"problem {name!r}: needs a domain, e.g. [[-5, 5], [-5, 5]]")
+    dom = [list(ax) for ax in domain]
+    if len(dom) == 1 and dim > 1:
+        dom = dom * dim
+    if len(dom) != dim or any(len(ax) != 2 for ax in dom):
+        raise ValueError(f"problem {name!r}: domain must be {dim} pairs [lo, hi], got {domain}")
+    minima = [list(np.atleast_1d(np.asarray(m, dtype=np.float64))) for m in (entry.get("minima") or [])]
+    for m in minima:
+        if len(m) != dim:
+            raise ValueError(f"problem {name!r}: minimum {m} is not of dimension {dim}")
+    if entry.get("f_min") is not None:
+        f_min = [float(v) for v in entry["f_min"]]
+    else:
+        with jax.enable_x64(True):
+            f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
+    prob = Problem(name=name, fn=fn, dim=dim, domain=tuple(tuple(map(float, ax)) for ax in dom),
+                   minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc)
+    _CACHE[key] = prob
+    return prob

@@ -1,0 +1,220 @@
+"""Sweep folders: atomic parquet parts, per-part records, the manifest, locks and loading.
+
+Layout (DESIGN.md, Outputs): ``<root>/<experiment>/<sweep_id>/`` with
+``config.yaml``, ``manifest.json``, ``runs/ stops/ curves/ traces/`` holding
+``part-NNNNN.parquet`` files, and ``parts/part-NNNNN.json``: the record of a
+finished part (rows and sha256 of its four files), written after them.
+
+A part is data only once its record exists, so a process killed at any
+moment leaves whole parts and nothing half-written is ever read: every file
+is written under a temporary name, flushed and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+__all__ = ["TABLES", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "FolderError"]
+
+TABLES = ("runs", "stops", "curves", "traces")
+# Keys that say where or how a sweep is split, not what it computes.
+_NOT_IN_ID = ("shard", "out_dir")
+
+
+class FolderError(RuntimeError):
+    """The sweep folder cannot be used as asked (unwritable, changed config, damaged)."""
+
+
+def _canonical(value):
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return value   # 1.0 and 1 stay distinct on purpose: yaml keeps the difference
+    return value
+
+
+def sweep_id(config: Mapping) -> str:
+    """A short hash of the resolved config (without shard and out_dir): same config, same folder."""
+    body = {k: v for k, v in config.items() if k not in _NOT_IN_ID}
+    text = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, write) -> None:
+    """``write(tmp_path)`` then fsync and rename onto ``path``; a crash leaves the old file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _plain(config):
+    """The config as plain yaml-able data (Problem objects from the Python API become their names)."""
+    if isinstance(config, Mapping):
+        return {str(k): _plain(v) for k, v in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [_plain(v) for v in config]
+    if hasattr(config, "fn") and hasattr(config, "name"):
+        return config.name
+    return config
+
+
+class SweepFolder:
+    """One sweep's folder on disk."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def part_name(self, part: int) -> str:
+        return f"part-{part:05d}"
+
+    def record_path(self, part: int) -> Path:
+        return self.path / "parts" / f"{self.part_name(part)}.json"
+
+    def table_path(self, table: str, part: int) -> Path:
+        return self.path / table / f"{self.part_name(part)}.parquet"
+
+    # --- setting up ---------------------------------------------------------
+    def prepare(self, config: Mapping) -> None:
+        """Create the folder and write config.yaml; refuse if it holds another config."""
+        config = _plain(config)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / f".write-test-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise FolderError(f"cannot write to the results folder {self.path}: {exc.strerror or exc}") from exc
+        cfg_path = self.path / "config.yaml"
+        if cfg_path.exists():
+            stored = yaml.safe_load(cfg_path.read_text()) or {}
+            old = {k: v for k, v in stored.items() if k not in _NOT_IN_ID}
+            new = {k: v for k, v in config.items() if k not in _NOT_IN_ID}
+            if _canonical(old) != _canonical(new):
+                changed = sorted(k for k in set(old) | set(new) if _canonical(old.get(k)) != _canonical(new.get(k)))
+                raise FolderError(f"{self.path} holds results of a different config (changed: "
+                                  f"{', '.join(changed)}); refusing to mix them")
+        else:
+            _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False))
+
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: bool = True, log=print) -> Iterator[None]:
+        """An exclusive lock on ``name`` in this folder (flock: released if the process dies)."""
+        path = self.path / f".lock-{name}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                if not wait:
+                    raise FolderError(f"another gdlab process (pid {holder}) is writing {self.path} ({name})")
+                log(f"waiting for another gdlab process (pid {holder}) writing {self.path} ({name})")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # --- parts ---------------------------------------------------------------
+    def write_part(self, part: int, tables: Mapping[str, pd.DataFrame], facts: Mapping) -> dict:
+        """Write a part's four tables, then its record (the moment it becomes data)."""
+        files = {}
+        for table in TABLES:
+            path = self.table_path(table, part)
+            frame = tables[table]
+            arrow = pa.Table.from_pandas(frame, preserve_index=False)
+            atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
+            files[table] = {"file": str(path.relative_to(self.path)), "rows": len(frame),
+                            "sha256": file_sha256(path)}
+        record = {"part": part, "files": files, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts}
+        _write_text(self.record_path(part), json.dumps(record, indent=1))
+        return record
+
+    def records(self) -> dict[int, dict]:
+        """Records of the finished parts (a record whose files are missing does not count)."""
+        out = {}
+        folder = self.path / "parts"
+        if not folder.exists():
+            return out
+        for path in sorted(folder.glob("part-*.json")):
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if all((self.path / f["file"]).exists() for f in rec["files"].values()):
+                out[int(rec["part"])] = rec
+        return out
+
+    def write_manifest(self, body: Mapping) -> dict:
+        """manifest.json: every finished part with rows and sha256, plus the sweep's facts."""
+        with self.lock("manifest"):
+            records = self.records()
+            manifest = {**body, "parts": {t: [records[p]["files"][t] for p in sorted(records)] for t in TABLES},
+                        "part_facts": {str(p): {k: v for k, v in r.items() if k != "files"}
+                                       for p, r in sorted(records.items())}}
+            _write_text(self.path / "manifest.json", json.dumps(manifest, indent=1, default=str))
+        return manifest
+
+    def manifest(self) -> dict:
+        path = self.path / "manifest.json"
+        if not path.exists():
+            raise FolderError(f"{self.path} has no manifest.json: not a gdlab sweep folder, or never finished a part")
+        return json.loads(path.read_text())
+
+    def read(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
+        """One table over every finished part (all shards), as one frame ordered by run_id."""
+        parts = self.records() if parts is None else parts
+        files = [str(self.path / parts[p]["files"][table]["file"]) for p in sorted(parts)]
+        if not files:
+            raise FolderError(f"{self.path} has no finished parts")
+        frame = pq.ParquetDataset(files).read().to_pandas(types_mapper=_types)
+        keys = ["run_id"] + (["rule_id"] if table == "stops" else ["step"] if table in ("curves", "traces") else [])
+        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _types(arrow_type):
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype()
+    return None

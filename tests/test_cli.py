@@ -1,0 +1,161 @@
+"""The command end to end: results folder, resume after kill -9, shards, devices, verify, bad configs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import gdlab
+from gdlab.config import validate
+from gdlab.engine import EngineOptions, run_batch
+from gdlab.problems import get_problem
+from gdlab.stopping import stop_rules
+from gdlab.sweep import load, run_to_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["method=[gd]", "alpha=[0.01]", "starts.n=6", "max_iter=500", "traces=1"]
+
+
+def gdlab_cmd(*args, timeout=300, **kw):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("XLA_FLAGS", None)
+    return subprocess.run([sys.executable, "-m", "gdlab", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=kw.get("cwd", ROOT), env=env)
+
+
+def test_command_writes_the_sweep_folder_and_resumes(tmp_path):
+    out = tmp_path / "res"
+    first = gdlab_cmd(f"out_dir={out}", *SMALL)
+    assert first.returncode == 0, first.stderr
+    last = first.stdout.strip().splitlines()[-1]
+    assert last.startswith("results: ")
+    folder = Path(last.removeprefix("results: "))
+    assert folder.parent == out / "default" and len(folder.name) == 12
+    for name in ("config.yaml", "manifest.json", "runs", "stops", "curves", "traces"):
+        assert (folder / name).exists(), name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["n_runs"] == 36
+    assert 0 < manifest["lane_utilisation"] <= 1
+    r = load(folder)
+    assert len(r.runs) == 36 and r.runs["run_id"].tolist() == list(range(36))
+    assert len(r.stops) == 36 * 6
+    again = gdlab_cmd(f"out_dir={out}", *SMALL)
+    assert again.returncode == 0
+    assert "already complete" in again.stderr
+    assert again.stdout.strip().splitlines()[-1] == last
+    ok = gdlab_cmd("verify", str(folder))
+    assert ok.returncode == 0 and ok.stdout.startswith("ok:")
+    changed = gdlab_cmd(f"out_dir={out}", *SMALL[:-1], "traces=2")
+    assert changed.stdout.strip().splitlines()[-1] != last      # a changed config gets a new folder
+
+
+def test_bad_config_exits_2_names_every_key_and_writes_nothing(tmp_path):
+    out = tmp_path / "never"
+    bad = gdlab_cmd(f"out_dir={out}", "foo=1", "alpha=[0.1,-1]", "epsilon=[]", "max_iter=0",
+                    "method=[gd,newton]", "problems=[himmelblau,nope]", "max_iter=abc",
+                    "starts={kind:points,points:[[1,2,3]]}")
+    assert bad.returncode == 2
+    for piece in ["foo: unknown key", "alpha: must be > 0", "epsilon: empty list", "max_iter: must be an integer",
+                  "method: must be one of", "unknown problem 'nope'", "has dimension 3"]:
+        assert piece in bad.stderr, piece
+    assert not out.exists()
+    nope = gdlab_cmd(f"out_dir={out}", "experiment=does_not_exist")
+    assert nope.returncode == 2 and "does_not_exist" in nope.stderr
+    assert not out.exists()
+
+
+def _tables(folder):
+    r = load(folder)
+    return [r.runs, r.stops, r.curves, r.traces]
+
+
+KILL_ARGS = ["method=[gd]", "problems=[himmelblau]", "starts.kind=uniform", "starts.n=24000", "starts.seed=5",
+             "alpha=[0.001,0.004]", "criterion=[df,grad]", "epsilon=[1e-9]", "max_iter=3000", "part_size=1500",
+             "traces=1"]
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
+    whole = gdlab_cmd(f"out_dir={tmp_path / 'whole'}", *KILL_ARGS)
+    assert whole.returncode == 0, whole.stderr
+    whole = Path(whole.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    args = [f"out_dir={tmp_path / 'killed'}", *KILL_ARGS]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("XLA_FLAGS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "gdlab", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = tmp_path / "killed" / "default" / whole.name
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((killed / "parts").glob("part-*.json"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list((killed / "parts").glob("part-*.json")))
+    assert 3 <= n_done < 32, f"the kill should land mid-sweep, {n_done} parts were done"
+    # whatever the kill left, only whole parts are data: every record's files match their sha256
+    for rec in (killed / "parts").glob("part-*.json"):
+        for f in json.loads(rec.read_text())["files"].values():
+            from gdlab.storage import file_sha256
+            assert file_sha256(killed / f["file"]) == f["sha256"]
+    resumed = gdlab_cmd(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "parts already done" in resumed.stderr
+    for a, b in zip(_tables(whole), _tables(killed)):
+        pd.testing.assert_frame_equal(a, b)
+    runs = load(killed).runs
+    assert runs["run_id"].is_unique and len(runs) == 48_000
+    assert gdlab_cmd("verify", str(killed)).returncode == 0
+
+
+def test_four_shards_give_the_union_of_one(tmp_path):
+    cfg = {"problems": ["himmelblau", "booth"], "method": ["gd", "momentum"], "alpha": [0.01],
+           "starts": {"kind": "uniform", "n": 700, "seed": 2}, "max_iter": 800, "part_size": 300,
+           "out_dir": str(tmp_path / "a")}
+    one = run_to_folder(validate(cfg), log=lambda m: None, show_progress=False)
+    for i in range(4):
+        four = run_to_folder(validate({**cfg, "out_dir": str(tmp_path / "b"), "shard": {"index": i, "count": 4}}),
+                             log=lambda m: None, show_progress=False)
+    assert one.name == four.name
+    manifest = json.loads((four / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and len(manifest["runs_by_shard"]) == 4
+    for a, b in zip(_tables(one), _tables(four)):
+        pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_four_shards_as_processes(tmp_path):
+    out = tmp_path / "sh"
+    res = gdlab_cmd("-m", f"out_dir={out}", "part_size=200", *SMALL[:-2], "starts.n=30", "max_iter=300",
+                    "shard.index=0,1,2,3", "shard.count=4", "hydra/launcher=submitit_local", timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    [folder] = [p for p in (out / "default").iterdir() if not p.name.startswith(".")]
+    r = load(folder)
+    assert r.runs["run_id"].tolist() == list(range(900))
+    shards = {json.loads(p.read_text())["shard"] for p in (folder / "parts").glob("*.json")}
+    assert shards == {f"shard-{i}-of-4" for i in range(4)}
+
+
+def test_the_batch_is_split_over_local_devices():
+    from gdlab.engine import stream_batch
+    devices = jax.local_devices()
+    assert len(devices) == 2, "conftest asks XLA for two host devices"
+    p = get_problem("rosenbrock")
+    x0 = np.random.default_rng(1).uniform(-2, 2, (3000, 2))
+    opts = EngineOptions(max_iter=400, dtype="float64", lanes=256, part=512)
+    rules = stop_rules(["df", "grad"], [1e-8])
+    both = run_batch(p, "gd", x0, 1e-3, 0.0, rules, opts)        # all local devices: the default
+    with pytest.raises(ValueError, match="enable_x64"):
+        next(stream_batch(p, "gd", x0, 1e-3, 0.0, rules, opts))
+    with jax.enable_x64(True):
+        parts = list(stream_batch(p, "gd", x0, 1e-3, 0.0, rules, opts, devices=devices[:1]))
+    merged = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+    order = np.argsort(merged["run"])
+    for key in ("x", "f", "k", "status", "fired"):
+        np.testing.assert_array_equal(both[key], merged[key][order], err_msg=key)

@@ -1,0 +1,116 @@
+"""Configs: composition, validation (every bad key at once), expansion, tables and their columns."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+import gdlab
+from gdlab.cli import CONFIG_DIR
+from gdlab.config import ConfigError, expand, validate
+
+EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+
+
+def compose_config(*overrides) -> dict:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    out = OmegaConf.to_container(cfg, resolve=True)
+    out.pop("hydra", None)
+    return out
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_validates(name):
+    sw = validate(compose_config(f"experiment={name}"))
+    runs, starts = expand(sw)
+    assert len(runs) > 0 and sw.experiment == name
+
+
+def test_overrides_reach_the_sweep():
+    sw = validate(compose_config("alpha=[0.1,0.01]", "max_iter=7", "dtype=float64"))
+    assert sw.alpha == (0.1, 0.01) and sw.max_iter == 7 and sw.dtype == "float64"
+
+
+def test_every_bad_key_is_named_at_once():
+    with pytest.raises(ConfigError) as err:
+        validate({"foo": 1, "alpha": [0.1, -1], "epsilon": [], "max_iter": 0, "method": ["gd", "newton"],
+                  "problems": ["himmelblau", "nope"], "momentum": [1.5], "criterion": ["dy"],
+                  "min_steps": [-1], "dtype": "float16",
+                  "starts": {"kind": "points", "points": [[1, 2, 3], [9, 9], ["a", 1]]}})
+    text = "\n".join(err.value.problems)
+    for piece in ["foo: unknown key", "alpha: must be > 0", "epsilon: empty list", "max_iter: must be",
+                  "method: must be one of", "problems[1]: unknown problem 'nope'", "momentum: must be in",
+                  "criterion: must be one of", "min_steps: must be", "dtype: must be",
+                  "starts.points[0]: [1, 2, 3] has dimension 3", "starts.points[1]: [9, 9] is outside the domain",
+                  "starts.points[2]: ['a', 1] is not a list of numbers"]:
+        assert piece in text, piece
+    assert len(err.value.problems) == 13
+
+
+def test_expansion_order_and_momentum_axis():
+    sw = validate({"problems": ["booth"], "method": ["gd", "momentum"], "alpha": [0.1, 0.2],
+                   "momentum": [0.5, 0.9], "starts": {"kind": "grid", "n": 3}})
+    runs, starts = expand(sw)
+    assert len(runs) == 2 * 9 + 2 * 2 * 9
+    assert runs["run_id"].tolist() == list(range(len(runs)))
+    assert runs.loc[runs.method == "gd", "momentum"].isna().all()
+    assert sorted(runs.loc[runs.method == "momentum", "momentum"].unique()) == [0.5, 0.9]
+    np.testing.assert_array_equal(starts["booth"][0], [-10, -10])
+    np.testing.assert_array_equal(starts["booth"][-1], [10, 10])
+
+
+def test_uniform_starts_are_seeded():
+    sw = validate({"problems": ["himmelblau"], "starts": {"kind": "uniform", "n": 100, "seed": 3}})
+    a = expand(sw)[1]["himmelblau"]
+    b = expand(sw)[1]["himmelblau"]
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (100, 2) and (np.abs(a) <= 5).all()
+
+
+REQUIRED = {
+    "runs": {"run_id": "int64", "problem": "str", "dim": "int", "method": "str", "alpha": "float",
+             "momentum": "float", "x0": "list", "x_final": "list", "f_final": "float", "grad_norm_final": "float",
+             "n_iter": "int", "status": "str", "min_id": "int", "dist_to_min": "float", "f_gap": "float"},
+    "stops": {"run_id": "int64", "criterion": "str", "epsilon": "float", "min_steps": "int", "fired": "bool",
+              "step": "int", "f_at_stop": "float", "dist_to_min_at_stop": "float", "f_gap_at_stop": "float"},
+    "curves": {"run_id": "int64", "step": "int", "f": "float", "grad_norm": "float"},
+    "traces": {"run_id": "int64", "step": "int", "x": "list", "f": "float"},
+}
+
+
+def check_columns(table: str, frame: pd.DataFrame):
+    for col, kind in REQUIRED[table].items():
+        assert col in frame.columns, (table, col)
+        dt = frame[col].dtype
+        ok = {"int64": lambda: dt == np.int64, "int": lambda: pd.api.types.is_integer_dtype(dt),
+              "float": lambda: pd.api.types.is_float_dtype(dt), "bool": lambda: pd.api.types.is_bool_dtype(dt),
+              "str": lambda: pd.api.types.is_string_dtype(dt),
+              "list": lambda: isinstance(dt, pd.ArrowDtype) and pa.types.is_list(dt.pyarrow_dtype)}[kind]()
+        assert ok, (table, col, dt)
+
+
+def test_sweep_tables_have_the_contract_columns():
+    r = gdlab.sweep({"problems": ["himmelblau", "saddle_3x2_2xy"], "method": ["gd", "nesterov"],
+                     "alpha": [0.01], "starts": {"kind": "grid", "n": 4}, "max_iter": 300, "traces": 2})
+    for table in ("runs", "stops", "curves", "traces"):
+        check_columns(table, getattr(r, table))
+    assert len(r.stops) == len(r.runs) * 6
+    assert set(r.runs["status"]) <= {"converged", "max_iter", "diverged", "nonfinite", "invalid_start"}
+    assert (r.runs.loc[r.runs.problem == "saddle_3x2_2xy", "min_id"] == -1).all()
+    assert r.runs.loc[r.runs.problem == "saddle_3x2_2xy", "f_gap"].isna().all()
+    # two traced starts for each (problem, method, alpha)
+    assert r.traces["run_id"].nunique() == 2 * 2 * 2
+
+
+def test_inline_expression_problem_runs_and_differentiates():
+    bowl = {"name": "my_bowl", "expr": "(x - 1)**2 + 10*(y + 2)**2", "domain": [[-5, 5], [-5, 5]],
+            "minima": [[1, -2]]}
+    r = gdlab.sweep({"problems": [bowl], "alpha": [0.02], "starts": {"kind": "grid", "n": 5},
+                     "criterion": ["grad"], "epsilon": [1e-6], "dtype": "float64", "traces": 0})
+    assert (r.runs["status"] == "converged").all()
+    assert (r.runs["dist_to_min"] < 1e-6).all()
+    assert (r.runs["f_gap"].abs() < 1e-10).all()
