@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(verify_main(argv[1:]))
     import hydra
 
+    from .config import register_schema
+    register_schema()
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     sys.argv = [sys.argv[0]] + _plus_unknown(argv)
     entry = hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")(_task)

@@ -21,30 +21,52 @@ from .methods import METHODS, get_method
 from .problems import PROBLEMS, Problem, get_problem
 from .stopping import CRITERIA, StopRule, stop_rules
 
-__all__ = ["DEFAULTS", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem"]
+__all__ = ["SweepConfig", "DEFAULTS", "register_schema", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem"]
 
-DEFAULTS: dict[str, Any] = {
-    "experiment": "default",
-    "problems": ["himmelblau"],
-    "method": ["gd"],
-    "alpha": [0.01],
-    "momentum": [0.9],
-    "starts": {"kind": "grid", "n": 20, "seed": 0, "points": None},
-    "criterion": ["dx", "df", "grad"],
-    "epsilon": [1.0e-3, 1.0e-6],
-    "min_steps": [0],
-    "max_iter": 10_000,
-    "dtype": "float32",
-    "diverge_x": 1.0e8,      # |x|∞ past this: diverged
-    "diverge_f": 1.0e30,     # |f| past this: diverged
-    "traces": 4,             # full trajectories kept per (problem, method, alpha, momentum)
-    "success_tol": 1.0e-3,   # a run succeeded if it ended this close to a known minimum
-    "stationary_tol": 0.05,  # point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this
-    "part_size": 131_072,    # runs per stored part: the unit of resume and of sharding
-    "out_dir": "results",    # sweep folders go to <out_dir>/<experiment>/<sweep_id>/
-    "engine": {"lanes": None, "part": None, "chunk": 16},
-    "shard": {"index": 0, "count": 1},
-}
+def _default(value):
+    return dataclasses.field(default_factory=lambda: copy.deepcopy(value))
+
+
+@dataclasses.dataclass
+class SweepConfig:
+    """The config schema: every key a sweep may set, with its default (DESIGN.md, Config contract).
+
+    Registered with Hydra's ConfigStore as ``gdlab_schema``, so the command
+    line knows every key. Fields are typed ``Any`` on purpose: :func:`validate`
+    checks types and values and reports every bad key at once, where a typed
+    schema would stop at the first.
+    """
+
+    experiment: Any = "default"
+    problems: Any = _default(["himmelblau"])
+    method: Any = _default(["gd"])
+    alpha: Any = _default([0.01])
+    momentum: Any = _default([0.9])
+    starts: Any = _default({"kind": "grid", "n": 20, "seed": 0, "points": None})
+    criterion: Any = _default(["dx", "df", "grad"])
+    epsilon: Any = _default([1.0e-3, 1.0e-6])
+    min_steps: Any = _default([0])
+    max_iter: Any = 10_000
+    dtype: Any = "float32"
+    diverge_x: Any = 1.0e8          # |x|∞ past this: diverged
+    diverge_f: Any = 1.0e30         # |f| past this: diverged
+    traces: Any = 4                 # full trajectories kept per (problem, method, alpha, momentum)
+    success_tol: Any = 1.0e-3       # a run succeeded if it ended this close to a known minimum
+    f_target: Any = 1.0e-6          # the report's "target reached": f − f* ≤ f_target
+    stationary_tol: Any = 0.05      # point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this
+    part_size: Any = 131_072        # runs per stored part: the unit of resume and of sharding
+    out_dir: Any = "results"        # sweep folders go to <out_dir>/<experiment>/<sweep_id>/
+    engine: Any = _default({"lanes": None, "part": None, "chunk": 16})
+    shard: Any = _default({"index": 0, "count": 1})
+
+
+DEFAULTS: dict[str, Any] = dataclasses.asdict(SweepConfig())
+
+
+def register_schema() -> None:
+    """Make the schema the base of the primary config (``defaults: [gdlab_schema, ...]``)."""
+    from hydra.core.config_store import ConfigStore
+    ConfigStore.instance().store(name="gdlab_schema", node=SweepConfig)
 
 
 class ConfigError(ValueError):
@@ -72,6 +94,7 @@ class Sweep:
     diverge_f: float
     traces: int
     success_tol: float
+    f_target: float
     stationary_tol: float
     part_size: int
     out_dir: str
@@ -249,7 +272,7 @@ def validate(config: Mapping | None) -> Sweep:
             errors.append(f"{key}: must be a number > 0, got {cfg[key]!r}")
     if not (isinstance(cfg["traces"], numbers.Integral) and cfg["traces"] >= 0):
         errors.append(f"traces: must be an integer ≥ 0, got {cfg['traces']!r}")
-    for key in ("success_tol", "stationary_tol"):
+    for key in ("success_tol", "stationary_tol", "f_target"):
         if not (_is_number(cfg[key]) and cfg[key] > 0):
             errors.append(f"{key}: must be a number > 0, got {cfg[key]!r}")
     if not isinstance(cfg["experiment"], str) or not cfg["experiment"].replace("_", "").replace("-", "").isalnum():
@@ -288,7 +311,7 @@ def validate(config: Mapping | None) -> Sweep:
         rules=tuple(stop_rules(criterion, [float(e) for e in epsilon], [int(m) for m in min_steps])),
         max_iter=int(max_iter), dtype=cfg["dtype"], diverge_x=float(cfg["diverge_x"]),
         diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), success_tol=float(cfg["success_tol"]),
-        stationary_tol=float(cfg["stationary_tol"]),
+        stationary_tol=float(cfg["stationary_tol"]), f_target=float(cfg["f_target"]),
         part_size=int(ps), out_dir=cfg["out_dir"], engine=dict(engine), shard=dict(shard), config=cfg)
 
 

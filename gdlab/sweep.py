@@ -57,16 +57,21 @@ def engine_options(sw: Sweep, total_runs: int) -> EngineOptions:
 
     The lane width depends on that total only, so every shard computes the same bits.
     """
-    lanes = sw.engine.get("lanes") or min(_default_lanes(), _bucket(total_runs))
+    # about an eighth of the runs: enough waiting runs to refill lanes as they finish, and a
+    # narrow kernel for the tail, where a few long runs are all that is left
+    lanes = sw.engine.get("lanes") or min(_default_lanes(), _bucket(max(1, total_runs // 8)))
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
                          lanes=lanes, part=sw.engine.get("part"), chunk=sw.engine.get("chunk") or 16)
 
 
-def traced_starts(n_starts: int, per_setting: int) -> np.ndarray:
-    """The start ids whose runs keep full trajectories: spread evenly over the starts."""
+def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
+    """The start ids whose runs keep full trajectories: a seeded random choice (not evenly spaced
+    ids, which on a grid would all lie on the border rows); the same in every shard."""
     if per_setting <= 0 or n_starts == 0:
         return np.zeros(0, np.int64)
-    return np.unique(np.linspace(0, n_starts - 1, min(per_setting, n_starts)).round().astype(np.int64))
+    if per_setting >= n_starts:
+        return np.arange(n_starts, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n_starts, per_setting, replace=False)).astype(np.int64)
 
 
 def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0: np.ndarray, rec: dict,

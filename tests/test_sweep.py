@@ -10,12 +10,13 @@ from omegaconf import OmegaConf
 
 import gdlab
 from gdlab.cli import CONFIG_DIR
-from gdlab.config import ConfigError, expand, validate
+from gdlab.config import DEFAULTS, ConfigError, expand, register_schema, validate
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
 
 def compose_config(*overrides) -> dict:
+    register_schema()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         cfg = compose(config_name="config", overrides=list(overrides))
     out = OmegaConf.to_container(cfg, resolve=True)
@@ -28,6 +29,31 @@ def test_every_experiment_composes_and_validates(name):
     sw = validate(compose_config(f"experiment={name}"))
     runs, starts = expand(sw)
     assert len(runs) > 0 and sw.experiment == name
+
+
+def test_the_schema_is_the_default_config():
+    composed = compose_config("experiment=default")
+    assert set(composed) == set(DEFAULTS)
+
+
+@pytest.mark.parametrize("key, value, piece", [
+    ("foo", 1, "foo: unknown key"),
+    ("max_iter", "abc", "max_iter: must be an integer"),
+    ("alpha", [0.0], "alpha: must be > 0"),
+    ("epsilon", [-1e-3], "epsilon: must be > 0"),
+    ("max_iter", 0, "max_iter: must be an integer ≥ 1"),
+    ("criterion", [], "criterion: empty list"),
+    ("problems", ["nope"], "problems[0]: unknown problem 'nope'"),
+    ("method", ["newton"], "method: must be one of"),
+    ("starts", {"kind": "points", "points": [[1.0]]}, "starts.points[0]: [1.0] has dimension 1"),
+    ("starts", {"kind": "points", "points": [[1.0, float("nan")]]}, "is not finite"),
+    ("dtype", "float16", "dtype: must be float32 or float64"),
+    ("shard", {"index": 4, "count": 4}, "shard.index: must be an integer in [0, 4)"),
+])
+def test_each_bad_key_alone(key, value, piece):
+    with pytest.raises(ConfigError) as err:
+        validate({key: value})
+    assert len(err.value.problems) == 1 and piece in err.value.problems[0]
 
 
 def test_overrides_reach_the_sweep():

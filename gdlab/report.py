@@ -1,0 +1,284 @@
+"""The report of a sweep folder: tables (CSV + markdown), figures (PNG + SVG) and one HTML page.
+
+``build(folder)`` reads the stored tables (every shard's parts), so
+``gdlab-report <folder>`` rebuilds exactly what ``gdlab`` built at the end of
+the sweep. Figures pick what suits each problem: the lesson's curve for 1-D,
+level lines and paths for 2-D, bands, heatmaps, basins, ECDFs and the
+stopping-rule comparison where the data has them.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import figures as F
+from .config import validate
+from .problems import Problem
+from .stats import RULE, SETTING, convergence_bands, ecdf_targets, rule_comparison, rule_outcomes, summary_table
+from .sweep import load
+
+__all__ = ["build", "MAX_LINES", "markdown_table"]
+
+MAX_LINES = 8      # settings drawn in one panel
+MAX_PANELS = 4     # panels in one figure
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return "–" if math.isnan(v) else floatfmt.format(v)
+        return str(v)
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _pick(items: list, n: int) -> list:
+    if len(items) <= n:
+        return items
+    idx = np.unique(np.linspace(0, len(items) - 1, n).round().astype(int))
+    return [items[i] for i in idx]
+
+
+def _label(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series([F.setting_label(m, a, g) for m, a, g in
+                      zip(frame["method"], frame["alpha"], frame["momentum"])], index=frame.index)
+
+
+class _Figures:
+    """Saves each figure as PNG and SVG and keeps the PNG for the page."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.items: list[tuple[str, str, str, str]] = []   # (problem, name, caption, base64 png)
+
+    def save(self, fig, problem: str, name: str, caption: str):
+        fig.tight_layout()
+        stem = f"{problem}-{name}"
+        fig.savefig(self.folder / f"{stem}.svg")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        (self.folder / f"{stem}.png").write_bytes(buf.getvalue())
+        plt.close(fig)
+        self.items.append((problem, stem, caption, base64.b64encode(buf.getvalue()).decode()))
+
+
+def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops: pd.DataFrame,
+                     curves: pd.DataFrame, traces: pd.DataFrame, summary: pd.DataFrame, success_tol: float,
+                     max_iter: int, starts_kind: str):
+    name = problem.name
+    settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
+    settings["label"] = _label(settings)
+    labels = dict(zip(runs["run_id"], _label(runs)))
+    chosen = _pick(list(settings.itertuples(index=False)), MAX_PANELS)
+    traces = traces.assign(label=traces["run_id"].map(labels))
+
+    if problem.dim == 1 and len(traces):
+        fig, axes = F.figure_panels(len(chosen))
+        for ax, s in zip(axes, chosen):
+            t = traces[traces["label"] == s.label]
+            first = t[t["run_id"] == t["run_id"].min()] if len(t) else t
+            F.plot_curve_1d(problem, first, f"{name}: the path of {s.label}", ax)
+        figs.save(fig, name, "curve", f"{name}: the function with the points each step visited, one panel per "
+                                     "step size (as in the lessons).")
+    if problem.dim == 2 and len(traces):
+        fig, axes = F.figure_panels(len(chosen), width=4.6, height=4.2)
+        for ax, s in zip(axes, chosen):
+            F.plot_paths_2d(problem, traces[traces["label"] == s.label], f"{name}: paths of {s.label}", ax)
+        figs.save(fig, name, "paths", f"{name}: level lines, the direction −∇f (arrows), and the paths from "
+                                     "several starts (o start, × end, ★ known minima), one panel per setting.")
+
+    methods = list(settings["method"].unique())
+    fig, axes = F.figure_panels(len(methods), width=5.2, height=4.0)
+    for ax, method in zip(axes, methods):
+        sub = runs[runs["method"] == method]
+        keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
+        sub = sub[sub["run_id"].map(labels).isin(keep)]
+        bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"])
+        bands["label"] = _label(bands)
+        F.plot_bands(bands, f"{name}, {method}: median and 10–90% band across {sub['x0'].size // max(len(keep), 1)}"
+                     " starts", ax)
+    figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
+                                 "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
+                                 "its last value.")
+
+    known = runs["f_gap"].notna().any()
+    for method in methods:
+        s = summary[(summary["problem"] == name) & (summary["method"] == method)]
+        s = s[s["min_steps"] == s["min_steps"].min()]
+        if s["alpha"].nunique() < 2 and s["epsilon"].nunique() < 2:
+            continue
+        if s["momentum"].notna().any():
+            s = s[s["momentum"] == s["momentum"].max()]
+        crits = sorted(s["criterion"].unique())
+        values = ([("success_rate", "success rate", "{:.2f}", "viridis")] if known else []) + \
+                 [("median_stop_step", "median stop step", "{:.0f}", "magma_r")]
+        fig, axes = F.figure_panels(len(crits) * len(values), width=4.0, height=3.4, max_cols=len(crits))
+        for i, (col, what, fmt, cmap) in enumerate(values):
+            for j, crit in enumerate(crits):
+                mom = s["momentum"].dropna()
+                extra = f" γ={mom.iloc[0]:g}" if len(mom) else ""
+                F.plot_heatmap(s[s["criterion"] == crit], col, f"{name}, {method}{extra}: {what}, rule {crit} < ε",
+                               axes[i * len(crits) + j], fmt=fmt, cmap=cmap)
+        figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: alpha × epsilon, a panel per criterion "
+                                                  "(success: the rule fired within success_tol of a known minimum).")
+
+    if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
+        fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
+        for ax, s in zip(axes, chosen):
+            sub = runs[runs["run_id"].map(labels) == s.label]
+            F.plot_basins(problem, sub, f"{name}: where {s.label} ends, by start", ax)
+        figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
+                                      "its run converged to (grey: none, diverged or not converged).")
+
+    if known:
+        keep = _pick(list(settings["label"]), MAX_LINES)
+        sub = runs[runs["run_id"].map(labels).isin(keep)]
+        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"])
+        hits["label"] = _label(hits)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
+        figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by step k, targets "
+                                    "10^1 … 10^−8 on f − f* (steps at checkpoint resolution).")
+        outcomes = rule_outcomes(runs, stops, success_tol)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
+        figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
+                                     "is cheaper, lower is more accurate.")
+
+
+def _warnings(runs: pd.DataFrame, summary: pd.DataFrame, dtype: str) -> list[str]:
+    out = []
+    bad = runs["status"].value_counts()
+    for status, why in (("nonfinite", "a nan or inf appeared (for example at a point where f is not "
+                                      "differentiable, like a cone's tip)"),
+                        ("invalid_start", "f or ∇f is not finite at the start"),
+                        ("diverged", "|x| or |f| grew past the divergence bound: the step size is too large "
+                                     "for this landscape, or f is unbounded below")):
+        if bad.get(status, 0):
+            by = runs[runs["status"] == status].groupby(["problem", "method", "alpha"], dropna=False).size()
+            where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
+            out.append(f"{bad[status]} run(s) ended {status}: {why}. ({where}{' …' if len(by) > 6 else ''})")
+    never = summary[(summary["never_fired"] == summary["runs"])]
+    if dtype == "float32" and len(never):
+        small = never[never["epsilon"] < 1e-5]
+        if len(small):
+            rules = ", ".join(sorted({f"{c} < {e:g}" for c, e in zip(small["criterion"], small["epsilon"])}))
+            out.append(f"rules that never fired in float32: {rules}. float32 resolves about 7 digits; an "
+                       "epsilon below what it can resolve at the problem's scale may be unreachable — "
+                       "run with dtype: float64.")
+    return out
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;
+line-height:1.45;padding:0 1em} h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:12px;margin:.6em 0} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{background:#f4f4f4} tr:nth-child(even) td{background:#fafafa} .facts td:first-child{text-align:left;font-weight:600}
+.warn{background:#fff4e0;border-left:4px solid #e69a00;padding:.5em 1em;margin:.5em 0} figure{margin:1em 0}
+figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:13px;color:#555}
+pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:12px} .scroll{overflow-x:auto;max-height:520px;overflow-y:auto}
+"""
+
+
+def _html_table(frame: pd.DataFrame, cls: str = "") -> str:
+    return frame.to_html(index=False, classes=cls, border=0, na_rep="–", float_format=lambda v: f"{v:.4g}")
+
+
+def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
+    """Write ``report/`` inside the sweep folder; return the path of index.html."""
+    t0 = time.perf_counter()
+    res = load(folder)
+    folder = Path(folder)
+    sw = validate(res.config)
+    out = folder / "report"
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    runs, stops, curves, traces = res.runs, res.stops, res.curves, res.traces
+
+    summary = summary_table(runs, stops, sw.success_tol)
+    rules = rule_comparison(runs, stops, curves, sw.success_tol, sw.f_target)
+    statuses = runs.groupby(["problem", "method", "status"]).size().unstack(fill_value=0)
+    statuses.columns.name = None
+    statuses = statuses.reset_index()
+    summary.to_csv(out / "tables" / "summary.csv", index=False)
+    rules.to_csv(out / "tables" / "stopping_rules.csv", index=False)
+    statuses.to_csv(out / "tables" / "statuses.csv", index=False)
+
+    figs = _Figures(out / "figures")
+    problems = {p.name: p for p in sw.problems}
+    for name, prob in problems.items():
+        mine = runs[runs["problem"] == name]
+        if not len(mine):
+            continue
+        ids = mine["run_id"]
+        _problem_figures(figs, prob, mine, stops[stops["run_id"].isin(ids)], curves[curves["run_id"].isin(ids)],
+                         traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
+                         sw.starts.get("kind"))
+
+    warnings = _warnings(runs, summary, sw.dtype)
+    for w in warnings:
+        log(f"warning: {w}")
+    facts = res.facts
+    fact_rows = [("sweep", f"{sw.experiment} / {folder.name}"), ("runs", f"{len(runs):,}"),
+                 ("stop rules", f"{len(sw.rules)} ({len(stops):,} run × rule rows)"),
+                 ("status", facts.get("status")), ("dtype", facts.get("dtype")),
+                 ("device", f"{facts.get('device')} × {facts.get('device_count')} ({facts.get('backend')})"),
+                 ("compute time", f"{facts.get('seconds') or 0:.1f} s"),
+                 ("lane utilisation", f"{facts['lane_utilisation']:.3f}" if facts.get("lane_utilisation") else "–"),
+                 ("gdlab / JAX", f"{facts.get('gdlab')} / {facts.get('jax')}"),
+                 ("success", f"the rule fired within {sw.success_tol:g} of a known minimum; "
+                             f"f-target for wasted steps: f − f* ≤ {sw.f_target:g}")]
+    status_counts = runs["status"].value_counts().to_dict()
+
+    md = [f"# gdlab report: {sw.experiment} / {folder.name}", "",
+          f"{len(runs):,} runs, {len(sw.rules)} stop rules, dtype {sw.dtype}; statuses: "
+          + ", ".join(f"{k} {v:,}" for k, v in status_counts.items()), ""]
+    md += [f"> warning: {w}" for w in warnings] + [""]
+    md += ["## Summary per setting and stop rule", "", markdown_table(summary), "",
+           "## Stopping rules compared", "", markdown_table(rules), ""]
+    md += [f"![{stem}](figures/{stem}.png)" for _, stem, _, _ in figs.items]
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+
+    body = [f"<h1>gdlab report: {html.escape(sw.experiment)}</h1>",
+            f"<p>{len(runs):,} descents; statuses: "
+            + ", ".join(f"<b>{html.escape(k)}</b> {v:,}" for k, v in status_counts.items()) + "</p>"]
+    body += [f'<div class="warn">⚠ {html.escape(w)}</div>' for w in warnings]
+    body.append("<table class='facts'>" + "".join(f"<tr><td>{html.escape(str(k))}</td><td style='text-align:left'>"
+                                                  f"{html.escape(str(v))}</td></tr>" for k, v in fact_rows)
+                + "</table>")
+    body.append("<h2>Summary per setting and stop rule</h2><p>success_rate: share of starts where the rule fired "
+                "near a known minimum; premature: fired far from every known minimum; aRT: all steps spent ÷ "
+                "successes (COCO); distinct_minima: different minima reached across starts.</p>"
+                f"<div class='scroll'>{_html_table(summary)}</div>")
+    body.append(f"<h2>Stopping rules compared</h2><div class='scroll'>{_html_table(rules)}</div>")
+    body.append(f"<h2>Statuses</h2>{_html_table(statuses)}")
+    for name in problems:
+        items = [it for it in figs.items if it[0] == name]
+        if items:
+            body.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(problems[name].doc)}</p>")
+        for _, stem, caption, png in items:
+            body.append(f"<figure><img alt='{stem}' src='data:image/png;base64,{png}'>"
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    body.append(f"<h2>Resolved config</h2><pre>{html.escape(yaml.safe_dump(res.config, sort_keys=False))}</pre>")
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gdlab: {html.escape(sw.experiment)}"
+            f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+    index = out / "index.html"
+    index.write_text(page)
+    (out / "facts.json").write_text(json.dumps({"built_seconds": time.perf_counter() - t0,
+                                                "figures": [s for _, s, _, _ in figs.items]}, indent=1))
+    log(f"report: {index} ({len(figs.items)} figures, {time.perf_counter() - t0:.1f} s)")
+    return index

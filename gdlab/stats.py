@@ -1,0 +1,158 @@
+"""Report statistics: plain pandas group-bys over the runs, stops and curves tables.
+
+Definitions (also in the report):
+
+- a run *succeeds under a rule* when the rule fired and the point where it
+  fired lies within ``success_tol`` (Euclidean) of a known minimum;
+- a *premature stop*: the rule fired farther than ``success_tol`` from every
+  known minimum;
+- *steps spent* under a rule: the step it fired at, or the whole run if it
+  never fired (the run ended first: max_iter, divergence, a fault);
+- *aRT* (COCO's average runtime): all steps spent ÷ number of successes
+  (inf when nothing succeeded);
+- a run *reaches the f-target* at the first checkpoint step where
+  f − f* ≤ ``f_target``, f* being the value of the minimum it ended nearest;
+  *wasted steps*: how far past that step the rule fired.
+
+Success and f − f* need known minima; for problems without them they are NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SETTING", "RULE", "rule_outcomes", "summary_table", "rule_comparison", "target_steps",
+           "f_star_of_runs", "ecdf_targets", "convergence_bands"]
+
+SETTING = ["problem", "method", "alpha", "momentum"]
+RULE = ["criterion", "epsilon", "min_steps"]
+
+
+def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
+    """f* of the known minimum each run ended nearest (NaN where none is known), indexed by run_id."""
+    return pd.Series((runs["f_final"] - runs["f_gap"]).to_numpy(), index=runs["run_id"].to_numpy())
+
+
+def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
+    """One row per run × rule, with the run's setting and status, and success/premature/spent."""
+    cols = SETTING + ["run_id", "status", "n_iter"]
+    frame = stops.merge(runs[cols], on="run_id", how="left", validate="many_to_one")
+    known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
+    has_minima = frame["problem"].map(runs.groupby("problem")["min_id"].max() >= 0)
+    frame["step_fired"] = frame["step"].where(frame["fired"])
+    frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
+    near = frame["dist_to_min_at_stop"] <= success_tol
+    frame["success"] = (frame["fired"] & near).where(has_minima)
+    frame["premature"] = (frame["fired"] & ~near & known).where(has_minima)
+    return frame
+
+
+def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
+    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts."""
+    o = rule_outcomes(runs, stops, success_tol)
+    o["diverged"] = o["status"] == "diverged"
+    o["nonfinite"] = o["status"].isin(["nonfinite", "invalid_start"])
+    o["never"] = ~o["fired"]
+    o["success_min"] = o["min_id_at_stop"].where(o["success"] == True)   # noqa: E712 (NaN-aware)
+    o["f_fired"] = o["f_at_stop"].where(o["fired"])
+    g = o.groupby(SETTING + RULE, dropna=False, sort=True)
+    table = g.agg(runs=("run_id", "size"), success_rate=("success", "mean"),
+                  median_stop_step=("step_fired", "median"),
+                  p90_stop_step=("step_fired", lambda s: s.quantile(0.9)),
+                  premature=("premature", "sum"), never_fired=("never", "sum"),
+                  diverged=("diverged", "sum"), nonfinite=("nonfinite", "sum"),
+                  steps_spent=("spent", "sum"), successes=("success", "sum"),
+                  distinct_minima=("success_min", "nunique"), best_f=("f_fired", "min"))
+    known = g["success"].count() > 0
+    table["aRT"] = np.where(table["successes"] > 0, table["steps_spent"] / table["successes"].clip(lower=1),
+                            np.inf)
+    table.loc[~known, ["aRT", "premature", "distinct_minima"]] = np.nan
+    for col in ("premature", "never_fired", "diverged", "nonfinite", "successes"):
+        table[col] = table[col].astype("Int64" if table[col].isna().any() else np.int64)
+    return table.drop(columns=["steps_spent"]).reset_index()
+
+
+def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float) -> pd.Series:
+    """First checkpoint step where f − f* ≤ f_target, per run_id (absent if never reached)."""
+    f_star = f_star_of_runs(runs)
+    gap = curves["f"].to_numpy() - f_star.reindex(curves["run_id"].to_numpy()).to_numpy()
+    hit = curves.loc[gap <= f_target, ["run_id", "step"]]
+    return hit.groupby("run_id")["step"].min()
+
+
+def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame,
+                    success_tol: float, f_target: float) -> pd.DataFrame:
+    """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops."""
+    o = rule_outcomes(runs, stops, success_tol)
+    reached = target_steps(runs, curves, f_target)
+    o["target_step"] = o["run_id"].map(reached)
+    late = o["fired"] & o["target_step"].notna()
+    o["wasted"] = (o["step"] - o["target_step"]).clip(lower=0).where(late)
+    o["gap_fired"] = o["f_gap_at_stop"].where(o["fired"])
+    o["dist_fired"] = o["dist_to_min_at_stop"].where(o["fired"])
+    g = o.groupby(["problem"] + RULE, sort=True)
+    table = g.agg(runs=("run_id", "size"), fired=("fired", "mean"), median_steps=("spent", "median"),
+                  median_f_gap_at_stop=("gap_fired", "median"), median_dist_at_stop=("dist_fired", "median"),
+                  median_wasted_steps=("wasted", "median"), total_wasted_steps=("wasted", "sum"),
+                  premature=("premature", "sum"), success_rate=("success", "mean"))
+    return table.reset_index()
+
+
+def sample_groups(frame: pd.DataFrame, by: list[str], max_rows: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_rows`` rows of each group, drawn at random (all of a smaller group)."""
+    if frame.groupby(by, dropna=False).size().max() <= max_rows:
+        return frame
+    return frame.sample(frac=1.0, random_state=seed).groupby(by, dropna=False).head(max_rows)
+
+
+TARGETS = 10.0 ** np.arange(1, -9, -1)   # COCO-style: 10^1 … 10^-8
+
+
+def ecdf_targets(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], targets=TARGETS,
+                 max_runs: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """For each group and (run, target) pair, the first checkpoint step with f − f* ≤ target (inf if never).
+
+    Long form: group columns, run_id, target, step. Groups are sampled to ``max_runs`` runs.
+    """
+    f_star = f_star_of_runs(runs)
+    keep = sample_groups(runs[runs["f_gap"].notna()], by, max_runs, seed)
+    c = curves[curves["run_id"].isin(keep["run_id"])]
+    gap = c["f"].to_numpy() - f_star.reindex(c["run_id"].to_numpy()).to_numpy()
+    rows = []
+    for t in targets:
+        hit = c.loc[gap <= t].groupby("run_id")["step"].min()
+        rows.append(pd.DataFrame({"run_id": keep["run_id"].to_numpy(), "target": t,
+                                  "step": hit.reindex(keep["run_id"].to_numpy()).fillna(np.inf).to_numpy()}))
+    out = pd.concat(rows, ignore_index=True)
+    return out.merge(keep[["run_id"] + by], on="run_id")
+
+
+def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], quantiles=(0.1, 0.5, 0.9),
+                      max_runs: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """Quantiles over runs of f − f* (or ‖∇f‖ where f* is unknown) at each checkpoint step, per group.
+
+    A run that has stopped keeps its last value at later checkpoints, so the
+    band describes every start, not only the ones still running.
+    """
+    runs = sample_groups(runs, by, max_runs, seed)
+    c = curves[curves["run_id"].isin(runs["run_id"])]
+    f_star = f_star_of_runs(runs)
+    known = runs.set_index("run_id")["f_gap"].notna()
+    value = np.where(known.reindex(c["run_id"].to_numpy()).to_numpy(),
+                     c["f"].to_numpy() - f_star.reindex(c["run_id"].to_numpy()).to_numpy(), c["grad_norm"].to_numpy())
+    wide = pd.DataFrame({"run_id": c["run_id"].to_numpy(), "step": c["step"].to_numpy(), "value": value}) \
+        .pivot_table(index="run_id", columns="step", values="value", aggfunc="first").sort_index(axis=1)
+    wide = wide.ffill(axis=1)
+    out = []
+    meta = runs.set_index("run_id")[by]
+    for key, ids in meta.groupby(by, dropna=False).groups.items():
+        block = wide.loc[wide.index.intersection(ids)]
+        q = block.quantile(list(quantiles)).T
+        q.columns = [f"q{int(round(p * 100))}" for p in quantiles]
+        q = q.reset_index()
+        for col, val in zip(by, key if isinstance(key, tuple) else (key,)):
+            q[col] = val
+        q["measure"] = "f - f*" if known.reindex(ids).all() else "grad_norm"
+        out.append(q)
+    return pd.concat(out, ignore_index=True)

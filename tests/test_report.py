@@ -1,0 +1,181 @@
+"""Report: table values with known answers, figure artists, and the built page."""
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from gdlab import figures as F
+from gdlab.config import validate
+from gdlab.problems import get_problem
+from gdlab.report import build
+from gdlab.results import list_column
+from gdlab.stats import convergence_bands, ecdf_targets, rule_comparison, summary_table
+from gdlab.sweep import run_to_folder
+
+
+def tiny_tables():
+    """Four runs of one setting, two rules, answers worked out by hand."""
+    runs = pd.DataFrame({
+        "run_id": [0, 1, 2, 3], "problem": "p", "dim": 1, "method": "gd", "alpha": 0.1, "momentum": np.nan,
+        "x0": list_column(np.array([[0.0], [1.0], [2.0], [3.0]])),
+        "x_final": list_column(np.array([[1.0], [1.0], [5.0], [np.nan]])),
+        "f_final": [0.0, 0.0, 4.0, np.nan], "grad_norm_final": 0.0, "n_iter": [40, 50, 60, 7],
+        "status": ["converged", "converged", "converged", "nonfinite"],
+        "min_id": [0, 0, 1, -1], "dist_to_min": [0.0, 0.0, 0.0, np.nan], "f_gap": [0.0, 0.0, 0.0, np.nan],
+    })
+    # rule 0 (df < 1e-3): run 0 fires at 10 on the minimum, run 1 at 20 far away (premature),
+    #                     run 2 at 30 on minimum 1, run 3 never (nonfinite at 7)
+    # rule 1 (grad < 1e-6): runs 0 and 1 fire at 40 and 50 on minimum 0, run 2 never, run 3 never
+    stops = pd.DataFrame({
+        "run_id": [0, 0, 1, 1, 2, 2, 3, 3], "rule_id": [0, 1] * 4,
+        "criterion": ["df", "grad"] * 4, "epsilon": [1e-3, 1e-6] * 4, "min_steps": 0,
+        "fired": [True, True, True, True, True, False, False, False],
+        "step": [10, 40, 20, 50, 30, -1, -1, -1],
+        "f_at_stop": [0.5, 0.0, 2.0, 0.0, 4.0, np.nan, np.nan, np.nan],
+        "min_id_at_stop": [0, 0, 0, 0, 1, -1, -1, -1],
+        "dist_to_min_at_stop": [1e-4, 0.0, 0.5, 0.0, 1e-5, np.nan, np.nan, np.nan],
+        "f_gap_at_stop": [0.5, 0.0, 2.0, 0.0, 0.0, np.nan, np.nan, np.nan],
+    })
+    curves = pd.DataFrame({"run_id": [0, 0, 0, 1, 1, 2, 2], "step": [0, 8, 40, 0, 50, 0, 60],
+                           "f": [9.0, 1e-7, 0.0, 9.0, 0.0, 9.0, 4.0], "grad_norm": 1.0})
+    return runs, stops, curves
+
+
+def test_summary_values_by_hand():
+    runs, stops, _ = tiny_tables()
+    t = summary_table(runs, stops, success_tol=1e-3).set_index("criterion")
+    df, grad = t.loc["df"], t.loc["grad"]
+    assert df["runs"] == 4 and grad["runs"] == 4
+    assert df["success_rate"] == pytest.approx(2 / 4)          # runs 0 and 2
+    assert grad["success_rate"] == pytest.approx(2 / 4)        # runs 0 and 1
+    assert df["median_stop_step"] == 20 and grad["median_stop_step"] == 45
+    assert df["premature"] == 1 and grad["premature"] == 0
+    assert df["never_fired"] == 1 and grad["never_fired"] == 2
+    assert df["nonfinite"] == 1 and df["diverged"] == 0
+    # aRT: steps spent (10 + 20 + 30 + 7) / 2 successes; grad: (40 + 50 + 60 + 7) / 2
+    assert df["aRT"] == pytest.approx(67 / 2) and grad["aRT"] == pytest.approx(157 / 2)
+    assert df["distinct_minima"] == 2 and grad["distinct_minima"] == 1
+    assert df["best_f"] == 0.5
+
+
+def test_rule_comparison_wasted_steps_by_hand():
+    runs, stops, curves = tiny_tables()
+    t = rule_comparison(runs, stops, curves, success_tol=1e-3, f_target=1e-6).set_index("criterion")
+    # run 0 reaches f − f* ≤ 1e-6 at checkpoint 8: df fired at 10 (2 wasted), grad at 40 (32 wasted);
+    # run 1 reaches it at 50: df fired at 20 (before: not wasted, 0), grad at 50 (0)
+    assert t.loc["grad", "total_wasted_steps"] == 32 and t.loc["df", "total_wasted_steps"] == 2
+    assert t.loc["df", "premature"] == 1
+    assert t.loc["grad", "median_steps"] == pytest.approx(np.median([40, 50, 60, 7]))
+
+
+def test_bands_keep_a_stopped_runs_last_value():
+    runs, _, curves = tiny_tables()
+    b = convergence_bands(runs, curves, ["method", "alpha", "momentum"], quantiles=(0.5,))
+    at = b.set_index("step")["q50"]
+    # at step 50: run 0 (stopped at 40, value 0), run 1 (0), run 2 (still 9 → ffilled from step 0): median 0
+    assert at.loc[50] == 0.0
+    assert at.loc[0] == 9.0
+
+
+def test_ecdf_targets():
+    runs, _, curves = tiny_tables()
+    hits = ecdf_targets(runs, curves, ["method"], targets=[1.0, 1e-9])
+    got = hits.set_index(["run_id", "target"])["step"]
+    assert got.loc[(0, 1.0)] == 8 and got.loc[(0, 1e-9)] == 40
+    assert got.loc[(2, 1.0)] == 60 and got.loc[(2, 1e-9)] == 60   # run 2 ends on minimum 1, whose f* is 4
+    assert 3 not in hits["run_id"].values                          # no known minimum near run 3: no f*
+    hits = ecdf_targets(runs, curves[curves["step"] < 50], ["method"], targets=[1e-9])
+    assert np.isinf(hits.set_index("run_id").loc[1, "step"])       # run 1's curve cut before it got there
+
+
+def test_figure_artists():
+    fig, ax = plt.subplots()
+    bands = pd.DataFrame({"step": [0, 1, 2] * 2, "q10": 1e-3, "q50": 1e-2, "q90": 1e-1,
+                          "label": ["a"] * 3 + ["b"] * 3, "measure": "f - f*"})
+    F.plot_bands(bands, "bands", ax)
+    assert len(ax.get_lines()) == 2 and len(ax.collections) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "f − f*"
+    plt.close(fig)
+
+    fig, ax = plt.subplots()
+    table = pd.DataFrame({"alpha": [0.1, 0.1, 0.01, 0.01], "epsilon": [1e-3, 1e-6] * 2, "v": [0.1, 0.2, 0.3, 0.4]})
+    F.plot_heatmap(table, "v", "heat", ax)
+    assert sorted(t.get_text() for t in ax.texts) == ["0.10", "0.20", "0.30", "0.40"]
+    assert ax.get_xlabel() == "epsilon" and ax.get_ylabel() == "alpha"
+    plt.close(fig)
+
+    p = get_problem("himmelblau")
+    fig, axes = F.figure_panels(3)
+    assert len(fig.axes) == 3 + 0 and all(a.get_visible() for a in axes)
+    runs = pd.DataFrame({"x0": list_column(np.array([[0, 0], [1, 1], [2, 2]], float)), "min_id": [0, 1, -1],
+                         "status": ["converged", "converged", "max_iter"]})
+    F.plot_basins(p, runs, "basins", axes[0])
+    assert len(axes[0].collections) == 3      # none + two minima
+    traces = pd.DataFrame({"run_id": [0, 0, 1, 1], "step": [0, 1, 0, 1],
+                           "x": list_column(np.array([[0, 0], [1, 1], [2, 2], [3, 3]], float)), "f": 0.0})
+    F.plot_paths_2d(p, traces, "paths", axes[1])
+    red = [l for l in axes[1].get_lines() if l.get_color() == "tab:red" and l.get_linestyle() == "-"]
+    assert len(red) == 2                      # one path per run
+    assert sum(l.get_marker() == "*" for l in axes[1].get_lines()) == 4   # Himmelblau's minima
+    q = get_problem("x2_sin")
+    tr = pd.DataFrame({"run_id": 0, "step": [0, 1], "x": list_column(np.array([[2.5], [2.6]])), "f": [3.7, 3.6]})
+    F.plot_curve_1d(q, tr, "curve", axes[2])
+    assert len(axes[2].collections) == 1 and axes[2].collections[0].get_offsets().shape == (2, 2)
+    assert "x=2.6000" in axes[2].texts[0].get_text()
+    plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def built_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep")
+    sw = validate({"problems": ["himmelblau", "x2_sin"], "method": ["gd", "momentum"], "alpha": [0.002, 0.01],
+                   "momentum": [0.5], "starts": {"kind": "grid", "n": 12}, "epsilon": [1e-3, 1e-6],
+                   "max_iter": 2000, "dtype": "float64", "out_dir": str(out), "traces": 3})
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    return folder, build(folder, log=lambda m: None)
+
+
+def test_report_files_and_page(built_report):
+    folder, index = built_report
+    rep = folder / "report"
+    for name in ("summary.csv", "stopping_rules.csv", "statuses.csv"):
+        assert (rep / "tables" / name).exists()
+    pngs = sorted((rep / "figures").glob("*.png"))
+    assert {p.stem for p in pngs} >= {"himmelblau-paths", "himmelblau-bands", "himmelblau-basins", "himmelblau-ecdf",
+                                      "himmelblau-rules", "himmelblau-heatmap-gd", "x2_sin-curve", "x2_sin-bands"}
+    assert all(p.with_suffix(".svg").exists() for p in pngs)
+    page = index.read_text()
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    assert len(images) == len(pngs)                              # every figure embedded, self-contained
+    assert base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in page and "https://" not in page
+    summary = pd.read_csv(rep / "tables" / "summary.csv")
+    assert len(summary) == 2 * (2 + 2) * 6                       # problems × settings × rules
+    assert "## Summary per setting and stop rule" in (rep / "summary.md").read_text()
+
+
+def test_gdlab_report_rebuilds(built_report, tmp_path):
+    folder, _ = built_report
+    import sys
+    res = subprocess.run([sys.executable, "-c", "from gdlab.cli import report_main; report_main()", str(folder)],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith("index.html")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_page_renders_in_headless_chromium(built_report, tmp_path):
+    _, index = built_report
+    shot = tmp_path / "page.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,2000",
+                    f"--screenshot={shot}", index.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 50_000
