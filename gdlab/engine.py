@@ -111,17 +111,51 @@ def _where(cond, new, old):
     return jax.tree.map(pick, new, old)
 
 
+# Reductions over a lane's few coordinates or rules are written out term by term:
+# XLA's CPU backend lowers a reduce over a short minor axis to a scalar loop per
+# lane, which cost 5x the step here; the unrolled form stays elementwise and
+# vectorises across lanes. Long axes fall back to the reduce.
+_UNROLL = 64
+
+
+def _fold(op, v):
+    if v.shape[0] > _UNROLL or v.shape[0] == 0:
+        return None
+    acc = v[0]
+    for i in range(1, v.shape[0]):
+        acc = op(acc, v[i])
+    return acc
+
+
 def _norm(v):
-    return jnp.sqrt(jnp.sum(v * v))
+    acc = _fold(jnp.add, v * v)
+    return jnp.sqrt(acc if acc is not None else jnp.sum(v * v))
+
+
+def _all(v):
+    acc = _fold(jnp.logical_and, v)
+    return acc if acc is not None else jnp.all(v)
+
+
+def _max(v):
+    acc = _fold(jnp.maximum, v)
+    return acc if acc is not None else jnp.max(v)
 
 
 def _lane_fns(spec: _Spec):
-    """The per-lane init and step functions for one kernel spec."""
+    """The per-lane init and step functions for one kernel spec.
+
+    ``step`` touches only a lane's hot state (x, f, ∇f, optimiser state, k,
+    status, fired); what the records need of each step (x, f, ‖∇f‖, k) it
+    returns as a row for the chunk buffer, and the kernel fills the cold
+    fields (f and x where a rule fired, the checkpoint curves) from that
+    buffer once per chunk.
+    """
     fn = spec.problem.fn
     make = get_method(spec.method).make
     dt = float_dtype(spec.dtype)
     d, R = spec.problem.dim, spec.n_rules
-    cps = jnp.asarray(checkpoints(spec.max_iter))
+    C = len(checkpoints(spec.max_iter))
     value_and_grad = jax.value_and_grad(fn)
 
     def init(run, x0, hp):
@@ -130,8 +164,7 @@ def _lane_fns(spec: _Spec):
                      opt=make(hp[0], hp[1]).init(x0), k=jnp.int32(0), fresh=jnp.bool_(True),
                      status=jnp.int32(Status.running), fired=jnp.full((R,), -1, jnp.int32),
                      f_at=jnp.full((R,), jnp.nan, dt), x_at=jnp.full((R, d), jnp.nan, dt),
-                     hp=hp, curve_f=jnp.full(cps.shape, jnp.nan, dt),
-                     curve_g=jnp.full(cps.shape, jnp.nan, dt))
+                     hp=hp, curve_f=jnp.full((C,), jnp.nan, dt), curve_g=jnp.full((C,), jnp.nan, dt))
 
     def step(lane: Lanes, crit, eps, min_steps, x_bound, f_bound):
         live = (lane.run >= 0) & (lane.status == Status.running)
@@ -141,35 +174,84 @@ def _lane_fns(spec: _Spec):
         k = lane.k + jnp.where(lane.fresh, 0, 1).astype(jnp.int32)
         f, g = value_and_grad(x)
         gnorm = _norm(g)
-        finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(x))
+        finite = jnp.isfinite(f) & _all(jnp.isfinite(g)) & _all(jnp.isfinite(x))
 
         dx = _norm(x - lane.x)
         df = jnp.abs(f - lane.f)
-        value = jnp.stack([dx, df, gnorm])[crit]
+        value = jnp.where(crit == 0, dx, jnp.where(crit == 1, df, gnorm))
         # A comparison with nan is false, and a nonfinite step is refused outright:
         # a fault never counts as a fired rule. At the start only ‖∇f‖ is defined.
         allowed = (k >= min_steps) & (lane.fired < 0) & finite & (~lane.fresh | (crit == GRAD))
-        fire = allowed & (value < eps)
-        fired = jnp.where(fire, k, lane.fired)
-        all_fired = jnp.all(fired >= 0) if R else jnp.bool_(False)
-        diverged = (jnp.max(jnp.abs(x)) > x_bound) | (jnp.abs(f) > f_bound)
-
+        fired = jnp.where(allowed & (value < eps), k, lane.fired)
+        all_fired = _all(fired >= 0) if R else jnp.bool_(False)
+        diverged = (_max(jnp.abs(x)) > x_bound) | (jnp.abs(f) > f_bound)
         status = jnp.select(
             [~finite & lane.fresh, ~finite, all_fired, diverged, k >= spec.max_iter],
             [Status.invalid_start, Status.nonfinite, Status.converged, Status.diverged, Status.max_iter],
             Status.running).astype(jnp.int32)
 
-        slot = jnp.minimum(jnp.searchsorted(cps, k), cps.shape[0] - 1)
-        at_checkpoint = cps[slot] == k
-        new = Lanes(run=lane.run, x=x, f=f, g=g, opt=opt_state, k=k, fresh=jnp.bool_(False),
-                    status=status, fired=fired,
-                    f_at=jnp.where(fire, f, lane.f_at),
-                    x_at=jnp.where(fire[:, None], x, lane.x_at), hp=lane.hp,
-                    curve_f=lane.curve_f.at[slot].set(jnp.where(at_checkpoint, f, lane.curve_f[slot])),
-                    curve_g=lane.curve_g.at[slot].set(jnp.where(at_checkpoint, gnorm, lane.curve_g[slot])))
-        return jax.tree.map(lambda a, b: jnp.where(live, a, b), new, lane), live
+        def keep(new, old):   # a finished or empty lane never changes
+            return jax.tree.map(lambda a, b: jnp.where(live, a, b), new, old)
+
+        lane = lane._replace(x=keep(x, lane.x), f=keep(f, lane.f), g=keep(g, lane.g),
+                             opt=keep(opt_state, lane.opt), k=keep(k, lane.k),
+                             fresh=lane.fresh & ~live, status=keep(status, lane.status),
+                             fired=keep(fired, lane.fired))
+        return lane, (x, f, gnorm, jnp.where(live, k, -1))
 
     return init, step
+
+
+def _take_rows(buf, rows):
+    """buf (K, L, ...) and rows (L, n) → (L, n, ...): for each lane, the rows it asks for."""
+    per_lane = jnp.moveaxis(buf, 0, 1)
+    idx = rows.reshape(rows.shape + (1,) * (per_lane.ndim - 2))
+    return jnp.take_along_axis(per_lane, idx, axis=1)
+
+
+def _chunk_recorder(spec: _Spec, K: int):
+    """Fill the cold fields (f, x where rules fired; checkpoint curves) from a chunk's buffer.
+
+    Lanes are loaded only at chunk boundaries, so a lane's k at buffer row j
+    is m·K + j: its first chunk holds the checkpoints below K at fixed rows
+    (a static slice), and any later chunk at most a few, found per lane.
+    """
+    cps_np = checkpoints(spec.max_iter)
+    cps = jnp.asarray(cps_np)
+    C = len(cps_np)
+    first_rows = [int(c) for c in cps_np if c < K]
+    later = max([int(np.sum((cps_np >= m * K) & (cps_np < (m + 1) * K)))
+                 for m in range(1, spec.max_iter // K + 2)] or [0])
+    lane_ids = jnp.arange(spec.lanes)
+
+    def record(lanes: Lanes, fired_before, xbuf, fbuf, gbuf, kbuf) -> Lanes:
+        kstart = kbuf[0]                                    # k at row 0, -1 if the lane was not live
+        # f and x at the step each newly fired rule fired
+        new = (lanes.fired >= 0) & (fired_before < 0) & (kstart >= 0)[:, None]
+        rows = jnp.clip(lanes.fired - kstart[:, None], 0, K - 1)
+        f_at = jnp.where(new, _take_rows(fbuf, rows), lanes.f_at)
+        x_at = jnp.where(new[..., None], _take_rows(xbuf, rows), lanes.x_at)
+        # checkpoints in a lane's first chunk: fixed rows
+        curve_f, curve_g = lanes.curve_f, lanes.curve_g
+        if first_rows:
+            n0 = len(first_rows)
+            hit = (kstart == 0)[:, None] & (kbuf[jnp.asarray(first_rows)].T == cps[:n0][None, :])
+            curve_f = curve_f.at[:, :n0].set(jnp.where(hit, fbuf[jnp.asarray(first_rows)].T, curve_f[:, :n0]))
+            curve_g = curve_g.at[:, :n0].set(jnp.where(hit, gbuf[jnp.asarray(first_rows)].T, curve_g[:, :n0]))
+        # later chunks: at most `later` checkpoints fall in a window of K steps
+        s0 = jnp.searchsorted(cps, kstart)
+        for t in range(later):
+            c = jnp.minimum(s0 + t, C - 1)
+            row = jnp.clip(cps[c] - kstart, 0, K - 1)
+            k_row = jnp.take_along_axis(kbuf.T, row[:, None], axis=1)[:, 0]
+            hit = (kstart > 0) & (s0 + t < C) & (cps[c] - kstart < K) & (k_row == cps[c])
+            fv = jnp.take_along_axis(fbuf.T, row[:, None], axis=1)[:, 0]
+            gv = jnp.take_along_axis(gbuf.T, row[:, None], axis=1)[:, 0]
+            curve_f = curve_f.at[lane_ids, c].set(jnp.where(hit, fv, curve_f[lane_ids, c]))
+            curve_g = curve_g.at[lane_ids, c].set(jnp.where(hit, gv, curve_g[lane_ids, c]))
+        return lanes._replace(f_at=f_at, x_at=x_at, curve_f=curve_f, curve_g=curve_g)
+
+    return record
 
 
 @functools.lru_cache(maxsize=None)
@@ -178,8 +260,11 @@ def _kernel(spec: _Spec):
     init, step = _lane_fns(spec)
     L, P, K = spec.lanes, spec.part, spec.chunk
     B = P + L   # a call can finish every queued run and every run already in a lane
+    d = spec.problem.dim
+    dt = float_dtype(spec.dtype)
     v_init = jax.vmap(init)
     v_step = jax.vmap(step, in_axes=(0, None, None, None, None, None))
+    record = _chunk_recorder(spec, K)
 
     def refill(lanes, ptr, queue, n_queue):
         ids, x0, hp = queue
@@ -198,21 +283,28 @@ def _kernel(spec: _Spec):
         lanes = lanes._replace(run=jnp.where(done, -1, lanes.run))
         return lanes, out, n_out + jnp.sum(done, dtype=jnp.int32)
 
+    def chunk(lanes, useful, rules, bounds):
+        bufs = (jnp.zeros((K, L, d), dt), jnp.zeros((K, L), dt), jnp.zeros((K, L), dt),
+                jnp.full((K, L), -1, jnp.int32))
+
+        def inner(i, carry):
+            lanes, bufs, useful = carry
+            lanes, row = v_step(lanes, *rules, *bounds)
+            bufs = tuple(jax.lax.dynamic_update_index_in_dim(b, r, i, 0) for b, r in zip(bufs, row))
+            return lanes, bufs, useful + jnp.sum(row[3] >= 0, dtype=jnp.int32)
+
+        fired_before = lanes.fired
+        lanes, bufs, useful = jax.lax.fori_loop(0, K, inner, (lanes, bufs, useful))
+        return record(lanes, fired_before, *bufs), useful
+
     def call(lanes, queue, n_queue, rules, bounds, drain):
-        crit, eps, min_steps = rules
-        x_bound, f_bound = bounds
         out = {name: jnp.zeros((B,) + getattr(lanes, name).shape[1:], getattr(lanes, name).dtype)
                for name in RECORD_FIELDS}
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue)
 
-        def inner(_, carry):
-            lanes, useful = carry
-            lanes, live = v_step(lanes, crit, eps, min_steps, x_bound, f_bound)
-            return lanes, useful + jnp.sum(live, dtype=jnp.int32)
-
         def body(carry):
             lanes, out, n_out, ptr, useful, executed = carry
-            lanes, useful = jax.lax.fori_loop(0, K, inner, (lanes, useful))
+            lanes, useful = chunk(lanes, useful, rules, bounds)
             lanes, out, n_out = harvest(lanes, out, n_out)
             lanes, ptr = refill(lanes, ptr, queue, n_queue)
             return lanes, out, n_out, ptr, useful, executed + L * K
@@ -228,7 +320,7 @@ def _kernel(spec: _Spec):
 
     def empty(dim_dtype):
         run = jnp.full((L,), -1, jnp.int32)
-        x0 = jnp.zeros((L, spec.problem.dim), dim_dtype)
+        x0 = jnp.zeros((L, d), dim_dtype)
         hp = jnp.ones((L, 2), dim_dtype)
         return v_init(run, x0, hp)
 
