@@ -149,11 +149,12 @@ def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str 
     return ax
 
 
-def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None):
-    """Each 2-D start colored by the known minimum its run ended nearest (grey: none, or not converged)."""
+def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: float = 1e-3):
+    """Each 2-D start colored by the known minimum its run ended within ``tol`` of (grey: none), whatever
+    its status: a run that sits on a minimum but never met a rule still shows where that start leads."""
     ax = ax or plt.gca()
     x0 = points(runs["x0"])
-    near = (runs["min_id"].to_numpy() >= 0) & (runs["status"].to_numpy() == "converged")
+    near = (runs["min_id"].to_numpy() >= 0) & (runs["dist_to_min"].to_numpy() <= tol)
     colors = plt.get_cmap("tab10")
     ids = np.where(near, runs["min_id"].to_numpy(), -1)
     size = max(2.0, 4000.0 / max(len(runs), 1))

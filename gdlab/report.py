@@ -140,9 +140,9 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
         for ax, s in zip(axes, chosen):
             sub = runs[runs["run_id"].map(labels) == s.label]
-            F.plot_basins(problem, sub, f"{name}: where {s.label} ends, by start", ax)
+            F.plot_basins(problem, sub, f"{name}: where {s.label} ends, by start", ax, tol=success_tol)
         figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
-                                      "its run converged to (grey: none, diverged or not converged).")
+                                      f"its run ended within {success_tol:g} of (grey: none).")
 
     if known:
         keep = _pick(list(settings["label"]), MAX_LINES)
@@ -160,7 +160,8 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
                                      "is cheaper, lower is more accurate.")
 
 
-def _warnings(runs: pd.DataFrame, summary: pd.DataFrame, dtype: str) -> list[str]:
+def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, summary: pd.DataFrame, dtype: str,
+              success_tol: float) -> list[str]:
     out = []
     bad = runs["status"].value_counts()
     for status, why in (("nonfinite", "a nan or inf appeared (for example at a point where f is not "
@@ -172,14 +173,17 @@ def _warnings(runs: pd.DataFrame, summary: pd.DataFrame, dtype: str) -> list[str
             by = runs[runs["status"] == status].groupby(["problem", "method", "alpha"], dropna=False).size()
             where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
             out.append(f"{bad[status]} run(s) ended {status}: {why}. ({where}{' …' if len(by) > 6 else ''})")
-    never = summary[(summary["never_fired"] == summary["runs"])]
-    if dtype == "float32" and len(never):
-        small = never[never["epsilon"] < 1e-5]
-        if len(small):
-            rules = ", ".join(sorted({f"{c} < {e:g}" for c, e in zip(small["criterion"], small["epsilon"])}))
-            out.append(f"rules that never fired in float32: {rules}. float32 resolves about 7 digits; an "
-                       "epsilon below what it can resolve at the problem's scale may be unreachable — "
-                       "run with dtype: float64.")
+    if dtype == "float32":
+        # a rule that did not fire on runs that spent every step sitting on a minimum: its epsilon is
+        # below what float32 resolves at this problem's scale
+        parked = runs.loc[(runs["status"] == "max_iter") & (runs["dist_to_min"] <= success_tol), "run_id"]
+        stuck = stops[stops["run_id"].isin(parked) & ~stops["fired"]]
+        if len(stuck):
+            counts = stuck.groupby(["criterion", "epsilon"]).size()
+            rules = ", ".join(f"{c} < {e:g} ({n:,} runs)" for (c, e), n in counts.items())
+            out.append(f"float32 cannot resolve some tolerances: {rules} never fired although the run ended "
+                       f"within {success_tol:g} of a minimum and ran to max_iter. float32 keeps about 7 "
+                       "significant digits; use dtype: float64 (or a larger epsilon).")
     return out
 
 
@@ -229,7 +233,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
                          traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
                          sw.starts.get("kind"))
 
-    warnings = _warnings(runs, summary, sw.dtype)
+    warnings = _warnings(runs, stops, summary, sw.dtype, sw.success_tol)
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts

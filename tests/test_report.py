@@ -115,6 +115,7 @@ def test_figure_artists():
     fig, axes = F.figure_panels(3)
     assert len(fig.axes) == 3 + 0 and all(a.get_visible() for a in axes)
     runs = pd.DataFrame({"x0": list_column(np.array([[0, 0], [1, 1], [2, 2]], float)), "min_id": [0, 1, -1],
+                         "dist_to_min": [0.0, 1e-4, np.nan],
                          "status": ["converged", "converged", "max_iter"]})
     F.plot_basins(p, runs, "basins", axes[0])
     assert len(axes[0].collections) == 3      # none + two minima
