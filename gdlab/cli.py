@@ -57,6 +57,10 @@ def _task(cfg) -> None:
     except FolderError as exc:
         _log(f"error: {exc}")
         sys.exit(1)
+    except OSError as exc:   # a full disk, a folder gone read-only: parts already written stay whole
+        _log(f"error: cannot write results: {exc.strerror or exc} ({exc.filename or 'results folder'}). "
+             "Finished parts are kept; fix this and run the same command again to resume.")
+        sys.exit(1)
     except KeyboardInterrupt:
         _log("interrupted: finished parts are saved; run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)

@@ -155,6 +155,21 @@ class SweepFolder:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def clean_temporaries(self) -> int:
+        """Remove temporary files left by processes that died mid-write (their pid is gone)."""
+        removed = 0
+        for tmp in self.path.rglob(".*.tmp-*"):
+            try:
+                os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
+                continue                       # that process is alive: it is still writing
+            except (ValueError, ProcessLookupError):
+                pass
+            except PermissionError:
+                continue
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     # --- parts ---------------------------------------------------------------
     def write_part(self, part: int, tables: Mapping[str, pd.DataFrame], facts: Mapping) -> dict:
         """Write a part's four tables, then its record (the moment it becomes data)."""

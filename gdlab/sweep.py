@@ -223,6 +223,7 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
     plan = plan_parts(runs, sw.part_size)
     shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
     with folder.lock(shard, log=log):
+        folder.clean_temporaries()
         done = folder.records()
         mine = [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
         todo = [p for p in mine if p.part not in done]

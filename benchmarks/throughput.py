@@ -1,0 +1,310 @@
+"""Throughput of gdlab against the baselines, measured in one run (issue 5).
+
+The same multi-start work for every method: starts drawn uniformly in the
+problem's domain, gradient descent with a stable alpha, stop at the first step
+k ≥ 10 with |f_k − f_{k−1}| < 1e-6, or at max_iter = 2000, float32.
+
+  gdlab   the engine (refill kernel), records streamed and counted
+  python  a per-start pure-Python loop in the lesson's style (a subset of starts)
+  numpy   NumPy vectorised over starts, finished starts dropped from the active set
+  vmap    a plain jit(vmap(while_loop)) over all starts
+  scipy   scipy.optimize.minimize(BFGS) per start (a subset of starts; runs/s)
+
+Each (method, problem, n) runs in its own subprocess, so peak RSS is its own;
+compilation is done before the timed run and reported apart. Rates of the
+subset methods are per step (python) or per run (scipy), which is what the
+ratios compare. Usage:
+
+  python benchmarks/throughput.py                 # 10^3 … 10^6 starts, four problems
+  python benchmarks/throughput.py --quick         # 10^3 … 10^5
+  python benchmarks/throughput.py --scaling       # gdlab on Himmelblau, 10^2 … 10^7, and a figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+PROBLEMS = {   # name: (registry name, dim, alpha)
+    "himmelblau": ("himmelblau", 2, 0.005),
+    "rosenbrock": ("rosenbrock", 2, 2e-4),
+    "rastrigin": ("rastrigin", 2, 0.002),
+    "rastrigin10": ("rastrigin", 10, 0.002),
+}
+EPS, MIN_STEPS, MAX_ITER = 1e-6, 10, 2000
+SUBSET = {"python": 300, "scipy": 200}
+
+
+# --- f and ∇f written out, for the NumPy, Python and SciPy baselines -----------
+
+def np_f(name, x):
+    if name == "himmelblau":
+        a, b = x[..., 0], x[..., 1]
+        return (a * a + b - 11) ** 2 + (a + b * b - 7) ** 2
+    if name == "rosenbrock":
+        return np.sum(100 * (x[..., 1:] - x[..., :-1] ** 2) ** 2 + (1 - x[..., :-1]) ** 2, axis=-1)
+    return 10 * x.shape[-1] + np.sum(x * x - 10 * np.cos(2 * np.pi * x), axis=-1)
+
+
+def np_grad(name, x):
+    if name == "himmelblau":
+        a, b = x[..., 0], x[..., 1]
+        u, v = a * a + b - 11, a + b * b - 7
+        return np.stack([4 * a * u + 2 * v, 2 * u + 4 * b * v], axis=-1)
+    if name == "rosenbrock":
+        g = np.zeros_like(x)
+        t = x[..., 1:] - x[..., :-1] ** 2
+        g[..., :-1] += -400 * x[..., :-1] * t - 2 * (1 - x[..., :-1])
+        g[..., 1:] += 200 * t
+        return g
+    return 2 * x + 20 * np.pi * np.sin(2 * np.pi * x)
+
+
+def py_f(name, x):
+    if name == "himmelblau":
+        return (x[0] * x[0] + x[1] - 11) ** 2 + (x[0] + x[1] * x[1] - 7) ** 2
+    if name == "rosenbrock":
+        return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(len(x) - 1))
+    return 10 * len(x) + sum(v * v - 10 * math.cos(2 * math.pi * v) for v in x)
+
+
+def py_grad(name, x):
+    if name == "himmelblau":
+        u, v = x[0] * x[0] + x[1] - 11, x[0] + x[1] * x[1] - 7
+        return [4 * x[0] * u + 2 * v, 2 * u + 4 * x[1] * v]
+    if name == "rosenbrock":
+        g = [0.0] * len(x)
+        for i in range(len(x) - 1):
+            t = x[i + 1] - x[i] ** 2
+            g[i] += -400 * x[i] * t - 2 * (1 - x[i])
+            g[i + 1] += 200 * t
+        return g
+    return [2 * v + 20 * math.pi * math.sin(2 * math.pi * v) for v in x]
+
+
+def starts(problem, n, seed=0):
+    from gdlab.problems import get_problem
+    reg, dim, _ = PROBLEMS[problem]
+    dom = get_problem(reg, dim).domain_array
+    rng = np.random.default_rng(seed)
+    return (dom[:, 0] + (dom[:, 1] - dom[:, 0]) * rng.random((n, dim))).astype(np.float32)
+
+
+# --- the methods: each returns (seconds, useful steps, runs, compile seconds) ---------
+
+def run_gdlab(problem, x0):
+    import jax
+    from gdlab.engine import EngineOptions, stream_batch
+    from gdlab.problems import get_problem
+    from gdlab.stopping import stop_rules
+    reg, dim, alpha = PROBLEMS[problem]
+    p = get_problem(reg, dim)
+    rules = stop_rules("df", EPS, MIN_STEPS)
+    opts = EngineOptions(max_iter=MAX_ITER, dtype="float32")
+    t = time.perf_counter()
+    for _ in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts):   # compile for these shapes
+        pass
+    compile_s = time.perf_counter() - t
+    stats, steps = {}, 0
+    t = time.perf_counter()
+    for rec in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts, stats):
+        steps += int(rec["k"].sum())
+    seconds = time.perf_counter() - t
+    return seconds, steps, len(x0), max(compile_s - seconds, 0.0), stats["useful"] / stats["executed"]
+
+
+def run_vmap(problem, x0):
+    import jax
+    import jax.numpy as jnp
+    from gdlab.problems import get_problem
+    reg, dim, alpha = PROBLEMS[problem]
+    fn = get_problem(reg, dim).fn
+    vg = jax.value_and_grad(fn)
+
+    def one(x):
+        f0 = fn(x)
+
+        def cond(c):
+            return (c[2] < MAX_ITER) & ~c[3]
+
+        def body(c):
+            x, f, k, _ = c
+            _, g = vg(x)
+            x = x - alpha * g
+            fx = fn(x)
+            k = k + 1
+            done = ((k >= MIN_STEPS) & (jnp.abs(fx - f) < EPS)) | ~jnp.isfinite(fx)
+            return x, fx, k, done
+
+        x, f, k, _ = jax.lax.while_loop(cond, body, (x, f0, jnp.int32(0), jnp.bool_(False)))
+        return k
+
+    run = jax.jit(jax.vmap(one))
+    xs = jnp.asarray(x0)
+    t = time.perf_counter()
+    run(xs).block_until_ready()
+    compile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    k = np.asarray(run(xs).block_until_ready())
+    seconds = time.perf_counter() - t
+    executed = len(x0) * int(k.max())
+    return seconds, int(k.sum()), len(x0), max(compile_s - seconds, 0.0), k.sum() / executed
+
+
+def run_numpy(problem, x0):
+    reg, _, alpha = PROBLEMS[problem]
+    t = time.perf_counter()
+    x = x0.copy()
+    f = np_f(reg, x).astype(np.float32)
+    active = np.arange(len(x))
+    steps = 0
+    for k in range(1, MAX_ITER + 1):
+        xa = x[active] - np.float32(alpha) * np_grad(reg, x[active]).astype(np.float32)
+        fa = np_f(reg, xa).astype(np.float32)
+        done = ((k >= MIN_STEPS) & (np.abs(fa - f[active]) < EPS)) | ~np.isfinite(fa)
+        x[active], f[active] = xa, fa
+        steps += len(active)
+        active = active[~done]
+        if not len(active):
+            break
+    return time.perf_counter() - t, steps, len(x0), 0.0, math.nan
+
+
+def run_python(problem, x0):
+    reg, _, alpha = PROBLEMS[problem]
+    x0 = x0[: SUBSET["python"]].astype(float).tolist()
+    t = time.perf_counter()
+    steps = 0
+    for start in x0:
+        x = list(start)
+        f = py_f(reg, x)
+        for k in range(1, MAX_ITER + 1):
+            g = py_grad(reg, x)
+            x = [xi - alpha * gi for xi, gi in zip(x, g)]
+            fx = py_f(reg, x)
+            steps += 1
+            if (k >= MIN_STEPS and abs(fx - f) < EPS) or not math.isfinite(fx):
+                break
+            f = fx
+    return time.perf_counter() - t, steps, len(x0), 0.0, math.nan
+
+
+def run_scipy(problem, x0):
+    from scipy.optimize import minimize
+    reg, _, _ = PROBLEMS[problem]
+    x0 = x0[: SUBSET["scipy"]].astype(float)
+    t = time.perf_counter()
+    steps = 0
+    for start in x0:
+        res = minimize(lambda v: float(np_f(reg, v)), start, jac=lambda v: np_grad(reg, v), method="BFGS")
+        steps += res.nit
+    return time.perf_counter() - t, steps, len(x0), 0.0, math.nan
+
+
+METHODS = {"gdlab": run_gdlab, "python": run_python, "numpy": run_numpy, "vmap": run_vmap, "scipy": run_scipy}
+
+
+def worker(method, problem, n):
+    x0 = starts(problem, n)
+    seconds, steps, runs, compile_s, util = METHODS[method](problem, x0)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"method": method, "problem": problem, "n": n, "runs_timed": runs, "seconds": seconds,
+                      "useful_steps": steps, "steps_per_s": steps / seconds, "runs_per_s": runs / seconds,
+                      "compile_s": compile_s, "peak_rss_mb": rss_mb, "utilisation": util}))
+
+
+def measure(method, problem, n):
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    out = subprocess.run([sys.executable, __file__, "--worker", method, problem, str(n)], capture_output=True,
+                         text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"{method} {problem} {n}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="10^3 … 10^5 starts")
+    ap.add_argument("--scaling", action="store_true", help="gdlab on Himmelblau from 10^2 to 10^7 starts")
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args.worker[0], args.worker[1], int(args.worker[2]))
+    import pandas as pd
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.scaling:
+        rows = []
+        for n in [10 ** k for k in range(2, 8)]:
+            for method in ("gdlab", "vmap", "numpy"):
+                if method != "gdlab" and n > 10 ** 6:
+                    continue
+                rows.append(measure(method, "himmelblau", n))
+                print(f"{method:7s} n={n:>9,}  {rows[-1]['steps_per_s'] / 1e6:9.2f} M steps/s  "
+                      f"{rows[-1]['peak_rss_mb']:7.0f} MB", flush=True)
+        frame = pd.DataFrame(rows)
+        frame.to_csv(out / "scaling.csv", index=False)
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for method, block in frame.groupby("method"):
+            ax.plot(block["n"], block["steps_per_s"], "o-", label=method)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("number of starts (Himmelblau, uniform)")
+        ax.set_ylabel("useful descent steps per second")
+        ax.set_title("Throughput against the number of starts (2-core CPU, float32)", fontsize=9)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "scaling.png", dpi=110)
+        print(f"wrote {out / 'scaling.csv'} and {out / 'scaling.png'}")
+        return
+    sizes = [10 ** k for k in range(3, 6 if args.quick else 7)]
+    rows = []
+    for problem in args.problems.split(","):
+        for n in sizes:
+            for method in METHODS:
+                if method in SUBSET and n > sizes[0]:
+                    continue   # per-start baselines: their rate does not depend on n; measure once
+                rows.append(measure(method, problem, n))
+                r = rows[-1]
+                print(f"{problem:12s} n={n:>9,} {method:7s} {r['steps_per_s'] / 1e6:10.3f} M steps/s "
+                      f"{r['runs_per_s']:12,.0f} runs/s {r['peak_rss_mb']:7.0f} MB", flush=True)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / "throughput.csv", index=False)
+    table = []
+    for (problem, n), block in frame[frame["method"] == "gdlab"].groupby(["problem", "n"]):
+        g = block.iloc[0]
+        line = {"problem": problem, "starts": n, "gdlab M steps/s": g["steps_per_s"] / 1e6,
+                "gdlab runs/s": g["runs_per_s"], "utilisation": g["utilisation"], "peak RSS MB": g["peak_rss_mb"]}
+        for method in ("python", "numpy", "vmap"):
+            base = frame[(frame["method"] == method) & (frame["problem"] == problem)]
+            same = base[base["n"] == n] if method not in SUBSET else base
+            if len(same):
+                line[f"× {method}"] = g["steps_per_s"] / same.iloc[0]["steps_per_s"]
+        sci = frame[(frame["method"] == "scipy") & (frame["problem"] == problem)]
+        if len(sci):
+            line["× scipy (runs/s)"] = g["runs_per_s"] / sci.iloc[0]["runs_per_s"]
+        table.append(line)
+    summary = pd.DataFrame(table)
+    summary.to_csv(out / "ratios.csv", index=False)
+    print()
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"\nwrote {out / 'throughput.csv'} and {out / 'ratios.csv'}")
+
+
+if __name__ == "__main__":
+    main()
