@@ -115,7 +115,7 @@ def _as_list(v):
     return [v]
 
 
-def resolve_problem(entry, where: str = "problems") -> Problem:
+def resolve_problem(entry) -> Problem:
     """A registry name, ``{name, dim?, domain?}``, or an inline/``_target_`` definition → Problem."""
     if isinstance(entry, Problem):
         return entry
@@ -248,7 +248,7 @@ def validate(config: Mapping | None) -> Sweep:
         errors.append("problems: empty list; give at least one problem")
     for i, entry in enumerate(entries):
         try:
-            problems.append(resolve_problem(entry, f"problems[{i}]"))
+            problems.append(resolve_problem(entry))
         except (KeyError, ValueError, TypeError, SyntaxError) as exc:
             msg = exc.args[0] if exc.args else str(exc)
             errors.append(f"problems[{i}]: {msg}")

@@ -204,5 +204,8 @@ def plot_rule_comparison(outcomes: pd.DataFrame, title: str, ax=None, max_points
     ax.set_xlabel("steps spent + 1")
     ax.set_ylabel("f − f* where the rule fired")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, title="criterion", title_fontsize=7)
+    if len(fired):
+        ax.legend(fontsize=7, title="criterion", title_fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no stop rule fired on any run", ha="center", va="center", transform=ax.transAxes)
     return ax

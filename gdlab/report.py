@@ -26,7 +26,8 @@ import yaml
 from . import figures as F
 from .config import validate
 from .problems import Problem
-from .stats import RULE, SETTING, convergence_bands, ecdf_targets, rule_comparison, rule_outcomes, summary_table
+from .stats import (RULE, SETTING, convergence_bands, ecdf_targets, rule_comparison, rule_outcomes, stalled_runs,
+                    summary_table)
 from .sweep import load
 
 __all__ = ["build", "MAX_LINES", "markdown_table"]
@@ -160,9 +161,16 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
                                      "is cheaper, lower is more accurate.")
 
 
-def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, summary: pd.DataFrame, dtype: str,
+def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame, summary: pd.DataFrame, dtype: str,
               success_tol: float) -> list[str]:
     out = []
+    stalled = stalled_runs(runs, curves)
+    if len(stalled):
+        by = runs[runs["run_id"].isin(stalled["run_id"])].groupby(["problem", "method", "alpha"], dropna=False).size()
+        where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
+        out.append(f"{len(stalled)} max_iter run(s) are cycling, not converging: f stopped changing while ‖∇f‖ "
+                   f"stayed above 1e-3 — bouncing across a point where f is not differentiable (like |x| at 0) "
+                   f"or caught in a cycle of a too-large step. ({where})")
     bad = runs["status"].value_counts()
     for status, why in (("nonfinite", "a nan or inf appeared (for example at a point where f is not "
                                       "differentiable, like a cone's tip)"),
@@ -233,7 +241,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
                          traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
                          sw.starts.get("kind"))
 
-    warnings = _warnings(runs, stops, summary, sw.dtype, sw.success_tol)
+    warnings = _warnings(runs, stops, curves, summary, sw.dtype, sw.success_tol)
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts

@@ -31,7 +31,7 @@ def list_column(values: np.ndarray, index=None) -> pd.Series:
 
 def points(column: pd.Series) -> np.ndarray:
     """A list<float> column of equal-length lists back to an (n, d) array."""
-    arr = pa.array(column) if not hasattr(column.array, "_pa_array") else column.array._pa_array
+    arr = pa.array(column.array)
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     n = len(arr)
     flat = np.asarray(arr.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["SETTING", "RULE", "rule_outcomes", "summary_table", "rule_comparison", "target_steps",
+__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "summary_table", "rule_comparison", "target_steps",
            "f_star_of_runs", "ecdf_targets", "convergence_bands"]
 
 SETTING = ["problem", "method", "alpha", "momentum"]
@@ -104,6 +104,21 @@ def sample_groups(frame: pd.DataFrame, by: list[str], max_rows: int, seed: int =
     if frame.groupby(by, dropna=False).size().max() <= max_rows:
         return frame
     return frame.sample(frac=1.0, random_state=seed).groupby(by, dropna=False).head(max_rows)
+
+
+def stalled_runs(runs: pd.DataFrame, curves: pd.DataFrame, grad_floor: float = 1e-3) -> pd.DataFrame:
+    """Runs that hit max_iter with f no longer changing while ‖∇f‖ stays large: they are cycling —
+    bouncing across a kink (|x| at 0) or caught in a 2-cycle of a too-large step — not converging.
+
+    Judged on the last two checkpoint rows of each max_iter run.
+    """
+    ids = runs.loc[runs["status"] == "max_iter", "run_id"]
+    tail = curves[curves["run_id"].isin(ids)].groupby("run_id").tail(2)
+    last = tail.groupby("run_id").agg(f_prev=("f", "first"), f_last=("f", "last"), grad_last=("grad_norm", "last"),
+                                      rows=("f", "size"))
+    flat = (last["rows"] == 2) & ((last["f_last"] - last["f_prev"]).abs()
+                                  <= 1e-9 * np.maximum(1.0, last["f_last"].abs()))
+    return last[flat & (last["grad_last"] > grad_floor)].reset_index()
 
 
 TARGETS = 10.0 ** np.arange(1, -9, -1)   # COCO-style: 10^1 … 10^-8

@@ -42,8 +42,6 @@ def _canonical(value):
         return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
-        return value   # 1.0 and 1 stay distinct on purpose: yaml keeps the difference
     return value
 
 

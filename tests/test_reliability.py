@@ -43,6 +43,22 @@ def test_nan_never_fires_a_rule():
     assert cone.runs["status"][0] == "invalid_start" and not cone.stops["fired"].any()
 
 
+def test_a_kink_is_reported_as_cycling(tmp_path):
+    """gd on |x| bounces across 0 for ever: status max_iter, and the report says it is cycling at a kink."""
+    absx = {"name": "absx", "expr": "abs(x)", "domain": [[-1, 1]], "minima": [[0]]}
+    sw = validate({"problems": [absx], "starts": {"kind": "points", "points": [[0.3], [0.25]]}, "alpha": [0.1],
+                   "criterion": ["dx", "grad"], "epsilon": [1e-6], "max_iter": 300, "dtype": "float64",
+                   "out_dir": str(tmp_path)})
+    folder = run_to_folder(sw, **QUIET)
+    assert (load(folder).runs["status"] == "max_iter").all()
+    from gdlab.report import build
+    logs = []
+    build(folder, log=logs.append)
+    cycling = [m for m in logs if "cycling, not converging" in m]
+    assert cycling and cycling[0].startswith("warning: 2 max_iter run(s)") and "not differentiable" in cycling[0]
+    assert "cycling, not converging" in (folder / "report" / "index.html").read_text()
+
+
 def test_divergence_step_and_the_rest_of_the_batch_untouched():
     p = get_problem("ravine")          # L = 100: alpha above 2/L = 0.02 diverges
     x0 = np.random.default_rng(3).uniform(-10, 10, (600, 2))
