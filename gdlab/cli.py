@@ -29,13 +29,18 @@ def run(config: dict) -> Path:
     from .config import validate
     from .sweep import run_to_folder
 
+    from . import report
+    from .storage import SweepFolder
+
     sw = validate(config)
     folder = run_to_folder(sw, log=_log)
-    try:
-        from . import report
-    except ImportError:
-        report = None
-    if report is not None:
+    sweep = SweepFolder(folder)
+    status = sweep.manifest().get("status")
+    if status != "complete":   # other shards still running: the last one to finish builds it
+        _log(f"report: not yet — the sweep is {status}; the last shard builds it "
+             f"(or run gdlab-report {folder})")
+        return folder
+    with sweep.lock("report", log=_log):
         report.build(folder, log=_log)
     return folder
 

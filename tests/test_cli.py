@@ -140,6 +140,9 @@ def test_submitit_local_runs_four_shards_as_processes(tmp_path):
     assert r.runs["run_id"].tolist() == list(range(900))
     shards = {json.loads(p.read_text())["shard"] for p in (folder / "parts").glob("*.json")}
     assert shards == {f"shard-{i}-of-4" for i in range(4)}
+    # the report is built once the last shard completes the sweep, over all shards' parts
+    summary = pd.read_csv(folder / "report" / "tables" / "summary.csv")
+    assert summary["runs"].sum() == 900 * 6
 
 
 def test_the_batch_is_split_over_local_devices():
