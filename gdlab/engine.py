@@ -38,7 +38,7 @@ from .methods import get_method
 from .problems import Problem
 from .stopping import CRITERIA, Status, StopRule, checkpoints, rule_arrays
 
-__all__ = ["EngineOptions", "run_batch", "stream_batch", "trace_runs", "classify_points",
+__all__ = ["EngineOptions", "default_lanes", "run_batch", "stream_batch", "trace_runs", "classify_points",
            "kernel_cache_size", "float_dtype"]
 
 GRAD = CRITERIA.index("grad")
@@ -98,9 +98,16 @@ def _bucket(n: int) -> int:
     return 1 << max(0, math.ceil(math.log2(max(n, 1))))
 
 
-def _default_lanes() -> int:
+def _max_lanes() -> int:
     # CPU: a few thousand lanes fill the vector units; accelerators want far more.
     return 4096 if jax.default_backend() == "cpu" else 1 << 18
+
+
+def default_lanes(n_runs: int) -> int:
+    """Lane width for a kernel with ``n_runs`` runs: about an eighth of them — enough waiting runs
+    to refill lanes as they finish, and a narrow kernel for the tail, where a few long runs are
+    all that is left — capped by what the device wants."""
+    return min(_max_lanes(), _bucket(max(1, n_runs // 8)))
 
 
 def _where(cond, new, old):
@@ -336,7 +343,7 @@ def kernel_cache_size() -> int:
 
 
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions) -> _Spec:
-    lanes = opts.lanes or min(_default_lanes(), _bucket(n_runs))
+    lanes = opts.lanes or default_lanes(n_runs)
     # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
     part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)))
     spec = _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), opts.chunk, opts.max_iter)
@@ -377,6 +384,8 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
                          "(run_batch and gdlab.sweep do this for you)")
     n = x0.shape[0]
     get_method(method)
+    if n == 0:
+        return
     spec = _spec_for(problem, method, len(rules), n, opts)
     call, empty = _kernel(spec)
     dt = float_dtype(opts.dtype)
@@ -405,9 +414,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
             m = stop - start
             ids = np.full(P, -1, np.int32)
             ids[:m] = np.arange(start, stop, dtype=np.int32)
-            xq = np.zeros((P, problem.dim)); xq[:m] = x0[start:stop]
-            hq = np.ones((P, 2)); hq[:m] = hp[start:stop]
-            queue = jax.device_put((jnp.asarray(ids), jnp.asarray(xq, dt), jnp.asarray(hq, dt)), dev)
+            xq = np.zeros((P, problem.dim), dt); xq[:m] = x0[start:stop]
+            hq = np.ones((P, 2), dt); hq[:m] = hp[start:stop]
+            queue = jax.device_put((ids, xq, hq), dev)
             _, rules_dev, bounds = shared[dev]
             lanes[dev], out, n_out, u, e = call(lanes[dev], queue, jnp.int32(m), rules_dev, bounds,
                                                 jnp.bool_(i == last_span[dev]))
@@ -430,6 +439,8 @@ def run_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
     n = len(x0)
     with jax.enable_x64(opts.dtype == "float64"):
         parts = list(stream_batch(problem, method, x0, alpha, momentum, rules, opts, stats))
+    if not parts:
+        raise ValueError("no starts given")
     merged = {name: np.concatenate([p[name] for p in parts]) for name in RECORD_FIELDS}
     order = np.argsort(merged["run"], kind="stable")
     merged = {name: a[order] for name, a in merged.items()}

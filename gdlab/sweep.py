@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import __version__
 from .config import Sweep, expand, validate
-from .engine import EngineOptions, stream_batch, trace_runs, _bucket, _default_lanes
+from .engine import EngineOptions, default_lanes, stream_batch, trace_runs
 from .problems import Problem
 from .results import Results, curves_table, runs_table, stops_table, traces_table
 from .storage import TABLES, SweepFolder, sweep_id
@@ -57,9 +57,7 @@ def engine_options(sw: Sweep, total_runs: int) -> EngineOptions:
 
     The lane width depends on that total only, so every shard computes the same bits.
     """
-    # about an eighth of the runs: enough waiting runs to refill lanes as they finish, and a
-    # narrow kernel for the tail, where a few long runs are all that is left
-    lanes = sw.engine.get("lanes") or min(_default_lanes(), _bucket(max(1, total_runs // 8)))
+    lanes = sw.engine.get("lanes") or default_lanes(total_runs)
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
                          lanes=lanes, part=sw.engine.get("part"), chunk=sw.engine.get("chunk") or 16)
 
