@@ -103,7 +103,6 @@ def starts(problem, n, seed=0):
 # --- the methods: each returns (seconds, useful steps, runs, compile seconds) ---------
 
 def run_gdlab(problem, x0):
-    import jax
     from gdlab.engine import EngineOptions, stream_batch
     from gdlab.problems import get_problem
     from gdlab.stopping import stop_rules

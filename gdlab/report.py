@@ -26,7 +26,7 @@ import yaml
 from . import figures as F
 from .config import validate
 from .problems import Problem
-from .stats import (RULE, SETTING, convergence_bands, ecdf_targets, rule_comparison, rule_outcomes, stalled_runs,
+from .stats import (convergence_bands, ecdf_targets, rule_comparison, rule_outcomes, stalled_runs,
                     summary_table)
 from .sweep import load
 

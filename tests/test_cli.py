@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import gdlab
 from gdlab.config import validate
 from gdlab.engine import EngineOptions, run_batch
 from gdlab.problems import get_problem

@@ -1,5 +1,4 @@
 """Configs: composition, validation (every bad key at once), expansion, tables and their columns."""
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
