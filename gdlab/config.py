@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .methods import METHODS, get_method
-from .problems import PROBLEMS, Problem, get_problem
+from .problems import PROBLEMS, Problem, domain_pairs, get_problem
 from .stopping import CRITERIA, StopRule, stop_rules
 
 __all__ = ["SweepConfig", "DEFAULTS", "register_schema", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem"]
@@ -135,18 +135,9 @@ def resolve_problem(entry) -> Problem:
             raise KeyError(f"unknown keys {sorted(unknown)} for a registry problem (allowed: name, dim, domain)")
         prob = get_problem(name, entry.get("dim"))
         if entry.get("domain") is not None:
-            prob = prob.with_domain(_domain(entry["domain"], prob.dim))
+            prob = prob.with_domain(domain_pairs(entry["domain"], prob.dim))
         return prob
     raise TypeError(f"a problem is a name or a mapping, got {type(entry).__name__}")
-
-
-def _domain(domain, dim):
-    dom = [list(ax) for ax in domain]
-    if len(dom) == 1 and dim > 1:
-        dom = dom * dim
-    if len(dom) != dim or any(len(ax) != 2 or not all(_is_number(v) for v in ax) for ax in dom):
-        raise ValueError(f"domain must be {dim} pairs [lo, hi] of numbers, got {domain}")
-    return dom
 
 
 def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .problems import Problem
+from .problems import Problem, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem"]
 
@@ -216,11 +216,10 @@ def inline_problem(entry: Mapping) -> Problem:
     domain = entry.get("domain")
     if domain is None:
         raise ValueError(f"problem {name!r}: needs a domain, e.g. [[-5, 5], [-5, 5]]")
-    dom = [list(ax) for ax in domain]
-    if len(dom) == 1 and dim > 1:
-        dom = dom * dim
-    if len(dom) != dim or any(len(ax) != 2 for ax in dom):
-        raise ValueError(f"problem {name!r}: domain must be {dim} pairs [lo, hi], got {domain}")
+    try:
+        dom = domain_pairs(domain, dim)
+    except ValueError as exc:
+        raise ValueError(f"problem {name!r}: {exc}") from None
     minima = [list(np.atleast_1d(np.asarray(m, dtype=np.float64))) for m in (entry.get("minima") or [])]
     for m in minima:
         if len(m) != dim:

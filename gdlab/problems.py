@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names"]
+__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names", "domain_pairs"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -116,6 +116,19 @@ def get_problem(name: str, dim: int | None = None) -> Problem:
     if spec.dim is None and dim != spec.default_dim:   # rastrigin-10d beside rastrigin in one sweep
         prob = dataclasses.replace(prob, name=f"{name}-{dim}d")
     return prob
+
+
+def domain_pairs(domain, dim: int) -> list[list[float]]:
+    """``dim`` pairs [lo, hi] from a domain spec; a single pair stands for every axis."""
+    try:
+        dom = [[float(v) for v in ax] for ax in domain]
+    except (TypeError, ValueError):
+        raise ValueError(f"domain must be {dim} pairs [lo, hi] of numbers, got {domain}") from None
+    if len(dom) == 1 and dim > 1:
+        dom = dom * dim
+    if len(dom) != dim or any(len(ax) != 2 for ax in dom):
+        raise ValueError(f"domain must be {dim} pairs [lo, hi] of numbers, got {domain}")
+    return dom
 
 
 def _box(d, lo, hi):

@@ -26,9 +26,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-__all__ = ["TABLES", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "FolderError"]
+__all__ = ["TABLES", "SORT_KEYS", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "FolderError"]
 
 TABLES = ("runs", "stops", "curves", "traces")
+#: the order a table is read back in
+SORT_KEYS = {"runs": ["run_id"], "stops": ["run_id", "rule_id"], "curves": ["run_id", "step"],
+             "traces": ["run_id", "step"]}
 # Keys that say where or how a sweep is split, not what it computes.
 _NOT_IN_ID = ("shard", "out_dir")
 
@@ -221,8 +224,7 @@ class SweepFolder:
         if not files:
             raise FolderError(f"{self.path} has no finished parts")
         frame = pq.ParquetDataset(files).read().to_pandas(types_mapper=_types)
-        keys = ["run_id"] + (["rule_id"] if table == "stops" else ["step"] if table in ("curves", "traces") else [])
-        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+        return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
 def _types(arrow_type):

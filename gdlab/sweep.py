@@ -27,7 +27,7 @@ from .config import Sweep, expand, validate
 from .engine import EngineOptions, default_lanes, stream_batch, trace_runs
 from .problems import Problem
 from .results import Results, curves_table, runs_table, stops_table, traces_table
-from .storage import TABLES, SweepFolder, sweep_id
+from .storage import SORT_KEYS, TABLES, SweepFolder, sweep_id
 
 __all__ = ["sweep", "descend", "run_sweep", "run_to_folder", "plan_parts", "engine_options", "load"]
 
@@ -183,14 +183,13 @@ def _facts(sw: Sweep, n_runs: int, seconds: float, stats: dict) -> dict:
 
 def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
-    keys = ["run_id"] + (["rule_id"] if table == "stops" else ["step"] if table in ("curves", "traces") else [])
-    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
 def run_sweep(sw: Sweep) -> Results:
     """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
     runs, starts = expand(sw)
-    parts = _my_parts(sw, runs)
+    parts = _my_parts(sw, plan_parts(runs, sw.part_size))
     got: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     t0 = time.perf_counter()
     stats = execute(sw, parts, runs, starts, lambda p, tables, facts: [got[t].append(tables[t]) for t in TABLES])
@@ -198,8 +197,8 @@ def run_sweep(sw: Sweep) -> Results:
     return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
 
 
-def _my_parts(sw: Sweep, runs: pd.DataFrame) -> list[Part]:
-    plan = plan_parts(runs, sw.part_size)
+def _my_parts(sw: Sweep, plan: list[Part]) -> list[Part]:
+    """This shard's parts: every shard.count-th one."""
     return [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
 
 
@@ -223,7 +222,7 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
     with folder.lock(shard, log=log):
         folder.clean_temporaries()
         done = folder.records()
-        mine = [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
+        mine = _my_parts(sw, plan)
         todo = [p for p in mine if p.part not in done]
         if not todo:
             log(f"sweep {folder.path.name}: all {len(mine)} parts of this shard are already complete; nothing to compute")
