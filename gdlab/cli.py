@@ -21,10 +21,12 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(config: dict) -> Path:
-    """Validate, run into the sweep folder, build the report when the report layer exists; return the folder.
+def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
+    """Validate, run into the sweep folder, build the report; return the folder.
 
-    Raises ConfigError (nothing written) on a bad config.
+    With ``lessons`` set (``experiment=lessons``), run each scenario with the same
+    ``overrides`` and build the lessons page instead. Raises ConfigError
+    (nothing written) on a bad config.
     """
     from .config import validate
     from .sweep import run_to_folder
@@ -33,6 +35,10 @@ def run(config: dict) -> Path:
     from .storage import SweepFolder
 
     sw = validate(config)
+    if config.get("lessons"):
+        from .lessons import run_lessons
+        keep = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("experiment", "lessons")]
+        return run_lessons(config["lessons"], keep, out_dir=sw.out_dir, log=_log)
     folder = run_to_folder(sw, log=_log)
     sweep = SweepFolder(folder)
     status = sweep.manifest().get("status")
@@ -52,10 +58,13 @@ def _task(cfg) -> None:
     from .storage import FolderError
 
     _task.started = True
+    from hydra.core.hydra_config import HydraConfig
+
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra", None)
+    overrides = tuple(HydraConfig.get().overrides.task) if HydraConfig.initialized() else ()
     try:
-        folder = run(config)
+        folder = run(config, overrides)
     except ConfigError as exc:
         _log(str(exc))
         sys.exit(EXIT_BAD_CONFIG)
@@ -95,15 +104,20 @@ def _plus_unknown(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``gdlab``: run a sweep (Hydra overrides), or ``gdlab verify <folder>``."""
+    """``gdlab``: run a sweep (Hydra overrides), ``gdlab verify <folder>``, or ``gdlab point <problem> <x…>``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "verify":
         from .verify import verify_main
         sys.exit(verify_main(argv[1:]))
+    if argv and argv[0] == "point":
+        from .point import point_main
+        sys.exit(point_main(argv[1:]))
     import hydra
 
+    from .cache import enable_compile_cache
     from .config import register_schema
     register_schema()
+    enable_compile_cache()
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     sys.argv = [sys.argv[0]] + _plus_unknown(argv)
     entry = hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")(_task)
@@ -123,9 +137,16 @@ def report_main(argv: list[str] | None = None) -> None:
         print("usage: gdlab-report <sweep folder>", file=sys.stderr)
         sys.exit(2)
     from . import report
+    from .cache import enable_compile_cache
     from .storage import FolderError
+    enable_compile_cache()
     try:
-        out = report.build(Path(argv[0]), log=_log)
+        folder = Path(argv[0])
+        if (folder / "lessons.json").exists():
+            from .lessons import build_lessons_page
+            out = build_lessons_page(folder, log=_log)
+        else:
+            out = report.build(folder, log=_log)
     except FolderError as exc:
         _log(f"error: {exc}")
         sys.exit(1)

@@ -58,6 +58,7 @@ class SweepConfig:
     out_dir: Any = "results"        # sweep folders go to <out_dir>/<experiment>/<sweep_id>/
     engine: Any = _default({"lanes": None, "part": None, "chunk": 16})
     shard: Any = _default({"index": 0, "count": 1})
+    lessons: Any = None             # experiment=lessons: the scenarios to run one after the other (gdlab.lessons)
 
 
 DEFAULTS: dict[str, Any] = dataclasses.asdict(SweepConfig())
@@ -292,6 +293,15 @@ def validate(config: Mapping | None) -> Sweep:
 
     if problems:
         _check_starts(cfg["starts"], problems, errors)
+    if cfg["lessons"] is not None:
+        from .lessons import SCENARIOS
+        names = cfg["lessons"] if isinstance(cfg["lessons"], (list, tuple)) else None
+        if not names or not all(isinstance(n, str) for n in names):
+            errors.append(f"lessons: must be a non-empty list of scenario names, got {cfg['lessons']!r}")
+        else:
+            for n in names:
+                if n not in SCENARIOS:
+                    errors.append(f"lessons: unknown scenario {n!r} (known: {', '.join(SCENARIOS)})")
 
     if errors:
         raise ConfigError(errors)

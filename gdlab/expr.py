@@ -22,7 +22,7 @@ import numpy as np
 
 from .problems import Problem, domain_pairs
 
-__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem"]
+__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised"]
 
 FUNCTIONS: dict[str, Callable] = {
     "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
@@ -186,12 +186,58 @@ def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
 _CACHE: dict[str, Problem] = {}
 
 
+def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[Callable, str]:
+    """f plus a quadratic penalty: f(x) + μ·(Σ h_i(x)² + Σ max(0, g_j(x))²).
+
+    ``constraints`` is ``{eq: [h_i, …], ineq: [g_j, …], penalty: μ}``: expressions
+    in the same variables as f, with h_i(x) = 0 and g_j(x) ≤ 0 wanted. As μ
+    grows the minimiser of the penalised function tends to the constrained
+    one (the Lagrange point), at a distance of order 1/μ; ``2μ·h_i(x)`` tends to
+    the Lagrange multiplier of h_i.
+    """
+    if not isinstance(constraints, Mapping):
+        raise ValueError(f"problem {name!r}: constraints must be a mapping {{eq: [...], ineq: [...], penalty: μ}}")
+    unknown = set(constraints) - {"eq", "ineq", "penalty"}
+    if unknown:
+        raise ValueError(f"problem {name!r}: unknown constraint keys {sorted(unknown)} (allowed: eq, ineq, penalty)")
+    mu = constraints.get("penalty")
+    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not (math.isfinite(mu) and mu > 0):
+        raise ValueError(f"problem {name!r}: constraints.penalty must be a number > 0 (the weight μ), got {mu!r}")
+    parts = {}
+    for kind in ("eq", "ineq"):
+        texts = constraints.get(kind) or []
+        if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+            raise ValueError(f"problem {name!r}: constraints.{kind} must be a list of expressions, got {texts!r}")
+        fns = []
+        for text in texts:
+            try:
+                fns.append(parse_expression(text, dim)[0])
+            except ExpressionError as exc:
+                raise ValueError(f"problem {name!r}: constraints.{kind}: {exc}") from None
+        parts[kind] = fns
+    if not parts["eq"] and not parts["ineq"]:
+        raise ValueError(f"problem {name!r}: constraints has no eq or ineq expression")
+    eq, ineq, mu = parts["eq"], parts["ineq"], float(mu)
+
+    def fn_penalised(x):
+        total = fn(x)
+        for h in eq:
+            total = total + mu * h(x) ** 2
+        for g in ineq:
+            total = total + mu * jnp.maximum(g(x), 0.0) ** 2
+        return total
+
+    what = [f"{t} = 0" for t in constraints.get("eq") or []] + [f"{t} ≤ 0" for t in constraints.get("ineq") or []]
+    return fn_penalised, f"subject to {', '.join(what)} by a quadratic penalty μ = {mu:g}"
+
+
 def inline_problem(entry: Mapping) -> Problem:
-    """``{name, expr | _target_, domain, minima?, f_min?, dim?}`` → Problem (cached: same entry, same object)."""
+    """``{name, expr | _target_, domain, minima?, f_min?, dim?, constraints?}`` → Problem
+    (cached: same entry, same object). ``constraints`` adds a quadratic penalty (:func:`penalised`)."""
     key = json.dumps(entry, sort_keys=True, default=str)
     if key in _CACHE:
         return _CACHE[key]
-    allowed = {"name", "expr", "_target_", "domain", "minima", "f_min", "dim"}
+    allowed = {"name", "expr", "_target_", "domain", "minima", "f_min", "dim", "constraints"}
     unknown = set(entry) - allowed
     if unknown:
         raise ValueError(f"unknown keys {sorted(unknown)} in an inline problem (allowed: {sorted(allowed)})")
@@ -213,6 +259,9 @@ def inline_problem(entry: Mapping) -> Problem:
         if dim is None:
             raise ValueError(f"problem {name!r}: a _target_ problem needs dim")
         doc = f"Python callable {entry['_target_']}"
+    if entry.get("constraints") is not None:
+        fn, more = penalised(fn, dim, entry["constraints"], name)
+        doc = f"{doc}, {more}"
     domain = entry.get("domain")
     if domain is None:
         raise ValueError(f"problem {name!r}: needs a domain, e.g. [[-5, 5], [-5, 5]]")

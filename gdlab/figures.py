@@ -52,21 +52,26 @@ def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int
     return fig, list(axes.flat[:n])
 
 
-def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None):
-    """The lesson's picture: f on its domain with the points a descent visited, the last one labelled."""
+def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None, xlim=None):
+    """The lesson's picture: f on its domain (or ``xlim``) with the points a descent visited, the last one labelled."""
     ax = ax or plt.gca()
     xs = points(trace["x"])[:, 0] if len(trace) else np.zeros(0)
     lo, hi = problem.domain[0]
     finite = xs[np.isfinite(xs)]
-    if len(finite):
+    if xlim is not None:
+        lo, hi = xlim
+    elif len(finite):
         lo, hi = min(lo, finite.min()), max(hi, finite.max())
     grid = np.linspace(lo, hi, 1000)
     ax.plot(grid, _evaluate(problem, grid[:, None]), color="0.3", lw=1.5, label="f(x)")
     if len(xs):
         fs = trace["f"].to_numpy()
-        ax.scatter(xs, fs, s=14, color="tab:red", zorder=3, label=f"{len(xs) - 1} steps")
+        n = len(xs) - 1
+        ax.scatter(xs, fs, s=14, color="tab:red", zorder=3, label=f"{n} step{'s' if n != 1 else ''}")
         ax.annotate(f"x={xs[-1]:.4f}\nf={fs[-1]:.4f}", (xs[-1], fs[-1]), textcoords="offset points",
                     xytext=(6, 6), fontsize=8)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.set_title(title, fontsize=9)

@@ -161,6 +161,19 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
                                      "is cheaper, lower is more accurate.")
 
 
+def _lesson(experiment: str, res, out: Path, warnings: list[str]) -> tuple[str, list[str]]:
+    """The lesson's numbers and picture when the sweep is one of the lessons' scenarios (gdlab.lessons)."""
+    from .lessons import SCENARIOS, lesson_section
+    if experiment not in SCENARIOS:
+        return "", []
+    try:
+        return lesson_section(experiment, res, out / "figures", out / "tables")
+    except (LookupError, KeyError, IndexError, ValueError) as exc:
+        warnings.append(f"the lesson's numbers could not be taken from this sweep ({exc}); the config differs from "
+                        f"configs/experiment/{experiment}.yaml in a way the lesson's check needs")
+        return "", []
+
+
 def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame, summary: pd.DataFrame, dtype: str,
               success_tol: float) -> list[str]:
     out = []
@@ -242,6 +255,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
                          sw.starts.get("kind"))
 
     warnings = _warnings(runs, stops, curves, summary, sw.dtype, sw.success_tol)
+    lesson_html, lesson_md = _lesson(sw.experiment, res, out, warnings)
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts
@@ -260,6 +274,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
           f"{len(runs):,} runs, {len(sw.rules)} stop rules, dtype {sw.dtype}; statuses: "
           + ", ".join(f"{k} {v:,}" for k, v in status_counts.items()), ""]
     md += [f"> warning: {w}" for w in warnings] + [""]
+    md += lesson_md
     md += ["## Summary per setting and stop rule", "", markdown_table(summary), "",
            "## Stopping rules compared", "", markdown_table(rules), ""]
     md += [f"![{stem}](figures/{stem}.png)" for _, stem, _, _ in figs.items]
@@ -269,6 +284,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
             f"<p>{len(runs):,} descents; statuses: "
             + ", ".join(f"<b>{html.escape(k)}</b> {v:,}" for k, v in status_counts.items()) + "</p>"]
     body += [f'<div class="warn">⚠ {html.escape(w)}</div>' for w in warnings]
+    body.append(lesson_html)
     body.append("<table class='facts'>" + "".join(f"<tr><td>{html.escape(str(k))}</td><td style='text-align:left'>"
                                                   f"{html.escape(str(v))}</td></tr>" for k, v in fact_rows)
                 + "</table>")

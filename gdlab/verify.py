@@ -52,6 +52,13 @@ def verify_main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: gdlab verify <sweep folder>", file=sys.stderr)
         return 2
+    listing = Path(argv[0]) / "lessons.json"
+    if listing.exists():   # a lessons folder: verify each scenario's sweep
+        entries = json.loads(listing.read_text())["scenarios"]
+        codes = [verify_main([str((Path(argv[0]) / e["folder"]).resolve())]) for e in entries]
+        bad = sum(c != 0 for c in codes)
+        print(f"{'ok' if not bad else 'damaged'}: {len(entries) - bad} of {len(entries)} lesson sweeps verified")
+        return 1 if bad else 0
     try:
         damage = verify(argv[0])
     except (FolderError, json.JSONDecodeError, KeyError) as exc:

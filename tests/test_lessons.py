@@ -1,0 +1,213 @@
+"""The seed lessons as experiments: each scenario's config reproduces the lesson's numbers.
+
+Each test runs configs/experiment/<name>.yaml (some with fewer starts) through
+the real engine in float64 and checks the numbers against the lessons; the
+table's `agrees` column must say so too.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gdlab.config import ConfigError, validate
+from gdlab.lessons import LESSONS, SCENARIOS, experiment_config, lesson_figure, lesson_numbers, run_lessons
+from gdlab.point import inspect_point, point_main
+from gdlab.results import points
+from gdlab.sweep import run_sweep
+
+from test_cli import gdlab_cmd
+
+
+def scenario(name, *overrides, problems=None):
+    config = experiment_config(name, overrides)
+    if problems is not None:
+        config["problems"] = [p for p in config["problems"] if p["name"] in problems]
+    res = run_sweep(validate(config))
+    numbers = lesson_numbers(name, res)
+    assert not (numbers["agrees"] == False).any(), numbers[numbers["agrees"] == False]   # noqa: E712
+    fig = lesson_figure(name, res)
+    assert fig.axes and any(ax.lines or ax.collections for ax in fig.axes)
+    return res, numbers
+
+
+def row(numbers, text):
+    hit = numbers[numbers["quantity"].str.contains(text, regex=False)]
+    assert len(hit) == 1, (text, list(numbers["quantity"]))
+    return hit.iloc[0]
+
+
+def test_every_scenario_has_a_config_and_a_readme():
+    from gdlab.cli import CONFIG_DIR
+    for name in LESSONS:
+        assert (CONFIG_DIR / "experiment" / f"{name}.yaml").exists(), name
+        readme = CONFIG_DIR.parent / "experiments" / name / "README.md"
+        assert readme.exists(), name
+        assert f"gdlab experiment={name}" in readme.read_text()
+    assert experiment_config("lessons")["experiment"] == "lessons"
+
+
+def test_gradients_hessians_and_classification_at_a_point(capsys):
+    assert np.allclose(inspect_point("saddle_3x2_2xy", (-20, -20)).grad, (-160, -40))
+    assert np.allclose(inspect_point("3*x1**2 + 2*x1*x2", (-20, -20)).grad, (-160, -40))
+    assert np.allclose(inspect_point("paraboloid", (1, 2)).grad, (2, 4))
+    assert np.allclose(inspect_point("x**2 + y**2", (3, 4)).grad, (6, 8))
+    for x, y in ((1.0, 2.0), (-1.5, 0.5)):
+        assert np.allclose(inspect_point("x2y_y2", (x, y)).grad, (6 * x * y, 3 * x * x + 2 * y))
+        assert np.allclose(inspect_point("x2y3", (x, y)).grad, (2 * x * y ** 3, 3 * x * x * y * y))
+    bowl = inspect_point("x**2 - 10*x + y**2 - 12*y + 71", (5, 6))
+    assert bowl.point_type == "minimum" and np.allclose(bowl.hessian, 2 * np.eye(2)) and bowl.f == 10
+    assert inspect_point("saddle_3x2_2xy", (0, 0)).point_type == "saddle"
+    assert inspect_point("-(x**2) - y**2", (0, 0)).point_type == "maximum"
+    assert inspect_point("x2y_y2", (0, 0)).point_type == "degenerate"
+    assert inspect_point("paraboloid", (1, 2)).point_type == "non_stationary"
+    with pytest.raises(ValueError, match="2 variable"):
+        inspect_point("paraboloid", (1, 2, 3))
+    assert point_main(["shifted_paraboloid", "5", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "gradient     (0, 0)" in out and "point type   minimum" in out
+    assert point_main(["no_such_problem", "1"]) == 2
+    assert "unknown problem 'no_such_problem'" in capsys.readouterr().err
+    assert point_main(["paraboloid", "one", "2"]) == 2
+
+
+def test_point_from_the_command_line():
+    proc = gdlab_cmd("point", "3*x1**2 + 2*x1*x2", "-20", "-20", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "gradient     (-160, -40)" in proc.stdout and "non_stationary" in proc.stdout
+
+
+def test_derivatives_scenario():
+    res, numbers = scenario("derivatives", "starts.n=3")
+    assert (numbers["agrees"] == True).sum() == 8   # noqa: E712
+    bowl = res.runs[res.runs["problem"] == "shifted_paraboloid"]
+    assert np.allclose(points(bowl["x_final"]), [5, 6], atol=1e-7) and (bowl["point_type"] == "minimum").all()
+
+
+def test_step_halving_scenario():
+    res, numbers = scenario("step_halving")
+    assert row(numbers, "from −5, Δx = 1: first points")["gdlab"] == "(-4, -3, -3.5)"
+    assert row(numbers, "from 0.2")["gdlab"] == "(-0.8, -0.3, 0.2)"
+    for x0 in (20, 200, 2000):
+        assert row(numbers, f"x⁴ from {x0}, Δx = 1: steps")["value"] >= x0
+    assert abs(row(numbers, "where it stops")["value"] + 3.5518) < 5e-5
+
+
+def test_step_proportional_scenario():
+    _, numbers = scenario("step_proportional")
+    steps = numbers[numbers["quantity"].str.contains("first step")]["value"].to_numpy()
+    assert np.allclose(steps, [0.5, 32.0])
+    assert numbers[numbers["quantity"] == "… lands at"]["value"].tolist() == pytest.approx([4.5, -12.0])
+
+
+def test_two_x_sin_scenario():
+    res, numbers = scenario("two_x_sin")
+    assert round(row(numbers, "where it ends")["value"], 4) == 4.9132
+
+
+def test_x2_sin_scenario_the_lessons_three_runs():
+    res, numbers = scenario("x2_sin")
+    assert list(numbers["agrees"]) == [True, True, True]
+    assert numbers["gdlab"].iloc[0].startswith("step 73, x = 5.0755")
+    assert numbers["gdlab"].iloc[1].startswith("step 1,")
+    assert numbers["gdlab"].iloc[2].startswith("step 100, x = 2.5212")
+
+
+def test_stopping_rules_scenario_at_scale():
+    res, numbers = scenario("stopping_rules", "starts.n=20")
+    share = {c: float(row(numbers, f"{c} < ε, min_steps 0")["gdlab"].split(" / ")[0]) for c in ("dx", "df", "grad")}
+    assert share["grad"] < share["df"] and share["grad"] < share["dx"]   # ‖∇f‖ stops early least often
+    assert "100% of starts" in row(numbers, "stops too early most often")["gdlab"]
+
+
+def test_no_minimum_scenario_diverges():
+    res, numbers = scenario("no_minimum", "starts.n=3")
+    assert (res.runs["status"] == "diverged").sum() == len(res.runs) - 2   # all but the start at the saddle
+    assert abs(row(numbers, "runs away")["value"] - (-3.303)) < 0.01
+
+
+def test_momentum_scenario():
+    res, numbers = scenario("momentum", "starts.n=20")
+    med = res.runs.groupby("method")["n_iter"].median()
+    assert med["momentum"] < 0.6 * med["gd"]
+    assert (res.runs["status"] == "converged").all()
+
+
+def test_multistart_scenario_takes_the_best():
+    res, numbers = scenario("multistart", "problems=[six_hump_camel]", "starts.n=300")
+    assert row(numbers, "best f")["agrees"]
+    assert "α=0.001" in row(numbers, "share of starts")["gdlab"]
+
+
+def test_step_size_scenario():
+    res, numbers = scenario("step_size")
+    status = res.runs.set_index("alpha")["status"]
+    assert status[0.01] == status[0.3] == status[0.9] == "converged" and status[1.05] == "diverged"
+    steps = res.runs.set_index("alpha")["n_iter"]
+    assert steps[0.01] > 10 * steps[0.3] and steps[0.9] > steps[0.3]
+
+
+def test_regression_scenario_matches_lstsq():
+    from gdlab.problems import _regression_data
+    res, numbers = scenario("regression", "starts.n=4")
+    design, target = _regression_data()
+    k_star = np.linalg.lstsq(design, target, rcond=None)[0]
+    assert np.abs(points(res.runs["x_final"]) - k_star).max() < 1e-6
+
+
+def test_constraints_scenario_reaches_the_lagrange_answer():
+    keep = {"fence-mu1000", "fence-mu10000", "fence6-mu1000", "fence6-mu10000"}
+    res, numbers = scenario("constraints", problems=keep)
+    best = res.runs.sort_values("f_final").groupby("problem").first()
+    assert np.allclose(best.loc["fence-mu10000", "x_final"], [5, 5], atol=1e-4)
+    assert np.allclose(best.loc["fence6-mu10000", "x_final"], [6, 4], atol=5e-4)
+    assert abs(row(numbers, "Lagrange multiplier")["value"] - 2.5) < 1e-3
+    slopes = numbers[numbers["quantity"].str.contains("slope")]["value"]
+    assert np.allclose(slopes, -1, atol=0.1)
+
+
+def test_constraints_are_checked():
+    base = {"name": "f", "expr": "-x1*x2", "domain": [[0, 10], [0, 10]]}
+    for bad, msg in (({"eq": ["2*x1 + 2*x2 - 20"]}, "penalty must be a number"),
+                     ({"eq": "x1", "penalty": 1}, "must be a list"),
+                     ({"eq": ["x1 +"], "penalty": 1}, "constraints.eq"),
+                     ({"penalty": 1}, "no eq or ineq"),
+                     ({"eq": ["x1"], "penalty": 1, "weight": 2}, "unknown constraint keys")):
+        with pytest.raises(ConfigError, match=msg):
+            validate({"problems": [{**base, "constraints": bad}]})
+
+
+def test_unknown_lesson_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown scenario 'nope'"):
+        validate({"lessons": ["x2_sin", "nope"]})
+
+
+def test_lessons_page_from_the_command_line(tmp_path):
+    proc = gdlab_cmd("experiment=lessons", "lessons=[two_x_sin,step_size]", f"out_dir={tmp_path}", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "lessons" / proc.stdout.strip().splitlines()[-1].split("/lessons/")[1]
+    listing = json.loads((folder / "lessons.json").read_text())
+    assert [e["name"] for e in listing["scenarios"]] == ["two_x_sin", "step_size"]
+    page = (folder / "report" / "index.html").read_text()
+    assert "id='two_x_sin'" in page and "id='step_size'" in page and "data:image/png;base64" in page
+    assert (folder / "report" / "figures" / "step_size.png").stat().st_size > 10_000
+    import pandas as pd
+    table = pd.read_csv(folder / "report" / "tables" / "lessons.csv")
+    assert set(table["scenario"]) == {"two_x_sin", "step_size"} and not (table["agrees"] == False).any()  # noqa: E712
+    # each scenario's own report carries the lesson section
+    own = (tmp_path / "two_x_sin").glob("*/report/index.html")
+    assert "≈ 4.9132" in next(own).read_text()
+    verify = gdlab_cmd("verify", str(folder), timeout=120)
+    assert verify.returncode == 0 and "2 of 2 lesson sweeps verified" in verify.stdout
+    rebuilt = subprocess.run([sys.executable, "-c", "from gdlab.cli import report_main; report_main()", str(folder)],
+                             capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0 and "index.html" in rebuilt.stdout
+
+
+def test_run_lessons_in_python_resumes(tmp_path):
+    first = run_lessons(["x2_sin"], out_dir=str(tmp_path), log=lambda m: None)
+    lines = []
+    again = run_lessons(["x2_sin"], out_dir=str(tmp_path), log=lines.append)
+    assert first == again and any("already complete" in m for m in lines)
+    assert set(SCENARIOS) == set(LESSONS)
