@@ -18,6 +18,7 @@ ratios compare. Usage:
   python benchmarks/throughput.py                 # 10^3 … 10^6 starts, four problems
   python benchmarks/throughput.py --quick         # 10^3 … 10^5
   python benchmarks/throughput.py --scaling       # gdlab on Himmelblau, 10^2 … 10^7, and a figure
+  python benchmarks/throughput.py --memory        # peak RSS of a whole sweep (gdlab's own folder), 10^5 … 10^7
 """
 
 from __future__ import annotations
@@ -222,6 +223,26 @@ def worker(method, problem, n):
                       "compile_s": compile_s, "peak_rss_mb": rss_mb, "utilisation": util}))
 
 
+def sweep_worker(n):
+    """A whole sweep through gdlab's own path (config → parts on disk, no report): time and peak RSS."""
+    import tempfile
+
+    from gdlab.config import validate
+    from gdlab.sweep import run_to_folder
+    reg, dim, alpha = PROBLEMS["himmelblau"]
+    with tempfile.TemporaryDirectory() as tmp:
+        sw = validate({"experiment": "memory", "problems": [reg], "method": ["gd"], "alpha": [alpha],
+                       "starts": {"kind": "uniform", "n": n, "seed": 0}, "criterion": ["df"], "epsilon": [EPS],
+                       "min_steps": [MIN_STEPS], "max_iter": MAX_ITER, "dtype": "float32", "traces": 0,
+                       "out_dir": tmp})
+        t = time.perf_counter()
+        run_to_folder(sw, log=lambda m: None, show_progress=False)
+        seconds = time.perf_counter() - t
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"method": "sweep", "n": n, "seconds": seconds, "runs_per_s": n / seconds,
+                      "peak_rss_mb": rss_mb}))
+
+
 def measure(method, problem, n):
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     out = subprocess.run([sys.executable, __file__, "--worker", method, problem, str(n)], capture_output=True,
@@ -235,15 +256,30 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10^3 … 10^5 starts")
     ap.add_argument("--scaling", action="store_true", help="gdlab on Himmelblau from 10^2 to 10^7 starts")
+    ap.add_argument("--memory", action="store_true", help="peak RSS of whole sweeps, 10^5 to 10^7 runs")
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
+        if args.worker[0] == "sweep":
+            return sweep_worker(int(args.worker[2]))
         return worker(args.worker[0], args.worker[1], int(args.worker[2]))
     import pandas as pd
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.memory:
+        rows = []
+        for n in (10 ** 5, 10 ** 6, 10 ** 7):
+            rows.append(measure("sweep", "himmelblau", n))
+            print(f"sweep n={n:>10,}  {rows[-1]['seconds']:7.1f} s  {rows[-1]['runs_per_s']:10,.0f} runs/s  "
+                  f"peak RSS {rows[-1]['peak_rss_mb']:6.0f} MB", flush=True)
+        frame = pd.DataFrame(rows)
+        frame.to_csv(out / "memory.csv", index=False)
+        ratio = rows[2]["peak_rss_mb"] / rows[1]["peak_rss_mb"]
+        print(f"peak RSS 10^7 / 10^6 = {ratio:.2f} (target ≤ 1.2), 10^7 peak {rows[2]['peak_rss_mb']:.0f} MB "
+              f"(target < 2048); wrote {out / 'memory.csv'}")
+        return
     if args.scaling:
         rows = []
         for n in [10 ** k for k in range(2, 8)]:

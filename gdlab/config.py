@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import math
 import numbers
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,8 @@ from .methods import METHODS, get_method
 from .problems import PROBLEMS, Problem, domain_pairs, get_problem
 from .stopping import CRITERIA, StopRule, stop_rules
 
-__all__ = ["SweepConfig", "DEFAULTS", "register_schema", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem"]
+__all__ = ["SweepConfig", "DEFAULTS", "register_schema", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem",
+           "Block", "run_blocks", "runs_frame", "run_inputs", "starts_range", "n_starts"]
 
 def _default(value):
     return dataclasses.field(default_factory=lambda: copy.deepcopy(value))
@@ -316,30 +317,105 @@ def validate(config: Mapping | None) -> Sweep:
         part_size=int(ps), out_dir=cfg["out_dir"], engine=dict(engine), shard=dict(shard), config=cfg)
 
 
-def expand(sweep: Sweep) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The runs frame (run_id, problem, dim, method, alpha, momentum, start_id) and each problem's starts.
+class Block(NamedTuple):
+    """Consecutive runs of one setting: ``n`` starts of ``problem`` with (method, alpha, momentum),
+    run_ids ``first`` … ``first + n − 1``, start_ids 0 … n − 1."""
 
-    Order: problem, method, alpha, momentum (methods that use it), start — so
-    the same config always numbers its runs the same way.
+    problem: str
+    dim: int
+    method: str
+    alpha: float
+    momentum: float
+    n: int
+    first: int
+
+
+def n_starts(starts: Mapping, problem: Problem) -> int:
+    kind = starts.get("kind")
+    if kind == "grid":
+        return int(starts["n"]) ** problem.dim
+    if kind == "uniform":
+        return int(starts["n"])
+    return len(starts["points"])
+
+
+def starts_range(starts: Mapping, problem: Problem, lo: int, hi: int) -> np.ndarray:
+    """Starts ``lo`` … ``hi − 1`` of :func:`make_starts`, bit for bit, without building the others.
+
+    A grid start is found from its index; a uniform start from the seeded
+    PCG64 stream advanced past the draws of the starts before it.
     """
-    starts = {p.name: make_starts(sweep.starts, p) for p in sweep.problems}
-    blocks = []
+    kind = starts.get("kind")
+    dom = problem.domain_array
+    if kind == "grid":
+        n = int(starts["n"])
+        idx = np.unravel_index(np.arange(lo, hi, dtype=np.int64), (n,) * problem.dim)
+        axes = [np.linspace(a, b, n) for a, b in dom]
+        return np.stack([ax[i] for ax, i in zip(axes, idx)], axis=1) if hi > lo else np.zeros((0, problem.dim))
+    if kind == "uniform":
+        gen = np.random.default_rng(int(starts.get("seed", 0)))
+        gen.bit_generator.advance(lo * problem.dim)   # one 64-bit draw per coordinate
+        return dom[:, 0] + (dom[:, 1] - dom[:, 0]) * gen.random((hi - lo, problem.dim))
+    return make_starts(starts, problem)[lo:hi]
+
+
+def run_blocks(sweep: Sweep) -> list[Block]:
+    """The sweep's runs as blocks, in run_id order: problem, method, alpha, momentum (methods that
+    use it), start — so the same config always numbers its runs the same way."""
+    blocks, first = [], 0
     for p in sweep.problems:
-        n = len(starts[p.name])
+        n = n_starts(sweep.starts, p)
         for m in sweep.methods:
             moms = sweep.momentum if get_method(m).uses_momentum else (math.nan,)
             for a in sweep.alpha:
                 for g in moms:
-                    blocks.append((p.name, p.dim, m, a, g, n))
-    sizes = np.array([b[-1] for b in blocks], dtype=np.int64)
-    total = int(sizes.sum())
-    frame = pd.DataFrame({
-        "run_id": np.arange(total, dtype=np.int64),
-        "problem": pd.Series(np.repeat([b[0] for b in blocks], sizes), dtype="string"),
-        "dim": np.repeat([b[1] for b in blocks], sizes).astype(np.int64),
-        "method": pd.Series(np.repeat([b[2] for b in blocks], sizes), dtype="string"),
-        "alpha": np.repeat([b[3] for b in blocks], sizes).astype(np.float64),
-        "momentum": np.repeat([b[4] for b in blocks], sizes).astype(np.float64),
-        "start_id": np.concatenate([np.arange(s, dtype=np.int64) for s in sizes]) if blocks else [],
+                    blocks.append(Block(p.name, p.dim, m, a, g, n, first))
+                    first += n
+    return blocks
+
+
+def _overlaps(blocks: Sequence[Block], start: int, stop: int):
+    """(block, lo, hi): the start_ids lo … hi − 1 of each block within run_ids start … stop − 1."""
+    for b in blocks:
+        lo, hi = max(start, b.first), min(stop, b.first + b.n)
+        if lo < hi:
+            yield b, lo - b.first, hi - b.first
+
+
+def runs_frame(blocks: Sequence[Block], start: int, stop: int) -> pd.DataFrame:
+    """Rows ``start`` … ``stop − 1`` of the runs frame (run_id, problem, dim, method, alpha, momentum, start_id)."""
+    pieces = list(_overlaps(blocks, start, stop))
+    sizes = np.array([hi - lo for _, lo, hi in pieces], dtype=np.int64)
+
+    def rep(values, dtype=None):
+        return np.repeat(np.asarray(values, dtype=dtype), sizes) if len(pieces) else np.zeros(0, dtype)
+
+    return pd.DataFrame({
+        "run_id": np.arange(start, stop, dtype=np.int64),
+        "problem": pd.Series(rep([b.problem for b, _, _ in pieces], object), dtype="string"),
+        "dim": rep([b.dim for b, _, _ in pieces], np.int64),
+        "method": pd.Series(rep([b.method for b, _, _ in pieces], object), dtype="string"),
+        "alpha": rep([b.alpha for b, _, _ in pieces], np.float64),
+        "momentum": rep([b.momentum for b, _, _ in pieces], np.float64),
+        "start_id": (np.concatenate([np.arange(lo, hi, dtype=np.int64) for _, lo, hi in pieces])
+                     if pieces else np.zeros(0, np.int64)),
     })
-    return frame, starts
+
+
+def run_inputs(sweep: Sweep, blocks: Sequence[Block], start: int, stop: int):
+    """(x0, alpha, momentum) of run_ids ``start`` … ``stop − 1``, which must share one problem."""
+    by_name = {p.name: p for p in sweep.problems}
+    xs, al, mo = [], [], []
+    for b, lo, hi in _overlaps(blocks, start, stop):
+        xs.append(starts_range(sweep.starts, by_name[b.problem], lo, hi))
+        al.append(np.full(hi - lo, b.alpha))
+        mo.append(np.full(hi - lo, b.momentum))
+    return np.concatenate(xs), np.concatenate(al), np.concatenate(mo)
+
+
+def expand(sweep: Sweep) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The whole runs frame (run_id, problem, dim, method, alpha, momentum, start_id) and each problem's
+    starts, in memory. Sweeps themselves use :func:`run_blocks` and build slices as they go."""
+    blocks = run_blocks(sweep)
+    total = blocks[-1].first + blocks[-1].n if blocks else 0
+    return runs_frame(blocks, 0, total), {p.name: make_starts(sweep.starts, p) for p in sweep.problems}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -365,11 +365,29 @@ def _check_inputs(problem: Problem, x0, alpha, momentum):
     return x0, alpha, momentum
 
 
-def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
+class RunSource:
+    """Runs to feed the kernel without holding them all: ``n`` runs, and ``take(a, b)`` giving
+    (x0 (m, d), alpha (m,), momentum (m,)) of runs a … b−1. A sweep builds each slice when the
+    queue needs it, so memory does not grow with the number of runs."""
+
+    def __init__(self, n: int, take: Callable[[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]):
+        self.n, self.take = int(n), take
+
+
+def _array_source(problem: Problem, x0, alpha, momentum) -> RunSource:
+    if alpha is None:
+        raise TypeError("stream_batch needs alpha (one per start, or one for all)")
+    x0, alpha, momentum = _check_inputs(problem, x0, alpha, momentum)
+    return RunSource(len(x0), lambda a, b: (x0[a:b], alpha[a:b], momentum[a:b]))
+
+
+def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
                  rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions(),
                  stats: dict | None = None, devices: Sequence | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Run every start; yield numpy records of the runs as they finish.
 
+    ``x0`` is an (n, d) array with ``alpha`` and ``momentum`` (scalars or one per
+    start), or a :class:`RunSource` that builds the runs slice by slice.
     Each record dict has ``run`` (the row of ``x0`` it belongs to) and the
     final state, per-rule stop records and checkpoint curves of each run.
     Finished runs come in no particular order. The queue is dealt out in
@@ -377,12 +395,12 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
     its own lanes, so its runs are the same bits as on one device. ``stats``
     (if given) receives the lane-step counters ``useful`` and ``executed``.
     """
-    x0, alpha, momentum = _check_inputs(problem, x0, alpha, momentum)
+    source = x0 if isinstance(x0, RunSource) else _array_source(problem, x0, alpha, momentum)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
         # a generator cannot hold the context for its caller; silently running in float32 would be worse
         raise ValueError("float64 needs `with jax.enable_x64(True):` around the loop over stream_batch "
                          "(run_batch and gdlab.sweep do this for you)")
-    n = x0.shape[0]
+    n = source.n
     get_method(method)
     if n == 0:
         return
@@ -390,7 +408,6 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
     call, empty = _kernel(spec)
     dt = float_dtype(opts.dtype)
     crit, eps, min_steps = rule_arrays(rules)
-    hp = np.stack([alpha, momentum], axis=1)
     P = spec.part
     spans = [(a, min(a + P, n)) for a in range(0, n, P)]
     devices = list(devices or jax.local_devices())[: max(1, len(spans))]
@@ -414,8 +431,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
             m = stop - start
             ids = np.full(P, -1, np.int32)
             ids[:m] = np.arange(start, stop, dtype=np.int32)
-            xq = np.zeros((P, problem.dim), dt); xq[:m] = x0[start:stop]
-            hq = np.ones((P, 2), dt); hq[:m] = hp[start:stop]
+            xs, al, mo = source.take(start, stop)
+            xq = np.zeros((P, problem.dim), dt); xq[:m] = xs
+            hq = np.ones((P, 2), dt); hq[:m, 0] = al; hq[:m, 1] = mo
             queue = jax.device_put((ids, xq, hq), dev)
             _, rules_dev, bounds = shared[dev]
             lanes[dev], out, n_out, u, e = call(lanes[dev], queue, jnp.int32(m), rules_dev, bounds,

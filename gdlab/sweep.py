@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .config import Sweep, expand, validate
-from .engine import EngineOptions, default_lanes, stream_batch, trace_runs
+from .config import Block, Sweep, n_starts, run_blocks, run_inputs, runs_frame, validate
+from .engine import EngineOptions, RunSource, default_lanes, stream_batch, trace_runs
 from .problems import Problem
 from .results import Results, curves_table, runs_table, stops_table, traces_table
 from .storage import SORT_KEYS, TABLES, SweepFolder, sweep_id
@@ -40,15 +40,18 @@ class Part(NamedTuple):
     stop: int    # one past the last row
 
 
-def plan_parts(runs: pd.DataFrame, part_size: int) -> list[Part]:
+def plan_parts(blocks: list[Block], part_size: int) -> list[Part]:
     """Consecutive run_ids of one (problem, method), at most ``part_size`` each, numbered from 0."""
-    key = runs["problem"].astype(str) + "\0" + runs["method"].astype(str)
-    bounds = np.flatnonzero(np.r_[True, key.to_numpy()[1:] != key.to_numpy()[:-1], True])
+    spans: list[list] = []   # [problem, method, first, stop] of each (problem, method) stretch
+    for b in blocks:
+        if spans and spans[-1][:2] == [b.problem, b.method] and spans[-1][3] == b.first:
+            spans[-1][3] = b.first + b.n
+        else:
+            spans.append([b.problem, b.method, b.first, b.first + b.n])
     parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for prob, meth, lo, hi in spans:
         for a in range(lo, hi, part_size):
-            parts.append(Part(len(parts), runs["problem"].iat[lo], runs["method"].iat[lo], int(a),
-                              int(min(a + part_size, hi))))
+            parts.append(Part(len(parts), prob, meth, a, min(a + part_size, hi)))
     return parts
 
 
@@ -115,39 +118,49 @@ class _Progress:
             self.bar.close()
 
 
-def execute(sw: Sweep, parts: list[Part], runs: pd.DataFrame, starts: dict, sink: Callable[[Part, dict, dict], None],
+def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[Part, dict, dict], None],
             progress: _Progress | None = None) -> dict:
     """Stream the given parts through the engine; call ``sink(part, tables, facts)`` as each completes."""
     by_name = {p.name: p for p in sw.problems}
-    kernel_sizes = runs.groupby(["problem", "method"], sort=False).size()
+    kernel_sizes: dict[tuple[str, str], int] = {}
+    for b in blocks:
+        kernel_sizes[(b.problem, b.method)] = kernel_sizes.get((b.problem, b.method), 0) + b.n
     stats: dict = {"useful": 0, "executed": 0, "lanes": {}}
     with jax.enable_x64(sw.dtype == "float64"):
         for (prob, meth), group in _by_group(parts):
-            opts = engine_options(sw, int(kernel_sizes[(prob, meth)]))
+            opts = engine_options(sw, kernel_sizes[(prob, meth)])
             stats["lanes"][f"{prob}/{meth}"] = opts.lanes
-            _execute_group(sw, problem=by_name[prob], method=meth, group=group, runs=runs, starts=starts,
+            _execute_group(sw, problem=by_name[prob], method=meth, group=group, blocks=blocks,
                            opts=opts, sink=sink, progress=progress, stats=stats)
     stats["lane_utilisation"] = stats["useful"] / stats["executed"] if stats["executed"] else math.nan
     return stats
 
 
-def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], runs: pd.DataFrame,
-                   starts: dict, opts: EngineOptions, sink, progress, stats: dict) -> None:
-    """One (problem, method) kernel over its parts; runs finish out of order, so each part's
-    records are gathered until the part is whole, then its tables go to the sink."""
-    rows_idx = np.concatenate([np.arange(p.start, p.stop) for p in group])
-    rows = runs.iloc[rows_idx]
-    x0 = starts[problem.name][rows["start_id"].to_numpy()]
-    traced = traced_starts(len(starts[problem.name]), sw.traces)
-    sizes = np.array([p.stop - p.start for p in group])
-    offsets = np.r_[0, np.cumsum(sizes)]
-    part_of = np.repeat(np.arange(len(group)), sizes)
+def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], blocks: list[Block],
+                   opts: EngineOptions, sink, progress, stats: dict) -> None:
+    """One (problem, method) kernel over its parts. The kernel's queue takes the runs slice by slice
+    (built when needed: memory does not grow with the sweep); runs finish out of order, so each
+    part's records are gathered until the part is whole, then its tables go to the sink."""
+    traced = traced_starts(n_starts(sw.starts, problem), sw.traces)
+    sizes = np.array([p.stop - p.start for p in group], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(sizes)]          # group-local index of each part's first run
+
+    def take(a: int, b: int):
+        pieces = []
+        for i in range(np.searchsorted(offsets, a, side="right") - 1, len(group)):
+            lo, hi = max(a, offsets[i]), min(b, offsets[i + 1])
+            if lo >= hi:
+                break
+            first = group[i].start - offsets[i]
+            pieces.append(run_inputs(sw, blocks, int(first + lo), int(first + hi)))
+        return tuple(np.concatenate([pc[k] for pc in pieces]) for k in range(3))
+
     pending: dict[int, list[dict]] = {i: [] for i in range(len(group))}
     left = sizes.copy()
     t0 = time.perf_counter()
-    momentum = np.nan_to_num(rows["momentum"].to_numpy(), nan=0.0)
-    for rec in stream_batch(problem, method, x0, rows["alpha"].to_numpy(), momentum, sw.rules, opts, stats):
-        owner = part_of[rec["run"]]
+    source = RunSource(int(offsets[-1]), take)
+    for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats):
+        owner = np.searchsorted(offsets, rec["run"], side="right") - 1
         for i in np.unique(owner):
             mine = owner == i
             pending[i].append({k: v[mine] for k, v in rec.items()})
@@ -157,9 +170,11 @@ def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], 
                 merged = {k: np.concatenate([r[k] for r in pieces]) for k in rec}
                 order = np.argsort(merged["run"], kind="stable")
                 merged = {k: v[order] for k, v in merged.items()}
-                sl = slice(offsets[i], offsets[i + 1])
-                tables = part_tables(sw, problem, method, rows.iloc[sl], x0[sl], merged, opts, traced)
-                sink(group[i], tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
+                part = group[i]
+                rows = runs_frame(blocks, part.start, part.stop)
+                x0 = run_inputs(sw, blocks, part.start, part.stop)[0]
+                tables = part_tables(sw, problem, method, rows, x0, merged, opts, traced)
+                sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
         if progress:
             progress.update(len(rec["run"]))
 
@@ -188,11 +203,11 @@ def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
 
 def run_sweep(sw: Sweep) -> Results:
     """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
-    runs, starts = expand(sw)
-    parts = _my_parts(sw, plan_parts(runs, sw.part_size))
+    blocks = run_blocks(sw)
+    parts = _my_parts(sw, plan_parts(blocks, sw.part_size))
     got: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     t0 = time.perf_counter()
-    stats = execute(sw, parts, runs, starts, lambda p, tables, facts: [got[t].append(tables[t]) for t in TABLES])
+    stats = execute(sw, parts, blocks, lambda p, tables, facts: [got[t].append(tables[t]) for t in TABLES])
     tables = [_concat(got[t], t) for t in TABLES]
     return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
 
@@ -216,8 +231,9 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
     """Run the shard's missing parts into the sweep folder and update its manifest; return the folder."""
     folder = SweepFolder(sweep_folder(sw, root))
     folder.prepare(sw.config)
-    runs, starts = expand(sw)
-    plan = plan_parts(runs, sw.part_size)
+    blocks = run_blocks(sw)
+    plan = plan_parts(blocks, sw.part_size)
+    n_runs = sum(b.n for b in blocks)
     shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
     with folder.lock(shard, log=log):
         folder.clean_temporaries()
@@ -232,18 +248,18 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 log(f"resuming: {len(mine) - len(todo)} of {len(mine)} parts already done")
             n_todo = sum(p.stop - p.start for p in todo)
             log(f"sweep {folder.path.name}: {n_todo} runs in {len(todo)} parts "
-                f"({len(runs)} runs in the sweep, dtype {sw.dtype}, {jax.local_device_count()} "
+                f"({n_runs} runs in the sweep, dtype {sw.dtype}, {jax.local_device_count()} "
                 f"{jax.default_backend()} device(s))")
             progress = _Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
             try:
-                stats = execute(sw, todo, runs, starts,
+                stats = execute(sw, todo, blocks,
                                 lambda p, tables, facts: folder.write_part(p.part, tables, {**facts, "shard": shard}),
                                 progress)
             finally:
                 progress.close()
             stats["seconds"] = time.perf_counter() - t0
-        _update_manifest(folder, sw, plan, len(runs), stats)
+        _update_manifest(folder, sw, plan, n_runs, stats)
     return folder.path
 
 
