@@ -52,15 +52,18 @@ def main() -> None:
         shutil.copyfile(folder / "report" / "figures" / "lesson.png", out / "figure.png")
         md = _section_md(sc, numbers, "figure.png")
         md[0] = f"# {sc.title} (lesson {sc.lessons})"
-        md += ["**Push it further.** Every key can be overridden; for example", "",
+        md += ["**Push it further.** Every key can be overridden; for example (with other starts the report "
+               "shows the sweep's own tables and figures, and says that the lesson's table needs the lesson's runs)",
+               "",
                f"```bash\n{SCALE_UP[name]}\n```", "",
                f"The numbers above come from `python experiments/build_readmes.py` (sweep `{folder.name}`); the "
                f"config is [`configs/experiment/{name}.yaml`](../../configs/experiment/{name}.yaml) and the checks "
                "are `tests/test_lessons.py`.", ""]
         (out / "README.md").write_text("\n".join(md))
         checked = numbers["agrees"].dropna().astype(str).str.lower()
-        index.append(f"| [{name}]({name}/README.md) | {sc.lessons} | {sc.question} | "
-                     f"{(checked == 'true').sum()} of {len(checked)} |")
+        agreed = f"{(checked == 'true').sum()} of {len(checked)}" if len(checked) else "– (a sweep's answer)"
+        index.append(f"| [{name}]({name}/README.md) | {sc.lessons} | {sc.question.replace('|', chr(92) + '|')} | "
+                     f"{agreed} |")
     (HERE / "README.md").write_text("\n".join(index) + "\n")
     print(f"wrote {len(SCENARIOS)} READMEs; the page: {page / 'report' / 'index.html'}")
 

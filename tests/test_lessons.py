@@ -116,8 +116,11 @@ def test_x2_sin_scenario_the_lessons_three_runs():
 
 def test_stopping_rules_scenario_at_scale():
     res, numbers = scenario("stopping_rules", "starts.n=20")
-    share = {c: float(row(numbers, f"{c} < ε, min_steps 0")["gdlab"].split(" / ")[0]) for c in ("dx", "df", "grad")}
+    share = {c: float(row(numbers, f"{c} < ε, min_steps 0: premature")["gdlab"].split(" / ")[0])
+             for c in ("dx", "df", "grad")}
     assert share["grad"] < share["df"] and share["grad"] < share["dx"]   # ‖∇f‖ stops early least often
+    wasted = {c: row(numbers, f"{c} < ε, min_steps 0: steps spent after")["value"] for c in ("dx", "df", "grad")}
+    assert wasted["grad"] > wasted["df"]   # … and pays for it in steps past the target
     assert "100% of starts" in row(numbers, "stops too early most often")["gdlab"]
 
 
