@@ -34,6 +34,8 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
     from . import report
     from .storage import SweepFolder
 
+    from .sweep import check_interrupt
+
     sw = validate(config)
     if config.get("lessons"):
         from .lessons import run_lessons
@@ -46,6 +48,7 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
         _log(f"report: not yet — the sweep is {status}; the last shard builds it "
              f"(or run gdlab-report {folder})")
         return folder
+    check_interrupt()
     with sweep.lock("report", log=_log):
         report.build(folder, log=_log)
     return folder
@@ -63,6 +66,7 @@ def _task(cfg) -> None:
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra", None)
     overrides = tuple(HydraConfig.get().overrides.task) if HydraConfig.initialized() else ()
+    _catch_ctrl_c()
     try:
         folder = run(config, overrides)
     except ConfigError as exc:
@@ -82,6 +86,23 @@ def _task(cfg) -> None:
 
 
 _task.started = False
+
+
+def _catch_ctrl_c() -> None:
+    """Ctrl-C raises KeyboardInterrupt as usual and also sets a flag the sweep checks between kernel calls."""
+    import signal
+    import threading
+
+    from .sweep import INTERRUPTED
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigint(signum, frame):
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def _known_keys() -> set[str]:

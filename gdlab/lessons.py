@@ -674,7 +674,7 @@ def run_lessons(names: Sequence[str] | None = None, overrides: Sequence[str] = (
     from . import report
     from .config import ConfigError
     from .storage import SweepFolder
-    from .sweep import run_to_folder
+    from .sweep import check_interrupt, run_to_folder
 
     names = list(names or LESSONS)
     unknown = [n for n in names if n not in SCENARIOS]
@@ -691,6 +691,7 @@ def run_lessons(names: Sequence[str] | None = None, overrides: Sequence[str] = (
     root = Path(out_dir or next(iter(sweeps.values())).out_dir)
     folders = {}
     for i, (name, sw) in enumerate(sweeps.items()):
+        check_interrupt()
         log(f"lesson {i + 1}/{len(sweeps)}: {name} — {SCENARIOS[name].title}")
         folder = run_to_folder(sw, root, log=log, show_progress=False)
         with SweepFolder(folder).lock("report", log=log):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import platform
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
@@ -30,6 +31,17 @@ from .results import Results, curves_table, runs_table, stops_table, traces_tabl
 from .storage import SORT_KEYS, TABLES, SweepFolder, sweep_id
 
 __all__ = ["sweep", "descend", "run_sweep", "run_to_folder", "plan_parts", "engine_options", "load"]
+
+
+INTERRUPTED = threading.Event()
+"""Set by the command line's Ctrl-C handler. Python raises KeyboardInterrupt in whatever frame runs
+next, which may be a finalizer that swallows it; the sweep also checks this flag between kernel
+calls, so a Ctrl-C always stops the sweep (finished parts stay whole)."""
+
+
+def check_interrupt() -> None:
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 class Part(NamedTuple):
@@ -160,6 +172,7 @@ def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], 
     t0 = time.perf_counter()
     source = RunSource(int(offsets[-1]), take)
     for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats):
+        check_interrupt()
         owner = np.searchsorted(offsets, rec["run"], side="right") - 1
         for i in np.unique(owner):
             mine = owner == i
