@@ -98,12 +98,6 @@ def _bucket(n: int) -> int:
     return 1 << max(0, math.ceil(math.log2(max(n, 1))))
 
 
-def _pad_rows(a: np.ndarray) -> np.ndarray:
-    """``a`` with its first row repeated up to the next power of two rows."""
-    n = len(a)
-    return a if n == _bucket(n) else np.concatenate([a, np.repeat(a[:1], _bucket(n) - n, axis=0)])
-
-
 def _max_lanes() -> int:
     # CPU: a few thousand lanes fill the vector units; accelerators want far more.
     return 4096 if jax.default_backend() == "cpu" else 1 << 18
@@ -509,8 +503,7 @@ def trace_runs(problem: Problem, method: str, x0, alpha, momentum, n_iter,
     crit, eps, min_steps = rule_arrays(rules)
     with jax.enable_x64(opts.dtype == "float64"):
         call = _trace_kernel(spec, n_steps)
-        # padded to a size bucket (repeating the first run): parts with different traced counts share a compile
-        xs, fs = call(jnp.asarray(_pad_rows(x0), dt), jnp.asarray(_pad_rows(np.stack([alpha, momentum], 1)), dt),
+        xs, fs = call(jnp.asarray(x0, dt), jnp.asarray(np.stack([alpha, momentum], 1), dt),
                       (jnp.asarray(crit), jnp.asarray(eps, dt), jnp.asarray(min_steps)),
                       (jnp.asarray(opts.x_bound, dt), jnp.asarray(opts.f_bound, dt)))
         xs, fs = np.asarray(xs), np.asarray(fs)
@@ -542,8 +535,8 @@ def classify_points(problem: Problem, xs, dtype: str = "float64", stationary_tol
         return np.array([], dtype=object)
     dt = float_dtype(dtype)
     with jax.enable_x64(dtype == "float64"):
-        eig, newton = _curvature(problem)(jnp.asarray(_pad_rows(xs), dt))   # one compile per size bucket
-        eig, newton = np.asarray(eig, dtype=np.float64)[: len(xs)], np.asarray(newton, dtype=np.float64)[: len(xs)]
+        eig, newton = _curvature(problem)(jnp.asarray(xs, dt))
+        eig, newton = np.asarray(eig, dtype=np.float64), np.asarray(newton, dtype=np.float64)
     tol = np.sqrt(np.finfo(dt).eps) * np.maximum(1.0, np.abs(eig).max(axis=1, initial=0.0))[:, None]
     pos = (eig > tol).all(axis=1)
     neg = (eig < -tol).all(axis=1)

@@ -161,8 +161,7 @@ def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], q
     wide = wide.ffill(axis=1)
     out = []
     meta = runs.set_index("run_id")[by]
-    for key, rows in meta.groupby(by, dropna=False):
-        ids = rows.index
+    for key, ids in meta.groupby(by, dropna=False).groups.items():
         block = wide.loc[wide.index.intersection(ids)]
         q = block.quantile(list(quantiles)).T
         q.columns = [f"q{int(round(p * 100))}" for p in quantiles]
