@@ -363,7 +363,8 @@ def _momentum_numbers(res: Results) -> pd.DataFrame:
 
 
 def _momentum_figure(res: Results):
-    prob = _problems(res)["ravine"] if "ravine" in _problems(res) else next(iter(_problems(res).values()))
+    probs = _problems(res)
+    prob = probs.get("ravine") or next(iter(probs.values()))
     runs = res.runs
     methods = list(runs["method"].unique())
     fig, axes = F.figure_panels(len(methods) + 1, width=4.6, height=4.2)
@@ -456,9 +457,7 @@ def _step_size_figure(res: Results):
 
 def _regression_numbers(res: Results) -> pd.DataFrame:
     prob = _problems(res)["linreg_mse"]
-    from .problems import _regression_data
-    design, target = _regression_data()
-    k_star = np.linalg.lstsq(design, target, rcond=None)[0]
+    k_star = np.asarray(prob.minima[0])   # the registry's known minimum is numpy.linalg.lstsq's answer
     rows = []
     for m, g in res.runs.groupby("method"):
         ks = points(g["x_final"])
@@ -474,9 +473,7 @@ def _regression_numbers(res: Results) -> pd.DataFrame:
 
 
 def _regression_figure(res: Results):
-    from .problems import _regression_data
-    design, target = _regression_data()
-    k_star = np.linalg.lstsq(design, target, rcond=None)[0]
+    k_star = np.asarray(_problems(res)["linreg_mse"].minima[0])
     fig, axes = F.figure_panels(2, width=5.2, height=4.0)
     best = res.runs.loc[res.runs["f_final"].idxmin()]
     idx = np.arange(6)
