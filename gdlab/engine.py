@@ -8,9 +8,24 @@ works on live runs rather than waiting for the slowest lane (DESIGN.md,
 Engine). Lanes carry over between calls: a call consumes one part of the
 queue and returns what finished; only the last call drains the lanes.
 
-Every stop rule is evaluated at every step of every run; per rule the kernel
-keeps the first step it fired and f and x there. A finished run's lane is
-frozen (``where(live, new, old)``) until it is harvested.
+Layout: lanes are the last axis of every array (x is ``(d, L)``), so each
+coordinate is a contiguous row and the whole step is elementwise across
+lanes, which is what XLA vectorises. A problem written coordinate-first
+(``Problem.vectorized``) is evaluated on the ``(d, L)`` block directly, and
+its gradient comes from one vector-Jacobian product; others are vmapped.
+
+One step judges the lane's current point (every stop rule, finiteness,
+divergence, max_iter) from values already in the carry, then moves the
+lanes still running and evaluates f and ∇f at the new point into the carry.
+Nothing computed in a step is consumed twice within it, so XLA never
+recomputes f or ∇f to feed a second fusion. A finished lane keeps its point
+(its f and ∇f are recomputed at the same point, to the same bits) until it
+is harvested. Lanes are loaded only at chunk boundaries, with f and ∇f of
+their start evaluated at loading.
+
+What the records need of each judged step (x, f, ‖∇f‖) goes to a chunk
+buffer; once per chunk the kernel takes from it f and x where a rule fired
+and the checkpoint curves, so the per-step work stays minimal.
 
 Starts and hyperparameters are traced arrays, and shapes are bucketed to
 powers of two, so changing alpha or the number of starts does not recompile
@@ -32,14 +47,13 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .methods import get_method
 from .problems import Problem
 from .stopping import CRITERIA, Status, StopRule, checkpoints, rule_arrays
 
 __all__ = ["EngineOptions", "default_lanes", "run_batch", "stream_batch", "trace_runs", "classify_points",
-           "kernel_cache_size", "float_dtype"]
+           "kernel_cache_size", "float_dtype", "RunSource"]
 
 GRAD = CRITERIA.index("grad")
 
@@ -53,28 +67,37 @@ class EngineOptions(NamedTuple):
     f_bound: float = 1e30
     lanes: int | None = None
     part: int | None = None
-    chunk: int = 16
+    chunk: int = 32
 
 
 class Lanes(NamedTuple):
-    run: Any        # (L,) int32: index of the run in the queue's numbering; -1 = empty lane
-    x: Any          # (L, d)
-    f: Any          # (L,)
-    g: Any          # (L, d)
-    opt: Any        # optax state, leading axis L
+    """The kernel's state; every array has the lanes as its last axis."""
+
+    run: Any        # (L,) int32: the run's number in the stream; -1 = empty lane
+    x: Any          # (d, L): the current point, k updates from the start
+    f: Any          # (L,): f(x)
+    g: Any          # (d, L): ∇f(x)
+    xp: Any         # (d, L): the point before (for dx)
+    fp: Any         # (L,): f there (for df)
+    opt: Any        # optax state, lanes last
     k: Any          # (L,) int32: updates done
-    fresh: Any      # (L,) bool: x is the start; f and ∇f not yet evaluated
     status: Any     # (L,) int32 (Status)
-    fired: Any      # (L, R) int32: first step each rule fired, -1 if not yet
-    f_at: Any       # (L, R)
-    x_at: Any       # (L, R, d)
-    hp: Any         # (L, 2): alpha, momentum
-    curve_f: Any    # (L, C): f at the checkpoint steps
-    curve_g: Any    # (L, C): ‖∇f‖ at the checkpoint steps
+    fired: Any      # (R, L) int32: first step each rule fired, -1 if not yet
+    f_at: Any       # (R, L)
+    x_at: Any       # (R, d, L)
+    hp: Any         # (2, L): alpha, momentum
+    curve_f: Any    # (C, L): f at the checkpoint steps
+    curve_g: Any    # (C, L): ‖∇f‖ at the checkpoint steps
 
 
-# Fields copied to the output buffer when a run finishes (everything but the optimiser's inner state).
-RECORD_FIELDS = ("run", "x", "f", "g", "k", "status", "fired", "f_at", "x_at", "hp", "curve_f", "curve_g")
+# What a finished run's record holds: (name, leading shape as a function of (d, R, C), integer?)
+def _record_layout(d: int, R: int, C: int):
+    return (("run", (), True), ("x", (d,), False), ("f", (), False), ("g", (d,), False), ("k", (), True),
+            ("status", (), True), ("fired", (R,), True), ("f_at", (R,), False), ("x_at", (R, d), False),
+            ("hp", (2,), False), ("curve_f", (C,), False), ("curve_g", (C,), False))
+
+
+RECORD_FIELDS = tuple(name for name, _, _ in _record_layout(1, 1, 1))
 
 
 class _Spec(NamedTuple):
@@ -111,17 +134,13 @@ def default_lanes(n_runs: int) -> int:
 
 
 def _where(cond, new, old):
-    """Per-lane select over whole pytrees; ``cond`` is (L,) and broadcast over trailing axes."""
-    def pick(a, b):
-        c = cond.reshape(cond.shape + (1,) * (a.ndim - cond.ndim))
-        return jnp.where(c, a, b)
-    return jax.tree.map(pick, new, old)
+    """Per-lane select over whole pytrees; ``cond`` is (L,) and broadcast over leading axes."""
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
-# Reductions over a lane's few coordinates or rules are written out term by term:
-# XLA's CPU backend lowers a reduce over a short minor axis to a scalar loop per
-# lane, which cost 5x the step here; the unrolled form stays elementwise and
-# vectorises across lanes. Long axes fall back to the reduce.
+# Reductions over a lane's few coordinates or rules are written out row by row:
+# with lanes last each row is a vector across lanes, so the fold stays elementwise
+# and vectorises. Long axes fall back to the reduce over axis 0.
 _UNROLL = 64
 
 
@@ -136,202 +155,294 @@ def _fold(op, v):
 
 def _norm(v):
     acc = _fold(jnp.add, v * v)
-    return jnp.sqrt(acc if acc is not None else jnp.sum(v * v))
+    return jnp.sqrt(acc if acc is not None else jnp.sum(v * v, axis=0))
 
 
 def _all(v):
     acc = _fold(jnp.logical_and, v)
-    return acc if acc is not None else jnp.all(v)
+    return acc if acc is not None else jnp.all(v, axis=0)
 
 
 def _max(v):
     acc = _fold(jnp.maximum, v)
-    return acc if acc is not None else jnp.max(v)
+    return acc if acc is not None else jnp.max(v, axis=0)
+
+
+def _finite(v):
+    """All rows finite, per lane: v·0 is 0 for a finite entry and nan otherwise."""
+    acc = _fold(jnp.add, v * 0)
+    return jnp.isfinite(acc if acc is not None else jnp.sum(v * 0, axis=0))
+
+
+def _value_and_grad(problem: Problem):
+    """(d, L) → (f (L,), ∇f (d, L)): one vector-Jacobian product for a coordinate-first problem
+    (each lane's value depends on its own column only), a vmap over lanes otherwise."""
+    if problem.vectorized:
+        def vg(x):
+            f, vjp = jax.vjp(problem.fn, x)
+            return f, vjp(jnp.ones_like(f))[0]
+        return vg
+    return jax.vmap(jax.value_and_grad(problem.fn), in_axes=-1, out_axes=(0, -1))
 
 
 def _lane_fns(spec: _Spec):
-    """The per-lane init and step functions for one kernel spec.
+    """The lane functions of one kernel spec, all on whole (…, L) blocks.
 
-    ``step`` touches only a lane's hot state (x, f, ∇f, optimiser state, k,
-    status, fired); what the records need of each step (x, f, ‖∇f‖, k) it
-    returns as a row for the chunk buffer, and the kernel fills the cold
-    fields (f and x where a rule fired, the checkpoint curves) from that
-    buffer once per chunk.
+    ``load(lanes, take, run, x0, hp)`` puts new runs into the lanes where ``take``
+    and evaluates f and ∇f at their starts; ``step(lanes, rules, bounds)`` judges
+    and advances every lane once, returning the judged (x, f, ‖∇f‖) for the
+    chunk buffer.
     """
-    fn = spec.problem.fn
     make = get_method(spec.method).make
     dt = float_dtype(spec.dtype)
-    d, R = spec.problem.dim, spec.n_rules
+    d, R, L = spec.problem.dim, spec.n_rules, spec.lanes
     C = len(checkpoints(spec.max_iter))
-    value_and_grad = jax.value_and_grad(fn)
+    vg = _value_and_grad(spec.problem)
+    v_init = jax.vmap(lambda x, a, m: make(a, m).init(x), in_axes=-1, out_axes=-1)
+    v_update = jax.vmap(lambda g, o, x, a, m: make(a, m).update(g, o, x), in_axes=-1, out_axes=-1)
 
-    def init(run, x0, hp):
-        x0 = x0.astype(dt)
-        return Lanes(run=run, x=x0, f=jnp.zeros((), dt), g=jnp.zeros_like(x0),
-                     opt=make(hp[0], hp[1]).init(x0), k=jnp.int32(0), fresh=jnp.bool_(True),
-                     status=jnp.int32(Status.running), fired=jnp.full((R,), -1, jnp.int32),
-                     f_at=jnp.full((R,), jnp.nan, dt), x_at=jnp.full((R, d), jnp.nan, dt),
-                     hp=hp, curve_f=jnp.full((C,), jnp.nan, dt), curve_g=jnp.full((C,), jnp.nan, dt))
+    def empty():
+        x = jnp.zeros((d, L), dt)
+        hp = jnp.ones((2, L), dt)
+        f, g = vg(x)
+        return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, xp=x, fp=f,
+                     opt=v_init(x, hp[0], hp[1]), k=jnp.zeros((L,), jnp.int32),
+                     status=jnp.full((L,), Status.running, jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
+                     f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
+                     curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt))
 
-    def step(lane: Lanes, crit, eps, min_steps, x_bound, f_bound):
-        live = (lane.run >= 0) & (lane.status == Status.running)
-        updates, opt_next = make(lane.hp[0], lane.hp[1]).update(lane.g, lane.opt, lane.x)
-        x = jnp.where(lane.fresh, lane.x, optax.apply_updates(lane.x, updates))
-        opt_state = jax.tree.map(lambda a, b: jnp.where(lane.fresh, a, b), lane.opt, opt_next)
-        k = lane.k + jnp.where(lane.fresh, 0, 1).astype(jnp.int32)
-        f, g = value_and_grad(x)
+    def load(lanes: Lanes, take, run, x0, hp) -> Lanes:
+        x = jnp.where(take, x0.astype(dt), lanes.x)
+        hp = jnp.where(take, hp.astype(dt), lanes.hp)
+        f, g = vg(x)
+        f = jnp.where(take, f, lanes.f)
+        g = jnp.where(take, g, lanes.g)
+        opt = _where(take, v_init(x, hp[0], hp[1]), lanes.opt)
+        # f_at, x_at and the curves keep the lane's last run's values: the recorder overwrites every
+        # entry the new run reaches, and the host blanks the others (fired < 0, checkpoint > k)
+        return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, xp=jnp.where(take, x, lanes.xp),
+                              fp=jnp.where(take, f, lanes.fp), opt=opt, k=jnp.where(take, 0, lanes.k),
+                              status=jnp.where(take, Status.running, lanes.status),
+                              fired=jnp.where(take, -1, lanes.fired), hp=hp)
+
+    def step(lanes: Lanes, rules, bounds):
+        crit, eps, min_steps = (r[:, None] for r in rules)
+        x_bound, f_bound = bounds
+        x, f, g, k = lanes.x, lanes.f, lanes.g, lanes.k
+        live = (lanes.run >= 0) & (lanes.status == Status.running)
+        # judge step k from the carry
         gnorm = _norm(g)
-        finite = jnp.isfinite(f) & _all(jnp.isfinite(g)) & _all(jnp.isfinite(x))
-
-        dx = _norm(x - lane.x)
-        df = jnp.abs(f - lane.f)
+        finite = jnp.isfinite(f) & _finite(g) & _finite(x)
+        dx = _norm(x - lanes.xp)
+        df = jnp.abs(f - lanes.fp)
         value = jnp.where(crit == 0, dx, jnp.where(crit == 1, df, gnorm))
         # A comparison with nan is false, and a nonfinite step is refused outright:
         # a fault never counts as a fired rule. At the start only ‖∇f‖ is defined.
-        allowed = (k >= min_steps) & (lane.fired < 0) & finite & (~lane.fresh | (crit == GRAD))
-        fired = jnp.where(allowed & (value < eps), k, lane.fired)
-        all_fired = _all(fired >= 0) if R else jnp.bool_(False)
+        allowed = (k >= min_steps) & (lanes.fired < 0) & finite & ((k > 0) | (crit == GRAD))
+        fired = jnp.where(live & allowed & (value < eps), k, lanes.fired)
+        all_fired = _all(fired >= 0) if R else jnp.zeros_like(live)
         diverged = (_max(jnp.abs(x)) > x_bound) | (jnp.abs(f) > f_bound)
-        status = jnp.select(
-            [~finite & lane.fresh, ~finite, all_fired, diverged, k >= spec.max_iter],
-            [Status.invalid_start, Status.nonfinite, Status.converged, Status.diverged, Status.max_iter],
-            Status.running).astype(jnp.int32)
+        # the first that holds, in this order (a chain of selects: jnp.select would lower to a reduce)
+        status = jnp.where(k >= spec.max_iter, Status.max_iter, Status.running)
+        for cond, code in ((diverged, Status.diverged), (all_fired, Status.converged), (~finite, Status.nonfinite),
+                           (~finite & (k == 0), Status.invalid_start)):
+            status = jnp.where(cond, code, status)
+        status = jnp.where(live, status, lanes.status).astype(jnp.int32)
+        go = live & (status == Status.running)
+        # move the lanes still running; evaluate f and ∇f at the new point
+        updates, opt_next = v_update(g, lanes.opt, x, lanes.hp[0], lanes.hp[1])
+        x_new = jnp.where(go, x + updates.astype(dt), x)
+        opt = _where(go, opt_next, lanes.opt)
+        f_new, g_new = vg(x_new)
+        lanes = lanes._replace(x=x_new, f=f_new, g=g_new, xp=x, fp=f, opt=opt, k=k + go.astype(jnp.int32),
+                               status=status, fired=fired)
+        return lanes, (x, f, gnorm)
 
-        def keep(new, old):   # a finished or empty lane never changes
-            return jax.tree.map(lambda a, b: jnp.where(live, a, b), new, old)
-
-        lane = lane._replace(x=keep(x, lane.x), f=keep(f, lane.f), g=keep(g, lane.g),
-                             opt=keep(opt_state, lane.opt), k=keep(k, lane.k),
-                             fresh=lane.fresh & ~live, status=keep(status, lane.status),
-                             fired=keep(fired, lane.fired))
-        return lane, (x, f, gnorm, jnp.where(live, k, -1))
-
-    return init, step
+    return empty, load, step
 
 
-def _take_rows(buf, rows):
-    """buf (K, L, ...) and rows (L, n) → (L, n, ...): for each lane, the rows it asks for."""
-    per_lane = jnp.moveaxis(buf, 0, 1)
-    idx = rows.reshape(rows.shape + (1,) * (per_lane.ndim - 2))
-    return jnp.take_along_axis(per_lane, idx, axis=1)
+def _rows(buf, rows):
+    """buf (K, …, L) and rows (R, L) with entries in [0, K) → (R, …, L): per lane, the rows it asks for."""
+    idx = rows.reshape(rows.shape[:1] + (1,) * (buf.ndim - 2) + rows.shape[1:])
+    return jnp.take_along_axis(buf, jnp.broadcast_to(idx, rows.shape[:1] + buf.shape[1:]), axis=0)
 
 
 def _chunk_recorder(spec: _Spec, K: int):
     """Fill the cold fields (f, x where rules fired; checkpoint curves) from a chunk's buffer.
 
-    Lanes are loaded only at chunk boundaries, so a lane's k at buffer row j
-    is m·K + j: its first chunk holds the checkpoints below K at fixed rows
-    (a static slice), and any later chunk at most a few, found per lane.
+    A lane live at the chunk's start with k = k0 judged rows 0 … last of the
+    buffer, steps k0 … k0 + last. Lanes are loaded only at chunk boundaries and
+    a running lane advances K steps per chunk, so k0 is a multiple of K: the
+    first chunk of a run holds the checkpoints below K at fixed rows, and any
+    later chunk at most a few, found per lane.
     """
     cps_np = checkpoints(spec.max_iter)
-    cps = jnp.asarray(cps_np)
     C = len(cps_np)
-    first_rows = [int(c) for c in cps_np if c < K]
+    first = [int(c) for c in cps_np if c < K]
     later = max([int(np.sum((cps_np >= m * K) & (cps_np < (m + 1) * K)))
                  for m in range(1, spec.max_iter // K + 2)] or [0])
+    n_first = len(first)
+    cps_later = jnp.asarray(np.append(cps_np[n_first:], np.iinfo(np.int32).max).astype(np.int32))
     lane_ids = jnp.arange(spec.lanes)
 
-    def record(lanes: Lanes, fired_before, xbuf, fbuf, gbuf, kbuf) -> Lanes:
-        kstart = kbuf[0]                                    # k at row 0, -1 if the lane was not live
+    def record(lanes: Lanes, k0, live0, fired_before, xbuf, fbuf, gbuf) -> Lanes:
+        last = jnp.where(lanes.status == Status.running, K - 1, lanes.k - k0)
+        judged = live0 & (last >= 0)
         # f and x at the step each newly fired rule fired
-        new = (lanes.fired >= 0) & (fired_before < 0) & (kstart >= 0)[:, None]
-        rows = jnp.clip(lanes.fired - kstart[:, None], 0, K - 1)
-        f_at = jnp.where(new, _take_rows(fbuf, rows), lanes.f_at)
-        x_at = jnp.where(new[..., None], _take_rows(xbuf, rows), lanes.x_at)
-        # checkpoints in a lane's first chunk: fixed rows
+        if lanes.fired.shape[0]:
+            new = (lanes.fired >= 0) & (fired_before < 0) & judged
+            rows = jnp.clip(lanes.fired - k0, 0, K - 1)
+            f_at = jnp.where(new, _rows(fbuf, rows), lanes.f_at)
+            x_at = jnp.where(new[:, None, :], _rows(xbuf, rows), lanes.x_at)
+            lanes = lanes._replace(f_at=f_at, x_at=x_at)
+        # checkpoints in a run's first chunk: fixed rows
         curve_f, curve_g = lanes.curve_f, lanes.curve_g
-        if first_rows:
-            n0 = len(first_rows)
-            hit = (kstart == 0)[:, None] & (kbuf[jnp.asarray(first_rows)].T == cps[:n0][None, :])
-            curve_f = curve_f.at[:, :n0].set(jnp.where(hit, fbuf[jnp.asarray(first_rows)].T, curve_f[:, :n0]))
-            curve_g = curve_g.at[:, :n0].set(jnp.where(hit, gbuf[jnp.asarray(first_rows)].T, curve_g[:, :n0]))
+        if first:
+            hit = judged & (k0 == 0) & (jnp.arange(n_first)[:, None] <= last)
+            curve_f = curve_f.at[:n_first].set(jnp.where(hit, fbuf[jnp.asarray(first)], curve_f[:n_first]))
+            curve_g = curve_g.at[:n_first].set(jnp.where(hit, gbuf[jnp.asarray(first)], curve_g[:n_first]))
         # later chunks: at most `later` checkpoints fall in a window of K steps
-        s0 = jnp.searchsorted(cps, kstart)
-        for t in range(later):
-            c = jnp.minimum(s0 + t, C - 1)
-            row = jnp.clip(cps[c] - kstart, 0, K - 1)
-            k_row = jnp.take_along_axis(kbuf.T, row[:, None], axis=1)[:, 0]
-            hit = (kstart > 0) & (s0 + t < C) & (cps[c] - kstart < K) & (k_row == cps[c])
-            fv = jnp.take_along_axis(fbuf.T, row[:, None], axis=1)[:, 0]
-            gv = jnp.take_along_axis(gbuf.T, row[:, None], axis=1)[:, 0]
-            curve_f = curve_f.at[lane_ids, c].set(jnp.where(hit, fv, curve_f[lane_ids, c]))
-            curve_g = curve_g.at[lane_ids, c].set(jnp.where(hit, gv, curve_g[lane_ids, c]))
-        return lanes._replace(f_at=f_at, x_at=x_at, curve_f=curve_f, curve_g=curve_g)
+        if C > n_first and later:
+            s0 = jnp.searchsorted(cps_later, k0).astype(jnp.int32)   # later checkpoints before k0
+            for t in range(later):
+                idx = s0 + t
+                row = cps_later[jnp.minimum(idx, cps_later.shape[0] - 1)] - k0
+                hit = judged & (k0 > 0) & (row <= last)
+                rowc = jnp.clip(row, 0, K - 1)[None]
+                at = (jnp.where(hit, n_first + idx, C), lane_ids)
+                curve_f = curve_f.at[at].set(_rows(fbuf, rowc)[0], mode="drop")
+                curve_g = curve_g.at[at].set(_rows(gbuf, rowc)[0], mode="drop")
+        return lanes._replace(curve_f=curve_f, curve_g=curve_g)
 
     return record
+
+
+def _ranks(mask):
+    """1, 2, … over the lanes where ``mask`` (in a fixed order of the lanes; 0 elsewhere).
+
+    The order is column-major over a (√L, √L) view, so the prefix sums run down
+    rows — vector adds across lanes — instead of a cumsum over one long axis,
+    which XLA's CPU backend computes slowly."""
+    L = mask.shape[0]
+    rows = 1 << (int(math.log2(L)) // 2)
+    m = mask.astype(jnp.int32).reshape(rows, L // rows)
+    acc, out = m[0], [m[0]]
+    for r in range(1, rows):
+        acc = acc + m[r]
+        out.append(acc)
+    within = jnp.stack(out)                         # inclusive prefix down each column
+    before = jnp.cumsum(acc) - acc                  # columns to the left (a short cumsum)
+    return jnp.where(mask, (within + before[None, :]).reshape(L), 0)
+
+
+def _encode(a, dt):
+    return jax.lax.bitcast_convert_type(a, jnp.float32) if dt == jnp.float32 else a.astype(dt)
+
+
+def _pack(lanes: Lanes, dt) -> Any:
+    """Every record field of every lane as one (L, W) array: one scatter moves a finished run.
+    Integers ride along exactly: bit-cast into float32, converted into float64."""
+    cols = []
+    for name, _, is_int in _record_layout(lanes.x.shape[0], lanes.fired.shape[0], lanes.curve_f.shape[0]):
+        a = getattr(lanes, name)
+        a = a.reshape((-1, a.shape[-1]))
+        cols.append(_encode(a, dt) if is_int else a)
+    return jnp.concatenate(cols).T
+
+
+def _records(packed: np.ndarray, d: int, R: int, cps: np.ndarray) -> dict[str, np.ndarray]:
+    """The (n, W) block of finished runs as named arrays; entries a run never reached (a rule that did
+    not fire, a checkpoint past its last step) are nan, whatever the lane held before."""
+    rec = _unpack(packed, d, R, len(cps))
+    unfired = rec["fired"] < 0
+    rec["f_at"][unfired] = np.nan
+    rec["x_at"][unfired] = np.nan
+    beyond = cps[None, :] > rec["k"][:, None]
+    rec["curve_f"][beyond] = np.nan
+    rec["curve_g"][beyond] = np.nan
+    return rec
+
+
+def _unpack(packed: np.ndarray, d: int, R: int, C: int) -> dict[str, np.ndarray]:
+    out, col = {}, 0
+    n = packed.shape[0]
+    for name, shape, is_int in _record_layout(d, R, C):
+        w = int(np.prod(shape, dtype=np.int64))
+        a = packed[:, col:col + w]
+        col += w
+        if is_int:
+            a = a.view(np.int32) if a.dtype == np.float32 else a.astype(np.int32)
+        out[name] = a.reshape((n,) + shape)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
 def _kernel(spec: _Spec):
     """The jitted refill loop for one spec (cached: one compilation per spec)."""
-    init, step = _lane_fns(spec)
+    empty, load, step = _lane_fns(spec)
     L, P, K = spec.lanes, spec.part, spec.chunk
-    B = P + L   # a call can finish every queued run and every run already in a lane
+    B = P + L   # rows out: one per queued run, and one per lane for a run carried in from the last call
     d = spec.problem.dim
     dt = float_dtype(spec.dtype)
-    v_init = jax.vmap(init)
-    v_step = jax.vmap(step, in_axes=(0, None, None, None, None, None))
     record = _chunk_recorder(spec, K)
+    lane_ids = jnp.arange(L, dtype=jnp.int32)
 
-    def refill(lanes, ptr, queue, n_queue):
-        ids, x0, hp = queue
-        empty = lanes.run < 0
-        rank = jnp.cumsum(empty) - 1
-        src = ptr + rank
-        take = empty & (src < n_queue)
+    def refill(lanes, ptr, queue, n_queue, base):
+        x0, hp = queue                                   # (d, P), (2, P)
+        empty_ = lanes.run < 0
+        src = ptr + _ranks(empty_) - 1
+        take = empty_ & (src < n_queue)
         src = jnp.clip(src, 0, P - 1)
-        fresh = v_init(ids[src], x0[src], hp[src])
-        return _where(take, fresh, lanes), ptr + jnp.sum(take, dtype=jnp.int32)
+        lanes = load(lanes, take, base + src, jnp.take(x0, src, axis=1), jnp.take(hp, src, axis=1))
+        return lanes, ptr + jnp.sum(take, dtype=jnp.int32)
 
-    def harvest(lanes, out, n_out):
+    def harvest(lanes, out, base):
         done = (lanes.run >= 0) & (lanes.status != Status.running)
-        pos = jnp.where(done, n_out + jnp.cumsum(done) - 1, B)
-        out = {name: out[name].at[pos].set(getattr(lanes, name), mode="drop") for name in RECORD_FIELDS}
-        lanes = lanes._replace(run=jnp.where(done, -1, lanes.run))
-        return lanes, out, n_out + jnp.sum(done, dtype=jnp.int32)
+        # a run of this call's part goes to its own row; one carried in from the last call to its lane's
+        pos = jnp.where(lanes.run >= base, lanes.run - base, P + lane_ids)
+        out = out.at[jnp.where(done, pos, B)].set(_pack(lanes, dt), mode="drop")
+        return lanes._replace(run=jnp.where(done, -1, lanes.run)), out
 
-    def chunk(lanes, useful, rules, bounds):
-        bufs = (jnp.zeros((K, L, d), dt), jnp.zeros((K, L), dt), jnp.zeros((K, L), dt),
-                jnp.full((K, L), -1, jnp.int32))
-
+    def chunk(lanes, buf, useful, rules, bounds):
         def inner(i, carry):
-            lanes, bufs, useful = carry
-            lanes, row = v_step(lanes, *rules, *bounds)
-            bufs = tuple(jax.lax.dynamic_update_index_in_dim(b, r, i, 0) for b, r in zip(bufs, row))
-            return lanes, bufs, useful + jnp.sum(row[3] >= 0, dtype=jnp.int32)
+            lanes, buf = carry
+            lanes, (x, f, gnorm) = step(lanes, rules, bounds)
+            row = jnp.concatenate([x, f[None], gnorm[None]])
+            return lanes, jax.lax.dynamic_update_index_in_dim(buf, row, i, 0)
 
-        fired_before = lanes.fired
-        lanes, bufs, useful = jax.lax.fori_loop(0, K, inner, (lanes, bufs, useful))
-        return record(lanes, fired_before, *bufs), useful
+        k0, fired_before = lanes.k, lanes.fired
+        live0 = (lanes.run >= 0) & (lanes.status == Status.running)
+        lanes, buf = jax.lax.fori_loop(0, K, inner, (lanes, buf))
+        lanes = record(lanes, k0, live0, fired_before, buf[:, :d], buf[:, d], buf[:, d + 1])
+        last = jnp.where(lanes.status == Status.running, K - 1, lanes.k - k0)
+        return lanes, buf, useful + jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
-    def call(lanes, queue, n_queue, rules, bounds, drain):
-        out = {name: jnp.zeros((B,) + getattr(lanes, name).shape[1:], getattr(lanes, name).dtype)
-               for name in RECORD_FIELDS}
-        lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue)
+    def call(lanes, queue, n_queue, base, rules, bounds, drain):
+        out = jnp.zeros((B, _pack_width(spec)), dt).at[:, 0].set(_encode(jnp.int32(-1), dt))   # run -1: no record
+        lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
-            lanes, out, n_out, ptr, useful, executed = carry
-            lanes, useful = chunk(lanes, useful, rules, bounds)
-            lanes, out, n_out = harvest(lanes, out, n_out)
-            lanes, ptr = refill(lanes, ptr, queue, n_queue)
-            return lanes, out, n_out, ptr, useful, executed + L * K
+            lanes, buf, out, ptr, useful, executed = carry
+            lanes, buf, useful = chunk(lanes, buf, useful, rules, bounds)
+            lanes, out = harvest(lanes, out, base)
+            lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
+            return lanes, buf, out, ptr, useful, executed + L * K
 
         def cond(carry):
             lanes, _, _, ptr, _, _ = carry
             return jnp.where(drain, jnp.any(lanes.run >= 0), ptr < n_queue)
 
         zero = jnp.int32(0)
-        lanes, out, n_out, _, useful, executed = jax.lax.while_loop(
-            cond, body, (lanes, out, zero, ptr, zero, zero))
-        return lanes, out, n_out, useful, executed
+        buf = jnp.zeros((K, d + 2, L), dt)    # every row is written before it is read, in every chunk
+        lanes, _, out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, buf, out, ptr, zero, zero))
+        return lanes, out, useful, executed
 
-    def empty(dim_dtype):
-        run = jnp.full((L,), -1, jnp.int32)
-        x0 = jnp.zeros((L, d), dim_dtype)
-        hp = jnp.ones((L, 2), dim_dtype)
-        return v_init(run, x0, hp)
+    return jax.jit(call), jax.jit(empty)
 
-    return jax.jit(call), jax.jit(empty, static_argnums=0)
+
+def _pack_width(spec: _Spec) -> int:
+    d, R, C = spec.problem.dim, spec.n_rules, len(checkpoints(spec.max_iter))
+    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
 
 
 _SPECS: list[_Spec] = []
@@ -407,6 +518,8 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     spec = _spec_for(problem, method, len(rules), n, opts)
     call, empty = _kernel(spec)
     dt = float_dtype(opts.dtype)
+    np_dt = np.dtype(opts.dtype)
+    d, R, cps = problem.dim, len(rules), checkpoints(opts.max_iter)
     crit, eps, min_steps = rule_arrays(rules)
     P = spec.part
     spans = [(a, min(a + P, n)) for a in range(0, n, P)]
@@ -414,7 +527,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     shared = {}
     for dev in devices:
         put = functools.partial(jax.device_put, device=dev)
-        shared[dev] = (put(empty(dt)),
+        shared[dev] = (put(empty()),
                        (put(jnp.asarray(crit)), put(jnp.asarray(eps, dt)), put(jnp.asarray(min_steps))),
                        (put(jnp.asarray(opts.x_bound, dt)), put(jnp.asarray(opts.f_bound, dt))))
     lanes = {dev: shared[dev][0] for dev in devices}
@@ -429,21 +542,21 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
                 break
             start, stop = spans[i]
             m = stop - start
-            ids = np.full(P, -1, np.int32)
-            ids[:m] = np.arange(start, stop, dtype=np.int32)
             xs, al, mo = source.take(start, stop)
-            xq = np.zeros((P, problem.dim), dt); xq[:m] = xs
-            hq = np.ones((P, 2), dt); hq[:m, 0] = al; hq[:m, 1] = mo
-            queue = jax.device_put((ids, xq, hq), dev)
+            xq = np.zeros((d, P), np_dt); xq[:, :m] = np.asarray(xs).T
+            hq = np.ones((2, P), np_dt); hq[0, :m] = al; hq[1, :m] = mo
+            queue = jax.device_put((xq, hq), dev)
             _, rules_dev, bounds = shared[dev]
-            lanes[dev], out, n_out, u, e = call(lanes[dev], queue, jnp.int32(m), rules_dev, bounds,
-                                                jnp.bool_(i == last_span[dev]))
-            pending.append((out, n_out, u, e))
-        for out, n_out, u, e in pending:
+            lanes[dev], out, u, e = call(lanes[dev], queue, jnp.int32(m), jnp.int32(start), rules_dev, bounds,
+                                         jnp.bool_(i == last_span[dev]))
+            pending.append((out, u, e))
+        for out, u, e in pending:
             useful += int(u); executed += int(e)
-            n_out = int(n_out)
-            if n_out:
-                yield {name: np.asarray(a)[:n_out] for name, a in out.items()}
+            packed = np.asarray(out)
+            run = packed[:, 0].view(np.int32) if packed.dtype == np.float32 else packed[:, 0]
+            written = run >= 0
+            if written.any():
+                yield _records(packed[written], d, R, cps)
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed
@@ -469,16 +582,15 @@ def run_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,
 
 @functools.lru_cache(maxsize=None)
 def _trace_kernel(spec: _Spec, n_steps: int):
-    init, step = _lane_fns(spec)
-    v_init = jax.vmap(init)
-    v_step = jax.vmap(step, in_axes=(0, None, None, None, None, None))
+    empty, load, step = _lane_fns(spec)
+    L = spec.lanes
 
     def call(x0, hp, rules, bounds):
-        lanes = v_init(jnp.arange(x0.shape[0], dtype=jnp.int32), x0, hp)
+        lanes = load(empty(), jnp.ones((L,), bool), jnp.arange(L, dtype=jnp.int32), x0, hp)
 
         def one(lanes, _):
-            lanes, _ = v_step(lanes, *rules, *bounds)
-            return lanes, (lanes.x, lanes.f)
+            lanes, (x, f, _) = step(lanes, rules, bounds)
+            return lanes, (x, f)
 
         _, (xs, fs) = jax.lax.scan(one, lanes, None, length=n_steps)
         return xs, fs
@@ -490,24 +602,28 @@ def trace_runs(problem: Problem, method: str, x0, alpha, momentum, n_iter,
                rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions()):
     """Full trajectories of a few runs: (x, f) at steps 0 … n_iter of each.
 
-    Runs the same per-lane step as the batch kernel, so the path is the one
-    the batch took. Returns a list of ``(xs (n_iter+1, d), fs (n_iter+1,))``.
+    Runs the same lane step as the batch kernel, so the path is the one the
+    batch took. Returns a list of ``(xs (n_iter+1, d), fs (n_iter+1,))``.
     """
     x0, alpha, momentum = _check_inputs(problem, x0, alpha, momentum)
     n_iter = np.asarray(n_iter, dtype=np.int64)
-    if len(x0) == 0:
+    n = len(x0)
+    if n == 0:
         return []
-    spec = _Spec(problem, method, opts.dtype, len(rules), 0, 0, 0, opts.max_iter)
+    L = _bucket(n)
+    spec = _Spec(problem, method, opts.dtype, len(rules), L, 0, 0, opts.max_iter)
     n_steps = _bucket(int(n_iter.max()) + 1)
     dt = float_dtype(opts.dtype)
     crit, eps, min_steps = rule_arrays(rules)
+    xq = np.zeros((problem.dim, L)); xq[:, :n] = x0.T
+    hq = np.ones((2, L)); hq[0, :n] = alpha; hq[1, :n] = momentum
     with jax.enable_x64(opts.dtype == "float64"):
         call = _trace_kernel(spec, n_steps)
-        xs, fs = call(jnp.asarray(x0, dt), jnp.asarray(np.stack([alpha, momentum], 1), dt),
+        xs, fs = call(jnp.asarray(xq, dt), jnp.asarray(hq, dt),
                       (jnp.asarray(crit), jnp.asarray(eps, dt), jnp.asarray(min_steps)),
                       (jnp.asarray(opts.x_bound, dt), jnp.asarray(opts.f_bound, dt)))
-        xs, fs = np.asarray(xs), np.asarray(fs)
-    return [(xs[: k + 1, i], fs[: k + 1, i]) for i, k in enumerate(n_iter)]
+        xs, fs = np.asarray(xs), np.asarray(fs)      # (steps, d, L), (steps, L)
+    return [(xs[: k + 1, :, i], fs[: k + 1, i]) for i, k in enumerate(n_iter)]
 
 
 POINT_TYPES = np.array(["minimum", "maximum", "saddle", "degenerate", "non_stationary"], dtype=object)

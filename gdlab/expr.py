@@ -152,7 +152,8 @@ def _compile(node: ast.AST, coords: Mapping[str, int]) -> Callable:
 
 
 def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
-    """Parse ``text`` into ``(fn, dim)`` where fn maps x of shape (dim,) to a scalar."""
+    """Parse ``text`` into ``(fn, dim)`` where fn maps x of shape (dim,) to a scalar, and
+    coordinate-first x of shape (dim, n) to the n values (the engine's vectorized form)."""
     if not isinstance(text, str):
         raise ExpressionError(f"expr must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -178,7 +179,7 @@ def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
     body = _compile(tree, coords)
 
     def fn(x):
-        return jnp.asarray(body(x), dtype=x.dtype)
+        return jnp.broadcast_to(jnp.asarray(body(x), dtype=x.dtype), x.shape[1:])
 
     return fn, dim
 
@@ -279,6 +280,6 @@ def inline_problem(entry: Mapping) -> Problem:
         with jax.enable_x64(True):
             f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
     prob = Problem(name=name, fn=fn, dim=dim, domain=tuple(tuple(map(float, ax)) for ax in dom),
-                   minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc)
+                   minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc, vectorized="expr" in entry)
     _CACHE[key] = prob
     return prob

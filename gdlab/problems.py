@@ -2,6 +2,10 @@
 
 A :class:`Problem` is f: R^d -> R written in JAX on one point ``x`` of shape
 ``(d,)``, with the box its starts are drawn from and the minima known for it.
+The built-in functions are also written coordinate-first: given ``x`` of shape
+``(d, n)`` they return the ``n`` values at once (index ``x[i]``, reduce over
+``axis=0``), which the engine evaluates directly on its lanes
+(``vectorized=True``); a problem without that form is vmapped.
 The registry :data:`PROBLEMS` maps a name to a factory taking the dimension;
 :func:`get_problem` is the one way in.
 """
@@ -28,6 +32,8 @@ class Problem:
     ``smooth_minima`` is False where f is not differentiable at its minima
     (a cone tip), so ∇f(x*) is undefined there.
     ``stationary`` lists other known stationary points (saddles, maxima).
+    ``vectorized`` says ``fn`` also takes ``x`` of shape ``(d, n)`` (coordinates
+    first) and returns the ``n`` values, each from its own column only.
     """
 
     name: str
@@ -39,6 +45,7 @@ class Problem:
     smooth_minima: bool = True
     stationary: tuple[tuple[float, ...], ...] = ()
     doc: str = ""
+    vectorized: bool = False
 
     def __post_init__(self):
         if len(self.domain) != self.dim:
@@ -89,7 +96,8 @@ def _register(name: str, dim: int | None, default_dim: int | None = None):
         def make(d: int) -> Problem:
             fn, domain, minima, f_min, extra = build(d)
             return Problem(name=name, fn=fn, dim=d, domain=tuple(map(tuple, domain)),
-                           minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc, **extra)
+                           minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc, vectorized=True,
+                           **extra)
 
         PROBLEMS[name] = ProblemSpec(make, dim, dim if dim is not None else default_dim, doc)
         return build
@@ -206,6 +214,11 @@ def _x2y_y2(d):
             {"stationary": ((0.0, 0.0),)})
 
 
+def _column(v, x):
+    """A data vector ``v`` (rows,) shaped to broadcast against coordinate-first ``x`` (d, *batch)."""
+    return v.reshape(v.shape + (1,) * (x.ndim - 1))
+
+
 def _regression_data(seed=2024, n=200):
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(n, 5))
@@ -224,7 +237,7 @@ def _linreg_mse(d):
     def fn(k):
         a = jnp.asarray(design, dtype=k.dtype)
         b = jnp.asarray(target, dtype=k.dtype)
-        return jnp.mean((a @ k - b) ** 2)
+        return jnp.mean((jnp.tensordot(a, k, axes=1) - _column(b, k)) ** 2, axis=0)
 
     return fn, _box(6, -5.0, 5.0), [tuple(k_star)], [f_star], {}
 
@@ -254,7 +267,7 @@ def _logistic(d):
     def fn(w):
         a = jnp.asarray(design, dtype=w.dtype)
         y = jnp.asarray(labels, dtype=w.dtype)
-        return jnp.mean(jnp.logaddexp(0, -y * (a @ w)))
+        return jnp.mean(jnp.logaddexp(0, -_column(y, w) * jnp.tensordot(a, w, axes=1)), axis=0)
 
     return fn, _box(3, -5.0, 5.0), [tuple(w)], [f_star], {}
 
@@ -266,7 +279,7 @@ def _rosenbrock(d):
     """Rosenbrock (1960), n-d: Σ 100(x_{i+1} − x_i²)² + (1 − x_i)²; minimum 0 at (1, …, 1)."""
     if d < 2:
         raise ValueError("rosenbrock needs dimension ≥ 2")
-    return (lambda x: jnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2),
+    return (lambda x: jnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2, axis=0),
             _box(d, -2.0, 2.0), [(1.0,) * d], [0.0], {})
 
 
@@ -283,7 +296,7 @@ def _himmelblau(d):
 @_register("rastrigin", None, 2)
 def _rastrigin(d):
     """Rastrigin (1974), n-d: 10d + Σ x_i² − 10 cos 2πx_i; global minimum 0 at the origin."""
-    return (lambda x: 10 * x.shape[0] + jnp.sum(x ** 2 - 10 * jnp.cos(2 * jnp.pi * x)),
+    return (lambda x: 10 * x.shape[0] + jnp.sum(x ** 2 - 10 * jnp.cos(2 * jnp.pi * x), axis=0),
             _box(d, -5.12, 5.12), [(0.0,) * d], [0.0], {})
 
 
@@ -291,8 +304,8 @@ def _rastrigin(d):
 def _ackley(d):
     """Ackley (1987), n-d: −20e^(−0.2√(mean x²)) − e^(mean cos 2πx) + 20 + e; minimum 0 at 0, a cone tip."""
     def fn(x):
-        return (-20 * jnp.exp(-0.2 * jnp.sqrt(jnp.mean(x ** 2)))
-                - jnp.exp(jnp.mean(jnp.cos(2 * jnp.pi * x))) + 20 + jnp.e)
+        return (-20 * jnp.exp(-0.2 * jnp.sqrt(jnp.mean(x ** 2, axis=0)))
+                - jnp.exp(jnp.mean(jnp.cos(2 * jnp.pi * x), axis=0)) + 20 + jnp.e)
     return fn, _box(d, -5.0, 5.0), [(0.0,) * d], [0.0], {"smooth_minima": False}
 
 
@@ -333,7 +346,7 @@ _ST_F = -39.16616570377141
 @_register("styblinski_tang", None, 2)
 def _styblinski_tang(d):
     """Styblinski & Tang (1990), n-d: ½Σ(x⁴ − 16x² + 5x); minimum −39.166·d at x_i = −2.9035."""
-    return (lambda x: 0.5 * jnp.sum(x ** 4 - 16 * x ** 2 + 5 * x),
+    return (lambda x: 0.5 * jnp.sum(x ** 4 - 16 * x ** 2 + 5 * x, axis=0),
             _box(d, -5.0, 5.0), [(_ST_X,) * d], [_ST_F * d], {})
 
 
@@ -346,6 +359,6 @@ def _ravine(d):
     c = np.logspace(0, math.log10(_RAVINE_KAPPA), d) if d > 1 else np.ones(1)
 
     def fn(x):
-        return 0.5 * jnp.sum(jnp.asarray(c, dtype=x.dtype) * x ** 2)
+        return 0.5 * jnp.sum(_column(jnp.asarray(c, dtype=x.dtype), x) * x ** 2, axis=0)
 
     return fn, _box(d, -10.0, 10.0), [(0.0,) * d], [0.0], {}

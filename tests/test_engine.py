@@ -185,3 +185,43 @@ def test_float32_is_the_sweep_default_and_float64_by_config():
     x32, x64 = gdlab.points(r32.runs["x_final"])[0], gdlab.points(r64.runs["x_final"])[0]
     assert np.float32(x32[0]) == x32[0]                 # came from a float32 state
     assert x32[0] != x64[0] and abs(x32[0] - x64[0]) < 1e-4
+
+
+def test_a_problem_without_the_coordinate_first_form_is_vmapped():
+    """A Python function that sums over every axis cannot take (d, n) blocks; the engine vmaps it."""
+    import jax.numpy as jnp
+    from gdlab.problems import Problem
+    p = Problem(name="bowl", fn=lambda x: jnp.sum((x - 2.0) ** 2), dim=3, domain=((-5.0, 5.0),) * 3,
+                minima=((2.0, 2.0, 2.0),), f_min=(0.0,))
+    assert not p.vectorized
+    x0 = np.random.default_rng(3).uniform(-5, 5, (300, 3))
+    rec = run_batch(p, "gd", x0, 0.1, 0.0, stop_rules("grad", 1e-8), F64)
+    assert (rec["status"] == Status.converged).all()
+    np.testing.assert_allclose(rec["x"], 2.0, atol=1e-8)
+    # f at the stop is the run's own value, not a sum over the batch
+    np.testing.assert_allclose(rec["f"], np.sum((rec["x"] - 2.0) ** 2, axis=1), atol=1e-15)
+
+
+def test_reused_lanes_carry_nothing_of_the_runs_before():
+    """Eight lanes serve 400 runs of very different lengths: a rule that never fired and the
+    checkpoints past a run's last step read nan, whatever the lane's earlier runs left there."""
+    p = get_problem("himmelblau")
+    x0 = np.random.default_rng(4).uniform(-5, 5, (400, 2))
+    alpha = np.random.default_rng(5).choice([0.002, 0.01, 0.02, 0.2], 400)   # 0.2 diverges, rules unfired
+    rules = stop_rules(["grad", "df"], [1e-4, 1e-12], 0)
+    opts = EngineOptions(max_iter=600, dtype="float64", lanes=8, part=32, chunk=8)
+    rec = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+    cps = checkpoints(600)
+    for i in range(400):
+        unfired = rec["fired"][i] < 0
+        assert np.isnan(rec["f_at"][i][unfired]).all() and np.isnan(rec["x_at"][i][unfired]).all()
+        assert not np.isnan(rec["f_at"][i][~unfired]).any()
+        beyond = cps > rec["k"][i]
+        assert np.isnan(rec["curve_f"][i][beyond]).all() and not np.isnan(rec["curve_f"][i][~beyond]).any()
+    assert 0 < (rec["fired"][:, 1] < 0).sum() < 400 and len(np.unique(rec["k"])) > 30
+    assert {Status.converged, Status.diverged} <= set(rec["status"])
+    # each run as it is alone in the same kernel width
+    for i in (0, 199, 399):
+        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules, opts)
+        for key in ("x", "k", "status", "fired", "curve_f"):
+            np.testing.assert_array_equal(rec[key][i], alone[key][0])

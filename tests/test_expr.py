@@ -64,6 +64,19 @@ def test_allowed_expressions_parse_and_differentiate(text, point, grad):
     np.testing.assert_allclose(g, grad(*point), rtol=1e-12)
 
 
+@pytest.mark.parametrize("text", ["7", "x1 + 2", "sin(x) * y**2 + exp(-z)", "abs(x2) - x1"])
+def test_expressions_take_coordinate_first_blocks(text):
+    """The engine evaluates an expression on (d, n) blocks of points: each column is that point's value
+    (a constant expression too)."""
+    fn, dim = parse_expression(text, 3)
+    pts = np.random.default_rng(0).normal(size=(5, 3))
+    with jax.enable_x64(True):
+        block = np.asarray(fn(jnp.asarray(pts.T)))
+        one = np.array([float(fn(jnp.asarray(p))) for p in pts])
+    assert block.shape == (5,)
+    np.testing.assert_allclose(block, one, rtol=1e-14)
+
+
 def test_inline_problem_computes_f_min_and_checks_shapes():
     p = inline_problem({"name": "b", "expr": "(x-1)**2 + y**2 + 3", "domain": [[-2, 2]], "minima": [[1, 0]]})
     assert p.dim == 2 and p.f_min == (3.0,) and p.domain == ((-2.0, 2.0), (-2.0, 2.0))
@@ -82,6 +95,8 @@ def test_target_problem():
     p = inline_problem({"name": "t", "_target_": "tests.test_expr.bowl", "dim": 3, "domain": [[-5, 5]],
                         "minima": [[2, 2, 2]]})
     assert p.f_min == (0.0,) and p.dim == 3
+    assert not p.vectorized   # a Python callable may sum over all axes: the engine vmaps it
+    assert inline_problem({"name": "e", "expr": "x**2", "domain": [[-1, 1]]}).vectorized
 
 
 names = st.sampled_from(["x", "y", "z", "x1", "pi", "e", "foo", "__import__", "os", "open", "lambda"]

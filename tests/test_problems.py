@@ -28,6 +28,27 @@ def test_known_minima_are_minima(name):
                 assert np.abs(g).max() < 1e-9, (name, d, g)
 
 
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_coordinate_first_form_matches_one_point_at_a_time(name):
+    """The engine evaluates a vectorized problem on (d, n) blocks: each column must give what that
+    point gives alone, value and gradient (through the vector-Jacobian product the engine takes)."""
+    spec = PROBLEMS[name]
+    for d in ([spec.default_dim] if spec.dim is not None else [spec.default_dim, 5]):
+        p = get_problem(name, d)
+        assert p.vectorized
+        dom = p.domain_array
+        pts = dom[:, 0] + (dom[:, 1] - dom[:, 0]) * np.random.default_rng(1).random((7, d))
+        with jax.enable_x64(True):
+            block = jnp.asarray(pts.T)
+            f_block, vjp = jax.vjp(p.fn, block)
+            g_block = vjp(jnp.ones_like(f_block))[0]
+            f_one = jax.vmap(p.fn)(jnp.asarray(pts))
+            g_one = jax.vmap(jax.grad(p.fn))(jnp.asarray(pts))
+        assert f_block.shape == (7,)
+        np.testing.assert_allclose(np.asarray(f_block), np.asarray(f_one), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(np.asarray(g_block).T, np.asarray(g_one), rtol=1e-12, atol=1e-12)
+
+
 def test_classics_and_lessons_registered():
     want = {"x2_sin", "two_x_sin", "x4", "lesson_quartic", "saddle_3x2_2xy", "paraboloid",
             "shifted_paraboloid", "cone", "x2y3", "x2y_y2", "linreg_mse", "logistic",
