@@ -67,7 +67,7 @@ class EngineOptions(NamedTuple):
     f_bound: float = 1e30
     lanes: int | None = None
     part: int | None = None
-    chunk: int = 32
+    chunk: int = 16
 
 
 class Lanes(NamedTuple):
