@@ -321,17 +321,13 @@ def _ranks(mask):
     """1, 2, … over the lanes where ``mask`` (in a fixed order of the lanes; 0 elsewhere).
 
     The order is column-major over a (√L, √L) view, so the prefix sums run down
-    rows — vector adds across lanes — instead of a cumsum over one long axis,
-    which XLA's CPU backend computes slowly."""
+    rows — vector adds across lanes, by an associative scan — instead of a
+    cumsum over one long axis, which XLA's CPU backend computes slowly."""
     L = mask.shape[0]
     rows = 1 << (int(math.log2(L)) // 2)
-    m = mask.astype(jnp.int32).reshape(rows, L // rows)
-    acc, out = m[0], [m[0]]
-    for r in range(1, rows):
-        acc = acc + m[r]
-        out.append(acc)
-    within = jnp.stack(out)                         # inclusive prefix down each column
-    before = jnp.cumsum(acc) - acc                  # columns to the left (a short cumsum)
+    within = jax.lax.associative_scan(jnp.add, mask.astype(jnp.int32).reshape(rows, L // rows), axis=0)
+    total = within[-1]
+    before = jnp.cumsum(total) - total              # columns to the left (a short cumsum)
     return jnp.where(mask, (within + before[None, :]).reshape(L), 0)
 
 

@@ -210,7 +210,7 @@ def test_kill_9_five_times_then_resume(tmp_path):
     kills = 0
     for _ in range(5):
         p = cli(f"out_dir={tmp_path / 'killed'}", *args)
-        time.sleep(rng.uniform(3.0, 10.0))      # JAX start-up takes a few seconds (kernels come from the cache)
+        time.sleep(rng.uniform(2.5, 7.0))       # JAX start-up takes a few seconds (kernels come from the cache)
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1
