@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import jax
@@ -52,7 +53,7 @@ from .methods import get_method
 from .problems import Problem
 from .stopping import CRITERIA, Status, StopRule, checkpoints, rule_arrays
 
-__all__ = ["EngineOptions", "default_lanes", "run_batch", "stream_batch", "trace_runs", "classify_points",
+__all__ = ["EngineOptions", "default_lanes", "lane_bytes", "device_bytes", "run_batch", "stream_batch", "trace_runs", "classify_points",
            "kernel_cache_size", "float_dtype", "RunSource"]
 
 GRAD = CRITERIA.index("grad")
@@ -126,11 +127,34 @@ def _max_lanes() -> int:
     return 4096 if jax.default_backend() == "cpu" else 1 << 18
 
 
-def default_lanes(n_runs: int) -> int:
+def device_bytes() -> int:
+    """Memory of the first local device: the accelerator's limit, or the host's RAM on the CPU."""
+    try:
+        limit = (jax.local_devices()[0].memory_stats() or {}).get("bytes_limit")
+        if limit:
+            return int(limit)
+    except Exception:   # backends without memory_stats
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int = 16, dtype: str = "float32") -> int:
+    """Device memory one lane takes: its state and a packed copy, the chunk buffer, and its share
+    of the queue (4 runs a lane) and of the output rows (5 a lane)."""
+    width = sum(int(np.prod(shape, dtype=np.int64))
+                for _, shape, _ in _record_layout(dim, n_rules, len(checkpoints(max_iter))))
+    return np.dtype(dtype).itemsize * (7 * width + chunk * (dim + 2) + 4 * (dim + 2) + 4 * dim)
+
+
+def default_lanes(n_runs: int, per_lane: int = 0) -> int:
     """Lane width for a kernel with ``n_runs`` runs: about an eighth of them — enough waiting runs
     to refill lanes as they finish, and a narrow kernel for the tail, where a few long runs are
-    all that is left — capped by what the device wants."""
-    return min(_max_lanes(), _bucket(max(1, n_runs // 8)))
+    all that is left — capped by what the device wants and, given ``per_lane`` bytes
+    (:func:`lane_bytes`), by a sixteenth of the device's memory."""
+    cap = _max_lanes()
+    if per_lane:
+        cap = min(cap, 1 << max(0, int(math.log2(max(1, device_bytes() // 16 // per_lane)))))
+    return min(cap, _bucket(max(1, n_runs // 8)))
 
 
 def _where(cond, new, old):
@@ -450,7 +474,7 @@ def kernel_cache_size() -> int:
 
 
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions) -> _Spec:
-    lanes = opts.lanes or default_lanes(n_runs)
+    lanes = opts.lanes or default_lanes(n_runs, lane_bytes(problem.dim, n_rules, opts.max_iter, opts.chunk, opts.dtype))
     # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
     part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)))
     spec = _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), opts.chunk, opts.max_iter)

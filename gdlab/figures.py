@@ -163,11 +163,13 @@ def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: 
     colors = plt.get_cmap("tab10")
     ids = np.where(near, runs["min_id"].to_numpy(), -1)
     size = max(2.0, 4000.0 / max(len(runs), 1))
-    ax.scatter(x0[ids < 0, 0], x0[ids < 0, 1], s=size, color="0.8", marker="s", lw=0, label="no minimum")
+    # thousands of markers: drawn as one bitmap inside the SVG (the PNG is the same either way)
+    ax.scatter(x0[ids < 0, 0], x0[ids < 0, 1], s=size, color="0.8", marker="s", lw=0, label="no minimum",
+               rasterized=True)
     for m in np.unique(ids[ids >= 0]):
         sel = ids == m
         ax.scatter(x0[sel, 0], x0[sel, 1], s=size, color=colors(int(m) % 10), marker="s", lw=0,
-                   label=f"minimum {m} ({sel.mean():.0%})")
+                   label=f"minimum {m} ({sel.mean():.0%})", rasterized=True)
     for m in problem.minima:
         ax.plot(m[0], m[1], "*", ms=11, color="gold", markeredgecolor="black")
     ax.set_xlabel("x1 at the start")
@@ -203,7 +205,7 @@ def plot_rule_comparison(outcomes: pd.DataFrame, title: str, ax=None, max_points
         if len(block) > max_points:
             block = block.sample(max_points, random_state=seed)
         ax.scatter(block["spent"] + 1, np.clip(block["f_gap_at_stop"].abs(), 1e-17, None), s=6, alpha=0.5,
-                   label=crit)
+                   label=crit, rasterized=True)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("steps spent + 1")

@@ -55,8 +55,11 @@ def _pick(items: list, n: int) -> list:
 
 
 def _label(frame: pd.DataFrame) -> pd.Series:
-    return pd.Series([F.setting_label(m, a, g) for m, a, g in
-                      zip(frame["method"], frame["alpha"], frame["momentum"])], index=frame.index)
+    """Each row's setting label, built once per distinct (method, alpha, momentum)."""
+    keys = frame[["method", "alpha", "momentum"]]
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
+    labels = np.array([F.setting_label(m, a, g) for m, a, g in uniques], dtype=object)
+    return pd.Series(labels[codes], index=frame.index)
 
 
 class _Figures:

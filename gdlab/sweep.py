@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import __version__
 from .config import Block, Sweep, n_starts, run_blocks, run_inputs, runs_frame, validate
-from .engine import EngineOptions, RunSource, default_lanes, stream_batch, trace_runs
+from .engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
 from .problems import Problem
 from .results import Results, curves_table, runs_table, stops_table, traces_table
 from .storage import SORT_KEYS, TABLES, SweepFolder, sweep_id
@@ -67,14 +67,17 @@ def plan_parts(blocks: list[Block], part_size: int) -> list[Part]:
     return parts
 
 
-def engine_options(sw: Sweep, total_runs: int) -> EngineOptions:
+def engine_options(sw: Sweep, total_runs: int, dim: int) -> EngineOptions:
     """Engine settings for a kernel with ``total_runs`` runs in the whole sweep (all shards).
 
-    The lane width depends on that total only, so every shard computes the same bits.
+    The lane width depends on that total, the problem's dimension and the device's memory only,
+    so every shard on the same kind of machine computes the same bits.
     """
-    lanes = sw.engine.get("lanes") or default_lanes(total_runs)
+    chunk = sw.engine.get("chunk") or 16
+    lanes = sw.engine.get("lanes") or default_lanes(
+        total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype))
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
-                         lanes=lanes, part=sw.engine.get("part"), chunk=sw.engine.get("chunk") or 16)
+                         lanes=lanes, part=sw.engine.get("part"), chunk=chunk)
 
 
 def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
@@ -140,7 +143,7 @@ def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[P
     stats: dict = {"useful": 0, "executed": 0, "lanes": {}}
     with jax.enable_x64(sw.dtype == "float64"):
         for (prob, meth), group in _by_group(parts):
-            opts = engine_options(sw, kernel_sizes[(prob, meth)])
+            opts = engine_options(sw, kernel_sizes[(prob, meth)], by_name[prob].dim)
             stats["lanes"][f"{prob}/{meth}"] = opts.lanes
             _execute_group(sw, problem=by_name[prob], method=meth, group=group, blocks=blocks,
                            opts=opts, sink=sink, progress=progress, stats=stats)

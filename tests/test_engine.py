@@ -225,3 +225,15 @@ def test_reused_lanes_carry_nothing_of_the_runs_before():
         alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules, opts)
         for key in ("x", "k", "status", "fired", "curve_f"):
             np.testing.assert_array_equal(rec[key][i], alone[key][0])
+
+
+def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
+    import gdlab.engine as engine
+    assert engine.default_lanes(100) == 16 and engine.default_lanes(10 ** 7) == engine._max_lanes()
+    # a wider problem with more rules needs more memory per lane
+    small, big = engine.lane_bytes(2, 1, 2000), engine.lane_bytes(10, 12, 2000, dtype="float64")
+    assert big > 5 * small > 0
+    # on a device with 1 GiB, a lane of 1 MiB: a sixteenth of the memory holds 64 of them
+    monkeypatch.setattr(engine, "device_bytes", lambda: 1 << 30)
+    assert engine.default_lanes(10 ** 7, 1 << 20) == 64
+    assert engine.default_lanes(10 ** 7, big) == min(engine._max_lanes(), 1 << int(np.log2((1 << 26) // big)))

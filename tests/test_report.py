@@ -78,9 +78,13 @@ def test_bands_keep_a_stopped_runs_last_value():
     runs, _, curves = tiny_tables()
     b = convergence_bands(runs, curves, ["method", "alpha", "momentum"], quantiles=(0.5,))
     at = b.set_index("step")["q50"]
-    # at step 50: run 0 (stopped at 40, value 0), run 1 (0), run 2 (still 9 → ffilled from step 0): median 0
-    assert at.loc[50] == 0.0
-    assert at.loc[0] == 9.0
+    # the columns are the checkpoints up to the last step, and the last step
+    assert list(at.index) == [0, 1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 60]
+    # at 45: run 0 (stopped at 40 on the minimum, 0 from the first checkpoint after), run 1 still 9 and
+    # run 2 still 9 − 4 = 5 (both carried from step 0): median 5; at 60 all three have stopped at f*: 0
+    assert at.loc[0] == 9.0 and at.loc[8] == 5.0    # run 0 at 1e-7 by step 8
+    assert at.loc[45] == 5.0
+    assert at.loc[60] == 0.0
 
 
 def test_ecdf_targets():
