@@ -198,33 +198,45 @@ def test_a_second_process_waits_for_the_lock(tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_five_times_then_resume(tmp_path):
-    """200,000 runs, killed with SIGKILL at five random moments, then resumed: the uninterrupted tables."""
+    """200,000 runs killed with SIGKILL five times, then resumed: the uninterrupted tables.
+
+    The first kill lands mid-sweep for certain (after the third stored part); the other four at
+    random moments (start-up, compiling, computing, writing)."""
     args = ["method=[gd]", "alpha=[0.002,0.004]", "starts.kind=uniform", "starts.n=100000", "part_size=10000",
-            "criterion=[df]", "epsilon=[1e-8]", "max_iter=1500", "traces=0", "dtype=float64"]
+            "criterion=[df,grad]", "epsilon=[1e-8]", "max_iter=1500", "traces=1", "dtype=float64"]
     whole = cli(f"out_dir={tmp_path / 'whole'}", *args)
     out, err = whole.communicate(timeout=600)
     assert whole.returncode == 0, err[-2000:]
     whole_folder = Path(out.strip().splitlines()[-1].removeprefix("results: "))
+    n_parts = len(list((whole_folder / "parts").glob("part-*.json")))
     rng = random.Random(7)
     killed_folder = tmp_path / "killed" / "default" / whole_folder.name
     kills = 0
-    for _ in range(5):
+    from gdlab.storage import file_sha256
+    for i in range(5):
         p = cli(f"out_dir={tmp_path / 'killed'}", *args)
-        time.sleep(rng.uniform(2.5, 7.0))       # JAX start-up takes a few seconds (kernels come from the cache)
+        if i == 0:
+            _first_part(lambda: [1] if len(list((killed_folder / "parts").glob("part-*.json"))) >= 3 else [],
+                        time.time() + 120)
+        else:
+            time.sleep(rng.uniform(2.5, 7.0))   # JAX start-up takes a few seconds (kernels come from the cache)
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1
         p.communicate()
-        from gdlab.storage import file_sha256
-        for rec in (killed_folder / "parts").glob("part-*.json"):   # only whole parts are data
+        done = list((killed_folder / "parts").glob("part-*.json"))
+        if i == 0:
+            assert 3 <= len(done) < n_parts, f"the first kill should land mid-sweep, {len(done)} parts were done"
+        for rec in done:   # whatever a kill left, only whole parts are data: their files match their sha256
             for f in json.loads(rec.read_text())["files"].values():
                 assert file_sha256(killed_folder / f["file"]) == f["sha256"]
     assert kills >= 3
     resumed = cli(f"out_dir={tmp_path / 'killed'}", *args)
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-2000:]
+    assert "parts already done" in err
     a, b = load(whole_folder), load(killed_folder)
-    assert b.runs["run_id"].is_unique and len(b.runs) == 200_000
+    assert b.runs["run_id"].is_unique and len(b.runs) == 200_000 and len(b.traces) > 0
     assert not list(killed_folder.rglob(".*.tmp-*"))   # the resumed run cleared what the kills left
     for t in ("runs", "stops", "curves", "traces"):
         pd.testing.assert_frame_equal(getattr(a, t), getattr(b, t))
