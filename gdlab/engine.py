@@ -101,6 +101,11 @@ def _record_layout(d: int, R: int, C: int):
 RECORD_FIELDS = tuple(name for name, _, _ in _record_layout(1, 1, 1))
 
 
+def _record_width(d: int, R: int, C: int) -> int:
+    """Numbers in one packed record row."""
+    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
+
+
 class _Spec(NamedTuple):
     problem: Problem
     method: str
@@ -141,8 +146,7 @@ def device_bytes() -> int:
 def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int = 16, dtype: str = "float32") -> int:
     """Device memory one lane takes: its state and a packed copy, the chunk buffer, and its share
     of the queue (4 runs a lane) and of the output rows (5 a lane)."""
-    width = sum(int(np.prod(shape, dtype=np.int64))
-                for _, shape, _ in _record_layout(dim, n_rules, len(checkpoints(max_iter))))
+    width = _record_width(dim, n_rules, len(checkpoints(max_iter)))
     return np.dtype(dtype).itemsize * (7 * width + chunk * (dim + 2) + 4 * (dim + 2) + 4 * dim)
 
 
@@ -383,6 +387,11 @@ def _records(packed: np.ndarray, d: int, R: int, cps: np.ndarray) -> dict[str, n
     return rec
 
 
+def _decode(a: np.ndarray) -> np.ndarray:
+    """Integers back from a packed float block (the inverse of :func:`_encode`)."""
+    return a.view(np.int32) if a.dtype == np.float32 else a.astype(np.int32)
+
+
 def _unpack(packed: np.ndarray, d: int, R: int, C: int) -> dict[str, np.ndarray]:
     out, col = {}, 0
     n = packed.shape[0]
@@ -390,9 +399,7 @@ def _unpack(packed: np.ndarray, d: int, R: int, C: int) -> dict[str, np.ndarray]
         w = int(np.prod(shape, dtype=np.int64))
         a = packed[:, col:col + w]
         col += w
-        if is_int:
-            a = a.view(np.int32) if a.dtype == np.float32 else a.astype(np.int32)
-        out[name] = a.reshape((n,) + shape)
+        out[name] = (_decode(a) if is_int else a).reshape((n,) + shape)
     return out
 
 
@@ -461,8 +468,7 @@ def _kernel(spec: _Spec):
 
 
 def _pack_width(spec: _Spec) -> int:
-    d, R, C = spec.problem.dim, spec.n_rules, len(checkpoints(spec.max_iter))
-    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
+    return _record_width(spec.problem.dim, spec.n_rules, len(checkpoints(spec.max_iter)))
 
 
 _SPECS: list[_Spec] = []
@@ -573,8 +579,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
         for out, u, e in pending:
             useful += int(u); executed += int(e)
             packed = np.asarray(out)
-            run = packed[:, 0].view(np.int32) if packed.dtype == np.float32 else packed[:, 0]
-            written = run >= 0
+            written = _decode(packed[:, 0]) >= 0
             if written.any():
                 yield _records(packed[written], d, R, cps)
     if stats is not None:
