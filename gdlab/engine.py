@@ -78,8 +78,8 @@ class Lanes(NamedTuple):
     x: Any          # (d, L): the current point, k updates from the start
     f: Any          # (L,): f(x)
     g: Any          # (d, L): ∇f(x)
-    xp: Any         # (d, L): the point before (for dx)
-    fp: Any         # (L,): f there (for df)
+    dx: Any         # (L,): ‖x − the point before‖ (0 at the start)
+    df: Any         # (L,): |f(x) − f there|
     opt: Any        # optax state, lanes last
     k: Any          # (L,) int32: updates done
     status: Any     # (L,) int32 (Status)
@@ -191,9 +191,9 @@ def _all(v):
     return acc if acc is not None else jnp.all(v, axis=0)
 
 
-def _max(v):
-    acc = _fold(jnp.maximum, v)
-    return acc if acc is not None else jnp.max(v, axis=0)
+def _max_abs(v):
+    acc = _fold(jnp.maximum, jnp.abs(v))
+    return acc if acc is not None else jnp.max(jnp.abs(v), axis=0)
 
 
 def _finite(v):
@@ -233,7 +233,7 @@ def _lane_fns(spec: _Spec):
         x = jnp.zeros((d, L), dt)
         hp = jnp.ones((2, L), dt)
         f, g = vg(x)
-        return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, xp=x, fp=f,
+        return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, dx=jnp.zeros_like(f), df=jnp.zeros_like(f),
                      opt=v_init(x, hp[0], hp[1]), k=jnp.zeros((L,), jnp.int32),
                      status=jnp.full((L,), Status.running, jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
@@ -248,8 +248,8 @@ def _lane_fns(spec: _Spec):
         opt = _where(take, v_init(x, hp[0], hp[1]), lanes.opt)
         # f_at, x_at and the curves keep the lane's last run's values: the recorder overwrites every
         # entry the new run reaches, and the host blanks the others (fired < 0, checkpoint > k)
-        return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, xp=jnp.where(take, x, lanes.xp),
-                              fp=jnp.where(take, f, lanes.fp), opt=opt, k=jnp.where(take, 0, lanes.k),
+        return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, dx=jnp.where(take, 0, lanes.dx),
+                              df=jnp.where(take, 0, lanes.df), opt=opt, k=jnp.where(take, 0, lanes.k),
                               status=jnp.where(take, Status.running, lanes.status),
                               fired=jnp.where(take, -1, lanes.fired), hp=hp)
 
@@ -261,15 +261,13 @@ def _lane_fns(spec: _Spec):
         # judge step k from the carry
         gnorm = _norm(g)
         finite = jnp.isfinite(f) & _finite(g) & _finite(x)
-        dx = _norm(x - lanes.xp)
-        df = jnp.abs(f - lanes.fp)
-        value = jnp.where(crit == 0, dx, jnp.where(crit == 1, df, gnorm))
+        value = jnp.where(crit == 0, lanes.dx, jnp.where(crit == 1, lanes.df, gnorm))
         # A comparison with nan is false, and a nonfinite step is refused outright:
         # a fault never counts as a fired rule. At the start only ‖∇f‖ is defined.
         allowed = (k >= min_steps) & (lanes.fired < 0) & finite & ((k > 0) | (crit == GRAD))
         fired = jnp.where(live & allowed & (value < eps), k, lanes.fired)
         all_fired = _all(fired >= 0) if R else jnp.zeros_like(live)
-        diverged = (_max(jnp.abs(x)) > x_bound) | (jnp.abs(f) > f_bound)
+        diverged = (_max_abs(x) > x_bound) | (jnp.abs(f) > f_bound)
         # the first that holds, in this order (a chain of selects: jnp.select would lower to a reduce)
         status = jnp.where(k >= spec.max_iter, Status.max_iter, Status.running)
         for cond, code in ((diverged, Status.diverged), (all_fired, Status.converged), (~finite, Status.nonfinite),
@@ -282,7 +280,9 @@ def _lane_fns(spec: _Spec):
         x_new = jnp.where(go, x + updates.astype(dt), x)
         opt = _where(go, opt_next, lanes.opt)
         f_new, g_new = vg(x_new)
-        lanes = lanes._replace(x=x_new, f=f_new, g=g_new, xp=x, fp=f, opt=opt, k=k + go.astype(jnp.int32),
+        # dx and df of the new step, from both points while both are at hand
+        lanes = lanes._replace(x=x_new, f=f_new, g=g_new, dx=_norm(x_new - x),
+                               df=jnp.abs(f_new - f), opt=opt, k=k + go.astype(jnp.int32),
                                status=status, fired=fired)
         return lanes, (x, f, gnorm)
 

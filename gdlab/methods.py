@@ -30,16 +30,20 @@ def sign_halving(initial_step) -> optax.GradientTransformation:
     """
 
     def init(params):
-        return SignHalvingState(delta=jnp.full_like(params, initial_step),
-                                last_sign=jnp.zeros_like(params))
+        return SignHalvingState(delta=jax.tree.map(lambda p: jnp.full_like(p, initial_step), params),
+                                last_sign=jax.tree.map(jnp.zeros_like, params))
 
     def update(grads, state, params=None):
         del params
-        sign = jnp.sign(grads)
-        flipped = sign * state.last_sign < 0
-        delta = jnp.where(flipped, state.delta / 2, state.delta)
-        last_sign = jnp.where(sign != 0, sign, state.last_sign)
-        return -delta * sign, SignHalvingState(delta, last_sign)
+
+        def one(g, delta, last_sign):
+            sign = jnp.sign(g)
+            delta = jnp.where(sign * last_sign < 0, delta / 2, delta)
+            return -delta * sign, delta, jnp.where(sign != 0, sign, last_sign)
+
+        out = jax.tree.map(one, grads, state.delta, state.last_sign)
+        pick = lambda i: jax.tree.map(lambda _, o: o[i], grads, out)   # noqa: E731
+        return pick(0), SignHalvingState(pick(1), pick(2))
 
     return optax.GradientTransformation(init, update)
 
