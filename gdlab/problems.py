@@ -17,10 +17,70 @@ import functools
 import math
 from typing import Callable, NamedTuple, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names", "domain_pairs"]
+__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names", "domain_pairs",
+           "cos_2pi", "sin_2pi"]
+
+
+# --- cos 2πx and sin 2πx, vectorisable ----------------------------------------------
+# XLA's CPU backend calls a scalar routine for sin and cos (about 7 ns an element,
+# against 0.25 ns for a multiply-add), which made them most of a Rastrigin step.
+# With the argument in turns the reduction is exact: r = x − round(x) and
+# t = r − q/4 (q = round(4r)) lose no bits, so what is left is one rounding of
+# θ = 2πt ∈ [−π/4, π/4] and two short polynomials (Cephes' sinf and cosf), all
+# elementwise. In float32 this is more accurate than jnp.cos(2π·x), whose
+# argument 2π·x is rounded before the cosine (an error of about |x|·5e-7).
+# float64 keeps jnp.cos and jnp.sin, so float64 numbers are those of the formula.
+
+def _sincos_2pi_f32(x):
+    r = x - jnp.round(x)
+    q = jnp.round(4 * r)
+    t = (r - 0.25 * q) * np.float32(2 * np.pi)
+    t2 = t * t
+    s = t + t * t2 * (-1.6666654611e-1 + t2 * (8.3321608736e-3 + t2 * -1.9515295891e-4))
+    c = 1 - 0.5 * t2 + t2 * t2 * (4.166664568298827e-2 + t2 * (-1.388731625493765e-3 + t2 * 2.443315711809948e-5))
+    q = q.astype(jnp.int32) & 3                      # the quarter turn: cos(θ + qπ/2), sin(θ + qπ/2)
+    odd = (q & 1) == 1
+    cos = jnp.where(odd, s, c) * jnp.where(((q + 1) & 2) != 0, -1, 1).astype(x.dtype)
+    sin = jnp.where(odd, c, s) * jnp.where((q & 2) != 0, -1, 1).astype(x.dtype)
+    return sin, cos
+
+
+@jax.custom_jvp
+def _cos_2pi_f32(x):
+    return _sincos_2pi_f32(x)[1]
+
+
+@_cos_2pi_f32.defjvp
+def _cos_2pi_f32_jvp(primals, tangents):
+    sin, cos = _sincos_2pi_f32(primals[0])
+    return cos, np.float32(-2 * np.pi) * sin * tangents[0]
+
+
+@jax.custom_jvp
+def _sin_2pi_f32(x):
+    return _sincos_2pi_f32(x)[0]
+
+
+@_sin_2pi_f32.defjvp
+def _sin_2pi_f32_jvp(primals, tangents):
+    sin, cos = _sincos_2pi_f32(primals[0])
+    return sin, np.float32(2 * np.pi) * cos * tangents[0]
+
+
+def cos_2pi(x):
+    """cos(2πx), elementwise; in float32 by an exact reduction in turns and polynomials."""
+    x = jnp.asarray(x)
+    return _cos_2pi_f32(x) if x.dtype == jnp.float32 else jnp.cos(2 * jnp.pi * x)
+
+
+def sin_2pi(x):
+    """sin(2πx), elementwise; in float32 by an exact reduction in turns and polynomials."""
+    x = jnp.asarray(x)
+    return _sin_2pi_f32(x) if x.dtype == jnp.float32 else jnp.sin(2 * jnp.pi * x)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -296,7 +356,7 @@ def _himmelblau(d):
 @_register("rastrigin", None, 2)
 def _rastrigin(d):
     """Rastrigin (1974), n-d: 10d + Σ x_i² − 10 cos 2πx_i; global minimum 0 at the origin."""
-    return (lambda x: 10 * x.shape[0] + jnp.sum(x ** 2 - 10 * jnp.cos(2 * jnp.pi * x), axis=0),
+    return (lambda x: 10 * x.shape[0] + jnp.sum(x ** 2 - 10 * cos_2pi(x), axis=0),
             _box(d, -5.12, 5.12), [(0.0,) * d], [0.0], {})
 
 
@@ -305,7 +365,7 @@ def _ackley(d):
     """Ackley (1987), n-d: −20e^(−0.2√(mean x²)) − e^(mean cos 2πx) + 20 + e; minimum 0 at 0, a cone tip."""
     def fn(x):
         return (-20 * jnp.exp(-0.2 * jnp.sqrt(jnp.mean(x ** 2, axis=0)))
-                - jnp.exp(jnp.mean(jnp.cos(2 * jnp.pi * x), axis=0)) + 20 + jnp.e)
+                - jnp.exp(jnp.mean(cos_2pi(x), axis=0)) + 20 + jnp.e)
     return fn, _box(d, -5.0, 5.0), [(0.0,) * d], [0.0], {"smooth_minima": False}
 
 
