@@ -559,10 +559,11 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     lanes = {dev: shared[dev][0] for dev in devices}
     last_span = {dev: max(i for i in range(len(spans)) if i % len(devices) == j)
                  for j, dev in enumerate(devices)}
-    useful = executed = 0
-    for first in range(0, len(spans), len(devices)):
+
+    def dispatch(first):
+        """Queue the calls of spans first … first + devices − 1; JAX returns before they run."""
         pending = []
-        for j, dev in enumerate(devices):   # dispatch every device before waiting on any
+        for j, dev in enumerate(devices):
             i = first + j
             if i >= len(spans):
                 break
@@ -576,12 +577,21 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             lanes[dev], out, u, e = call(lanes[dev], queue, jnp.int32(m), jnp.int32(start), rules_dev, bounds,
                                          jnp.bool_(i == last_span[dev]))
             pending.append((out, u, e))
+        return pending
+
+    # One group of calls stays queued ahead: while the device runs it, the host builds the next
+    # queue and unpacks (and the caller stores) what the group before returned.
+    useful = executed = 0
+    pending = dispatch(0)
+    for first in range(len(devices), len(spans) + len(devices), len(devices)):
+        ahead = dispatch(first)
         for out, u, e in pending:
             useful += int(u); executed += int(e)
             packed = np.asarray(out)
             written = _decode(packed[:, 0]) >= 0
             if written.any():
                 yield _records(packed[written], d, R, cps)
+        pending = ahead
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed
