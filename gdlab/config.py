@@ -57,7 +57,7 @@ class SweepConfig:
     stationary_tol: Any = 0.05      # point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this
     part_size: Any = 131_072        # runs per stored part: the unit of resume and of sharding
     out_dir: Any = "results"        # sweep folders go to <out_dir>/<experiment>/<sweep_id>/
-    engine: Any = _default({"lanes": None, "part": None, "chunk": 16})
+    engine: Any = _default({"lanes": None, "part": None, "chunk": None})
     shard: Any = _default({"index": 0, "count": 1})
     lessons: Any = None             # experiment=lessons: the scenarios to run one after the other (gdlab.lessons)
 

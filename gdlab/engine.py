@@ -60,7 +60,12 @@ GRAD = CRITERIA.index("grad")
 
 
 class EngineOptions(NamedTuple):
-    """Settings of one batch; ``lanes``/``part``/``chunk`` default from the device and batch size."""
+    """Settings of one batch; ``lanes``/``part`` default from the device and batch size.
+
+    ``chunk`` is the number of steps between refills. ``None`` (the default) lets each call pick
+    it from the runs finished so far: a power of two near half their mean length, from 16 to
+    :data:`CHUNK_MAX`, so long runs pay for few refills while a finished lane waits on average
+    at most a quarter of a run for its refill. An integer fixes it."""
 
     max_iter: int = 10_000
     dtype: str = "float32"
@@ -68,7 +73,7 @@ class EngineOptions(NamedTuple):
     f_bound: float = 1e30
     lanes: int | None = None
     part: int | None = None
-    chunk: int = 16
+    chunk: int | None = None
 
 
 class Lanes(NamedTuple):
@@ -104,6 +109,19 @@ RECORD_FIELDS = tuple(name for name, _, _ in _record_layout(1, 1, 1))
 def _record_width(d: int, R: int, C: int) -> int:
     """Numbers in one packed record row."""
     return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
+
+
+CHUNK_MAX = 64       # rows of the chunk buffer when the chunk adapts
+CHUNK_MIN = 16       # and its least: below it the work at each refill outweighs the steps
+
+
+def next_chunk(steps: int, finished: int, cap: int = CHUNK_MAX) -> int:
+    """The adaptive chunk once ``finished`` runs have taken ``steps`` steps: the largest power of
+    two at most half their mean length, within [CHUNK_MIN, cap] (CHUNK_MIN before any finished)."""
+    if finished <= 0:
+        return min(CHUNK_MIN, cap)
+    half = steps / finished / 2
+    return int(min(cap, max(CHUNK_MIN, 1 << max(0, int(math.floor(math.log2(max(half, 1))))))))
 
 
 class _Spec(NamedTuple):
@@ -143,10 +161,11 @@ def device_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int = 16, dtype: str = "float32") -> int:
+def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, dtype: str = "float32") -> int:
     """Device memory one lane takes: its state and a packed copy, the chunk buffer, and its share
     of the queue (4 runs a lane) and of the output rows (5 a lane)."""
     width = _record_width(dim, n_rules, len(checkpoints(max_iter)))
+    chunk = chunk or CHUNK_MAX
     return np.dtype(dtype).itemsize * (7 * width + chunk * (dim + 2) + 4 * (dim + 2) + 4 * dim)
 
 
@@ -298,23 +317,22 @@ def _rows(buf, rows):
 def _chunk_recorder(spec: _Spec, K: int):
     """Fill the cold fields (f, x where rules fired; checkpoint curves) from a chunk's buffer.
 
-    A lane live at the chunk's start with k = k0 judged rows 0 … last of the
-    buffer, steps k0 … k0 + last. Lanes are loaded only at chunk boundaries and
-    a running lane advances K steps per chunk, so k0 is a multiple of K: the
-    first chunk of a run holds the checkpoints below K at fixed rows, and any
-    later chunk at most a few, found per lane.
+    The buffer has K rows; a chunk runs ``kd`` ≤ K steps (a traced number). A
+    lane live at the chunk's start with k = k0 judged rows 0 … last of the
+    buffer, steps k0 … k0 + last. Lanes are loaded only at chunk boundaries, so
+    a run's first chunk starts at k0 = 0 and holds the checkpoints below K at
+    fixed rows; in any later chunk the few checkpoints of its window are found
+    per lane, for as long as some lane has one left.
     """
     cps_np = checkpoints(spec.max_iter)
     C = len(cps_np)
-    first = [int(c) for c in cps_np if c < K]
-    later = max([int(np.sum((cps_np >= m * K) & (cps_np < (m + 1) * K)))
-                 for m in range(1, spec.max_iter // K + 2)] or [0])
+    first = np.array([int(c) for c in cps_np if c < K], dtype=np.int32)
     n_first = len(first)
-    cps_later = jnp.asarray(np.append(cps_np[n_first:], np.iinfo(np.int32).max).astype(np.int32))
+    cps_all = jnp.asarray(np.append(cps_np, np.iinfo(np.int32).max).astype(np.int32))
     lane_ids = jnp.arange(spec.lanes)
 
-    def record(lanes: Lanes, k0, live0, fired_before, xbuf, fbuf, gbuf) -> Lanes:
-        last = jnp.where(lanes.status == Status.running, K - 1, lanes.k - k0)
+    def record(lanes: Lanes, kd, k0, live0, fired_before, xbuf, fbuf, gbuf) -> Lanes:
+        last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         judged = live0 & (last >= 0)
         # f and x at the step each newly fired rule fired
         if lanes.fired.shape[0]:
@@ -325,21 +343,35 @@ def _chunk_recorder(spec: _Spec, K: int):
             lanes = lanes._replace(f_at=f_at, x_at=x_at)
         # checkpoints in a run's first chunk: fixed rows
         curve_f, curve_g = lanes.curve_f, lanes.curve_g
-        if first:
-            hit = judged & (k0 == 0) & (jnp.arange(n_first)[:, None] <= last)
-            curve_f = curve_f.at[:n_first].set(jnp.where(hit, fbuf[jnp.asarray(first)], curve_f[:n_first]))
-            curve_g = curve_g.at[:n_first].set(jnp.where(hit, gbuf[jnp.asarray(first)], curve_g[:n_first]))
-        # later chunks: at most `later` checkpoints fall in a window of K steps
-        if C > n_first and later:
-            s0 = jnp.searchsorted(cps_later, k0).astype(jnp.int32)   # later checkpoints before k0
-            for t in range(later):
-                idx = s0 + t
-                row = cps_later[jnp.minimum(idx, cps_later.shape[0] - 1)] - k0
-                hit = judged & (k0 > 0) & (row <= last)
-                rowc = jnp.clip(row, 0, K - 1)[None]
-                at = (jnp.where(hit, n_first + idx, C), lane_ids)
-                curve_f = curve_f.at[at].set(_rows(fbuf, rowc)[0], mode="drop")
-                curve_g = curve_g.at[at].set(_rows(gbuf, rowc)[0], mode="drop")
+        if n_first:
+            hit = judged & (k0 == 0) & (jnp.asarray(first)[:, None] <= last)
+            curve_f = curve_f.at[:n_first].set(jnp.where(hit, fbuf[first], curve_f[:n_first]))
+            curve_g = curve_g.at[:n_first].set(jnp.where(hit, gbuf[first], curve_g[:n_first]))
+        if C == 0:
+            return lanes._replace(curve_f=curve_f, curve_g=curve_g)
+        # later chunks: the checkpoints at or after k0, one per lane per round, while any lane has one
+        s0 = jnp.searchsorted(cps_all, k0).astype(jnp.int32)
+        later = judged & (k0 > 0)
+
+        def row_of(t):
+            idx = s0 + t
+            return idx, cps_all[jnp.minimum(idx, C)] - k0
+
+        def more(carry):
+            t, _, _ = carry
+            return jnp.any(later & (row_of(t)[1] <= last))
+
+        def one(carry):
+            t, curve_f, curve_g = carry
+            idx, row = row_of(t)
+            hit = later & (row <= last)
+            rowc = jnp.clip(row, 0, K - 1)[None]
+            at = (jnp.where(hit, idx, C), lane_ids)
+            curve_f = curve_f.at[at].set(_rows(fbuf, rowc)[0], mode="drop")
+            curve_g = curve_g.at[at].set(_rows(gbuf, rowc)[0], mode="drop")
+            return t + 1, curve_f, curve_g
+
+        _, curve_f, curve_g = jax.lax.while_loop(more, one, (jnp.int32(0), curve_f, curve_g))
         return lanes._replace(curve_f=curve_f, curve_g=curve_g)
 
     return record
@@ -430,37 +462,37 @@ def _kernel(spec: _Spec):
         out = out.at[jnp.where(done, pos, B)].set(_pack(lanes, dt), mode="drop")
         return lanes._replace(run=jnp.where(done, -1, lanes.run)), out
 
-    def chunk(lanes, buf, useful, rules, bounds):
+    def chunk(lanes, buf, useful, kd, rules, bounds):
         def inner(i, carry):
             lanes, buf = carry
-            lanes, (x, f, gnorm) = step(lanes, rules, bounds)
-            row = jnp.concatenate([x, f[None], gnorm[None]])
-            return lanes, jax.lax.dynamic_update_index_in_dim(buf, row, i, 0)
+            lanes, judged = step(lanes, rules, bounds)
+            return lanes, tuple(jax.lax.dynamic_update_index_in_dim(b, v, i, 0) for b, v in zip(buf, judged))
 
         k0, fired_before = lanes.k, lanes.fired
         live0 = (lanes.run >= 0) & (lanes.status == Status.running)
-        lanes, buf = jax.lax.fori_loop(0, K, inner, (lanes, buf))
-        lanes = record(lanes, k0, live0, fired_before, buf[:, :d], buf[:, d], buf[:, d + 1])
-        last = jnp.where(lanes.status == Status.running, K - 1, lanes.k - k0)
+        lanes, buf = jax.lax.fori_loop(0, kd, inner, (lanes, buf))
+        lanes = record(lanes, kd, k0, live0, fired_before, *buf)
+        last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         return lanes, buf, useful + jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
-    def call(lanes, queue, n_queue, base, rules, bounds, drain):
+    def call(lanes, queue, n_queue, base, kd, rules, bounds, drain):
         out = jnp.zeros((B, _pack_width(spec)), dt).at[:, 0].set(_encode(jnp.int32(-1), dt))   # run -1: no record
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
             lanes, buf, out, ptr, useful, executed = carry
-            lanes, buf, useful = chunk(lanes, buf, useful, rules, bounds)
+            lanes, buf, useful = chunk(lanes, buf, useful, kd, rules, bounds)
             lanes, out = harvest(lanes, out, base)
             lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
-            return lanes, buf, out, ptr, useful, executed + L * K
+            return lanes, buf, out, ptr, useful, executed + L * kd
 
         def cond(carry):
             lanes, _, _, ptr, _, _ = carry
             return jnp.where(drain, jnp.any(lanes.run >= 0), ptr < n_queue)
 
         zero = jnp.int32(0)
-        buf = jnp.zeros((K, d + 2, L), dt)    # every row is written before it is read, in every chunk
+        # x, f, ‖∇f‖ of each judged step; every row is written before it is read, in every chunk
+        buf = (jnp.zeros((K, d, L), dt), jnp.zeros((K, L), dt), jnp.zeros((K, L), dt))
         lanes, _, out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, buf, out, ptr, zero, zero))
         return lanes, out, useful, executed
 
@@ -481,9 +513,10 @@ def kernel_cache_size() -> int:
 
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions) -> _Spec:
     lanes = opts.lanes or default_lanes(n_runs, lane_bytes(problem.dim, n_rules, opts.max_iter, opts.chunk, opts.dtype))
+    chunk = opts.chunk or CHUNK_MAX
     # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
     part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)))
-    spec = _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), opts.chunk, opts.max_iter)
+    spec = _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), chunk, opts.max_iter)
     if spec not in _SPECS:
         _SPECS.append(spec)
     return spec
@@ -574,14 +607,15 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             hq = np.ones((2, P), np_dt); hq[0, :m] = al; hq[1, :m] = mo
             queue = jax.device_put((xq, hq), dev)
             _, rules_dev, bounds = shared[dev]
-            lanes[dev], out, u, e = call(lanes[dev], queue, jnp.int32(m), jnp.int32(start), rules_dev, bounds,
-                                         jnp.bool_(i == last_span[dev]))
+            kd = opts.chunk or next_chunk(done_steps, done_runs, spec.chunk)
+            lanes[dev], out, u, e = call(lanes[dev], queue, jnp.int32(m), jnp.int32(start), jnp.int32(kd), rules_dev,
+                                         bounds, jnp.bool_(i == last_span[dev]))
             pending.append((out, u, e))
         return pending
 
     # One group of calls stays queued ahead: while the device runs it, the host builds the next
     # queue and unpacks (and the caller stores) what the group before returned.
-    useful = executed = 0
+    useful = executed = done_steps = done_runs = 0    # done_*: the finished runs' steps, for the chunk
     pending = dispatch(0)
     for first in range(len(devices), len(spans) + len(devices), len(devices)):
         ahead = dispatch(first)
@@ -590,7 +624,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             packed = np.asarray(out)
             written = _decode(packed[:, 0]) >= 0
             if written.any():
-                yield _records(packed[written], d, R, cps)
+                rec = _records(packed[written], d, R, cps)
+                done_steps += int(rec["k"].sum()); done_runs += len(rec["k"])
+                yield rec
         pending = ahead
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful

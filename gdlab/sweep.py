@@ -73,7 +73,7 @@ def engine_options(sw: Sweep, total_runs: int, dim: int) -> EngineOptions:
     The lane width depends on that total, the problem's dimension and the device's memory only,
     so every shard on the same kind of machine computes the same bits.
     """
-    chunk = sw.engine.get("chunk") or 16
+    chunk = sw.engine.get("chunk")      # None: each call picks it from the runs finished so far
     lanes = sw.engine.get("lanes") or default_lanes(
         total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype))
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,

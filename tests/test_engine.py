@@ -237,3 +237,29 @@ def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
     monkeypatch.setattr(engine, "device_bytes", lambda: 1 << 30)
     assert engine.default_lanes(10 ** 7, 1 << 20) == 64
     assert engine.default_lanes(10 ** 7, big) == min(engine._max_lanes(), 1 << int(np.log2((1 << 26) // big)))
+
+
+def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
+    """The default chunk grows with the runs' length from call to call (16 … 64 steps between
+    refills); every record is the same bits as with a fixed chunk of 16, the curves included."""
+    import gdlab.engine as engine
+    assert engine.next_chunk(0, 0) == 16 and engine.next_chunk(41 * 10, 10) == 16
+    assert engine.next_chunk(300 * 10, 10) == 64 and engine.next_chunk(100 * 10, 10) == 32
+    p = get_problem("himmelblau")
+    rng = np.random.default_rng(6)
+    x0 = rng.uniform(-5, 5, (3000, 2))
+    alpha = np.where(np.arange(3000) < 300, 0.02, 0.0004)       # a few short runs first, then long ones
+    rules = stop_rules(["grad", "df"], [1e-5, 1e-10], [0, 5])
+    base = dict(max_iter=1500, dtype="float64", lanes=64, part=256)
+    calls = []
+    real_next = engine.next_chunk
+    try:
+        engine.next_chunk = lambda *a, **k: calls.append(real_next(*a, **k)) or calls[-1]
+        adaptive = run_batch(p, "gd", x0, alpha, 0.0, rules, EngineOptions(**base))
+    finally:
+        engine.next_chunk = real_next
+    fixed = run_batch(p, "gd", x0, alpha, 0.0, rules, EngineOptions(chunk=16, **base))
+    assert calls[0] == 16 and max(calls) == 64, calls
+    for key in engine.RECORD_FIELDS:
+        np.testing.assert_array_equal(adaptive[key], fixed[key], err_msg=key)
+    assert len(np.unique(adaptive["k"])) > 100 and np.isfinite(adaptive["curve_f"][:, :10]).all()
