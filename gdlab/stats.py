@@ -175,7 +175,8 @@ def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], q
     wide = np.take_along_axis(wide, last, axis=1)     # a stopped run keeps its last value
     out = []
     meta = runs.set_index("run_id")[by]
-    for key, members in meta.groupby(by, dropna=False).groups.items():
+    # one key column is grouped by name (a scalar key); pandas 3 warns on a one-element list
+    for key, members in meta.groupby(by[0] if len(by) == 1 else by, dropna=False).groups.items():
         block = wide[np.isin(ids, np.asarray(members))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # a step no run of the group reached: nan
