@@ -35,6 +35,7 @@ __all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names",
 # argument 2π·x is rounded before the cosine (an error of about |x|·5e-7).
 # float64 keeps jnp.cos and jnp.sin, so float64 numbers are those of the formula.
 
+@jax.custom_jvp
 def _sincos_2pi_f32(x):
     r = x - jnp.round(x)
     q = jnp.round(4 * r)
@@ -49,38 +50,22 @@ def _sincos_2pi_f32(x):
     return sin, cos
 
 
-@jax.custom_jvp
-def _cos_2pi_f32(x):
-    return _sincos_2pi_f32(x)[1]
-
-
-@_cos_2pi_f32.defjvp
-def _cos_2pi_f32_jvp(primals, tangents):
+@_sincos_2pi_f32.defjvp
+def _sincos_2pi_f32_jvp(primals, tangents):
     sin, cos = _sincos_2pi_f32(primals[0])
-    return cos, np.float32(-2 * np.pi) * sin * tangents[0]
-
-
-@jax.custom_jvp
-def _sin_2pi_f32(x):
-    return _sincos_2pi_f32(x)[0]
-
-
-@_sin_2pi_f32.defjvp
-def _sin_2pi_f32_jvp(primals, tangents):
-    sin, cos = _sincos_2pi_f32(primals[0])
-    return sin, np.float32(2 * np.pi) * cos * tangents[0]
+    return (sin, cos), (np.float32(2 * np.pi) * cos * tangents[0], np.float32(-2 * np.pi) * sin * tangents[0])
 
 
 def cos_2pi(x):
     """cos(2πx), elementwise; in float32 by an exact reduction in turns and polynomials."""
     x = jnp.asarray(x)
-    return _cos_2pi_f32(x) if x.dtype == jnp.float32 else jnp.cos(2 * jnp.pi * x)
+    return _sincos_2pi_f32(x)[1] if x.dtype == jnp.float32 else jnp.cos(2 * jnp.pi * x)
 
 
 def sin_2pi(x):
     """sin(2πx), elementwise; in float32 by an exact reduction in turns and polynomials."""
     x = jnp.asarray(x)
-    return _sin_2pi_f32(x) if x.dtype == jnp.float32 else jnp.sin(2 * jnp.pi * x)
+    return _sincos_2pi_f32(x)[0] if x.dtype == jnp.float32 else jnp.sin(2 * jnp.pi * x)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
