@@ -13,9 +13,12 @@ k ≥ 10 with |f_k − f_{k−1}| < 1e-6, or at max_iter = 2000, float32.
 Each (method, problem, n) runs in its own subprocess, so peak RSS is its own;
 compilation is done before the timed run and reported apart. Rates of the
 subset methods are per step (python) or per run (scipy), which is what the
-ratios compare. Usage:
+ratios compare. Every size is measured in ``--repeat`` rounds (3), each method
+once per round; a ratio is taken within a round and reported as the median
+and range over the rounds, because a shared VM's speed drifts between runs
+minutes apart. Usage:
 
-  python benchmarks/throughput.py                 # 10^3 … 10^6 starts, four problems
+  python benchmarks/throughput.py                 # 10^3 … 10^6 starts, four problems, 3 rounds
   python benchmarks/throughput.py --quick         # 10^3 … 10^5
   python benchmarks/throughput.py --scaling       # gdlab on Himmelblau, 10^2 … 10^7, and a figure
   python benchmarks/throughput.py --memory        # peak RSS of a whole sweep (gdlab's own folder), 10^5 … 10^7
@@ -258,6 +261,8 @@ def main():
     ap.add_argument("--scaling", action="store_true", help="gdlab on Himmelblau from 10^2 to 10^7 starts")
     ap.add_argument("--memory", action="store_true", help="peak RSS of whole sweeps, 10^5 to 10^7 runs")
     ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every method at every size, in turn; ratios are medians over the rounds")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -311,34 +316,48 @@ def main():
     rows = []
     for problem in args.problems.split(","):
         for n in sizes:
-            for method in METHODS:
-                if method in SUBSET and n > sizes[0]:
-                    continue   # per-start baselines: their rate does not depend on n; measure once
-                rows.append(measure(method, problem, n))
-                r = rows[-1]
-                print(f"{problem:12s} n={n:>9,} {method:7s} {r['steps_per_s'] / 1e6:10.3f} M steps/s "
-                      f"{r['runs_per_s']:12,.0f} runs/s {r['peak_rss_mb']:7.0f} MB", flush=True)
+            # Every method once per round, the order turned each round: this VM's speed drifts by tens of
+            # percent over minutes, so a ratio is taken within a round (methods measured minutes apart
+            # at most) and the rounds' ratios are summarised by their median and range.
+            methods = [m for m in METHODS if m not in SUBSET or n == sizes[0]]   # per-start rates: once
+            for r in range(args.repeat):
+                for method in methods[r % len(methods):] + methods[:r % len(methods)]:
+                    rows.append({**measure(method, problem, n), "round": r})
+                    m = rows[-1]
+                    print(f"{problem:12s} n={n:>9,} round {r} {method:7s} {m['steps_per_s'] / 1e6:10.3f} M steps/s "
+                          f"{m['runs_per_s']:12,.0f} runs/s {m['peak_rss_mb']:7.0f} MB", flush=True)
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "throughput.csv", index=False)
-    table = []
-    for (problem, n), block in frame[frame["method"] == "gdlab"].groupby(["problem", "n"]):
-        g = block.iloc[0]
-        line = {"problem": problem, "starts": n, "gdlab M steps/s": g["steps_per_s"] / 1e6,
-                "gdlab runs/s": g["runs_per_s"], "utilisation": g["utilisation"], "peak RSS MB": g["peak_rss_mb"]}
-        for method in ("python", "numpy", "vmap"):
-            base = frame[(frame["method"] == method) & (frame["problem"] == problem)]
-            same = base[base["n"] == n] if method not in SUBSET else base
-            if len(same):
-                line[f"× {method}"] = g["steps_per_s"] / same.iloc[0]["steps_per_s"]
-        sci = frame[(frame["method"] == "scipy") & (frame["problem"] == problem)]
-        if len(sci):
-            line["× scipy (runs/s)"] = g["runs_per_s"] / sci.iloc[0]["runs_per_s"]
-        table.append(line)
-    summary = pd.DataFrame(table)
+    summary = summarise(frame)
     summary.to_csv(out / "ratios.csv", index=False)
     print()
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"\nwrote {out / 'throughput.csv'} and {out / 'ratios.csv'}")
+
+
+def summarise(frame):
+    """One row per (problem, starts): gdlab's median rates, and its ratio to each baseline as the median
+    (and range) over rounds of the ratio within a round. The per-start baselines (Python, SciPy) are
+    measured at the smallest size only; their rate does not depend on the number of starts."""
+    import pandas as pd
+    table = []
+    for (problem, n), block in frame[frame["method"] == "gdlab"].groupby(["problem", "n"]):
+        block = block.set_index("round")
+        line = {"problem": problem, "starts": n, "gdlab M steps/s": block["steps_per_s"].median() / 1e6,
+                "gdlab runs/s": block["runs_per_s"].median(), "utilisation": block["utilisation"].median(),
+                "peak RSS MB": block["peak_rss_mb"].max(), "rounds": len(block)}
+        for method, rate in (("python", "steps_per_s"), ("numpy", "steps_per_s"), ("vmap", "steps_per_s"),
+                             ("scipy", "runs_per_s")):
+            base = frame[(frame["method"] == method) & (frame["problem"] == problem)]
+            base = base[base["n"] == (base["n"].min() if method in SUBSET else n)].set_index("round")[rate]
+            ratios = (block[rate] / base).dropna()
+            if len(ratios):
+                name = f"× {method}" + (" (runs/s)" if rate == "runs_per_s" else "")
+                line[name] = ratios.median()
+                line[name + " min"] = ratios.min()
+                line[name + " max"] = ratios.max()
+        table.append(line)
+    return pd.DataFrame(table)
 
 
 if __name__ == "__main__":
