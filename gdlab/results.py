@@ -103,21 +103,25 @@ def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequenc
 
 
 def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int) -> pd.DataFrame:
-    """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step."""
+    """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step.
+
+    Rows come ordered by (run_id, step) as they are built: a run's last step, where it is not a
+    checkpoint, lies past every checkpoint it reached, so it goes in a last column of the
+    (runs, checkpoints + 1) grid, read in row-major order (no sort of the many rows)."""
     cps = checkpoints(max_iter)
-    n_iter = rec["k"].astype(np.int64)
-    reached = cps[None, :] <= n_iter[:, None]
-    rows, cols = np.nonzero(reached)
-    last_is_cp = np.isin(n_iter, cps)
-    extra = np.nonzero(~last_is_cp)[0]
-    g_final = np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
-    frame = pd.DataFrame({
-        "run_id": np.concatenate([run_ids[rows], run_ids[extra]]).astype(np.int64),
-        "step": np.concatenate([cps[cols], n_iter[extra]]).astype(np.int64),
-        "f": np.concatenate([rec["curve_f"][rows, cols], rec["f"][extra]]).astype(np.float64),
-        "grad_norm": np.concatenate([rec["curve_g"][rows, cols], g_final[extra]]).astype(np.float64),
+    order = np.argsort(run_ids, kind="stable")
+    n_iter = rec["k"].astype(np.int64)[order]
+    g_final = np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))[order]
+    keep = np.concatenate([cps[None, :] <= n_iter[:, None], ~np.isin(n_iter, cps)[:, None]], axis=1)
+    steps = np.concatenate([np.broadcast_to(cps.astype(np.int64), (len(n_iter), len(cps))), n_iter[:, None]], axis=1)
+    f = np.concatenate([rec["curve_f"][order], rec["f"][order][:, None]], axis=1)
+    g = np.concatenate([rec["curve_g"][order], g_final[:, None]], axis=1)
+    return pd.DataFrame({
+        "run_id": np.repeat(np.asarray(run_ids, dtype=np.int64)[order], keep.sum(axis=1)),
+        "step": steps[keep],
+        "f": f[keep].astype(np.float64),
+        "grad_norm": g[keep].astype(np.float64),
     })
-    return frame.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
 
 
 def traces_table(run_ids: Sequence[int], paths: Sequence[tuple[np.ndarray, np.ndarray]], dim: int) -> pd.DataFrame:
