@@ -263,3 +263,23 @@ def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
     for key in engine.RECORD_FIELDS:
         np.testing.assert_array_equal(adaptive[key], fixed[key], err_msg=key)
     assert len(np.unique(adaptive["k"])) > 100 and np.isfinite(adaptive["curve_f"][:, :10]).all()
+
+
+def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
+    """classify_points takes both from one eigh; they are pinv's and eigvalsh's answers, a
+    zero eigenvalue (a flat direction) included."""
+    import jax
+    from gdlab.engine import _curvature
+    from gdlab.problems import Problem
+    flat = Problem("flat_in_x2", lambda x: (x[0] - 1.0) ** 2 + 0.0 * x[1], 2, ((-2.0, 2.0), (-2.0, 2.0)))
+    for p in (get_problem("himmelblau", 2), get_problem("rastrigin", 3), flat):
+        xs = np.random.default_rng(3).uniform(-3, 3, (64, p.dim))
+        with jax.enable_x64(True):
+            eig, newton = (np.asarray(a) for a in _curvature(p)(xs))
+            for x, e, n in zip(xs, eig, newton):
+                h = np.asarray(jax.hessian(p.fn)(x))
+                g = np.asarray(jax.grad(p.fn)(x))
+                np.testing.assert_allclose(e, np.linalg.eigvalsh(h), rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(n, np.linalg.norm(np.linalg.pinv(h) @ g), rtol=1e-9, atol=1e-12)
+    # the flat problem's step is the distance to x1 = 1 along x1 only
+    np.testing.assert_allclose(newton, np.abs(xs[:, 0] - 1.0), rtol=1e-12)

@@ -139,3 +139,14 @@ def test_inline_expression_problem_runs_and_differentiates():
     assert (r.runs["status"] == "converged").all()
     assert (r.runs["dist_to_min"] < 1e-6).all()
     assert (r.runs["f_gap"].abs() < 1e-10).all()
+
+
+def test_parts_dictionary_encode_only_text_and_few_valued_columns():
+    from gdlab.storage import _dictionary_columns
+    n = 10_000
+    frame = pd.DataFrame({"run_id": np.arange(n), "problem": ["himmelblau"] * n,
+                          "status": pd.Categorical(["converged", "max_iter"] * (n // 2)),
+                          "alpha": np.repeat([0.01, 0.02], n // 2), "f": np.linspace(0, 1, n),
+                          "step": np.tile(np.arange(12), n // 12 + 1)[:n]})
+    assert _dictionary_columns(pa.Table.from_pandas(frame, preserve_index=False)) == \
+        ["problem", "status", "alpha", "step"]
