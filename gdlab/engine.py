@@ -254,7 +254,7 @@ def _lane_fns(spec: _Spec):
         f, g = vg(x)
         return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, dx=jnp.zeros_like(f), df=jnp.zeros_like(f),
                      opt=v_init(x, hp[0], hp[1]), k=jnp.zeros((L,), jnp.int32),
-                     status=jnp.full((L,), Status.running, jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
+                     status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
                      curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt))
 
