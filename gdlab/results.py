@@ -71,7 +71,7 @@ def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, 
     out["x0"] = list_column(x0)
     out["x_final"] = list_column(rec["x"])
     out["f_final"] = rec["f"].astype(np.float64)
-    out["grad_norm_final"] = np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
+    out["grad_norm_final"] = _grad_norm_final(rec)
     out["n_iter"] = rec["k"].astype(np.int64)
     out["status"] = pd.Series(status, dtype="string")
     out["min_id"] = min_id
@@ -102,6 +102,11 @@ def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequenc
     })
 
 
+def _grad_norm_final(rec: dict) -> np.ndarray:
+    """‖∇f‖ at each run's last point, in float64 (the runs table's column, the curves' last row)."""
+    return np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
+
+
 def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int) -> pd.DataFrame:
     """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step.
 
@@ -111,7 +116,7 @@ def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int) -> pd.DataFrame:
     cps = checkpoints(max_iter)
     order = np.argsort(run_ids, kind="stable")
     n_iter = rec["k"].astype(np.int64)[order]
-    g_final = np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))[order]
+    g_final = _grad_norm_final(rec)[order]
     keep = np.concatenate([cps[None, :] <= n_iter[:, None], ~np.isin(n_iter, cps)[:, None]], axis=1)
     steps = np.concatenate([np.broadcast_to(cps.astype(np.int64), (len(n_iter), len(cps))), n_iter[:, None]], axis=1)
     f = np.concatenate([rec["curve_f"][order], rec["f"][order][:, None]], axis=1)
