@@ -248,6 +248,10 @@ def sweep_worker(n):
 
 def measure(method, problem, n):
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    if method not in ("gdlab", "sweep"):
+        # the baselines get what plain JAX gives (one CPU device; XLA still splits large operations
+        # over the cores); `import gdlab` would otherwise give their process a device per core
+        env["GDLAB_CPU_DEVICES"] = "1"
     out = subprocess.run([sys.executable, __file__, "--worker", method, problem, str(n)], capture_output=True,
                          text=True, env=env)
     if out.returncode:

@@ -11,6 +11,11 @@ The flow is config → runs → kernel → tables; each stage is a plain functio
 
 __version__ = "0.1.0"
 
+from .devices import use_cpu_cores  # noqa: E402
+
+use_cpu_cores()   # before anything runs on JAX: one CPU device per core (gdlab/devices.py)
+
+
 from .config import ConfigError, Sweep, expand, validate  # noqa: E402
 from .engine import EngineOptions, classify_points, run_batch, trace_runs  # noqa: E402
 from .methods import METHODS, get_method, sign_halving  # noqa: E402
@@ -22,7 +27,7 @@ from .sweep import descend, run_sweep, sweep  # noqa: E402
 
 __all__ = [
     "__version__", "sweep", "descend", "run_sweep", "run_batch", "trace_runs", "classify_points",
-    "inspect_point", "PointInfo", "validate", "expand", "ConfigError", "Sweep", "EngineOptions", "Results", "points",
+    "inspect_point", "PointInfo", "use_cpu_cores", "validate", "expand", "ConfigError", "Sweep", "EngineOptions", "Results", "points",
     "Problem", "PROBLEMS", "get_problem", "METHODS", "get_method", "sign_halving",
     "Status", "StopRule", "CRITERIA", "stop_rules", "checkpoints",
 ]

@@ -48,6 +48,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .methods import get_method
 from .problems import Problem
@@ -496,19 +497,48 @@ def _kernel(spec: _Spec):
         lanes, _, out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, buf, out, ptr, zero, zero))
         return lanes, out, useful, executed
 
-    return jax.jit(call), jax.jit(empty)
+    return call, jax.jit(empty)
 
 
 def _pack_width(spec: _Spec) -> int:
     return _record_width(spec.problem.dim, spec.n_rules, len(checkpoints(spec.max_iter)))
 
 
-_SPECS: list[_Spec] = []
+_SPECS: list[tuple[_Spec, tuple]] = []
+
+
+def _lanes_last(a) -> PartitionSpec:
+    return PartitionSpec(*([None] * (a.ndim - 1)), "dev")
+
+
+@functools.lru_cache(maxsize=None)
+def _sharded_kernel(spec: _Spec, devices: tuple):
+    """The refill loop over ``devices`` as one program (compiled once for all of them): each
+    device runs its own lanes and its own part of the queue, with its own while loop and no
+    communication; arrays are the devices' blocks side by side along the lanes (and the output
+    rows). Per-device scalars (n_queue, base, drain) are arrays of one entry per device."""
+    call, empty = _kernel(spec)
+    mesh = Mesh(np.array(devices), ("dev",))
+    lanes_spec = jax.tree.map(_lanes_last, jax.eval_shape(empty))
+    per_dev, rep = PartitionSpec("dev"), PartitionSpec()
+
+    def local(lanes, queue, n_queue, base, kd, rules, bounds, drain):
+        lanes, out, useful, executed = call(lanes, queue, n_queue[0], base[0], kd, rules, bounds, drain[0])
+        return lanes, out, useful[None], executed[None]
+
+    queue_spec = (PartitionSpec(None, "dev"), PartitionSpec(None, "dev"))
+    fn = jax.shard_map(local, mesh=mesh, check_vma=False,
+                       in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, per_dev),
+                       out_specs=(lanes_spec, PartitionSpec("dev", None), per_dev, per_dev))
+    shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
+                 "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
+                 "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
+    return jax.jit(fn), shardings
 
 
 def kernel_cache_size() -> int:
     """How many batch kernels have been compiled in this process (tests count compilations)."""
-    return sum(_kernel(s)[0]._cache_size() for s in _SPECS)
+    return sum(_sharded_kernel(s, d)[0]._cache_size() for s, d in _SPECS)
 
 
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions) -> _Spec:
@@ -516,10 +546,7 @@ def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: En
     chunk = opts.chunk or CHUNK_MAX
     # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
     part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)))
-    spec = _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), chunk, opts.max_iter)
-    if spec not in _SPECS:
-        _SPECS.append(spec)
-    return spec
+    return _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), chunk, opts.max_iter)
 
 
 def _check_inputs(problem: Problem, x0, alpha, momentum):
@@ -561,8 +588,10 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     Each record dict has ``run`` (the row of ``x0`` it belongs to) and the
     final state, per-rule stop records and checkpoint curves of each run.
     Finished runs come in no particular order. The queue is dealt out in
-    parts over ``devices`` (all local devices by default); each device runs
-    its own lanes, so its runs are the same bits as on one device. ``stats``
+    parts over ``devices`` (all local devices by default, as many as get two
+    parts each; on a CPU, ``import gdlab`` makes one device per core: see
+    :mod:`gdlab.devices`); each device runs its own lanes, so its runs are
+    the same bits as on one device. ``stats``
     (if given) receives the lane-step counters ``useful`` and ``executed``.
     """
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, x0, alpha, momentum)
@@ -575,58 +604,63 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     if n == 0:
         return
     spec = _spec_for(problem, method, len(rules), n, opts)
-    call, empty = _kernel(spec)
-    dt = float_dtype(opts.dtype)
     np_dt = np.dtype(opts.dtype)
     d, R, cps = problem.dim, len(rules), checkpoints(opts.max_iter)
     crit, eps, min_steps = rule_arrays(rules)
     P = spec.part
     spans = [(a, min(a + P, n)) for a in range(0, n, P)]
-    devices = list(devices or jax.local_devices())[: max(1, len(spans))]
-    shared = {}
-    for dev in devices:
-        put = functools.partial(jax.device_put, device=dev)
-        shared[dev] = (put(empty()),
-                       (put(jnp.asarray(crit)), put(jnp.asarray(eps, dt)), put(jnp.asarray(min_steps))),
-                       (put(jnp.asarray(opts.x_bound, dt)), put(jnp.asarray(opts.f_bound, dt))))
-    lanes = {dev: shared[dev][0] for dev in devices}
-    last_span = {dev: max(i for i in range(len(spans)) if i % len(devices) == j)
-                 for j, dev in enumerate(devices)}
+    # a device is worth its own tail of slow runs when it gets two parts or more
+    devices = tuple(devices or jax.local_devices())[: max(1, len(spans) // 2)]
+    k = len(devices)
+    call, sh = _sharded_kernel(spec, devices)
+    if (spec, devices) not in _SPECS:
+        _SPECS.append((spec, devices))
+    # device j takes spans j, j + k, j + 2k, …: one call runs a group of k spans side by side
+    groups = [list(range(g, min(g + k, len(spans)))) for g in range(0, len(spans), k)]
+    last_span = [max(i for i in range(len(spans)) if i % k == j) for j in range(k)]
+    one = jax.tree.map(np.asarray, _kernel(spec)[1]())
+    lanes = jax.device_put(jax.tree.map(lambda a: np.concatenate([a] * k, axis=-1), one), sh["lanes"])
+    rules_dev = jax.device_put((np.asarray(crit), np.asarray(eps, np_dt), np.asarray(min_steps)), sh["rep"])
+    bounds = jax.device_put((np.asarray(opts.x_bound, np_dt), np.asarray(opts.f_bound, np_dt)), sh["rep"])
 
-    def dispatch(first):
-        """Queue the calls of spans first … first + devices − 1; JAX returns before they run."""
-        pending = []
-        for j, dev in enumerate(devices):
-            i = first + j
-            if i >= len(spans):
-                break
+    def dispatch(g):
+        """Queue the call of group g (k spans, one per device); JAX returns before it runs."""
+        nonlocal lanes
+        if g >= len(groups):
+            return None
+        xq = np.zeros((d, k * P), np_dt)
+        hq = np.ones((2, k * P), np_dt)
+        n_queue, base = np.zeros(k, np.int32), np.zeros(k, np.int32)
+        drain = np.ones(k, bool)       # a device with no span left has drained already
+        for j, i in enumerate(groups[g]):
             start, stop = spans[i]
             m = stop - start
             xs, al, mo = source.take(start, stop)
-            xq = np.zeros((d, P), np_dt); xq[:, :m] = np.asarray(xs).T
-            hq = np.ones((2, P), np_dt); hq[0, :m] = al; hq[1, :m] = mo
-            queue = jax.device_put((xq, hq), dev)
-            _, rules_dev, bounds = shared[dev]
-            kd = opts.chunk or next_chunk(done_steps, done_runs, spec.chunk)
-            lanes[dev], out, u, e = call(lanes[dev], queue, jnp.int32(m), jnp.int32(start), jnp.int32(kd), rules_dev,
-                                         bounds, jnp.bool_(i == last_span[dev]))
-            pending.append((out, u, e))
-        return pending
+            xq[:, j * P: j * P + m] = np.asarray(xs).T
+            hq[0, j * P: j * P + m] = al
+            hq[1, j * P: j * P + m] = mo
+            n_queue[j], base[j], drain[j] = m, start, i == last_span[j]
+        kd = opts.chunk or next_chunk(done_steps, done_runs, spec.chunk)
+        lanes, out, u, e = call(lanes, jax.device_put((xq, hq), sh["queue"]),
+                                jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
+                                jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
+                                jax.device_put(drain, sh["per_dev"]))
+        return out, u, e
 
-    # One group of calls stays queued ahead: while the device runs it, the host builds the next
-    # queue and unpacks (and the caller stores) what the group before returned.
+    # One call stays queued ahead: while the devices run it, the host builds the next queue and
+    # unpacks (and the caller stores) what the call before returned.
     useful = executed = done_steps = done_runs = 0    # done_*: the finished runs' steps, for the chunk
     pending = dispatch(0)
-    for first in range(len(devices), len(spans) + len(devices), len(devices)):
-        ahead = dispatch(first)
-        for out, u, e in pending:
-            useful += int(u); executed += int(e)
-            packed = np.asarray(out)
-            written = _decode(packed[:, 0]) >= 0
-            if written.any():
-                rec = _records(packed[written], d, R, cps)
-                done_steps += int(rec["k"].sum()); done_runs += len(rec["k"])
-                yield rec
+    for g in range(1, len(groups) + 1):
+        ahead = dispatch(g)
+        out, u, e = pending
+        useful += int(np.sum(u)); executed += int(np.sum(e))
+        packed = np.asarray(out)
+        written = _decode(packed[:, 0]) >= 0
+        if written.any():
+            rec = _records(packed[written], d, R, cps)
+            done_steps += int(rec["k"].sum()); done_runs += len(rec["k"])
+            yield rec
         pending = ahead
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful

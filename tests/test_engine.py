@@ -178,14 +178,16 @@ def test_a_hundred_alphas_compile_once():
 
 def test_a_batch_of_many_calls_compiles_its_kernel_once():
     """The first call gets empty lanes and later calls the lanes the call before returned: the
-    same types (an IntEnum fill once made the empty lanes' status weakly typed: two compilations)."""
+    same types (an IntEnum fill once made the empty lanes' status weakly typed: two compilations).
+    The devices run one program, so a batch dealt over two devices compiles once, not per device."""
     import jax
     p = get_problem("styblinski_tang", 3)
     x0 = np.random.default_rng(5).uniform(-5, 5, (100, 3))
     before = kernel_cache_size()
     run_batch(p, "gd", x0, 0.01, rules=stop_rules("grad", 1e-3, 0),
               opts=EngineOptions(max_iter=300, lanes=8, part=16, chunk=16))
-    assert kernel_cache_size() == before + len(jax.local_devices())     # one per device the calls are dealt to
+    assert len(jax.local_devices()) == 2     # seven parts: dealt over both devices
+    assert kernel_cache_size() == before + 1     # one program for both devices, compiled once
 
 
 def test_float32_is_the_sweep_default_and_float64_by_config():

@@ -1,0 +1,61 @@
+"""One JAX CPU device per core, so a batch's parts run side by side on a multi-core CPU.
+
+JAX gives a CPU one device, and XLA's CPU backend splits only large operations
+over the cores: the kernel's step works on a few thousand lanes at a time, too
+few to split, so one device keeps one core busy for most of a long run. The
+engine deals a batch's parts over all local devices (``engine.stream_batch``),
+so with a device per core every core runs lanes of its own.
+
+``import gdlab`` calls :func:`use_cpu_cores` while JAX has not started yet. It
+leaves any choice already made alone: ``XLA_FLAGS`` with
+``--xla_force_host_platform_device_count``, or ``jax_num_cpu_devices`` set by
+the caller. ``GDLAB_CPU_DEVICES=N`` asks for N devices (1 is JAX's default).
+Accelerators are not affected: this is the CPU backend's device count only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+__all__ = ["use_cpu_cores", "usable_cores"]
+
+ENV = "GDLAB_CPU_DEVICES"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which a cluster's job limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
+def use_cpu_cores(n: int | None = None) -> int | None:
+    """Ask JAX for ``n`` CPU devices (default: ``$GDLAB_CPU_DEVICES``, else one per usable core).
+
+    Returns the count set, or None where it was left alone: the caller already chose one (an
+    explicit ``n`` overrides that), or JAX has already started, when the count can no longer
+    change. A bad ``$GDLAB_CPU_DEVICES`` raises ValueError naming it."""
+    explicit = n is not None
+    if n is None:
+        env = os.environ.get(ENV, "").strip()
+        if env:
+            try:
+                n = int(env)
+            except ValueError:
+                n = 0
+            if n < 1:
+                raise ValueError(f"{ENV} must be a whole number of devices ≥ 1, got {env!r}")
+            explicit = True
+        else:
+            n = usable_cores()
+    if not explicit and ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+                         or jax.config.jax_num_cpu_devices != -1):
+        return None
+    try:
+        jax.config.update("jax_num_cpu_devices", int(n))
+    except RuntimeError:   # JAX has run something already: its devices are fixed for this process
+        return None
+    return int(n)

@@ -1,0 +1,59 @@
+"""`import gdlab` gives JAX a CPU device per core, and leaves any choice already made alone."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gdlab.devices import use_cpu_cores, usable_cores
+
+SHOW = "import gdlab, jax; print(len(jax.devices('cpu')), gdlab.use_cpu_cores())"
+
+
+def devices_in_fresh_process(code=SHOW, **env):
+    full = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GDLAB_CPU_DEVICES")}
+    full.update(env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
+    return out.returncode, out.stdout.split(), out.stderr
+
+
+def test_one_cpu_device_per_usable_core_by_default():
+    rc, out, err = devices_in_fresh_process()
+    assert rc == 0, err
+    # the count is set at import; a second call finds JAX started and changes nothing
+    assert out == [str(usable_cores()), "None"]
+    assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("env, expect", [
+    ({"GDLAB_CPU_DEVICES": "1"}, "1"),                                       # JAX's own default
+    ({"GDLAB_CPU_DEVICES": "3"}, "3"),                                       # asked for
+    ({"XLA_FLAGS": "--xla_force_host_platform_device_count=3"}, "3"),       # the caller's choice kept
+])
+def test_a_chosen_count_is_kept(env, expect):
+    rc, out, err = devices_in_fresh_process(**env)
+    assert rc == 0, err
+    assert out[0] == expect
+
+
+def test_jax_num_cpu_devices_set_before_import_is_kept():
+    code = "import jax; jax.config.update('jax_num_cpu_devices', 3); " + SHOW
+    rc, out, err = devices_in_fresh_process(code)
+    assert rc == 0, err
+    assert out[0] == "3"
+
+
+@pytest.mark.parametrize("bad", ["two", "0", "-1"])
+def test_a_bad_count_is_refused_by_name(bad):
+    rc, out, err = devices_in_fresh_process(GDLAB_CPU_DEVICES=bad)
+    assert rc != 0
+    assert "GDLAB_CPU_DEVICES must be a whole number of devices ≥ 1" in err and repr(bad) in err
+
+
+def test_once_jax_has_run_the_count_stays():
+    import jax
+    jax.numpy.zeros(1).block_until_ready()
+    before = len(jax.devices("cpu"))
+    assert use_cpu_cores(before + 1) is None
+    assert len(jax.devices("cpu")) == before
