@@ -152,14 +152,15 @@ def _max_lanes() -> int:
 
 
 def device_bytes() -> int:
-    """Memory of the first local device: the accelerator's limit, or the host's RAM on the CPU."""
+    """Memory of one local device: the accelerator's limit, or on the CPU the host's RAM shared by
+    its devices (one per core: :mod:`gdlab.devices`), each of which may hold a kernel's lanes."""
     try:
         limit = (jax.local_devices()[0].memory_stats() or {}).get("bytes_limit")
         if limit:
             return int(limit)
     except Exception:   # backends without memory_stats
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // jax.local_device_count()
 
 
 def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, dtype: str = "float32") -> int:

@@ -247,6 +247,10 @@ def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
     # a wider problem with more rules needs more memory per lane
     small, big = engine.lane_bytes(2, 1, 2000), engine.lane_bytes(10, 12, 2000, dtype="float64")
     assert big > 5 * small > 0
+    # the CPU's devices (two here) share the host's memory
+    import os
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert engine.device_bytes() == ram // 2
     # on a device with 1 GiB, a lane of 1 MiB: a sixteenth of the memory holds 64 of them
     monkeypatch.setattr(engine, "device_bytes", lambda: 1 << 30)
     assert engine.default_lanes(10 ** 7, 1 << 20) == 64
