@@ -268,15 +268,43 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 f"{jax.default_backend()} device(s))")
             progress = _Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
+            writer = _PartWriter(lambda p, tables, facts: folder.write_part(p.part, tables, {**facts, "shard": shard}))
             try:
-                stats = execute(sw, todo, blocks,
-                                lambda p, tables, facts: folder.write_part(p.part, tables, {**facts, "shard": shard}),
-                                progress)
+                stats = execute(sw, todo, blocks, writer.submit, progress)
             finally:
                 progress.close()
+                writer.finish()     # the part being written is finished, whatever stopped the sweep
             stats["seconds"] = time.perf_counter() - t0
         _update_manifest(folder, sw, plan, n_runs, stats)
     return folder.path
+
+
+class _PartWriter:
+    """Writes each part in a background thread while the next one is computed; one write at a time.
+
+    Writing a part (parquet encoding, fsync) takes about as long as building its tables, and
+    both pyarrow and fsync release the GIL, so the two overlap. A failed write (a full disk)
+    raises in the sweep's thread at the next part or at :meth:`finish`; a write under way when
+    the sweep stops (Ctrl-C, an error) is waited for, so a computed part is not lost."""
+
+    def __init__(self, write: Callable):
+        from concurrent.futures import ThreadPoolExecutor
+        self.write, self.pool, self.pending = write, ThreadPoolExecutor(1, thread_name_prefix="gdlab-writer"), None
+
+    def submit(self, part, tables, facts) -> None:
+        self._wait()
+        self.pending = self.pool.submit(self.write, part, tables, facts)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: int, stats: dict) -> dict:

@@ -150,3 +150,35 @@ def test_parts_dictionary_encode_only_text_and_few_valued_columns():
                           "step": np.tile(np.arange(12), n // 12 + 1)[:n]})
     assert _dictionary_columns(pa.Table.from_pandas(frame, preserve_index=False)) == \
         ["problem", "status", "alpha", "step"]
+
+
+def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is_raised():
+    import threading
+
+    from gdlab.sweep import _PartWriter
+    written, release = [], threading.Event()
+
+    def write(part, tables, facts):
+        assert release.wait(30)
+        if part == "full disk":
+            raise OSError(28, "No space left on device")
+        written.append(part)
+
+    w = _PartWriter(write)
+    w.submit(1, {}, {})
+    assert written == []                    # submit returns while the part is being written
+    release.set()
+    w.submit(2, {}, {})                     # ... and the next waits for the write before it
+    assert written == [1]
+    w.finish()
+    assert written == [1, 2]
+    w = _PartWriter(write)
+    w.submit("full disk", {}, {})
+    with pytest.raises(OSError, match="No space"):
+        w.submit(3, {}, {})                 # the next part hears of it, and is not written
+    w.finish()
+    assert written == [1, 2]
+    w = _PartWriter(write)
+    w.submit("full disk", {}, {})
+    with pytest.raises(OSError, match="No space"):
+        w.finish()                          # or the end of the sweep does
