@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import time
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import jax
@@ -64,9 +65,11 @@ class EngineOptions(NamedTuple):
     """Settings of one batch; ``lanes``/``part`` default from the device and batch size.
 
     ``chunk`` is the number of steps between refills. ``None`` (the default) lets each call pick
-    it from the runs finished so far: a power of two near half their mean length, from 16 to
-    :data:`CHUNK_MAX`, so long runs pay for few refills while a finished lane waits on average
-    at most a quarter of a run for its refill. An integer fixes it."""
+    it from the runs finished so far (:func:`next_chunk`): while the device is the bottleneck, a
+    power of two near half their mean length, from 16 to :data:`CHUNK_MAX`, so long runs pay for
+    few refills while a finished lane waits on average at most a quarter of a run; while the
+    device waits on the host (a sweep writing its tables), a shorter one that aims at 90% of
+    lane-steps useful, from 8. An integer fixes it."""
 
     max_iter: int = 10_000
     dtype: str = "float32"
@@ -113,16 +116,29 @@ def _record_width(d: int, R: int, C: int) -> int:
 
 
 CHUNK_MAX = 64       # rows of the chunk buffer when the chunk adapts
-CHUNK_MIN = 16       # and its least: below it the work at each refill outweighs the steps
+CHUNK_MIN = 16       # and its least while the device is busy: below it a refill's work outweighs the steps
+CHUNK_MIN_IDLE = 8   # its least while the device waits on the host, when refills cost no one time
+UTILISATION = 0.9    # what the chunk aims at while the device waits on the host
+HOST_WAIT = 0.5      # the device waits on the host while the host spends less than this share of its time waiting
 
 
-def next_chunk(steps: int, finished: int, cap: int = CHUNK_MAX) -> int:
-    """The adaptive chunk once ``finished`` runs have taken ``steps`` steps: the largest power of
-    two at most half their mean length, within [CHUNK_MIN, cap] (CHUNK_MIN before any finished)."""
+def next_chunk(steps: int, finished: int, cap: int = CHUNK_MAX, device_idle: bool = False) -> int:
+    """The adaptive chunk once ``finished`` runs have taken ``steps`` steps (mean length m).
+
+    While the device is the bottleneck: the largest power of two at most m/2, within
+    [CHUNK_MIN, cap] (a finished lane then waits at most a quarter of a run on average; a
+    refill costs about as much as 16 steps on a CPU, so idle lanes are the cheaper loss).
+    While the device waits on the host (``device_idle``: a sweep building and writing its
+    tables), refills are free to the sweep, so it aims at :data:`UTILISATION`: a lane idles about
+    half a chunk per run, so the largest power of two at most 2m(1 − u)/u, within
+    [CHUNK_MIN_IDLE, cap]. Before any run has finished (the first calls): CHUNK_MIN_IDLE, so
+    the first lengths come back soon and lanes idle little while nothing is known."""
     if finished <= 0:
-        return min(CHUNK_MIN, cap)
-    half = steps / finished / 2
-    return int(min(cap, max(CHUNK_MIN, 1 << max(0, int(math.floor(math.log2(max(half, 1))))))))
+        return min(CHUNK_MIN_IDLE, cap)
+    least = CHUNK_MIN_IDLE if device_idle else CHUNK_MIN
+    mean = steps / finished
+    most = 2 * mean * (1 - UTILISATION) / UTILISATION if device_idle else mean / 2
+    return int(min(cap, max(least, 1 << max(0, int(math.floor(math.log2(max(most, 1))))))))
 
 
 class _Spec(NamedTuple):
@@ -641,7 +657,8 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             hq[0, j * P: j * P + m] = al
             hq[1, j * P: j * P + m] = mo
             n_queue[j], base[j], drain[j] = m, start, i == last_span[j]
-        kd = opts.chunk or next_chunk(done_steps, done_runs, spec.chunk)
+        kd = opts.chunk or next_chunk(done_steps, done_runs, spec.chunk, device_idle)
+        chunks.append(kd)
         lanes, out, u, e = call(lanes, jax.device_put((xq, hq), sh["queue"]),
                                 jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
                                 jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
@@ -650,13 +667,22 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
 
     # One call stays queued ahead: while the devices run it, the host builds the next queue and
     # unpacks (and the caller stores) what the call before returned.
+    # The host waits for each call's output. While it waits less than half its time, the caller is
+    # the bottleneck and the device sits idle between calls (a sweep building and writing tables).
     useful = executed = done_steps = done_runs = 0    # done_*: the finished runs' steps, for the chunk
+    device_idle, chunks, waited, cycled, back = False, [], 0.0, 0.0, time.perf_counter()
     pending = dispatch(0)
     for g in range(1, len(groups) + 1):
         ahead = dispatch(g)
         out, u, e = pending
+        asked = time.perf_counter()
         useful += int(np.sum(u)); executed += int(np.sum(e))
         packed = np.asarray(out)
+        now = time.perf_counter()
+        if g > 1:    # the first wait includes compiling
+            waited, cycled = waited + now - asked, cycled + now - back
+            device_idle = waited < HOST_WAIT * cycled
+        back = now
         written = _decode(packed[:, 0]) >= 0
         if written.any():
             rec = _records(packed[written], d, R, cps)
@@ -666,6 +692,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed
+        stats["chunks"] = stats.get("chunks", []) + chunks
 
 
 def run_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,

@@ -1,11 +1,12 @@
 """The batched engine against plain loops, the lessons' numbers, statuses and compilation counts."""
 import math
 
+import jax
 import numpy as np
 import pytest
 
 import gdlab
-from gdlab.engine import EngineOptions, kernel_cache_size, run_batch, trace_runs
+from gdlab.engine import EngineOptions, kernel_cache_size, run_batch, stream_batch, trace_runs
 from gdlab.problems import get_problem
 from gdlab.stopping import Status, checkpoints, stop_rules
 
@@ -258,11 +259,15 @@ def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
 
 
 def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
-    """The default chunk grows with the runs' length from call to call (16 … 64 steps between
+    """The default chunk grows with the runs' length from call to call (8 … 64 steps between
     refills); every record is the same bits as with a fixed chunk of 16, the curves included."""
     import gdlab.engine as engine
-    assert engine.next_chunk(0, 0) == 16 and engine.next_chunk(41 * 10, 10) == 16
+    assert engine.next_chunk(0, 0) == 8 and engine.next_chunk(41 * 10, 10) == 16     # 8 until a run has finished
     assert engine.next_chunk(300 * 10, 10) == 64 and engine.next_chunk(100 * 10, 10) == 32
+    # with the device waiting on the host: 2m(1 − 0.9)/0.9, so a lane idles a tenth of its run
+    assert engine.next_chunk(42 * 10, 10, device_idle=True) == 8
+    assert engine.next_chunk(100 * 10, 10, device_idle=True) == 16
+    assert engine.next_chunk(300 * 10, 10, device_idle=True) == 64
     p = get_problem("himmelblau")
     rng = np.random.default_rng(6)
     x0 = rng.uniform(-5, 5, (3000, 2))
@@ -277,7 +282,7 @@ def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
     finally:
         engine.next_chunk = real_next
     fixed = run_batch(p, "gd", x0, alpha, 0.0, rules, EngineOptions(chunk=16, **base))
-    assert calls[0] == 16 and max(calls) == 64, calls
+    assert calls[0] == 8 and max(calls) == 64, calls
     for key in engine.RECORD_FIELDS:
         np.testing.assert_array_equal(adaptive[key], fixed[key], err_msg=key)
     assert len(np.unique(adaptive["k"])) > 100 and np.isfinite(adaptive["curve_f"][:, :10]).all()
@@ -301,3 +306,34 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
                 np.testing.assert_allclose(n, np.linalg.norm(np.linalg.pinv(h) @ g), rtol=1e-9, atol=1e-12)
     # the flat problem's step is the distance to x1 = 1 along x1 only
     np.testing.assert_allclose(newton, np.abs(xs[:, 0] - 1.0), rtol=1e-12)
+
+
+def test_the_chunk_shortens_while_the_device_waits_on_the_host():
+    """A caller slow to take the records (a sweep writing tables) leaves the device idle between
+    calls: then refills cost it nothing, and the chunk aims at 90% useful lane-steps (8 steps for
+    runs of about 40); a caller that keeps up gets the throughput chunk (16). Same records."""
+    import time
+    p = get_problem("himmelblau")
+    x0 = np.random.default_rng(2).uniform(-5, 5, (16000, 2))
+    rules = stop_rules("df", 1e-6, 10)
+    opts = EngineOptions(max_iter=2000, dtype="float32", lanes=256, part=2048)   # calls of a few ms
+    runs, util = {}, {}
+    for slow in (False, True):
+        stats, recs = {}, []
+        for rec in stream_batch(p, "gd", x0, 0.005, 0.0, rules, opts, stats, devices=jax.local_devices()[:1]):
+            recs.append(rec)
+            if slow:
+                time.sleep(0.2)
+        runs[slow] = {k: np.concatenate([r[k] for r in recs]) for k in ("run", "k", "x")}
+        util[slow] = stats["useful"] / stats["executed"]
+        lengths = runs[slow]["k"].mean()
+        assert 30 < lengths < 60
+        later = stats["chunks"][3:]
+        if slow:
+            assert set(later) == {8}, stats["chunks"]
+        else:
+            assert later.count(16) >= 0.7 * len(later), stats["chunks"]     # a busy machine may stall a call
+    assert util[True] > util[False] + 0.03        # the tail of a small batch keeps both below the target
+    order = [np.argsort(runs[s]["run"]) for s in (False, True)]
+    for key in ("k", "x"):
+        np.testing.assert_array_equal(runs[False][key][order[0]], runs[True][key][order[1]])
