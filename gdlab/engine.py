@@ -117,7 +117,7 @@ def _record_width(d: int, R: int, C: int) -> int:
 
 CHUNK_MAX = 64       # rows of the chunk buffer when the chunk adapts
 CHUNK_MIN = 16       # and its least while the device is busy: below it a refill's work outweighs the steps
-CHUNK_MIN_IDLE = 8   # its least while the device waits on the host, when refills cost no one time
+CHUNK_MIN_IDLE = 8   # its least while the device waits on the host, when a refill costs the caller nothing
 UTILISATION = 0.9    # what the chunk aims at while the device waits on the host
 HOST_WAIT = 0.5      # the device waits on the host while the host spends less than this share of its time waiting
 
