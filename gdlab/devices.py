@@ -38,22 +38,16 @@ def use_cpu_cores(n: int | None = None) -> int | None:
     Returns the count set, or None where it was left alone: the caller already chose one (an
     explicit ``n`` overrides that), or JAX has already started, when the count can no longer
     change. A bad ``$GDLAB_CPU_DEVICES`` raises ValueError naming it."""
-    explicit = n is not None
+    env = os.environ.get(ENV, "").strip()
+    if n is None and env:
+        n = int(env) if env.lstrip("+").isdigit() else 0
+        if n < 1:
+            raise ValueError(f"{ENV} must be a whole number of devices ≥ 1, got {env!r}")
     if n is None:
-        env = os.environ.get(ENV, "").strip()
-        if env:
-            try:
-                n = int(env)
-            except ValueError:
-                n = 0
-            if n < 1:
-                raise ValueError(f"{ENV} must be a whole number of devices ≥ 1, got {env!r}")
-            explicit = True
-        else:
-            n = usable_cores()
-    if not explicit and ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
-                         or jax.config.jax_num_cpu_devices != -1):
-        return None
+        if ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+                or jax.config.jax_num_cpu_devices != -1):
+            return None      # the caller chose already
+        n = usable_cores()
     try:
         jax.config.update("jax_num_cpu_devices", int(n))
     except RuntimeError:   # JAX has run something already: its devices are fixed for this process
