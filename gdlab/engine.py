@@ -65,11 +65,11 @@ class EngineOptions(NamedTuple):
     """Settings of one batch; ``lanes``/``part`` default from the device and batch size.
 
     ``chunk`` is the number of steps between refills. ``None`` (the default) lets each call pick
-    it from the runs finished so far (:func:`next_chunk`): while the device is the bottleneck, a
-    power of two near half their mean length, from 16 to :data:`CHUNK_MAX`, so long runs pay for
-    few refills while a finished lane waits on average at most a quarter of a run; while the
-    device waits on the host (a sweep writing its tables), a shorter one that aims at 90% of
-    lane-steps useful, from 8. An integer fixes it."""
+    it from the lengths of the runs finished so far (:func:`next_chunk`): while the device is the
+    bottleneck, the one (8 to :data:`CHUNK_MAX`) that gets such runs done in the least time,
+    weighing a finished lane's idle steps against the refills; while the device waits on the host
+    (a sweep writing its tables), a shorter one that aims at 90% of lane-steps useful, from 8.
+    An integer fixes it."""
 
     max_iter: int = 10_000
     dtype: str = "float32"
@@ -98,6 +98,8 @@ class Lanes(NamedTuple):
     hp: Any         # (2, L): alpha, momentum
     curve_f: Any    # (C, L): f at the checkpoint steps
     curve_g: Any    # (C, L): ‖∇f‖ at the checkpoint steps
+    scratch: Any    # the chunk buffer: x (K, d, L), f (K, L), ‖∇f‖ (K, L) of each judged step; carried
+                    # from call to call so it is not allocated anew (every row is written before it is read)
 
 
 # What a finished run's record holds: (name, leading shape as a function of (d, R, C), integer?)
@@ -116,29 +118,69 @@ def _record_width(d: int, R: int, C: int) -> int:
 
 
 CHUNK_MAX = 64       # rows of the chunk buffer when the chunk adapts
-CHUNK_MIN = 16       # and its least while the device is busy: below it a refill's work outweighs the steps
-CHUNK_MIN_IDLE = 8   # its least while the device waits on the host, when a refill costs the caller nothing
+CHUNK_MIN = 8        # the least the chunk adapts to (and the chunk until a run has finished)
+REFILL_STEPS = 12    # what a refill costs, in steps of the lanes (fitted on a 2-core CPU: next_chunk)
 UTILISATION = 0.9    # what the chunk aims at while the device waits on the host
 HOST_WAIT = 0.5      # the device waits on the host while the host spends less than this share of its time waiting
+SHORT = 4096         # RunLengths counts lengths up to this one by one, and sums the longer ones
 
 
-def next_chunk(steps: int, finished: int, cap: int = CHUNK_MAX, device_idle: bool = False) -> int:
-    """The adaptive chunk once ``finished`` runs have taken ``steps`` steps (mean length m).
+class RunLengths:
+    """The judged steps (k + 1) of the runs finished so far: the evidence the chunk adapts to.
+    Lengths up to :data:`SHORT` are counted one by one; longer runs only by their sum, which
+    is all a chunk of at most :data:`CHUNK_MAX` steps needs of them."""
 
-    While the device is the bottleneck: the largest power of two at most m/2, within
-    [CHUNK_MIN, cap] (a finished lane then waits at most a quarter of a run on average; a
-    refill costs about as much as 16 steps on a CPU, so idle lanes are the cheaper loss).
+    def __init__(self):
+        self.counts = np.zeros(SHORT + 1, np.int64)
+        self.long_runs = self.long_steps = 0
+
+    def add(self, k) -> None:
+        n = np.asarray(k, np.int64).ravel() + 1
+        long = n > SHORT
+        self.counts += np.bincount(n[~long], minlength=SHORT + 1)
+        self.long_runs += int(long.sum())
+        self.long_steps += int(n[long].sum())
+
+    @property
+    def runs(self) -> int:
+        return int(self.counts.sum()) + self.long_runs
+
+    @property
+    def mean(self) -> float:
+        return (float(self.counts @ np.arange(SHORT + 1)) + self.long_steps) / max(1, self.runs)
+
+    def lane_time(self, chunks, refill: float) -> np.ndarray:
+        """Steps' worth of lane time these runs take with each chunk c: a run of n judged steps
+        holds its lane ⌈n/c⌉ chunks (loaded at a chunk's start, harvested at the end of the one it
+        finishes in), and each chunk costs c steps plus a refill. A long run's ⌈n/c⌉ is n/c + ½."""
+        c = np.asarray(chunks, np.float64)
+        n = np.flatnonzero(self.counts)
+        held = (np.ceil(n[None, :] / c[:, None]) * self.counts[n][None, :]).sum(axis=1)
+        held += self.long_steps / c + 0.5 * self.long_runs
+        return held * (c + refill)
+
+
+def next_chunk(lengths: RunLengths, cap: int = CHUNK_MAX, device_idle: bool = False) -> int:
+    """The adaptive chunk, from the lengths of the runs finished so far (mean m).
+
+    While the device is the bottleneck: the chunk in [CHUNK_MIN, cap] that gets these runs done
+    in the least lane time (:meth:`RunLengths.lane_time`), a refill costing
+    :data:`REFILL_STEPS` steps. A short chunk idles a finished lane less; a long one refills
+    less often. (Fitted on Himmelblau, 10⁶ runs of about 42 steps on 2 CPU cores: chunks of
+    24, 32 and 48 ran 8%, 10% and 8% faster than 16, where the model says 9%, 13% and 8%.)
     While the device waits on the host (``device_idle``: a sweep building and writing its
-    tables), refills are free to the sweep, so it aims at :data:`UTILISATION`: a lane idles about
-    half a chunk per run, so the largest power of two at most 2m(1 − u)/u, within
-    [CHUNK_MIN_IDLE, cap]. Before any run has finished (the first calls): CHUNK_MIN_IDLE, so
-    the first lengths come back soon and lanes idle little while nothing is known."""
-    if finished <= 0:
-        return min(CHUNK_MIN_IDLE, cap)
-    least = CHUNK_MIN_IDLE if device_idle else CHUNK_MIN
-    mean = steps / finished
-    most = 2 * mean * (1 - UTILISATION) / UTILISATION if device_idle else mean / 2
-    return int(min(cap, max(least, 1 << max(0, int(math.floor(math.log2(max(most, 1))))))))
+    tables), refills are free to the caller, so it aims at :data:`UTILISATION`: a lane idles
+    about half a chunk per run, so the largest power of two at most 2m(1 − u)/u, within
+    [CHUNK_MIN, cap]. Before any run has finished (the first calls): CHUNK_MIN, so the first
+    lengths come back soon and lanes idle little while nothing is known."""
+    least = min(CHUNK_MIN, cap)
+    if lengths.runs == 0:
+        return least
+    if device_idle:
+        most = 2 * lengths.mean * (1 - UTILISATION) / UTILISATION
+        return int(min(cap, max(least, 1 << max(0, int(math.floor(math.log2(max(most, 1))))))))
+    chunks = np.arange(least, cap + 1)
+    return int(chunks[np.argmin(lengths.lane_time(chunks, REFILL_STEPS))])
 
 
 class _Spec(NamedTuple):
@@ -260,7 +302,7 @@ def _lane_fns(spec: _Spec):
     """
     make = get_method(spec.method).make
     dt = float_dtype(spec.dtype)
-    d, R, L = spec.problem.dim, spec.n_rules, spec.lanes
+    d, R, L, K = spec.problem.dim, spec.n_rules, spec.lanes, spec.chunk
     C = len(checkpoints(spec.max_iter))
     vg = _value_and_grad(spec.problem)
     v_init = jax.vmap(lambda x, a, m: make(a, m).init(x), in_axes=-1, out_axes=-1)
@@ -274,7 +316,8 @@ def _lane_fns(spec: _Spec):
                      opt=v_init(x, hp[0], hp[1]), k=jnp.zeros((L,), jnp.int32),
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
-                     curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt))
+                     curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt),
+                     scratch=(jnp.zeros((K, d, L), dt), jnp.zeros((K, L), dt), jnp.zeros((K, L), dt)))
 
     def load(lanes: Lanes, take, run, x0, hp) -> Lanes:
         x = jnp.where(take, x0.astype(dt), lanes.x)
@@ -459,7 +502,6 @@ def _kernel(spec: _Spec):
     empty, load, step = _lane_fns(spec)
     L, P, K = spec.lanes, spec.part, spec.chunk
     B = P + L   # rows out: one per queued run, and one per lane for a run carried in from the last call
-    d = spec.problem.dim
     dt = float_dtype(spec.dtype)
     record = _chunk_recorder(spec, K)
     lane_ids = jnp.arange(L, dtype=jnp.int32)
@@ -480,38 +522,36 @@ def _kernel(spec: _Spec):
         out = out.at[jnp.where(done, pos, B)].set(_pack(lanes, dt), mode="drop")
         return lanes._replace(run=jnp.where(done, -1, lanes.run)), out
 
-    def chunk(lanes, buf, useful, kd, rules, bounds):
-        def inner(i, carry):
-            lanes, buf = carry
+    def chunk(lanes, useful, kd, rules, bounds):
+        def inner(i, lanes):
             lanes, judged = step(lanes, rules, bounds)
-            return lanes, tuple(jax.lax.dynamic_update_index_in_dim(b, v, i, 0) for b, v in zip(buf, judged))
+            return lanes._replace(scratch=tuple(jax.lax.dynamic_update_index_in_dim(b, v, i, 0)
+                                                for b, v in zip(lanes.scratch, judged)))
 
         k0, fired_before = lanes.k, lanes.fired
         live0 = (lanes.run >= 0) & (lanes.status == Status.running)
-        lanes, buf = jax.lax.fori_loop(0, kd, inner, (lanes, buf))
-        lanes = record(lanes, kd, k0, live0, fired_before, *buf)
+        lanes = jax.lax.fori_loop(0, kd, inner, lanes)
+        lanes = record(lanes, kd, k0, live0, fired_before, *lanes.scratch)
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
-        return lanes, buf, useful + jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
+        return lanes, useful + jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
     def call(lanes, queue, n_queue, base, kd, rules, bounds, drain):
         out = jnp.zeros((B, _pack_width(spec)), dt).at[:, 0].set(_encode(jnp.int32(-1), dt))   # run -1: no record
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
-            lanes, buf, out, ptr, useful, executed = carry
-            lanes, buf, useful = chunk(lanes, buf, useful, kd, rules, bounds)
+            lanes, out, ptr, useful, executed = carry
+            lanes, useful = chunk(lanes, useful, kd, rules, bounds)
             lanes, out = harvest(lanes, out, base)
             lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
-            return lanes, buf, out, ptr, useful, executed + L * kd
+            return lanes, out, ptr, useful, executed + L * kd
 
         def cond(carry):
-            lanes, _, _, ptr, _, _ = carry
+            lanes, _, ptr, _, _ = carry
             return jnp.where(drain, jnp.any(lanes.run >= 0), ptr < n_queue)
 
         zero = jnp.int32(0)
-        # x, f, ‖∇f‖ of each judged step; every row is written before it is read, in every chunk
-        buf = (jnp.zeros((K, d, L), dt), jnp.zeros((K, L), dt), jnp.zeros((K, L), dt))
-        lanes, _, out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, buf, out, ptr, zero, zero))
+        lanes, out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, out, ptr, zero, zero))
         return lanes, out, useful, executed
 
     return call, jax.jit(empty)
@@ -550,7 +590,8 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
                  "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
-    return jax.jit(fn), shardings
+    # the lanes go in and come back: donated, the call updates them in place (chunk buffer included)
+    return jax.jit(fn, donate_argnums=0), shardings
 
 
 def kernel_cache_size() -> int:
@@ -597,7 +638,8 @@ def _array_source(problem: Problem, x0, alpha, momentum) -> RunSource:
 
 def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
                  rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions(),
-                 stats: dict | None = None, devices: Sequence | None = None) -> Iterator[dict[str, np.ndarray]]:
+                 stats: dict | None = None, devices: Sequence | None = None,
+                 host_bound: bool = False) -> Iterator[dict[str, np.ndarray]]:
     """Run every start; yield numpy records of the runs as they finish.
 
     ``x0`` is an (n, d) array with ``alpha`` and ``momentum`` (scalars or one per
@@ -609,7 +651,15 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     parts each; on a CPU, ``import gdlab`` makes one device per core: see
     :mod:`gdlab.devices`); each device runs its own lanes, so its runs are
     the same bits as on one device. ``stats``
-    (if given) receives the lane-step counters ``useful`` and ``executed``.
+    (if given) receives the lane-step counters ``useful``, ``executed`` and
+    each call's ``chunks``.
+
+    The adaptive chunk (``opts.chunk=None``) goes for throughput while the
+    caller keeps up with the kernel, and for useful lane-steps while the
+    kernel waits on the caller, which it measures. ``host_bound=True`` says the
+    caller will not keep up (a sweep: its tables take longer per run than the
+    kernel's steps, in bursts the measure cannot foresee), so the chunk aims at
+    useful lane-steps from the first call.
     """
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, x0, alpha, momentum)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
@@ -657,7 +707,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             hq[0, j * P: j * P + m] = al
             hq[1, j * P: j * P + m] = mo
             n_queue[j], base[j], drain[j] = m, start, i == last_span[j]
-        kd = opts.chunk or next_chunk(done_steps, done_runs, spec.chunk, device_idle)
+        kd = opts.chunk or next_chunk(lengths, spec.chunk, device_idle)
         chunks.append(kd)
         lanes, out, u, e = call(lanes, jax.device_put((xq, hq), sh["queue"]),
                                 jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
@@ -669,8 +719,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     # unpacks (and the caller stores) what the call before returned.
     # The host waits for each call's output. While it waits less than half its time, the caller is
     # the bottleneck and the device sits idle between calls (a sweep building and writing tables).
-    useful = executed = done_steps = done_runs = 0    # done_*: the finished runs' steps, for the chunk
-    device_idle, chunks, waited, cycled, back = False, [], 0.0, 0.0, time.perf_counter()
+    useful = executed = 0
+    lengths = RunLengths()     # the finished runs' lengths, for the chunk
+    device_idle, chunks, waited, cycled, back = host_bound, [], 0.0, 0.0, time.perf_counter()
     pending = dispatch(0)
     for g in range(1, len(groups) + 1):
         ahead = dispatch(g)
@@ -681,12 +732,12 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
         now = time.perf_counter()
         if g > 1:    # the first wait includes compiling
             waited, cycled = waited + now - asked, cycled + now - back
-            device_idle = waited < HOST_WAIT * cycled
+            device_idle = host_bound or waited < HOST_WAIT * cycled
         back = now
         written = _decode(packed[:, 0]) >= 0
         if written.any():
             rec = _records(packed[written], d, R, cps)
-            done_steps += int(rec["k"].sum()); done_runs += len(rec["k"])
+            lengths.add(rec["k"])
             yield rec
         pending = ahead
     if stats is not None:
@@ -719,7 +770,7 @@ def _trace_kernel(spec: _Spec, n_steps: int):
     L = spec.lanes
 
     def call(x0, hp, rules, bounds):
-        lanes = load(empty(), jnp.ones((L,), bool), jnp.arange(L, dtype=jnp.int32), x0, hp)
+        lanes = load(empty()._replace(scratch=()), jnp.ones((L,), bool), jnp.arange(L, dtype=jnp.int32), x0, hp)
 
         def one(lanes, _):
             lanes, (x, f, _) = step(lanes, rules, bounds)

@@ -174,7 +174,7 @@ def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], 
     left = sizes.copy()
     t0 = time.perf_counter()
     source = RunSource(int(offsets[-1]), take)
-    for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats):
+    for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats, host_bound=True):
         check_interrupt()
         owner = np.searchsorted(offsets, rec["run"], side="right") - 1
         for i in np.unique(owner):
