@@ -327,7 +327,7 @@ def _lane_fns(spec: _Spec):
         g = jnp.where(take, g, lanes.g)
         opt = _where(take, v_init(x, hp[0], hp[1]), lanes.opt)
         # f_at, x_at and the curves keep the lane's last run's values: the recorder overwrites every
-        # entry the new run reaches, and the host blanks the others (fired < 0, checkpoint > k)
+        # entry the new run reaches, and the packing blanks the others (fired < 0, checkpoint > k)
         return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, dx=jnp.where(take, 0, lanes.dx),
                               df=jnp.where(take, 0, lanes.df), opt=opt, k=jnp.where(take, 0, lanes.k),
                               status=jnp.where(take, Status.running, lanes.status),
@@ -456,28 +456,22 @@ def _encode(a, dt):
     return jax.lax.bitcast_convert_type(a, jnp.float32) if dt == jnp.float32 else a.astype(dt)
 
 
-def _pack(lanes: Lanes, dt) -> Any:
+def _pack(lanes: Lanes, dt, cps) -> Any:
     """Every record field of every lane as one (L, W) array: one scatter moves a finished run.
-    Integers ride along exactly: bit-cast into float32, converted into float64."""
+    Integers ride along exactly: bit-cast into float32, converted into float64. Entries a run
+    never reached (a rule that did not fire, a checkpoint ``cps`` past its last step) are nan,
+    whatever the lane held from its last run."""
+    unfired = lanes.fired < 0
+    beyond = cps[:, None] > lanes.k[None, :]
+    blank = {"f_at": unfired, "x_at": unfired[:, None, :], "curve_f": beyond, "curve_g": beyond}
     cols = []
     for name, _, is_int in _record_layout(lanes.x.shape[0], lanes.fired.shape[0], lanes.curve_f.shape[0]):
         a = getattr(lanes, name)
+        if name in blank:
+            a = jnp.where(blank[name], jnp.nan, a)
         a = a.reshape((-1, a.shape[-1]))
         cols.append(_encode(a, dt) if is_int else a)
     return jnp.concatenate(cols).T
-
-
-def _records(packed: np.ndarray, d: int, R: int, cps: np.ndarray) -> dict[str, np.ndarray]:
-    """The (n, W) block of finished runs as named arrays; entries a run never reached (a rule that did
-    not fire, a checkpoint past its last step) are nan, whatever the lane held before."""
-    rec = _unpack(packed, d, R, len(cps))
-    unfired = rec["fired"] < 0
-    rec["f_at"][unfired] = np.nan
-    rec["x_at"][unfired] = np.nan
-    beyond = cps[None, :] > rec["k"][:, None]
-    rec["curve_f"][beyond] = np.nan
-    rec["curve_g"][beyond] = np.nan
-    return rec
 
 
 def _decode(a: np.ndarray) -> np.ndarray:
@@ -505,6 +499,7 @@ def _kernel(spec: _Spec):
     dt = float_dtype(spec.dtype)
     record = _chunk_recorder(spec, K)
     lane_ids = jnp.arange(L, dtype=jnp.int32)
+    cps = jnp.asarray(checkpoints(spec.max_iter), jnp.int32)
 
     def refill(lanes, ptr, queue, n_queue, base):
         x0, hp = queue                                   # (d, P), (2, P)
@@ -519,7 +514,7 @@ def _kernel(spec: _Spec):
         done = (lanes.run >= 0) & (lanes.status != Status.running)
         # a run of this call's part goes to its own row; one carried in from the last call to its lane's
         pos = jnp.where(lanes.run >= base, lanes.run - base, P + lane_ids)
-        out = out.at[jnp.where(done, pos, B)].set(_pack(lanes, dt), mode="drop")
+        out = out.at[jnp.where(done, pos, B)].set(_pack(lanes, dt, cps), mode="drop")
         return lanes._replace(run=jnp.where(done, -1, lanes.run)), out
 
     def chunk(lanes, useful, kd, rules, bounds):
@@ -736,7 +731,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
         back = now
         written = _decode(packed[:, 0]) >= 0
         if written.any():
-            rec = _records(packed[written], d, R, cps)
+            rec = _unpack(packed[written], d, R, len(cps))
             lengths.add(rec["k"])
             yield rec
         pending = ahead
