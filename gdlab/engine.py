@@ -44,6 +44,7 @@ import functools
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import jax
@@ -685,11 +686,8 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     rules_dev = jax.device_put((np.asarray(crit), np.asarray(eps, np_dt), np.asarray(min_steps)), sh["rep"])
     bounds = jax.device_put((np.asarray(opts.x_bound, np_dt), np.asarray(opts.f_bound, np_dt)), sh["rep"])
 
-    def dispatch(g):
-        """Queue the call of group g (k spans, one per device); JAX returns before it runs."""
-        nonlocal lanes
-        if g >= len(groups):
-            return None
+    def queue(g):
+        """The queue of group g's call (k spans, one per device), on the host."""
         xq = np.zeros((d, k * P), np_dt)
         hq = np.ones((2, k * P), np_dt)
         n_queue, base = np.zeros(k, np.int32), np.zeros(k, np.int32)
@@ -702,13 +700,28 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             hq[0, j * P: j * P + m] = al
             hq[1, j * P: j * P + m] = mo
             n_queue[j], base[j], drain[j] = m, start, i == last_span[j]
+        return xq, hq, n_queue, base, drain
+
+    x64 = jax.config.jax_enable_x64     # thread-local: the launching thread must see the caller's
+
+    def launch(xq, hq, n_queue, base, drain, kd):
+        """Start a call on the devices. On several CPU devices JAX returns only once the call before
+        has finished (its lanes are this one's input), so this runs on a thread of its own."""
+        nonlocal lanes
+        with jax.enable_x64(x64):
+            lanes, out, u, e = call(lanes, jax.device_put((xq, hq), sh["queue"]),
+                                    jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
+                                    jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
+                                    jax.device_put(drain, sh["per_dev"]))
+        return out, u, e
+
+    def dispatch(g):
+        """Queue the call of group g: it starts as soon as the devices are free."""
+        if g >= len(groups):
+            return None
         kd = opts.chunk or next_chunk(lengths, spec.chunk, device_idle)
         chunks.append(kd)
-        lanes, out, u, e = call(lanes, jax.device_put((xq, hq), sh["queue"]),
-                                jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
-                                jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
-                                jax.device_put(drain, sh["per_dev"]))
-        return out, u, e
+        return launcher.submit(launch, *queue(g), kd)
 
     # One call stays queued ahead: while the devices run it, the host builds the next queue and
     # unpacks (and the caller stores) what the call before returned.
@@ -717,24 +730,25 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     useful = executed = 0
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
     device_idle, chunks, waited, cycled, back = host_bound, [], 0.0, 0.0, time.perf_counter()
-    pending = dispatch(0)
-    for g in range(1, len(groups) + 1):
-        ahead = dispatch(g)
-        out, u, e = pending
-        asked = time.perf_counter()
-        useful += int(np.sum(u)); executed += int(np.sum(e))
-        packed = np.asarray(out)
-        now = time.perf_counter()
-        if g > 1:    # the first wait includes compiling
-            waited, cycled = waited + now - asked, cycled + now - back
-            device_idle = host_bound or waited < HOST_WAIT * cycled
-        back = now
-        written = _decode(packed[:, 0]) >= 0
-        if written.any():
-            rec = _unpack(packed[written], d, R, len(cps))
-            lengths.add(rec["k"])
-            yield rec
-        pending = ahead
+    with ThreadPoolExecutor(1, thread_name_prefix="gdlab-launch") as launcher:
+        pending = dispatch(0)
+        for g in range(1, len(groups) + 1):
+            ahead = dispatch(g)
+            asked = time.perf_counter()
+            out, u, e = pending.result()
+            useful += int(np.asarray(u).sum()); executed += int(np.asarray(e).sum())
+            packed = np.asarray(out)
+            now = time.perf_counter()
+            if g > 1:    # the first wait includes compiling
+                waited, cycled = waited + now - asked, cycled + now - back
+                device_idle = host_bound or waited < HOST_WAIT * cycled
+            back = now
+            written = _decode(packed[:, 0]) >= 0
+            if written.any():
+                rec = _unpack(packed[written], d, R, len(cps))
+                lengths.add(rec["k"])
+                yield rec
+            pending = ahead
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed
