@@ -739,9 +739,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             useful += int(np.asarray(u).sum()); executed += int(np.asarray(e).sum())
             packed = np.asarray(out)
             now = time.perf_counter()
-            if g > 1:    # the first wait includes compiling
+            if g > 1 and not host_bound:    # the first wait includes compiling
                 waited, cycled = waited + now - asked, cycled + now - back
-                device_idle = host_bound or waited < HOST_WAIT * cycled
+                device_idle = waited < HOST_WAIT * cycled
             back = now
             written = _decode(packed[:, 0]) >= 0
             if written.any():

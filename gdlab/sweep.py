@@ -16,6 +16,7 @@ import platform
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
 
@@ -288,7 +289,6 @@ class _PartWriter:
     the sweep stops (Ctrl-C, an error) is waited for, so a computed part is not lost."""
 
     def __init__(self, write: Callable):
-        from concurrent.futures import ThreadPoolExecutor
         self.write, self.pool, self.pending = write, ThreadPoolExecutor(1, thread_name_prefix="gdlab-writer"), None
 
     def submit(self, part, tables, facts) -> None:
