@@ -496,10 +496,9 @@ def _kernel(spec: _Spec):
     """The jitted refill loop for one spec (cached: one compilation per spec)."""
     empty, load, step = _lane_fns(spec)
     L, P, K = spec.lanes, spec.part, spec.chunk
-    B = P + L   # rows out: one per queued run, and one per lane for a run carried in from the last call
+    B = P + L   # rows out: at most the queued runs and the runs carried in from the last call
     dt = float_dtype(spec.dtype)
     record = _chunk_recorder(spec, K)
-    lane_ids = jnp.arange(L, dtype=jnp.int32)
     cps = jnp.asarray(checkpoints(spec.max_iter), jnp.int32)
 
     def refill(lanes, ptr, queue, n_queue, base):
@@ -511,12 +510,13 @@ def _kernel(spec: _Spec):
         lanes = load(lanes, take, base + src, jnp.take(x0, src, axis=1), jnp.take(hp, src, axis=1))
         return lanes, ptr + jnp.sum(take, dtype=jnp.int32)
 
-    def harvest(lanes, out, base):
+    def harvest(lanes, out, n_out):
         done = (lanes.run >= 0) & (lanes.status != Status.running)
-        # a run of this call's part goes to its own row; one carried in from the last call to its lane's
-        pos = jnp.where(lanes.run >= base, lanes.run - base, P + lane_ids)
-        out = out.at[jnp.where(done, pos, B)].set(_pack(lanes, dt, cps), mode="drop")
-        return lanes._replace(run=jnp.where(done, -1, lanes.run)), out
+        # finished runs go to the next free rows, in the order of their lanes: the output is dense, so
+        # the host reads rows 0 … n_out − 1 in place (each record carries its run)
+        pos = jnp.where(done, n_out + _ranks(done) - 1, B)
+        out = out.at[pos].set(_pack(lanes, dt, cps), mode="drop")
+        return lanes._replace(run=jnp.where(done, -1, lanes.run)), out, n_out + jnp.sum(done, dtype=jnp.int32)
 
     def chunk(lanes, useful, kd, rules, bounds):
         def inner(i, lanes):
@@ -532,23 +532,23 @@ def _kernel(spec: _Spec):
         return lanes, useful + jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
     def call(lanes, queue, n_queue, base, kd, rules, bounds, drain):
-        out = jnp.zeros((B, _pack_width(spec)), dt).at[:, 0].set(_encode(jnp.int32(-1), dt))   # run -1: no record
+        out = jnp.zeros((B, _pack_width(spec)), dt)     # rows past n_out are never read
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
-            lanes, out, ptr, useful, executed = carry
+            lanes, out, n_out, ptr, useful, executed = carry
             lanes, useful = chunk(lanes, useful, kd, rules, bounds)
-            lanes, out = harvest(lanes, out, base)
+            lanes, out, n_out = harvest(lanes, out, n_out)
             lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
-            return lanes, out, ptr, useful, executed + L * kd
+            return lanes, out, n_out, ptr, useful, executed + L * kd
 
         def cond(carry):
-            lanes, _, ptr, _, _ = carry
+            lanes, _, _, ptr, _, _ = carry
             return jnp.where(drain, jnp.any(lanes.run >= 0), ptr < n_queue)
 
         zero = jnp.int32(0)
-        lanes, out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, out, ptr, zero, zero))
-        return lanes, out, useful, executed
+        lanes, out, n_out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, out, zero, ptr, zero, zero))
+        return lanes, out, jnp.stack([n_out, useful, executed])
 
     return call, jax.jit(empty)
 
@@ -576,13 +576,13 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     per_dev, rep = PartitionSpec("dev"), PartitionSpec()
 
     def local(lanes, queue, n_queue, base, kd, rules, bounds, drain):
-        lanes, out, useful, executed = call(lanes, queue, n_queue[0], base[0], kd, rules, bounds, drain[0])
-        return lanes, out, useful[None], executed[None]
+        lanes, out, counts = call(lanes, queue, n_queue[0], base[0], kd, rules, bounds, drain[0])
+        return lanes, out, counts[None]
 
     queue_spec = (PartitionSpec(None, "dev"), PartitionSpec(None, "dev"))
     fn = jax.shard_map(local, mesh=mesh, check_vma=False,
                        in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, per_dev),
-                       out_specs=(lanes_spec, PartitionSpec("dev", None), per_dev, per_dev))
+                       out_specs=(lanes_spec, PartitionSpec("dev", None), per_dev))
     shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
                  "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
@@ -642,7 +642,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     start), or a :class:`RunSource` that builds the runs slice by slice.
     Each record dict has ``run`` (the row of ``x0`` it belongs to) and the
     final state, per-rule stop records and checkpoint curves of each run.
-    Finished runs come in no particular order. The queue is dealt out in
+    Finished runs come in no particular order, one dict per device and call;
+    its arrays are read-only views of that call's output, which they keep
+    alive (copy one to change it). The queue is dealt out in
     parts over ``devices`` (all local devices by default, as many as get two
     parts each; on a CPU, ``import gdlab`` makes one device per core: see
     :mod:`gdlab.devices`); each device runs its own lanes, so its runs are
@@ -709,11 +711,11 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
         has finished (its lanes are this one's input), so this runs on a thread of its own."""
         nonlocal lanes
         with jax.enable_x64(x64):
-            lanes, out, u, e = call(lanes, jax.device_put((xq, hq), sh["queue"]),
-                                    jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
-                                    jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
-                                    jax.device_put(drain, sh["per_dev"]))
-        return out, u, e
+            lanes, out, counts = call(lanes, jax.device_put((xq, hq), sh["queue"]),
+                                      jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
+                                      jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
+                                      jax.device_put(drain, sh["per_dev"]))
+        return out, counts
 
     def dispatch(g):
         """Queue the call of group g: it starts as soon as the devices are free."""
@@ -735,19 +737,21 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
         for g in range(1, len(groups) + 1):
             ahead = dispatch(g)
             asked = time.perf_counter()
-            out, u, e = pending.result()
-            useful += int(np.asarray(u).sum()); executed += int(np.asarray(e).sum())
-            packed = np.asarray(out)
+            out, counts = pending.result()
+            counts = np.asarray(counts)                     # (devices, 3): rows written, useful, executed
+            useful += int(counts[:, 1].sum()); executed += int(counts[:, 2].sum())
             now = time.perf_counter()
             if g > 1 and not host_bound:    # the first wait includes compiling
                 waited, cycled = waited + now - asked, cycled + now - back
                 device_idle = waited < HOST_WAIT * cycled
             back = now
-            written = _decode(packed[:, 0]) >= 0
-            if written.any():
-                rec = _unpack(packed[written], d, R, len(cps))
-                lengths.add(rec["k"])
-                yield rec
+            # each device's block of rows, read in place (no copy): its first counts[j, 0] rows are records
+            for block in out.addressable_shards:
+                j = (block.index[0].start or 0) // (len(out) // k)
+                if counts[j, 0]:
+                    rec = _unpack(np.asarray(block.data)[: counts[j, 0]], d, R, len(cps))
+                    lengths.add(rec["k"])
+                    yield rec
             pending = ahead
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
