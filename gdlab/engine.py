@@ -173,7 +173,9 @@ def next_chunk(lengths: RunLengths, cap: int = CHUNK_MAX, device_idle: bool = Fa
     tables), refills are free to the caller, so it aims at :data:`UTILISATION`: a lane idles
     about half a chunk per run, so the largest power of two at most 2m(1 − u)/u, within
     [CHUNK_MIN, cap]. Before any run has finished (the first calls): CHUNK_MIN, so the first
-    lengths come back soon and lanes idle little while nothing is known."""
+    lengths come back soon and lanes idle little while nothing is known; while the device is
+    the bottleneck, such a call then doubles its chunk in the kernel after each chunk in which
+    fewer than an eighth of the lanes finished (long runs stop refilling every 8 steps)."""
     least = min(CHUNK_MIN, cap)
     if lengths.runs == 0:
         return least
@@ -518,7 +520,7 @@ def _kernel(spec: _Spec):
         out = out.at[pos].set(_pack(lanes, dt, cps), mode="drop")
         return lanes._replace(run=jnp.where(done, -1, lanes.run)), out, n_out + jnp.sum(done, dtype=jnp.int32)
 
-    def chunk(lanes, useful, kd, rules, bounds):
+    def chunk(lanes, kd, rules, bounds):
         def inner(i, lanes):
             lanes, judged = step(lanes, rules, bounds)
             return lanes._replace(scratch=tuple(jax.lax.dynamic_update_index_in_dim(b, v, i, 0)
@@ -529,28 +531,52 @@ def _kernel(spec: _Spec):
         lanes = jax.lax.fori_loop(0, kd, inner, lanes)
         lanes = record(lanes, kd, k0, live0, fired_before, *lanes.scratch)
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
-        return lanes, useful + jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
+        return lanes, jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
-    def call(lanes, queue, n_queue, base, kd, rules, bounds, drain):
+    def call(lanes, queue, n_queue, base, kd, grow, rules, bounds, drain):
+        """Chunks of ``kd`` steps until the queue is loaded (``drain``: until every lane is done).
+
+        ``grow`` (a call dealt before any run's length is known): the chunk doubles, from ``kd``
+        up to K, after each chunk in which fewer than an eighth of the lanes finished, and holds
+        otherwise. Short runs stop it within a chunk or two; long runs stop refilling every few
+        steps, even with a few early finishers (diverged starts) among them."""
         out = jnp.zeros((B, _pack_width(spec)), dt)     # rows past n_out are never read
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
-            lanes, out, n_out, ptr, useful, executed = carry
-            lanes, useful = chunk(lanes, useful, kd, rules, bounds)
-            lanes, out, n_out = harvest(lanes, out, n_out)
+            lanes, out, n_out, ptr, kd, grow, steps, n_chunks, useful = carry
+            lanes, judged = chunk(lanes, kd, rules, bounds)
+            lanes, out, n_now = harvest(lanes, out, n_out)
             lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
-            return lanes, out, n_out, ptr, useful, executed + L * kd
+            few = 8 * (n_now - n_out) < L
+            return (lanes, out, n_now, ptr, jnp.where(grow & few, jnp.minimum(2 * kd, K), kd), grow, steps + kd,
+                    n_chunks + 1, _count(useful, judged))
 
         def cond(carry):
-            lanes, _, _, ptr, _, _ = carry
+            lanes, _, _, ptr = carry[:4]
             return jnp.where(drain, jnp.any(lanes.run >= 0), ptr < n_queue)
 
         zero = jnp.int32(0)
-        lanes, out, n_out, _, useful, executed = jax.lax.while_loop(cond, body, (lanes, out, zero, ptr, zero, zero))
-        return lanes, out, jnp.stack([n_out, useful, executed])
+        lanes, out, n_out, _, _, _, steps, n_chunks, useful = jax.lax.while_loop(
+            cond, body, (lanes, out, zero, ptr, kd, grow, zero, zero, (zero, zero)))
+        return lanes, out, jnp.stack([n_out, steps, n_chunks, *useful])
 
     return call, jax.jit(empty)
+
+
+_COUNT_BITS = 24
+
+
+def _count(acc, add):
+    """``acc`` (high, low) int32 plus ``add`` (< 2³¹ − 2²⁴): exact up to 2⁵⁵, where one int32
+    would wrap (lane-steps of a long call: 4,096 lanes × 10⁶ steps). Read back by :func:`_counted`."""
+    high, low = acc
+    low = low + add
+    return high + (low >> _COUNT_BITS), low & ((1 << _COUNT_BITS) - 1)
+
+
+def _counted(high, low) -> int:
+    return (int(high) << _COUNT_BITS) + int(low)
 
 
 def _pack_width(spec: _Spec) -> int:
@@ -575,13 +601,13 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     lanes_spec = jax.tree.map(_lanes_last, jax.eval_shape(empty))
     per_dev, rep = PartitionSpec("dev"), PartitionSpec()
 
-    def local(lanes, queue, n_queue, base, kd, rules, bounds, drain):
-        lanes, out, counts = call(lanes, queue, n_queue[0], base[0], kd, rules, bounds, drain[0])
+    def local(lanes, queue, n_queue, base, kd, grow, rules, bounds, drain):
+        lanes, out, counts = call(lanes, queue, n_queue[0], base[0], kd, grow, rules, bounds, drain[0])
         return lanes, out, counts[None]
 
     queue_spec = (PartitionSpec(None, "dev"), PartitionSpec(None, "dev"))
     fn = jax.shard_map(local, mesh=mesh, check_vma=False,
-                       in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, per_dev),
+                       in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, per_dev),
                        out_specs=(lanes_spec, PartitionSpec("dev", None), per_dev))
     shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
@@ -649,12 +675,15 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     parts each; on a CPU, ``import gdlab`` makes one device per core: see
     :mod:`gdlab.devices`); each device runs its own lanes, so its runs are
     the same bits as on one device. ``stats``
-    (if given) receives the lane-step counters ``useful``, ``executed`` and
-    each call's ``chunks``.
+    (if given) receives the lane-step counters ``useful`` and ``executed``,
+    each call's first chunk (``chunks``) and how many chunks the devices ran
+    in all (``chunks_run``: one refill each).
 
     The adaptive chunk (``opts.chunk=None``) goes for throughput while the
     caller keeps up with the kernel, and for useful lane-steps while the
-    kernel waits on the caller, which it measures. ``host_bound=True`` says the
+    kernel waits on the caller, which it measures. A call dealt before any
+    run has finished starts at 8 and, while the kernel is the bottleneck,
+    doubles its chunk as long as few lanes finish (long runs). ``host_bound=True`` says the
     caller will not keep up (a sweep: its tables take longer per run than the
     kernel's steps, in bursts the measure cannot foresee), so the chunk aims at
     useful lane-steps from the first call.
@@ -706,14 +735,15 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
 
     x64 = jax.config.jax_enable_x64     # thread-local: the launching thread must see the caller's
 
-    def launch(xq, hq, n_queue, base, drain, kd):
+    def launch(xq, hq, n_queue, base, drain, kd, grow):
         """Start a call on the devices. On several CPU devices JAX returns only once the call before
         has finished (its lanes are this one's input), so this runs on a thread of its own."""
         nonlocal lanes
         with jax.enable_x64(x64):
             lanes, out, counts = call(lanes, jax.device_put((xq, hq), sh["queue"]),
                                       jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
-                                      jax.device_put(np.int32(kd), sh["rep"]), rules_dev, bounds,
+                                      jax.device_put(np.int32(kd), sh["rep"]), jax.device_put(np.bool_(grow), sh["rep"]),
+                                      rules_dev, bounds,
                                       jax.device_put(drain, sh["per_dev"]))
         return out, counts
 
@@ -723,13 +753,15 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             return None
         kd = opts.chunk or next_chunk(lengths, spec.chunk, device_idle)
         chunks.append(kd)
-        return launcher.submit(launch, *queue(g), kd)
+        # nothing known yet and the device the bottleneck: the call follows the rate runs finish at
+        grow = not opts.chunk and not device_idle and lengths.runs == 0
+        return launcher.submit(launch, *queue(g), kd, grow)
 
     # One call stays queued ahead: while the devices run it, the host builds the next queue and
     # unpacks (and the caller stores) what the call before returned.
     # The host waits for each call's output. While it waits less than half its time, the caller is
     # the bottleneck and the device sits idle between calls (a sweep building and writing tables).
-    useful = executed = 0
+    useful = executed = chunks_run = 0
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
     device_idle, chunks, waited, cycled, back = host_bound, [], 0.0, 0.0, time.perf_counter()
     with ThreadPoolExecutor(1, thread_name_prefix="gdlab-launch") as launcher:
@@ -738,8 +770,10 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             ahead = dispatch(g)
             asked = time.perf_counter()
             out, counts = pending.result()
-            counts = np.asarray(counts)                     # (devices, 3): rows written, useful, executed
-            useful += int(counts[:, 1].sum()); executed += int(counts[:, 2].sum())
+            counts = np.asarray(counts)         # per device: rows written, steps, chunks, useful (2 words)
+            useful += sum(_counted(h, lo) for h, lo in counts[:, 3:])
+            executed += spec.lanes * int(counts[:, 1].astype(np.int64).sum())
+            chunks_run += int(counts[:, 2].sum())
             now = time.perf_counter()
             if g > 1 and not host_bound:    # the first wait includes compiling
                 waited, cycled = waited + now - asked, cycled + now - back
@@ -757,6 +791,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed
         stats["chunks"] = stats.get("chunks", []) + chunks
+        stats["chunks_run"] = stats.get("chunks_run", 0) + chunks_run
 
 
 def run_batch(problem: Problem, method: str, x0, alpha, momentum=0.0,

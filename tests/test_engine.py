@@ -382,3 +382,56 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host():
         for key in ("k", "x"):
             np.testing.assert_array_equal(runs[False][key][np.argsort(runs[False]["run"])],
                                           runs[s][key][np.argsort(runs[s]["run"])])
+
+
+def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_finish():
+    """Nothing is known of the runs' lengths in the first call, so it starts at 8 steps; while
+    the kernel is the bottleneck it doubles the chunk after each chunk in which fewer than an
+    eighth of the lanes finished, up to 64, and holds it once more finish. A start that fails at
+    once (nan) does not hold long runs at 8. A host-bound caller keeps 8. Same records."""
+    p = get_problem("paraboloid")
+    rules = stop_rules("df", 1e-6, 10)
+    one = jax.local_devices()[:1]
+
+    def run(n, alpha, host_bound=False, chunk=None):
+        x0 = np.random.default_rng(3).uniform(-5, 5, (n, 2))
+        x0[:5] = np.nan                                 # invalid starts: done in the first chunk
+        opts = EngineOptions(max_iter=3000, dtype="float64", lanes=512, part=n, chunk=chunk)
+        stats, recs = {}, []
+        with jax.enable_x64(True):
+            for rec in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts, stats, devices=one,
+                                    host_bound=host_bound):
+                recs.append(rec)
+        merged = {k: np.concatenate([r[k] for r in recs]) for k in ("run", "k", "x", "f", "curve_f")}
+        order = np.argsort(merged["run"])
+        return {k: v[order] for k, v in merged.items()}, stats
+
+    long_runs, stats = run(512, 0.002)                  # one run a lane, of 500–2,000 steps
+    n = long_runs["k"][5:]
+    assert stats["chunks"] == [8] and 500 < n.min() and n.max() < 2000, (n.min(), n.max())
+    # 8, 16, 32 and then 64 to the end: about max(k)/64 + 3 chunks, where 8 steps throughout take max(k)/8
+    assert stats["chunks_run"] <= n.max() / 64 + 5, (stats["chunks_run"], n.max())
+    assert stats["executed"] == 512 * (8 + 16 + 32 + 64 * (stats["chunks_run"] - 3))
+    told, told_stats = run(512, 0.002, host_bound=True)
+    assert told_stats["chunks_run"] >= n.max() / 8, told_stats["chunks_run"]
+    fixed, _ = run(512, 0.002, chunk=16)
+    for key in ("k", "x", "f", "curve_f"):
+        np.testing.assert_array_equal(long_runs[key], fixed[key], err_msg=key)
+        np.testing.assert_array_equal(told[key], fixed[key], err_msg=key)
+    # four short runs a lane (11–15 steps): none finish in the first 8 steps, the first round in
+    # the next 16, and the chunk holds at 16, one chunk a round
+    short, stats = run(2048, 0.3)
+    assert 10 <= short["k"][5:].min() and short["k"].max() < 16
+    assert stats["chunks_run"] == 5 and stats["executed"] == 512 * (8 + 4 * 16), stats
+
+
+def test_lane_step_counts_do_not_wrap_past_int32():
+    """A call's useful lane-steps are summed on the device in two int32 words: exact far past
+    2³¹ (4,096 lanes × 10⁶ steps), where one int32 would wrap negative."""
+    from gdlab.engine import _count, _counted
+    i32 = jax.numpy.int32
+    acc = (i32(0), i32(0))
+    adds = [2 ** 31 - 2 ** 24 - 1, 262_144, 1, 2 ** 30, 2 ** 31 - 2 ** 24 - 1] * 40
+    for a in adds:
+        acc = _count(acc, i32(a))
+    assert _counted(*acc) == sum(adds) > 2 ** 36
