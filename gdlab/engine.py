@@ -70,7 +70,8 @@ class EngineOptions(NamedTuple):
     bottleneck, the one (8 to :data:`CHUNK_MAX`) that gets such runs done in the least time,
     weighing a finished lane's idle steps against the refills; while the device waits on the host
     (a sweep writing its tables), a shorter one that aims at 90% of lane-steps useful, from 8.
-    An integer fixes it."""
+    A call dealt before any run has finished starts at 8 and, while the device is the
+    bottleneck, doubles it in the kernel while few lanes finish. An integer fixes it."""
 
     max_iter: int = 10_000
     dtype: str = "float32"
