@@ -545,12 +545,12 @@ def _kernel(spec: _Spec):
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
-            lanes, out, n_out, ptr, kd, grow, steps, n_chunks, useful = carry
+            lanes, out, n_out, ptr, kd, steps, n_chunks, useful = carry
             lanes, judged = chunk(lanes, kd, rules, bounds)
             lanes, out, n_now = harvest(lanes, out, n_out)
             lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
             few = 8 * (n_now - n_out) < L
-            return (lanes, out, n_now, ptr, jnp.where(grow & few, jnp.minimum(2 * kd, K), kd), grow, steps + kd,
+            return (lanes, out, n_now, ptr, jnp.where(grow & few, jnp.minimum(2 * kd, K), kd), steps + kd,
                     n_chunks + 1, _count(useful, judged))
 
         def cond(carry):
@@ -558,8 +558,8 @@ def _kernel(spec: _Spec):
             return jnp.where(drain, jnp.any(lanes.run >= 0), ptr < n_queue)
 
         zero = jnp.int32(0)
-        lanes, out, n_out, _, _, _, steps, n_chunks, useful = jax.lax.while_loop(
-            cond, body, (lanes, out, zero, ptr, kd, grow, zero, zero, (zero, zero)))
+        lanes, out, n_out, _, _, steps, n_chunks, useful = jax.lax.while_loop(
+            cond, body, (lanes, out, zero, ptr, kd, zero, zero, (zero, zero)))
         return lanes, out, jnp.stack([n_out, steps, n_chunks, *useful])
 
     return call, jax.jit(empty)
@@ -754,7 +754,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             return None
         kd = opts.chunk or next_chunk(lengths, spec.chunk, device_idle)
         chunks.append(kd)
-        # nothing known yet and the device the bottleneck: the call follows the rate runs finish at
+        # nothing known yet and the device the bottleneck: the call doubles its chunk while few lanes finish
         grow = not opts.chunk and not device_idle and lengths.runs == 0
         return launcher.submit(launch, *queue(g), kd, grow)
 
