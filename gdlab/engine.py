@@ -119,7 +119,7 @@ def _record_width(d: int, R: int, C: int) -> int:
     return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
 
 
-CHUNK_MAX = 64       # rows of the chunk buffer when the chunk adapts
+CHUNK_MAX = 256      # rows of the chunk buffer when the chunk adapts
 CHUNK_MIN = 8        # the least the chunk adapts to (and the chunk until a run has finished)
 REFILL_STEPS = 12    # what a refill costs, in steps of the lanes (fitted on a 2-core CPU: next_chunk)
 UTILISATION = 0.9    # what the chunk aims at while the device waits on the host
@@ -585,6 +585,9 @@ def _pack_width(spec: _Spec) -> int:
 
 
 _SPECS: list[tuple[_Spec, tuple]] = []
+# The lanes the last finished batch left on its devices, every lane empty (run −1): the next batch of
+# the same kernel starts from them instead of building new ones (one entry, so idle memory stays bounded)
+_IDLE: dict[tuple[_Spec, tuple], Lanes] = {}
 
 
 def _lanes_last(a) -> PartitionSpec:
@@ -610,11 +613,14 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     fn = jax.shard_map(local, mesh=mesh, check_vma=False,
                        in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, per_dev),
                        out_specs=(lanes_spec, PartitionSpec("dev", None), per_dev))
+    # each device builds its own empty lanes (nothing goes through the host: the chunk buffer alone
+    # is tens of MB a device)
+    init = jax.jit(jax.shard_map(empty, mesh=mesh, in_specs=(), out_specs=lanes_spec, check_vma=False))
     shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
                  "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
     # the lanes go in and come back: donated, the call updates them in place (chunk buffer included)
-    return jax.jit(fn, donate_argnums=0), shardings
+    return jax.jit(fn, donate_argnums=0), shardings, init
 
 
 def kernel_cache_size() -> int:
@@ -707,14 +713,13 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     # a device is worth its own tail of slow runs when it gets two parts or more
     devices = tuple(devices or jax.local_devices())[: max(1, len(spans) // 2)]
     k = len(devices)
-    call, sh = _sharded_kernel(spec, devices)
+    call, sh, init = _sharded_kernel(spec, devices)
     if (spec, devices) not in _SPECS:
         _SPECS.append((spec, devices))
     # device j takes spans j, j + k, j + 2k, …: one call runs a group of k spans side by side
     groups = [list(range(g, min(g + k, len(spans)))) for g in range(0, len(spans), k)]
     last_span = [max(i for i in range(len(spans)) if i % k == j) for j in range(k)]
-    one = jax.tree.map(np.asarray, _kernel(spec)[1]())
-    lanes = jax.device_put(jax.tree.map(lambda a: np.concatenate([a] * k, axis=-1), one), sh["lanes"])
+    lanes = _IDLE.pop((spec, devices), None) or init()
     rules_dev = jax.device_put((np.asarray(crit), np.asarray(eps, np_dt), np.asarray(min_steps)), sh["rep"])
     bounds = jax.device_put((np.asarray(opts.x_bound, np_dt), np.asarray(opts.f_bound, np_dt)), sh["rep"])
 
@@ -788,6 +793,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
                     lengths.add(rec["k"])
                     yield rec
             pending = ahead
+    # every device's last call drained it: each lane is empty, as good as new for the next batch
+    _IDLE.clear()
+    _IDLE[(spec, devices)] = lanes
     if stats is not None:
         stats["useful"] = stats.get("useful", 0) + useful
         stats["executed"] = stats.get("executed", 0) + executed

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gdlab
+from gdlab import engine
 from gdlab.engine import EngineOptions, kernel_cache_size, run_batch, stream_batch, trace_runs
 from gdlab.problems import get_problem
 from gdlab.stopping import Status, checkpoints, stop_rules
@@ -242,8 +243,39 @@ def test_reused_lanes_carry_nothing_of_the_runs_before():
             np.testing.assert_array_equal(rec[key][i], alone[key][0])
 
 
+def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records():
+    """A batch that finishes leaves its emptied lanes on the devices, and the next batch of the
+    same kernel starts from them instead of building new ones: its records are the same bits as
+    from new lanes, though the lanes still hold the last batch's points, fired rules and curves.
+    A batch abandoned midway leaves nothing behind (its lanes still hold runs)."""
+    p = get_problem("himmelblau")
+    rules = stop_rules(["grad", "df"], [1e-4, 1e-12], 0)
+    opts = EngineOptions(max_iter=600, dtype="float64", lanes=8, part=32)
+    rng = np.random.default_rng(6)
+    x_a, x_b = rng.uniform(-5, 5, (200, 2)), rng.uniform(-5, 5, (120, 2))
+    b_alpha = rng.choice([0.01, 0.2], 120)              # 0.2 diverges: rules unfired, checkpoints past the end
+    engine._IDLE.clear()
+    fresh = run_batch(p, "gd", x_b, b_alpha, 0.0, rules, opts)
+    run_batch(p, "gd", x_a, 0.002, 0.0, rules, opts)    # long runs: late checkpoints, both rules fired
+    (left,) = engine._IDLE.values()
+    assert (np.asarray(left.run) == -1).all()
+    assert np.isfinite(np.asarray(left.curve_f)[-3:]).any() and (np.asarray(left.fired) >= 0).any()
+    again = run_batch(p, "gd", x_b, b_alpha, 0.0, rules, opts)
+    assert left.x.is_deleted()       # donated to the first call of the batch: it started from these lanes
+    for key in engine.RECORD_FIELDS:
+        np.testing.assert_array_equal(again[key], fresh[key], err_msg=key)
+    assert np.isnan(fresh["f_at"]).any() and np.isnan(fresh["curve_f"]).any()
+    with jax.enable_x64(True):
+        batch = stream_batch(p, "gd", x_a, 0.002, 0.0, rules, opts)
+        next(batch)
+        batch.close()
+    assert not engine._IDLE
+    after = run_batch(p, "gd", x_b, b_alpha, 0.0, rules, opts)
+    for key in engine.RECORD_FIELDS:
+        np.testing.assert_array_equal(after[key], fresh[key], err_msg=key)
+
+
 def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
-    import gdlab.engine as engine
     assert engine.default_lanes(100) == 16 and engine.default_lanes(10 ** 7) == engine._max_lanes()
     # a wider problem with more rules needs more memory per lane
     small, big = engine.lane_bytes(2, 1, 2000), engine.lane_bytes(10, 12, 2000, dtype="float64")
@@ -259,9 +291,8 @@ def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
 
 
 def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
-    """The default chunk follows the runs' lengths from call to call (8 … 64 steps between
+    """The default chunk follows the runs' lengths from call to call (8 … 256 steps between
     refills); every record is the same bits as with a fixed chunk of 16, the curves included."""
-    import gdlab.engine as engine
     assert engine.next_chunk(engine.RunLengths()) == 8                 # 8 until a run has finished
     assert engine.next_chunk(engine.RunLengths(), device_idle=True) == 8
     p = get_problem("himmelblau")
@@ -288,7 +319,7 @@ def test_the_busy_chunk_is_the_one_that_takes_the_least_lane_time():
     """next_chunk weighs idle lanes against refills over the finished runs' real lengths: for
     every chunk c a run of n judged steps holds its lane ⌈n/c⌉ chunks of c steps and a refill
     each. Checked against that sum written out, and on lengths whose answer is known."""
-    from gdlab.engine import REFILL_STEPS, SHORT, RunLengths, next_chunk
+    from gdlab.engine import CHUNK_MAX, REFILL_STEPS, SHORT, RunLengths, next_chunk
 
     def lengths_of(n):
         lengths = RunLengths()
@@ -296,10 +327,10 @@ def test_the_busy_chunk_is_the_one_that_takes_the_least_lane_time():
         return lengths
 
     assert next_chunk(lengths_of([42] * 50)) == 42        # one chunk holds each run exactly
-    assert next_chunk(lengths_of([300] * 50)) == 60       # five chunks of 60, none idle
+    assert next_chunk(lengths_of([300] * 50)) == 150      # two chunks of 150, none idle
     assert next_chunk(lengths_of([11] * 50)) == 11
     assert next_chunk(lengths_of([5] * 50)) == 8          # never below 8
-    assert next_chunk(lengths_of([10 ** 5] * 5)) == 64    # long runs: as few refills as the buffer allows
+    assert next_chunk(lengths_of([10 ** 5] * 5)) == 256   # long runs: as few refills as the buffer allows
     assert next_chunk(lengths_of([42] * 50), cap=32) == 21
     # device idle: a power of two near 2m(1 − 0.9)/0.9, so a lane idles a tenth of its run
     assert next_chunk(lengths_of([42] * 10), device_idle=True) == 8
@@ -310,14 +341,14 @@ def test_the_busy_chunk_is_the_one_that_takes_the_least_lane_time():
         n = np.maximum(1, rng.lognormal(np.log(scale), 0.6, 5000).astype(np.int64))
         lengths = lengths_of(n)
         assert lengths.runs == len(n) and lengths.mean == pytest.approx(n.mean())
-        cs = np.arange(8, 65)
-        brute = np.array([sum(-(-int(m) // int(c)) * (c + REFILL_STEPS) for m in n) for c in cs], float)
+        cs = np.arange(8, CHUNK_MAX + 1)
+        brute = np.array([sum(-(-m // c) * (c + REFILL_STEPS) for m in n.tolist()) for c in cs.tolist()], float)
         model = lengths.lane_time(cs, REFILL_STEPS)
         short = n <= SHORT     # a long run counts n/c + ½ chunks instead of ⌈n/c⌉: within half a chunk
         if short.all():
             np.testing.assert_allclose(model, brute, rtol=1e-12)
         else:
-            np.testing.assert_allclose(model, brute, rtol=0.5 * (~short).sum() / (n[~short] / 64).sum())
+            np.testing.assert_allclose(model, brute, rtol=0.5 * (~short).sum() / (n[~short] / CHUNK_MAX).sum())
         chosen = next_chunk(lengths)
         assert brute[chosen - 8] <= brute.min() * 1.001, (scale, chosen, cs[brute.argmin()])
 
@@ -348,7 +379,6 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host():
     runs of about 40); a caller that keeps up gets the throughput chunk (about 30), and one that
     says it is host-bound gets the short chunk from the start. Same records."""
     import time
-    import gdlab.engine as engine
     p = get_problem("himmelblau")
     # 32 calls of a few ms: enough that a stall of the machine does not decide the measured share
     x0 = np.random.default_rng(2).uniform(-5, 5, (64000, 2))
@@ -387,7 +417,7 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host():
 def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_finish():
     """Nothing is known of the runs' lengths in the first call, so it starts at 8 steps; while
     the kernel is the bottleneck it doubles the chunk after each chunk in which fewer than an
-    eighth of the lanes finished, up to 64, and holds it once more finish. A start that fails at
+    eighth of the lanes finished, up to CHUNK_MAX, and holds it once more finish. A start that fails at
     once (nan) does not hold long runs at 8. A host-bound caller keeps 8. Same records."""
     p = get_problem("paraboloid")
     rules = stop_rules("df", 1e-6, 10)
@@ -409,9 +439,11 @@ def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_fi
     long_runs, stats = run(512, 0.002)                  # one run a lane, of 500–2,000 steps
     n = long_runs["k"][5:]
     assert stats["chunks"] == [8] and 500 < n.min() and n.max() < 2000, (n.min(), n.max())
-    # 8, 16, 32 and then 64 to the end: about max(k)/64 + 3 chunks, where 8 steps throughout take max(k)/8
-    assert stats["chunks_run"] <= n.max() / 64 + 5, (stats["chunks_run"], n.max())
-    assert stats["executed"] == 512 * (8 + 16 + 32 + 64 * (stats["chunks_run"] - 3))
+    # 8, 16, … and then CHUNK_MAX (256) to the end, where 8 steps throughout take max(k)/8 chunks
+    doubling = [8 << i for i in range(int(np.log2(engine.CHUNK_MAX // 8)) + 1)]
+    assert sum(doubling[:-1]) < n.min()               # grown before the first run finishes
+    assert stats["chunks_run"] <= n.max() / engine.CHUNK_MAX + len(doubling) + 1, (stats["chunks_run"], n.max())
+    assert stats["executed"] == 512 * (sum(doubling[:-1]) + engine.CHUNK_MAX * (stats["chunks_run"] - len(doubling) + 1))
     told, told_stats = run(512, 0.002, host_bound=True)
     assert told_stats["chunks_run"] >= n.max() / 8, told_stats["chunks_run"]
     fixed, _ = run(512, 0.002, chunk=16)
