@@ -694,6 +694,11 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     caller will not keep up (a sweep: its tables take longer per run than the
     kernel's steps, in bursts the measure cannot foresee), so the chunk aims at
     useful lane-steps from the first call.
+
+    A batch that runs to its end leaves its emptied lanes on the devices, and
+    the next batch of the same kernel starts from them (one set is kept, so
+    that much device memory stays in use between batches); a batch abandoned
+    midway leaves none.
     """
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, x0, alpha, momentum)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
