@@ -496,7 +496,8 @@ def _unpack(packed: np.ndarray, d: int, R: int, C: int) -> dict[str, np.ndarray]
 
 @functools.lru_cache(maxsize=None)
 def _kernel(spec: _Spec):
-    """The jitted refill loop for one spec (cached: one compilation per spec)."""
+    """The refill loop (`call`) and the empty lanes (`empty`) of one spec, on one device's blocks; cached, and
+    compiled once, for all devices, by :func:`_sharded_kernel`."""
     empty, load, step = _lane_fns(spec)
     L, P, K = spec.lanes, spec.part, spec.chunk
     B = P + L   # rows out: at most the queued runs and the runs carried in from the last call
@@ -562,7 +563,7 @@ def _kernel(spec: _Spec):
             cond, body, (lanes, out, zero, ptr, kd, zero, zero, (zero, zero)))
         return lanes, out, jnp.stack([n_out, steps, n_chunks, *useful])
 
-    return call, jax.jit(empty)
+    return call, empty
 
 
 _COUNT_BITS = 24
