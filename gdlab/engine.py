@@ -100,8 +100,9 @@ class Lanes(NamedTuple):
     hp: Any         # (2, L): alpha, momentum
     curve_f: Any    # (C, L): f at the checkpoint steps
     curve_g: Any    # (C, L): ‖∇f‖ at the checkpoint steps
-    scratch: Any    # the chunk buffer: x (K, d, L), f (K, L), ‖∇f‖ (K, L) of each judged step; carried
-                    # from call to call so it is not allocated anew (every row is written before it is read)
+    scratch: Any    # the chunk buffer: f (K, L), ‖∇f‖ (K, L) and, with two rules or more, x (K, d, L) of
+                    # each judged step (:func:`_buffers_x`); carried from call to call so it is not allocated
+                    # anew (every row is written before it is read)
 
 
 # What a finished run's record holds: (name, leading shape as a function of (d, R, C), integer?)
@@ -112,6 +113,15 @@ def _record_layout(d: int, R: int, C: int):
 
 
 RECORD_FIELDS = tuple(name for name, _, _ in _record_layout(1, 1, 1))
+
+
+def _buffers_x(n_rules: int) -> bool:
+    """Whether the chunk buffer keeps each step's x. With one rule a run stops at the step its rule
+    fires (all its rules have fired: converged), so x and f there are the run's final x and f, and
+    the d rows of x a step would write are not needed; with two or more, a rule can fire and the
+    run go on. (With one rule the step does not track ``fired`` either: the rule fired at the run's
+    last step if the run converged, which the recorder writes once a chunk.)"""
+    return n_rules > 1
 
 
 def _record_width(d: int, R: int, C: int) -> int:
@@ -230,7 +240,8 @@ def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, 
     of the queue (4 runs a lane) and of the output rows (5 a lane)."""
     width = _record_width(dim, n_rules, len(checkpoints(max_iter)))
     chunk = chunk or CHUNK_MAX
-    return np.dtype(dtype).itemsize * (7 * width + chunk * (dim + 2) + 4 * (dim + 2) + 4 * dim)
+    buffered = (dim if _buffers_x(n_rules) else 0) + 2
+    return np.dtype(dtype).itemsize * (7 * width + chunk * buffered + 4 * (dim + 2) + 4 * dim)
 
 
 def default_lanes(n_runs: int, per_lane: int = 0) -> int:
@@ -321,7 +332,8 @@ def _lane_fns(spec: _Spec):
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
                      curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt),
-                     scratch=(jnp.zeros((K, d, L), dt), jnp.zeros((K, L), dt), jnp.zeros((K, L), dt)))
+                     scratch=((jnp.zeros((K, d, L), dt),) if _buffers_x(R) else ()) + (jnp.zeros((K, L), dt),
+                                                                                      jnp.zeros((K, L), dt)))
 
     def load(lanes: Lanes, take, run, x0, hp) -> Lanes:
         x = jnp.where(take, x0.astype(dt), lanes.x)
@@ -348,9 +360,13 @@ def _lane_fns(spec: _Spec):
         value = jnp.where(crit == 0, lanes.dx, jnp.where(crit == 1, lanes.df, gnorm))
         # A comparison with nan is false, and a nonfinite step is refused outright:
         # a fault never counts as a fired rule. At the start only ‖∇f‖ is defined.
-        allowed = (k >= min_steps) & (lanes.fired < 0) & finite & ((k > 0) | (crit == GRAD))
-        fired = jnp.where(live & allowed & (value < eps), k, lanes.fired)
-        all_fired = _all(fired >= 0) if R else jnp.zeros_like(live)
+        allowed = (k >= min_steps) & finite & ((k > 0) | (crit == GRAD))
+        if R == 1:
+            # the run stops where its only rule fires: `fired` is written by the recorder (_buffers_x)
+            fired, all_fired = lanes.fired, allowed[0] & (value[0] < eps[0])
+        else:
+            fired = jnp.where(live & allowed & (lanes.fired < 0) & (value < eps), k, lanes.fired)
+            all_fired = _all(fired >= 0) if R else jnp.zeros_like(live)
         diverged = (_max_abs(x) > x_bound) | (jnp.abs(f) > f_bound)
         # the first that holds, in this order (a chain of selects: jnp.select would lower to a reduce)
         status = jnp.where(k >= spec.max_iter, Status.max_iter, Status.running)
@@ -396,16 +412,26 @@ def _chunk_recorder(spec: _Spec, K: int):
     cps_all = jnp.asarray(np.append(cps_np, np.iinfo(np.int32).max).astype(np.int32))
     lane_ids = jnp.arange(spec.lanes)
 
-    def record(lanes: Lanes, kd, k0, live0, fired_before, xbuf, fbuf, gbuf) -> Lanes:
+    def record(lanes: Lanes, kd, k0, live0, fired_before, scratch) -> Lanes:
+        *xbuf, fbuf, gbuf = scratch
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         judged = live0 & (last >= 0)
-        # f and x at the step each newly fired rule fired
-        if lanes.fired.shape[0]:
+        # f and x at the step each newly fired rule fired: from the buffer, or with one rule the
+        # run's last step, where it stopped (_buffers_x)
+        if lanes.fired.shape[0] == 1:
+            # one rule: it fired where the run converged, at its last step
+            new = (judged & (lanes.status == Status.converged))[None]
+            lanes = lanes._replace(fired=jnp.where(new, lanes.k, lanes.fired))
+        elif lanes.fired.shape[0]:
             new = (lanes.fired >= 0) & (fired_before < 0) & judged
-            rows = jnp.clip(lanes.fired - k0, 0, K - 1)
-            f_at = jnp.where(new, _rows(fbuf, rows), lanes.f_at)
-            x_at = jnp.where(new[:, None, :], _rows(xbuf, rows), lanes.x_at)
-            lanes = lanes._replace(f_at=f_at, x_at=x_at)
+        if lanes.fired.shape[0]:
+            if xbuf:
+                rows = jnp.clip(lanes.fired - k0, 0, K - 1)
+                f_at, x_at = _rows(fbuf, rows), _rows(xbuf[0], rows)
+            else:
+                f_at, x_at = lanes.f[None], lanes.x[None]
+            lanes = lanes._replace(f_at=jnp.where(new, f_at, lanes.f_at),
+                                   x_at=jnp.where(new[:, None, :], x_at, lanes.x_at))
         # checkpoints in a run's first chunk: fixed rows
         curve_f, curve_g = lanes.curve_f, lanes.curve_g
         if n_first:
@@ -525,13 +551,14 @@ def _kernel(spec: _Spec):
     def chunk(lanes, kd, rules, bounds):
         def inner(i, lanes):
             lanes, judged = step(lanes, rules, bounds)
+            judged = judged[-len(lanes.scratch):]        # x only where the buffer keeps it
             return lanes._replace(scratch=tuple(jax.lax.dynamic_update_index_in_dim(b, v, i, 0)
                                                 for b, v in zip(lanes.scratch, judged)))
 
         k0, fired_before = lanes.k, lanes.fired
         live0 = (lanes.run >= 0) & (lanes.status == Status.running)
         lanes = jax.lax.fori_loop(0, kd, inner, lanes)
-        lanes = record(lanes, kd, k0, live0, fired_before, *lanes.scratch)
+        lanes = record(lanes, kd, k0, live0, fired_before, lanes.scratch)
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         return lanes, jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 

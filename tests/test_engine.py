@@ -243,6 +243,38 @@ def test_reused_lanes_carry_nothing_of_the_runs_before():
             np.testing.assert_array_equal(rec[key][i], alone[key][0])
 
 
+def test_one_rule_takes_its_stop_point_from_the_run_not_the_chunk_buffer():
+    # With one rule the chunk buffer keeps no x (a run stops where its only rule fires); with the
+    # same rule given twice the buffer keeps x and the rules' points come from it. Both must agree,
+    # bit for bit, over runs that converge in and across chunks, run out of steps, diverge or fail.
+    p = get_problem("himmelblau")
+    rng = np.random.default_rng(3)
+    x0 = rng.uniform(-5, 5, (3000, 2))
+    alpha = rng.choice([0.002, 0.01, 0.02, 0.2], size=3000)
+    x0[:5] = np.nan
+    rule = stop_rules("df", 1e-7, 12)
+    for dtype in ("float32", "float64"):
+        opts = EngineOptions(max_iter=400, dtype=dtype, lanes=256, part=512, chunk=16)
+        for R in (1, 2):
+            spec = engine._spec_for(p, "gd", R, len(x0), opts)
+            with jax.enable_x64(dtype == "float64"):
+                assert len(jax.eval_shape(engine._kernel(spec)[1]).scratch) == 2 + (R > 1)
+        one = run_batch(p, "gd", x0, alpha, 0.0, rule, opts)
+        two = run_batch(p, "gd", x0, alpha, 0.0, rule * 2, opts)
+        statuses = set(Status(s).name for s in one["status"])
+        assert {"converged", "max_iter", "diverged", "invalid_start"} <= statuses, statuses
+        assert (one["fired"][:, 0] >= 16).any()      # some fire after their first chunk
+        for key in ("x", "f", "g", "k", "status", "curve_f", "curve_g"):
+            np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+        for key in ("fired", "f_at", "x_at"):
+            for r in (0, 1):
+                np.testing.assert_array_equal(one[key][:, 0], two[key][:, r], err_msg=f"{dtype} {key}[{r}]")
+        fired = one["fired"][:, 0] >= 0
+        assert fired.sum() > 1000
+        np.testing.assert_array_equal(one["x_at"][fired, 0], one["x"][fired])
+        assert np.isnan(one["x_at"][~fired]).all()
+
+
 def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records():
     """A batch that finishes leaves its emptied lanes on the devices, and the next batch of the
     same kernel starts from them instead of building new ones: its records are the same bits as
