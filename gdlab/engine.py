@@ -396,7 +396,8 @@ def _rows(buf, rows):
 
 
 def _chunk_recorder(spec: _Spec, K: int):
-    """Fill the cold fields (f, x where rules fired; checkpoint curves) from a chunk's buffer.
+    """Fill the cold fields (f, x where rules fired; checkpoint curves) from a chunk's buffer;
+    with one rule, also the rule's step, and its f and x from the run's last step (:func:`_buffers_x`).
 
     The buffer has K rows; a chunk runs ``kd`` ≤ K steps (a traced number). A
     lane live at the chunk's start with k = k0 judged rows 0 … last of the
