@@ -419,18 +419,16 @@ def _chunk_recorder(spec: _Spec, K: int):
         judged = live0 & (last >= 0)
         # f and x at the step each newly fired rule fired: from the buffer, or with one rule the
         # run's last step, where it stopped (_buffers_x)
-        if lanes.fired.shape[0] == 1:
+        if xbuf:
+            new = (lanes.fired >= 0) & (fired_before < 0) & judged
+            rows = jnp.clip(lanes.fired - k0, 0, K - 1)
+            f_at, x_at = _rows(fbuf, rows), _rows(xbuf[0], rows)
+        elif lanes.fired.shape[0]:
             # one rule: it fired where the run converged, at its last step
             new = (judged & (lanes.status == Status.converged))[None]
             lanes = lanes._replace(fired=jnp.where(new, lanes.k, lanes.fired))
-        elif lanes.fired.shape[0]:
-            new = (lanes.fired >= 0) & (fired_before < 0) & judged
+            f_at, x_at = lanes.f[None], lanes.x[None]
         if lanes.fired.shape[0]:
-            if xbuf:
-                rows = jnp.clip(lanes.fired - k0, 0, K - 1)
-                f_at, x_at = _rows(fbuf, rows), _rows(xbuf[0], rows)
-            else:
-                f_at, x_at = lanes.f[None], lanes.x[None]
             lanes = lanes._replace(f_at=jnp.where(new, f_at, lanes.f_at),
                                    x_at=jnp.where(new[:, None, :], x_at, lanes.x_at))
         # checkpoints in a run's first chunk: fixed rows
