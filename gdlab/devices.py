@@ -11,17 +11,31 @@ leaves any choice already made alone: ``XLA_FLAGS`` with
 ``--xla_force_host_platform_device_count``, or ``jax_num_cpu_devices`` set by
 the caller. ``GDLAB_CPU_DEVICES=N`` asks for N devices (1 is JAX's default).
 Accelerators are not affected: this is the CPU backend's device count only.
+
+It also calls :func:`keep_freed_memory`: on glibc, freed blocks of up to 32 MB stay
+in the process for reuse instead of going back to the system at once. Each kernel
+call allocates and frees the same buffers of several MB (its output rows, its
+temporaries); glibc's defaults hand the larger ones back (``munmap``, or
+``madvise`` on a thread's heap) and the next call takes them again page by page.
+On Rastrigin 10-D at 10⁶ starts that was 30,000 page faults a run and 6–10% of
+its time. ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or
+``GLIBC_TUNABLES`` in the environment are the caller's choice, and are kept.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 import jax
 
-__all__ = ["use_cpu_cores", "usable_cores"]
+__all__ = ["use_cpu_cores", "usable_cores", "keep_freed_memory"]
 
 ENV = "GDLAB_CPU_DEVICES"
+MMAP_THRESHOLD = 32 << 20    # blocks below this come from the heap: glibc's largest allowed on 64-bit
+TRIM_THRESHOLD = 256 << 20   # free memory at a heap's top kept for reuse, up to this
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # mallopt's parameters (malloc.h)
+_MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 
 
 def usable_cores() -> int:
@@ -53,3 +67,21 @@ def use_cpu_cores(n: int | None = None) -> int | None:
     except RuntimeError:   # JAX has run something already: its devices are fixed for this process
         return None
     return int(n)
+
+
+def keep_freed_memory() -> tuple[int, int] | None:
+    """On glibc, keep freed blocks below :data:`MMAP_THRESHOLD` and up to :data:`TRIM_THRESHOLD` of
+    free heap in the process for reuse (``mallopt``). Returns the two thresholds set, or None
+    where nothing was set: not glibc, or the environment sets glibc's malloc already."""
+    if any(os.environ.get(k) for k in _MALLOC_ENV):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version        # glibc's own symbol: other C libraries' mallopt differ
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    if not (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
+        return None
+    return MMAP_THRESHOLD, TRIM_THRESHOLD

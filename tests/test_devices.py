@@ -57,3 +57,28 @@ def test_once_jax_has_run_the_count_stays():
     before = len(jax.devices("cpu"))
     assert use_cpu_cores(before + 1) is None
     assert len(jax.devices("cpu")) == before
+
+
+FAULTS = """
+import resource, numpy as np
+import gdlab
+from gdlab.devices import keep_freed_memory
+print(keep_freed_memory() is not None)
+for _ in range(3):                      # a 20 MB buffer allocated, touched and freed, three times
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    np.ones(5 << 20, np.float32)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_freed_buffers_are_reused_not_faulted_in_again():
+    rc, out, err = devices_in_fresh_process(FAULTS)
+    assert rc == 0, err
+    assert out[0] == "True"
+    assert int(out[1]) > 0 and out[2:] == ["0", "0"]      # only the first one takes pages from the system
+    # glibc's malloc set by the caller is kept, and then each buffer is mapped anew
+    rc, out, err = devices_in_fresh_process(FAULTS, MALLOC_MMAP_THRESHOLD_="131072")
+    assert rc == 0, err
+    assert out[0] == "False"
+    assert all(int(n) > 0 for n in out[1:])
