@@ -11,10 +11,9 @@ The flow is config → runs → kernel → tables; each stage is a plain functio
 
 __version__ = "0.1.0"
 
-from .devices import keep_freed_memory, use_cpu_cores  # noqa: E402
+from .devices import use_cpu_cores  # noqa: E402
 
 use_cpu_cores()   # before anything runs on JAX: one CPU device per core (gdlab/devices.py)
-keep_freed_memory()   # a kernel call's buffers of several MB are reused, not faulted in anew (gdlab/devices.py)
 
 
 from .config import ConfigError, Sweep, expand, validate  # noqa: E402

@@ -12,14 +12,16 @@ leaves any choice already made alone: ``XLA_FLAGS`` with
 the caller. ``GDLAB_CPU_DEVICES=N`` asks for N devices (1 is JAX's default).
 Accelerators are not affected: this is the CPU backend's device count only.
 
-It also calls :func:`keep_freed_memory`: on glibc, freed blocks of up to 32 MB stay
-in the process for reuse instead of going back to the system at once. Each kernel
-call allocates and frees the same buffers of several MB (its output rows, its
-temporaries); glibc's defaults hand the larger ones back (``munmap``, or
-``madvise`` on a thread's heap) and the next call takes them again page by page.
-On Rastrigin 10-D at 10⁶ starts that was 30,000 page faults a run and 6–10% of
-its time. ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or
-``GLIBC_TUNABLES`` in the environment are the caller's choice, and are kept.
+The engine's first batch calls :func:`keep_freed_memory`: on glibc, freed blocks of
+up to 32 MB then stay in the process for reuse instead of going back to the system
+at once. Each kernel call allocates and frees the same buffers of several MB (its
+output rows, its temporaries); glibc's defaults hand the larger ones back
+(``munmap``, or ``madvise`` on a thread's heap) and the next call takes them again
+page by page. On Rastrigin 10-D at 10⁶ starts that was 30,000 page faults a run
+and 5–10% of its time. Importing gdlab alone changes nothing (the benchmark's
+baselines import its problems and keep glibc's defaults).
+``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES`` in the
+environment are the caller's choice, and are kept.
 """
 
 from __future__ import annotations
@@ -69,10 +71,20 @@ def use_cpu_cores(n: int | None = None) -> int | None:
     return int(n)
 
 
+_kept: list = []     # what keep_freed_memory set, once per process
+
+
 def keep_freed_memory() -> tuple[int, int] | None:
     """On glibc, keep freed blocks below :data:`MMAP_THRESHOLD` and up to :data:`TRIM_THRESHOLD` of
-    free heap in the process for reuse (``mallopt``). Returns the two thresholds set, or None
-    where nothing was set: not glibc, or the environment sets glibc's malloc already."""
+    free heap in the process for reuse (``mallopt``; once a process, later calls return the same).
+    Returns the two thresholds set, or None where nothing was set: not glibc, or the environment
+    sets glibc's malloc already."""
+    if not _kept:
+        _kept.append(_set_malloc())
+    return _kept[0]
+
+
+def _set_malloc() -> tuple[int, int] | None:
     if any(os.environ.get(k) for k in _MALLOC_ENV):
         return None
     try:

@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .devices import keep_freed_memory
 from .methods import get_method
 from .problems import Problem
 from .stopping import CRITERIA, Status, StopRule, checkpoints, rule_arrays
@@ -728,6 +729,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     midway leaves none.
     """
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, x0, alpha, momentum)
+    keep_freed_memory()    # each call's buffers of several MB are reused, not faulted in anew (gdlab/devices.py)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
         # a generator cannot hold the context for its caller; silently running in float32 would be worse
         raise ValueError("float64 needs `with jax.enable_x64(True):` around the loop over stream_batch "
