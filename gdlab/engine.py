@@ -132,6 +132,7 @@ def _record_width(d: int, R: int, C: int) -> int:
 
 CHUNK_MAX = 256      # rows of the chunk buffer when the chunk adapts
 CHUNK_MIN = 8        # the least the chunk adapts to (and the chunk until a run has finished)
+PART_LANES = 16      # a large batch's calls take up to this many lanes' worth of runs each
 REFILL_STEPS = 12    # what a refill costs, in steps of the lanes (fitted on a 2-core CPU: next_chunk)
 UTILISATION = 0.9    # what the chunk aims at while the device waits on the host
 HOST_WAIT = 0.5      # the device waits on the host while the host spends less than this share of its time waiting
@@ -238,11 +239,11 @@ def device_bytes() -> int:
 
 def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, dtype: str = "float32") -> int:
     """Device memory one lane takes: its state and a packed copy, the chunk buffer, and its share
-    of the queue (4 runs a lane) and of the output rows (5 a lane)."""
+    of the queue (up to :data:`PART_LANES` runs a lane) and of the output rows (one more)."""
     width = _record_width(dim, n_rules, len(checkpoints(max_iter)))
     chunk = chunk or CHUNK_MAX
     buffered = (dim if _buffers_x(n_rules) else 0) + 2
-    return np.dtype(dtype).itemsize * (7 * width + chunk * buffered + 4 * (dim + 2) + 4 * dim)
+    return np.dtype(dtype).itemsize * ((PART_LANES + 3) * width + chunk * buffered + PART_LANES * (dim + 2) + 4 * dim)
 
 
 def default_lanes(n_runs: int, per_lane: int = 0) -> int:
@@ -660,8 +661,23 @@ def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: En
     lanes = opts.lanes or default_lanes(n_runs, lane_bytes(problem.dim, n_rules, opts.max_iter, opts.chunk, opts.dtype))
     chunk = opts.chunk or CHUNK_MAX
     # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
-    part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)))
+    # a few lanes' worth per call, so finished runs come back (and parts get written) as the group
+    # runs; up to 16 for a large batch, a sixteenth of it, so calls and their fixed costs are few
+    part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)), min(PART_LANES * lanes, _bucket(n_runs) // 16))
     return _Spec(problem, method, opts.dtype, n_rules, _bucket(lanes), _bucket(part), chunk, opts.max_iter)
+
+
+def _spans(n: int, part: int, first: int, n_first: int) -> list[tuple[int, int]]:
+    """Runs 0 … n−1 cut into the queue slices of the calls: the first ``n_first`` of at most
+    ``first`` runs, the others of ``part``. The first two calls are dealt before any run has
+    finished, so they run at a chunk chosen blind; small, they give the next calls the runs'
+    lengths soon, and the rest runs at the chunk those lengths call for."""
+    spans, a = [], 0
+    while a < n:
+        size = min(first, part) if len(spans) < n_first else part
+        spans.append((a, min(a + size, n)))
+        a += size
+    return spans
 
 
 def _check_inputs(problem: Problem, x0, alpha, momentum):
@@ -743,9 +759,10 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     d, R, cps = problem.dim, len(rules), checkpoints(opts.max_iter)
     crit, eps, min_steps = rule_arrays(rules)
     P = spec.part
-    spans = [(a, min(a + P, n)) for a in range(0, n, P)]
+    devices = tuple(devices or jax.local_devices())
+    spans = _spans(n, P, 2 * spec.lanes if opts.part is None else P, 2 * len(devices))
     # a device is worth its own tail of slow runs when it gets two parts or more
-    devices = tuple(devices or jax.local_devices())[: max(1, len(spans) // 2)]
+    devices = devices[: max(1, len(spans) // 2)]
     k = len(devices)
     call, sh, init = _sharded_kernel(spec, devices)
     if (spec, devices) not in _SPECS:

@@ -322,6 +322,18 @@ def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
     assert engine.default_lanes(10 ** 7, big) == min(engine._max_lanes(), 1 << int(np.log2((1 << 26) // big)))
 
 
+def test_a_large_batch_gets_long_calls_after_two_short_ones_per_device():
+    p = get_problem("himmelblau")
+    spec = engine._spec_for(p, "gd", 1, 10 ** 6, EngineOptions())
+    assert (spec.lanes, spec.part) == (4096, engine.PART_LANES * 4096)     # a sixteenth of the batch, at most 16 lanes' worth
+    assert engine._spec_for(p, "gd", 1, 10 ** 5, EngineOptions()).part == 4 * 4096      # as before below
+    assert engine._spec_for(p, "gd", 1, 10 ** 6, EngineOptions(part=1000)).part == 1024  # the caller's, bucketed
+    spans = engine._spans(10 ** 6, 65536, 8192, 4)
+    assert [b - a for a, b in spans[:5]] == [8192] * 4 + [65536]
+    assert spans[0][0] == 0 and spans[-1][1] == 10 ** 6 and all(b == c for (_, b), (c, _) in zip(spans, spans[1:]))
+    assert engine._spans(5, 4, 8, 2) == [(0, 4), (4, 5)]           # first slices never above a part
+
+
 def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
     """The default chunk follows the runs' lengths from call to call (8 … 256 steps between
     refills); every record is the same bits as with a fixed chunk of 16, the curves included."""
