@@ -133,7 +133,7 @@ def _record_width(d: int, R: int, C: int) -> int:
 CHUNK_MAX = 256      # rows of the chunk buffer when the chunk adapts
 CHUNK_MIN = 8        # the least the chunk adapts to (and the chunk until a run has finished)
 PART_LANES = 16      # a large batch's calls take up to this many lanes' worth of runs each
-REFILL_STEPS = 12    # what a refill costs, in steps of the lanes (fitted on a 2-core CPU: next_chunk)
+REFILL_STEPS = 30    # what a refill costs, in steps of the lanes (fitted on a 2-core CPU: next_chunk)
 UTILISATION = 0.9    # what the chunk aims at while the device waits on the host
 HOST_WAIT = 0.5      # the device waits on the host while the host spends less than this share of its time waiting
 SHORT = 4096         # RunLengths counts lengths up to this one by one, and sums the longer ones
@@ -180,8 +180,9 @@ def next_chunk(lengths: RunLengths, cap: int = CHUNK_MAX, device_idle: bool = Fa
     While the device is the bottleneck: the chunk in [CHUNK_MIN, cap] that gets these runs done
     in the least lane time (:meth:`RunLengths.lane_time`), a refill costing
     :data:`REFILL_STEPS` steps. A short chunk idles a finished lane less; a long one refills
-    less often. (Fitted on Himmelblau, 10⁶ runs of about 42 steps on 2 CPU cores: chunks of
-    24, 32 and 48 ran 8%, 10% and 8% faster than 16, where the model says 9%, 13% and 8%.)
+    less often. (Fitted on 2 CPU cores, 10⁶ runs at fixed chunks, time = a·lane-steps +
+    b·chunks + c: a refill costs 34 steps of Himmelblau's runs of about 42 steps, 17 of
+    Rastrigin 2-D's; the chunk chosen for Rastrigin's short runs is the same from 12 to 34.)
     While the device waits on the host (``device_idle``: a sweep building and writing its
     tables), refills are free to the caller, so it aims at :data:`UTILISATION`: a lane idles
     about half a chunk per run, so the largest power of two at most 2m(1 − u)/u, within
