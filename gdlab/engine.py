@@ -661,7 +661,6 @@ def kernel_cache_size() -> int:
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions) -> _Spec:
     lanes = opts.lanes or default_lanes(n_runs, lane_bytes(problem.dim, n_rules, opts.max_iter, opts.chunk, opts.dtype))
     chunk = opts.chunk or CHUNK_MAX
-    # a few lanes' worth per call: finished runs come back (and parts get written) as the group runs
     # a few lanes' worth per call, so finished runs come back (and parts get written) as the group
     # runs; up to 16 for a large batch, a sixteenth of it, so calls and their fixed costs are few
     part = opts.part or max(lanes, min(4 * lanes, _bucket(n_runs)), min(PART_LANES * lanes, _bucket(n_runs) // 16))
