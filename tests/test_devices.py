@@ -11,10 +11,10 @@ from gdlab.devices import use_cpu_cores, usable_cores
 SHOW = "import gdlab, jax; print(len(jax.devices('cpu')), gdlab.use_cpu_cores())"
 
 
-def devices_in_fresh_process(code=SHOW, **env):
+def devices_in_fresh_process(code=SHOW, args=(), **env):
     full = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GDLAB_CPU_DEVICES")}
     full.update(env)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=full, timeout=120)
     return out.returncode, out.stdout.split(), out.stderr
 
 
@@ -74,12 +74,9 @@ for _ in range(3):                      # a 20 MB buffer allocated, touched and 
 
 
 def faults_in_fresh_process(batch: bool, **env):
-    full = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GDLAB_CPU_DEVICES")}
-    full.update(env)
-    res = subprocess.run([sys.executable, "-c", FAULTS, "batch" if batch else "import"], capture_output=True,
-                         text=True, env=full, timeout=120)
-    assert res.returncode == 0, res.stderr
-    return res.stdout.split()
+    rc, out, err = devices_in_fresh_process(FAULTS, ["batch" if batch else "import"], **env)
+    assert rc == 0, err
+    return out
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
