@@ -5,6 +5,8 @@ problem's domain, gradient descent with a stable alpha, stop at the first step
 k ≥ 10 with |f_k − f_{k−1}| < 1e-6, or at max_iter = 2000, float32.
 
   gdlab   the engine (refill kernel), records streamed and counted
+  gdlab-final  the same without checkpoint curves (EngineOptions(curves=False)): each run's record
+          is its final state and stop table, which is more than any baseline keeps
   python  a per-start pure-Python loop in the lesson's style (a subset of starts)
   numpy   NumPy vectorised over starts, finished starts dropped from the active set
   vmap    a plain jit(vmap(while_loop)) over all starts
@@ -106,14 +108,14 @@ def starts(problem, n, seed=0):
 
 # --- the methods: each returns (seconds, useful steps, runs, compile seconds) ---------
 
-def run_gdlab(problem, x0):
+def run_gdlab(problem, x0, curves=True):
     from gdlab.engine import EngineOptions, stream_batch
     from gdlab.problems import get_problem
     from gdlab.stopping import stop_rules
     reg, dim, alpha = PROBLEMS[problem]
     p = get_problem(reg, dim)
     rules = stop_rules("df", EPS, MIN_STEPS)
-    opts = EngineOptions(max_iter=MAX_ITER, dtype="float32")
+    opts = EngineOptions(max_iter=MAX_ITER, dtype="float32", curves=curves)
     t = time.perf_counter()
     for _ in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts):   # compile for these shapes
         pass
@@ -214,7 +216,8 @@ def run_scipy(problem, x0):
     return time.perf_counter() - t, steps, len(x0), 0.0, math.nan
 
 
-METHODS = {"gdlab": run_gdlab, "python": run_python, "numpy": run_numpy, "vmap": run_vmap, "scipy": run_scipy}
+METHODS = {"gdlab": run_gdlab, "gdlab-final": lambda problem, x0: run_gdlab(problem, x0, curves=False),
+           "python": run_python, "numpy": run_numpy, "vmap": run_vmap, "scipy": run_scipy}
 
 
 def worker(method, problem, n):
@@ -248,7 +251,7 @@ def sweep_worker(n):
 
 def measure(method, problem, n):
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    if method not in ("gdlab", "sweep"):
+    if not method.startswith("gdlab") and method != "sweep":
         # the baselines get what plain JAX gives (one CPU device; XLA still splits large operations
         # over the cores); `import gdlab` would otherwise give their process a device per core
         env["GDLAB_CPU_DEVICES"] = "1"
@@ -340,14 +343,16 @@ def main():
 
 
 def summarise(frame):
-    """One row per (problem, starts): gdlab's median rates, and its ratio to each baseline as the median
-    (and range) over rounds of the ratio within a round. The per-start baselines (Python, SciPy) are
-    measured at the smallest size only; their rate does not depend on the number of starts."""
+    """One row per (gdlab's records, problem, starts): gdlab's median rates, and its ratio to each baseline
+    as the median (and range) over rounds of the ratio within a round. The per-start baselines (Python,
+    SciPy) are measured at the smallest size only; their rate does not depend on the number of starts."""
     import pandas as pd
     table = []
-    for (problem, n), block in frame[frame["method"] == "gdlab"].groupby(["problem", "n"]):
+    mine = frame[frame["method"].str.startswith("gdlab")]
+    for (method, problem, n), block in mine.groupby(["method", "problem", "n"], sort=False):
         block = block.set_index("round")
-        line = {"problem": problem, "starts": n, "gdlab M steps/s": block["steps_per_s"].median() / 1e6,
+        line = {"records": "final only" if method == "gdlab-final" else "with curves",
+                "problem": problem, "starts": n, "gdlab M steps/s": block["steps_per_s"].median() / 1e6,
                 "gdlab runs/s": block["runs_per_s"].median(), "utilisation": block["utilisation"].median(),
                 "peak RSS MB": block["peak_rss_mb"].max(), "rounds": len(block)}
         for method, rate in (("python", "steps_per_s"), ("numpy", "steps_per_s"), ("vmap", "steps_per_s"),

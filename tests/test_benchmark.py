@@ -47,7 +47,8 @@ def test_every_method_counts_the_same_descent_steps(bench, problem):
     """Same starts, same rule: the useful steps agree (float32 may move a stop by a step or two;
     NumPy's cos is computed in float64 before it is rounded, hence the 3%)."""
     x0 = bench.starts(problem, 64)
-    steps = {m: bench.METHODS[m](problem, x0)[1] for m in ("gdlab", "numpy", "vmap", "python")}
+    steps = {m: bench.METHODS[m](problem, x0)[1] for m in ("gdlab", "gdlab-final", "numpy", "vmap", "python")}
+    assert steps["gdlab-final"] == steps["gdlab"]       # the same descents, without their curves
     assert steps["gdlab"] > 64 * bench.MIN_STEPS
     for method, s in steps.items():
         assert abs(s - steps["gdlab"]) <= 0.03 * steps["gdlab"], (method, steps)
@@ -67,7 +68,14 @@ def test_summary_takes_each_ratio_within_its_round(bench):
     # a larger size has no SciPy rounds of its own: its ratio uses the smallest size's
     rows += [{"method": "gdlab", "problem": "himmelblau", "n": 10000, "round": 0, "steps_per_s": 40.0,
               "runs_per_s": 4.0, "utilisation": 0.9, "peak_rss_mb": 600.0}]
-    summary = bench.summarise(pd.DataFrame(rows)).set_index("starts")
+    # gdlab without curves: a row of its own, against the same baselines' rounds
+    rows += [{"method": "gdlab-final", "problem": "himmelblau", "n": 1000, "round": r, "steps_per_s": g,
+              "runs_per_s": g / 10, "utilisation": 0.8, "peak_rss_mb": 400.0} for r, g in enumerate((20.0, 30.0, 40.0))]
+    both = bench.summarise(pd.DataFrame(rows))
+    assert list(both["records"]) == ["with curves", "with curves", "final only"]
+    final = both[both["records"] == "final only"].iloc[0]
+    assert (final["× numpy"], final["× numpy min"], final["× numpy max"]) == (4.0, 4.0, 6.0)   # 4, 6, 4
+    summary = both[both["records"] == "with curves"].set_index("starts")
     small = summary.loc[1000]
     # per round: numpy 2, 4, 3; vmap 0.5, 2, 3 — medians of the ratios, not ratios of the medians
     assert (small["× numpy"], small["× numpy min"], small["× numpy max"]) == (3.0, 2.0, 4.0)

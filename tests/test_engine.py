@@ -275,6 +275,32 @@ def test_one_rule_takes_its_stop_point_from_the_run_not_the_chunk_buffer():
         assert np.isnan(one["x_at"][~fired]).all()
 
 
+def test_without_curves_a_record_is_the_same_bits_less_its_curves():
+    """``curves=False`` drops the checkpoint curves and nothing else: over runs that converge in and
+    across chunks, run out of steps, diverge or start invalid, with one rule and with two, every
+    other field is the same bits; the curves have no columns, and a lane takes fewer bytes."""
+    p = get_problem("himmelblau")
+    rng = np.random.default_rng(4)
+    x0 = rng.uniform(-5, 5, (3000, 2))
+    alpha = rng.choice([0.002, 0.01, 0.02, 0.2], size=3000)
+    x0[:5] = np.nan
+    for rules in (stop_rules("df", 1e-7, 12), stop_rules(["df", "grad"], [1e-7, 1e-3], 12)):
+        for dtype in ("float32", "float64"):
+            opts = EngineOptions(max_iter=400, dtype=dtype, lanes=256, part=512, chunk=16)
+            full = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+            final = run_batch(p, "gd", x0, alpha, 0.0, rules, opts._replace(curves=False))
+            assert {"converged", "max_iter", "diverged", "invalid_start"} <= {Status(s).name for s in final["status"]}
+            assert (final["k"] > 16).any() and full["curve_f"].shape == (3000, len(checkpoints(400)))
+            for key in engine.RECORD_FIELDS:
+                if key.startswith("curve_"):
+                    assert final[key].shape == (3000, 0), key
+                else:
+                    np.testing.assert_array_equal(final[key], full[key], err_msg=f"{dtype} {key}")
+    width = engine._record_width(2, 1, len(checkpoints(2000)))
+    assert (width, engine._record_width(2, 1, 0)) == (58, 14)
+    assert engine.lane_bytes(2, 1, 2000, curves=False) < engine.lane_bytes(2, 1, 2000) * 0.6
+
+
 def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records():
     """A batch that finishes leaves its emptied lanes on the devices, and the next batch of the
     same kernel starts from them instead of building new ones: its records are the same bits as
