@@ -52,6 +52,7 @@ class SweepConfig:
     diverge_x: Any = 1.0e8          # |x|∞ past this: diverged
     diverge_f: Any = 1.0e30         # |f| past this: diverged
     traces: Any = 4                 # full trajectories kept per (problem, method, alpha, momentum)
+    curves: Any = True              # false: no checkpoint curves (an empty curves table, a faster kernel)
     success_tol: Any = 1.0e-3       # a run succeeded if it ended this close to a known minimum
     f_target: Any = 1.0e-6          # the report's "target reached": f − f* ≤ f_target
     stationary_tol: Any = 0.05      # point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this
@@ -95,6 +96,7 @@ class Sweep:
     diverge_x: float
     diverge_f: float
     traces: int
+    curves: bool
     success_tol: float
     f_target: float
     stationary_tol: float
@@ -265,6 +267,8 @@ def validate(config: Mapping | None) -> Sweep:
             errors.append(f"{key}: must be a number > 0, got {cfg[key]!r}")
     if not (isinstance(cfg["traces"], numbers.Integral) and cfg["traces"] >= 0):
         errors.append(f"traces: must be an integer ≥ 0, got {cfg['traces']!r}")
+    if not isinstance(cfg["curves"], bool):
+        errors.append(f"curves: must be true or false, got {cfg['curves']!r}")
     for key in ("success_tol", "stationary_tol", "f_target"):
         if not (_is_number(cfg[key]) and cfg[key] > 0):
             errors.append(f"{key}: must be a number > 0, got {cfg[key]!r}")
@@ -312,8 +316,8 @@ def validate(config: Mapping | None) -> Sweep:
         starts=dict(cfg["starts"]),
         rules=tuple(stop_rules(criterion, [float(e) for e in epsilon], [int(m) for m in min_steps])),
         max_iter=int(max_iter), dtype=cfg["dtype"], diverge_x=float(cfg["diverge_x"]),
-        diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), success_tol=float(cfg["success_tol"]),
-        stationary_tol=float(cfg["stationary_tol"]), f_target=float(cfg["f_target"]),
+        diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), curves=cfg["curves"],
+        success_tol=float(cfg["success_tol"]), stationary_tol=float(cfg["stationary_tol"]), f_target=float(cfg["f_target"]),
         part_size=int(ps), out_dir=cfg["out_dir"], engine=dict(engine), shard=dict(shard), config=cfg)
 
 

@@ -114,6 +114,18 @@ def _curve(res: Results, problem: str, run: pd.Series, title: str, ax, upto: int
 
 # ---------------------------------------------------------------- the scenarios
 
+def _bands_by_method(res: Results, runs: pd.DataFrame, title: str, ax):
+    """The convergence band of each method, or a note where the sweep kept no curves (curves: false)."""
+    if not len(res.curves):
+        ax.text(0.5, 0.5, "no checkpoint curves in this sweep\n(curves: false)", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    bands = convergence_bands(runs, res.curves, ["method"])
+    bands["label"] = bands["method"]
+    F.plot_bands(bands, title, ax)
+
+
 def _derivatives_numbers(res: Results) -> pd.DataFrame:
     rows = []
     for prob, at, lesson in (("saddle_3x2_2xy", (-20, -20), (-160, -40)), ("paraboloid", (1, 2), (2, 4)),
@@ -379,9 +391,7 @@ def _momentum_figure(res: Results):
         n = int(pick["n_iter"].iloc[0]) if len(pick) else 0
         F.plot_paths_2d(prob, res.traces[res.traces["run_id"].isin(pick["run_id"])],
                         f"{prob.name}: {m}, one start, {n} steps to ‖∇f‖ < ε", ax, field=False)
-    bands = convergence_bands(runs, res.curves, ["method"])
-    bands["label"] = bands["method"]
-    F.plot_bands(bands, "f − f*: median and 10–90% band across starts", axes[-1])
+    _bands_by_method(res, runs, "f − f*: median and 10–90% band across starts", axes[-1])
     return fig
 
 
@@ -482,9 +492,7 @@ def _regression_figure(res: Results):
     axes[0].set_xticks(idx, [f"k{i}" for i in idx])
     axes[0].set_title("the 6 coefficients: gradient descent against least squares", fontsize=9)
     axes[0].legend(fontsize=7)
-    bands = convergence_bands(res.runs, res.curves, ["method"])
-    bands["label"] = bands["method"]
-    F.plot_bands(bands, "MSE − MSE*: median and 10–90% band across starts", axes[1])
+    _bands_by_method(res, res.runs, "MSE − MSE*: median and 10–90% band across starts", axes[1])
     return fig
 
 

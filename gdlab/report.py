@@ -82,7 +82,7 @@ class _Figures:
 
 def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops: pd.DataFrame,
                      curves: pd.DataFrame, traces: pd.DataFrame, summary: pd.DataFrame, success_tol: float,
-                     max_iter: int, starts_kind: str):
+                     max_iter: int, starts_kind: str, has_curves: bool = True):
     name = problem.name
     settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
     settings["label"] = _label(settings)
@@ -106,18 +106,20 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
                                      "several starts (o start, × end, ★ known minima), one panel per setting.")
 
     methods = list(settings["method"].unique())
-    fig, axes = F.figure_panels(len(methods), width=5.2, height=4.0)
-    for ax, method in zip(axes, methods):
-        sub = runs[runs["method"] == method]
-        keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
-        sub = sub[sub["run_id"].map(labels).isin(keep)]
-        bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"])
-        bands["label"] = _label(bands)
-        F.plot_bands(bands, f"{name}, {method}: median and 10–90% band across {sub['x0'].size // max(len(keep), 1)}"
-                     " starts", ax)
-    figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
-                                 "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
-                                 "its last value.")
+    if has_curves:
+        fig, axes = F.figure_panels(len(methods), width=5.2, height=4.0)
+        for ax, method in zip(axes, methods):
+            sub = runs[runs["method"] == method]
+            keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
+            sub = sub[sub["run_id"].map(labels).isin(keep)]
+            bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
+                                      ["method", "alpha", "momentum"])
+            bands["label"] = _label(bands)
+            F.plot_bands(bands, f"{name}, {method}: median and 10–90% band across "
+                                f"{sub['x0'].size // max(len(keep), 1)} starts", ax)
+        figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
+                                     "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
+                                     "its last value.")
 
     known = runs["f_gap"].notna().any()
     for method in methods:
@@ -148,7 +150,7 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
         figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
                                       f"its run ended within {success_tol:g} of (grey: none).")
 
-    if known:
+    if known and has_curves:
         keep = _pick(list(settings["label"]), MAX_LINES)
         sub = runs[runs["run_id"].map(labels).isin(keep)]
         hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"])
@@ -157,6 +159,7 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
         F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
         figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by step k, targets "
                                     "10^1 … 10^−8 on f − f* (steps at checkpoint resolution).")
+    if known:
         outcomes = rule_outcomes(runs, stops, success_tol)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
@@ -255,9 +258,13 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
         ids = mine["run_id"]
         _problem_figures(figs, prob, mine, stops[stops["run_id"].isin(ids)], curves[curves["run_id"].isin(ids)],
                          traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
-                         sw.starts.get("kind"))
+                         sw.starts.get("kind"), sw.curves)
 
     warnings = _warnings(runs, stops, curves, summary, sw.dtype, sw.success_tol)
+    if not sw.curves:
+        warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
+                           "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
+                           "for cycling runs need them and are left out")
     lesson_html, lesson_md = _lesson(sw.experiment, res, out, warnings)
     for w in warnings:
         log(f"warning: {w}")

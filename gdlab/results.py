@@ -107,12 +107,16 @@ def _grad_norm_final(rec: dict) -> np.ndarray:
     return np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
 
 
-def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int) -> pd.DataFrame:
-    """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step.
+def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = True) -> pd.DataFrame:
+    """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step
+    (no rows when the sweep keeps no curves: ``curves=False``).
 
     Rows come ordered by (run_id, step) as they are built: a run's last step, where it is not a
     checkpoint, lies past every checkpoint it reached, so it goes in a last column of the
     (runs, checkpoints + 1) grid, read in row-major order (no sort of the many rows)."""
+    if not curves:
+        return pd.DataFrame({"run_id": np.zeros(0, np.int64), "step": np.zeros(0, np.int64),
+                             "f": np.zeros(0), "grad_norm": np.zeros(0)})
     cps = checkpoints(max_iter)
     order = np.argsort(run_ids, kind="stable")
     n_iter = rec["k"].astype(np.int64)[order]

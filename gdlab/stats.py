@@ -100,6 +100,8 @@ def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFram
                   median_f_gap_at_stop=("gap_fired", "median"), median_dist_at_stop=("dist_fired", "median"),
                   median_wasted_steps=("wasted", "median"), total_wasted_steps=("wasted", "sum"),
                   premature=("premature", "sum"), success_rate=("success", "mean"))
+    if not len(curves):     # a sweep without curves (curves: false): wasted steps are unknown, not 0
+        table["total_wasted_steps"] = np.nan
     return table.reset_index()
 
 

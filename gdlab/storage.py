@@ -35,6 +35,9 @@ SORT_KEYS = {"runs": ["run_id"], "stops": ["run_id", "rule_id"], "curves": ["run
              "traces": ["run_id", "step"]}
 # Keys that say where or how a sweep is split, not what it computes.
 _NOT_IN_ID = ("shard", "out_dir")
+# Keys added after sweep folders existed join the id only when set away from their default, so a
+# folder made before keeps its id (and resumes)
+_ID_IF_SET = {"curves": True}
 
 
 class FolderError(RuntimeError):
@@ -51,7 +54,8 @@ def _canonical(value):
 
 def sweep_id(config: Mapping) -> str:
     """A short hash of the resolved config (without shard and out_dir): same config, same folder."""
-    body = {k: v for k, v in config.items() if k not in _NOT_IN_ID}
+    body = {k: v for k, v in config.items()
+            if k not in _NOT_IN_ID and not (k in _ID_IF_SET and v is _ID_IF_SET[k])}
     text = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -76,9 +76,9 @@ def engine_options(sw: Sweep, total_runs: int, dim: int) -> EngineOptions:
     """
     chunk = sw.engine.get("chunk")      # None: each call picks it from the runs finished so far
     lanes = sw.engine.get("lanes") or default_lanes(
-        total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype))
+        total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype, sw.curves))
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
-                         lanes=lanes, part=sw.engine.get("part"), chunk=chunk)
+                         lanes=lanes, part=sw.engine.get("part"), chunk=chunk, curves=sw.curves)
 
 
 def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
@@ -102,7 +102,7 @@ def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0
     return {
         "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol),
         "stops": stops_table(run_ids, problem, rec, sw.rules),
-        "curves": curves_table(run_ids, rec, opts.max_iter),
+        "curves": curves_table(run_ids, rec, opts.max_iter, opts.curves),
         "traces": traces_table(run_ids[chosen], paths, problem.dim),
     }
 

@@ -140,6 +140,13 @@ def test_momentum_scenario():
     assert (res.runs["status"] == "converged").all()
 
 
+def test_a_lesson_without_curves_keeps_its_numbers_and_says_where_the_bands_were():
+    res, numbers = scenario("momentum", "starts.n=20", "curves=false")
+    assert len(res.curves) == 0 and len(numbers) > 0
+    fig = lesson_figure("momentum", res)
+    assert "curves: false" in fig.axes[-1].texts[0].get_text() and not fig.axes[-1].lines
+
+
 def test_multistart_scenario_takes_the_best():
     res, numbers = scenario("multistart", "problems=[six_hump_camel]", "starts.n=300")
     assert row(numbers, "best f")["agrees"]

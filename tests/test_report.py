@@ -166,6 +166,21 @@ def test_report_files_and_page(built_report):
     assert "## Summary per setting and stop rule" in (rep / "summary.md").read_text()
 
 
+def test_a_report_without_curves_leaves_out_what_needs_them(tmp_path):
+    sw = validate({"problems": ["himmelblau"], "alpha": [0.002, 0.01], "starts": {"kind": "grid", "n": 6},
+                   "epsilon": [1e-3, 1e-6], "max_iter": 2000, "dtype": "float64", "out_dir": str(tmp_path),
+                   "traces": 2, "curves": False})
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    logs = []
+    index = build(folder, log=logs.append)
+    stems = {p.stem for p in (folder / "report" / "figures").glob("*.png")}
+    assert {"himmelblau-paths", "himmelblau-basins", "himmelblau-rules", "himmelblau-heatmap-gd"} <= stems
+    assert not stems & {"himmelblau-bands", "himmelblau-ecdf"}
+    assert any("curves: false" in m for m in logs) and "curves: false" in index.read_text()
+    rules = pd.read_csv(folder / "report" / "tables" / "stopping_rules.csv")
+    assert rules[["median_wasted_steps", "total_wasted_steps"]].isna().all().all() and (rules["fired"] > 0).any()
+
+
 def test_gdlab_report_rebuilds(built_report, tmp_path):
     folder, _ = built_report
     import sys

@@ -48,6 +48,7 @@ def test_the_schema_is_the_default_config():
     ("starts", {"kind": "points", "points": [[1.0, float("nan")]]}, "is not finite"),
     ("dtype", "float16", "dtype: must be float32 or float64"),
     ("shard", {"index": 4, "count": 4}, "shard.index: must be an integer in [0, 4)"),
+    ("curves", "no", "curves: must be true or false"),
 ])
 def test_each_bad_key_alone(key, value, piece):
     with pytest.raises(ConfigError) as err:
@@ -129,6 +130,25 @@ def test_sweep_tables_have_the_contract_columns():
     assert r.runs.loc[r.runs.problem == "saddle_3x2_2xy", "f_gap"].isna().all()
     # two traced starts for each (problem, method, alpha)
     assert r.traces["run_id"].nunique() == 2 * 2 * 2
+
+
+def test_a_sweep_without_curves_has_the_same_runs_stops_and_traces_and_no_curve_rows():
+    cfg = {"problems": ["himmelblau", "x2_sin"], "method": ["gd", "momentum"], "alpha": [0.01], "momentum": [0.5],
+           "starts": {"kind": "grid", "n": 5}, "max_iter": 500, "dtype": "float64", "traces": 1}
+    full, final = gdlab.sweep(cfg), gdlab.sweep({**cfg, "curves": False})
+    for table in ("runs", "stops", "traces"):
+        pd.testing.assert_frame_equal(getattr(final, table), getattr(full, table))
+    assert len(full.curves) > 3 * len(full.runs) and len(final.curves) == 0
+    check_columns("curves", final.curves)
+
+
+def test_curves_joins_the_sweep_id_only_when_turned_off():
+    from gdlab.config import merge
+    from gdlab.storage import sweep_id
+    cfg = merge({"problems": ["himmelblau"]})
+    before = {k: v for k, v in cfg.items() if k != "curves"}     # a config from before the key existed
+    assert cfg["curves"] is True
+    assert sweep_id(cfg) == sweep_id(before) != sweep_id({**cfg, "curves": False})
 
 
 def test_inline_expression_problem_runs_and_differentiates():
