@@ -349,9 +349,9 @@ def summarise(frame):
     import pandas as pd
     table = []
     mine = frame[frame["method"].str.startswith("gdlab")]
-    for (method, problem, n), block in mine.groupby(["method", "problem", "n"], sort=False):
+    for (variant, problem, n), block in mine.groupby(["method", "problem", "n"], sort=False):
         block = block.set_index("round")
-        line = {"records": "final only" if method == "gdlab-final" else "with curves",
+        line = {"records": "final only" if variant == "gdlab-final" else "with curves",
                 "problem": problem, "starts": n, "gdlab M steps/s": block["steps_per_s"].median() / 1e6,
                 "gdlab runs/s": block["runs_per_s"].median(), "utilisation": block["utilisation"].median(),
                 "peak RSS MB": block["peak_rss_mb"].max(), "rounds": len(block)}
