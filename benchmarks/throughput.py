@@ -22,7 +22,7 @@ minutes apart. Usage:
 
   python benchmarks/throughput.py                 # 10^3 … 10^6 starts, four problems, 3 rounds
   python benchmarks/throughput.py --quick         # 10^3 … 10^5
-  python benchmarks/throughput.py --scaling       # gdlab on Himmelblau, 10^2 … 10^7, and a figure
+  python benchmarks/throughput.py --scaling       # gdlab (with and without curves) on Himmelblau, 10^2 … 10^7, and a figure
   python benchmarks/throughput.py --memory        # peak RSS of a whole sweep (gdlab's own folder), 10^5 … 10^7
 """
 
@@ -295,8 +295,8 @@ def main():
     if args.scaling:
         rows = []
         for n in [10 ** k for k in range(2, 8)]:
-            for method in ("gdlab", "vmap", "numpy"):
-                if method != "gdlab" and n > 10 ** 6:
+            for method in ("gdlab", "gdlab-final", "vmap", "numpy"):
+                if not method.startswith("gdlab") and n > 10 ** 6:
                     continue
                 rows.append(measure(method, "himmelblau", n))
                 print(f"{method:7s} n={n:>9,}  {rows[-1]['steps_per_s'] / 1e6:9.2f} M steps/s  "
@@ -307,8 +307,9 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for method, block in frame.groupby("method"):
-            ax.plot(block["n"], block["steps_per_s"], "o-", label=method)
+        labels = {"gdlab": "gdlab", "gdlab-final": "gdlab, curves: false", "vmap": "plain vmap", "numpy": "NumPy"}
+        for method, block in frame.groupby("method", sort=False):
+            ax.plot(block["n"], block["steps_per_s"], "o-", label=labels[method])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("number of starts (Himmelblau, uniform)")
