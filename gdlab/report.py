@@ -82,8 +82,9 @@ class _Figures:
 
 def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops: pd.DataFrame,
                      curves: pd.DataFrame, traces: pd.DataFrame, summary: pd.DataFrame, success_tol: float,
-                     max_iter: int, starts_kind: str, has_curves: bool = True):
+                     max_iter: int, starts_kind: str):
     name = problem.name
+    has_curves = len(curves) > 0    # a sweep with curves: false has none (a run always has its step-0 row)
     settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
     settings["label"] = _label(settings)
     labels = dict(zip(runs["run_id"], _label(runs)))
@@ -258,7 +259,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
         ids = mine["run_id"]
         _problem_figures(figs, prob, mine, stops[stops["run_id"].isin(ids)], curves[curves["run_id"].isin(ids)],
                          traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
-                         sw.starts.get("kind"), sw.curves)
+                         sw.starts.get("kind"))
 
     warnings = _warnings(runs, stops, curves, summary, sw.dtype, sw.success_tol)
     if not sw.curves:
