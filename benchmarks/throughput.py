@@ -12,6 +12,11 @@ k ≥ 10 with |f_k − f_{k−1}| < 1e-6, or at max_iter = 2000, float32.
   vmap    a plain jit(vmap(while_loop)) over all starts
   scipy   scipy.optimize.minimize(BFGS) per start (a subset of starts; runs/s)
 
+The machine (CPU model, its vector extensions, usable cores, versions) is printed
+first and written to ``machine.json`` beside the CSVs: the ratios depend on it
+(NumPy's sin and cos use AVX-512 where the CPU has it, the Python loop gains
+from a faster core), so tables are compared on the same CPU only.
+
 Each (method, problem, n) runs in its own subprocess, so peak RSS is its own;
 compilation is done before the timed run and reported apart. Rates of the
 subset methods are per step (python) or per run (scipy), which is what the
@@ -262,6 +267,31 @@ def measure(method, problem, n):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+SIMD_FLAGS = ("avx512f", "avx2", "fma", "asimd", "sve")   # the vector extensions that decide sin/cos/step speed
+
+
+def machine() -> dict:
+    """What the ratios depend on: the CPU model and the vector extensions it has, the cores this
+    process may use, and the versions of the libraries measured."""
+    import platform
+
+    import jax
+
+    from gdlab.devices import usable_cores
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    except OSError:     # not Linux: the model from platform, extensions unknown
+        pass
+    return {"cpu": model, "simd": [f for f in SIMD_FLAGS if f in flags], "cores": usable_cores(),
+            "python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10^3 … 10^5 starts")
@@ -280,6 +310,10 @@ def main():
     import pandas as pd
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    facts = machine()
+    (out / "machine.json").write_text(json.dumps(facts, indent=1) + "\n")
+    print(f"machine: {facts['cpu']}, {facts['cores']} cores, {'/'.join(facts['simd']) or 'no SIMD flags read'}; "
+          f"Python {facts['python']}, NumPy {facts['numpy']}, JAX {facts['jax']}", flush=True)
     if args.memory:
         rows = []
         for n in (10 ** 5, 10 ** 6, 10 ** 7):

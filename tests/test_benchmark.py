@@ -84,3 +84,13 @@ def test_summary_takes_each_ratio_within_its_round(bench):
     assert small["× scipy (runs/s)"] == 4.0            # runs/s: 1, 2, 3 over 0.5
     big = summary.loc[10000]
     assert big["× scipy (runs/s)"] == 8.0 and np.isnan(big["× numpy"])
+
+
+def test_machine_names_the_cpu_its_extensions_and_the_versions(bench):
+    facts = bench.machine()
+    assert set(facts) == {"cpu", "simd", "cores", "python", "numpy", "jax"}
+    assert facts["cpu"] and facts["cores"] >= 1 and facts["jax"] == jax.__version__
+    assert set(facts["simd"]) <= set(bench.SIMD_FLAGS)
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if " avx2" in flags:
+        assert "avx2" in facts["simd"]
