@@ -348,7 +348,8 @@ def main():
         ax.set_yscale("log")
         ax.set_xlabel("number of starts (Himmelblau, uniform)")
         ax.set_ylabel("useful descent steps per second")
-        ax.set_title("Throughput against the number of starts (2-core CPU, float32)", fontsize=9)
+        ax.set_title(f"Throughput against the number of starts, float32\n{facts['cpu']}, {facts['cores']} cores, "
+                     f"{'/'.join(facts['simd'])}", fontsize=9)
         ax.legend()
         fig.tight_layout()
         fig.savefig(out / "scaling.png", dpi=110)
