@@ -277,19 +277,11 @@ def machine() -> dict:
 
     import jax
 
-    from gdlab.devices import usable_cores
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() in ("flags", "Features") and not flags:
-                flags = set(value.split())
-    except OSError:     # not Linux: the model from platform, extensions unknown
-        pass
+    from gdlab.devices import cpu_compiler_options, cpu_info, usable_cores
+    model, flags = cpu_info()
     return {"cpu": model, "simd": [f for f in SIMD_FLAGS if f in flags], "cores": usable_cores(),
-            "python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__}
+            "python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__,
+            "gdlab_xla_options": cpu_compiler_options() or {}}
 
 
 def main():
@@ -312,7 +304,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     facts = machine()
     (out / "machine.json").write_text(json.dumps(facts, indent=1) + "\n")
-    print(f"machine: {facts['cpu']}, {facts['cores']} cores, {'/'.join(facts['simd']) or 'no SIMD flags read'}; "
+    print(f"machine: {facts['cpu']}, {facts['cores']} cores, {'/'.join(facts['simd']) or 'no SIMD flags read'}, "
+          f"gdlab's XLA options {facts['gdlab_xla_options'] or 'none'}; "
           f"Python {facts['python']}, NumPy {facts['numpy']}, JAX {facts['jax']}", flush=True)
     if args.memory:
         rows = []

@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .devices import keep_freed_memory
+from .devices import cpu_compiler_options, keep_freed_memory
 from .methods import get_method
 from .problems import Problem
 from .stopping import CRITERIA, Status, StopRule, checkpoints, rule_arrays
@@ -664,7 +664,8 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
                  "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
     # the lanes go in and come back: donated, the call updates them in place (chunk buffer included)
-    return jax.jit(fn, donate_argnums=0), shardings, init
+    options = cpu_compiler_options() if all(d.platform == "cpu" for d in devices) else None
+    return jax.jit(fn, donate_argnums=0, compiler_options=options), shardings, init
 
 
 def kernel_cache_size() -> int:

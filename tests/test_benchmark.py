@@ -88,7 +88,7 @@ def test_summary_takes_each_ratio_within_its_round(bench):
 
 def test_machine_names_the_cpu_its_extensions_and_the_versions(bench):
     facts = bench.machine()
-    assert set(facts) == {"cpu", "simd", "cores", "python", "numpy", "jax"}
+    assert set(facts) == {"cpu", "simd", "cores", "python", "numpy", "jax", "gdlab_xla_options"}
     assert facts["cpu"] and facts["cores"] >= 1 and facts["jax"] == jax.__version__
     assert set(facts["simd"]) <= set(bench.SIMD_FLAGS)
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""

@@ -89,3 +89,25 @@ def test_after_a_batch_freed_buffers_are_reused_not_faulted_in_again():
     # glibc's malloc set by the caller is kept, and then each buffer is mapped anew
     out = faults_in_fresh_process(True, MALLOC_MMAP_THRESHOLD_="131072")
     assert out[0] == "False" and all(int(n) > 0 for n in out[1:])
+
+
+def test_cpu_compiler_options_ask_for_512_bit_vectors_only_on_avx512(monkeypatch):
+    from gdlab import devices
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setattr(devices, "cpu_info", lambda: ("a CPU", frozenset({"avx2", "avx512f", "fma"})))
+    assert devices.cpu_compiler_options() == {"xla_cpu_prefer_vector_width": 512}
+    monkeypatch.setattr(devices, "cpu_info", lambda: ("a CPU", frozenset({"avx2", "fma"})))
+    assert devices.cpu_compiler_options() is None
+    # the caller's own choice in XLA_FLAGS is kept
+    monkeypatch.setattr(devices, "cpu_info", lambda: ("a CPU", frozenset({"avx512f"})))
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_prefer_vector_width=256")
+    assert devices.cpu_compiler_options() is None
+
+
+def test_cpu_info_reads_the_model_and_the_flags():
+    from gdlab.devices import cpu_info
+    model, flags = cpu_info()
+    assert model
+    if os.path.exists("/proc/cpuinfo"):
+        text = open("/proc/cpuinfo").read()
+        assert model in text and flags and all(f" {f}" in text for f in list(flags)[:20])

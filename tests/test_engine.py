@@ -537,3 +537,31 @@ def test_lane_step_counts_do_not_wrap_past_int32():
     for a in adds:
         acc = _count(acc, i32(a))
     assert _counted(*acc) == sum(adds) > 2 ** 36
+
+
+def test_the_kernel_compiled_for_512_bit_vectors_gives_the_same_bits(monkeypatch):
+    """On a CPU with AVX-512 the kernel is compiled with XLA's ``xla_cpu_prefer_vector_width=512``
+    (:func:`gdlab.devices.cpu_compiler_options`). Wider vectors only change how many lanes one
+    instruction takes: every record field is the same bits with and without the option, on the
+    coordinate-first problems and on Rastrigin's polynomial cos, in float32 and float64."""
+    from gdlab import devices
+    rng = np.random.default_rng(9)
+    cases = [("himmelblau", 2, 0.01), ("rastrigin", 10, 0.002), ("rosenbrock", 2, 2e-4)]
+    starts = {name: rng.uniform(-2, 2, (1500, dim)) for name, dim, _ in cases}
+    records = {}
+    for forced in ({}, {devices.VECTOR_WIDTH: 512}):
+        monkeypatch.setattr(engine, "cpu_compiler_options", lambda forced=forced: forced or None)
+        engine._sharded_kernel.cache_clear()
+        engine._IDLE.clear()
+        for name, dim, alpha in cases:
+            p = get_problem(name, dim)
+            for dtype in ("float32", "float64"):
+                opts = EngineOptions(max_iter=300, dtype=dtype, lanes=128, part=256, chunk=16)
+                out = run_batch(p, "gd", starts[name], alpha, 0.0, stop_rules("df", 1e-9, 10), opts)
+                records.setdefault((name, dtype), []).append(out)
+    engine._sharded_kernel.cache_clear()
+    engine._IDLE.clear()
+    for (name, dtype), (plain, wide) in records.items():
+        assert {Status(s).name for s in plain["status"]} >= {"converged"}
+        for key in engine.RECORD_FIELDS:
+            np.testing.assert_array_equal(wide[key], plain[key], err_msg=f"{name} {dtype} {key}")
