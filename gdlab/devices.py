@@ -22,6 +22,9 @@ and 5–10% of its time. Importing gdlab alone changes nothing (the benchmark's
 baselines import its problems and keep glibc's defaults).
 ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES`` in the
 environment are the caller's choice, and are kept.
+
+On a CPU with AVX-512, :func:`cpu_compiler_options` asks XLA to compile the engine's
+kernel for 512-bit vectors (XLA prefers 256 bits); only the kernel's ``jax.jit`` gets it.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def cpu_compiler_options() -> dict | None:
     """XLA options for the engine's kernel on this CPU: on one with AVX-512, 512-bit vectors.
 
     XLA's CPU backend prefers 256-bit vectors by default. On an AVX-512 Xeon the kernel then
-    took Rastrigin 10-D at 10⁶ starts from 0.48–0.50 to 0.44–0.45 s, with the same bits in
+    took Rastrigin 10-D at 10⁶ starts from 0.50–0.51 to 0.45–0.46 s, with the same bits in
     every record. A choice the caller already made in ``XLA_FLAGS`` is kept (None)."""
     if VECTOR_WIDTH in os.environ.get("XLA_FLAGS", "") or "avx512f" not in cpu_info()[1]:
         return None
