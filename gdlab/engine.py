@@ -113,8 +113,8 @@ class Lanes(NamedTuple):
     hp: Any         # (2, L): alpha, momentum
     curve_f: Any    # (C, L): f at the checkpoint steps
     curve_g: Any    # (C, L): ‖∇f‖ at the checkpoint steps
-    scratch: Any    # the chunk buffer: f (K, L), ‖∇f‖ (K, L) and, with two rules or more, x (K, d, L) of
-                    # each judged step (:func:`_buffers_x`); carried from call to call so it is not allocated
+    scratch: Any    # the chunk buffer: of each judged step, the rows the recorder reads (:func:`_buffered`):
+                    # x (K, d, L), f (K, L), ‖∇f‖ (K, L); carried from call to call so it is not allocated
                     # anew (every row is written before it is read)
 
 
@@ -135,6 +135,14 @@ def _buffers_x(n_rules: int) -> bool:
     run go on. (With one rule the step does not track ``fired`` either: the rule fired at the run's
     last step if the run converged, which the recorder writes once a chunk.)"""
     return n_rules > 1
+
+
+def _buffered(n_rules: int, curves: bool) -> tuple[str, ...]:
+    """Which of a judged step's x, f and ‖∇f‖ the chunk buffer keeps: what the recorder reads of it.
+    x and f where a rule fired, with two rules or more (:func:`_buffers_x`); f and ‖∇f‖ at the
+    checkpoints, with curves. One rule and no curves: nothing, and a step writes no buffer rows."""
+    rules = _buffers_x(n_rules)
+    return tuple(name for name, kept in (("x", rules), ("f", rules or curves), ("g", curves)) if kept)
 
 
 def _record_width(d: int, R: int, C: int) -> int:
@@ -257,7 +265,7 @@ def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, 
     of the queue (up to :data:`PART_LANES` runs a lane) and of the output rows (one more)."""
     width = _record_width(dim, n_rules, len(_checkpoints(max_iter, curves)))
     chunk = chunk or CHUNK_MAX
-    buffered = (dim if _buffers_x(n_rules) else 0) + 2
+    buffered = sum(dim if name == "x" else 1 for name in _buffered(n_rules, curves))
     return np.dtype(dtype).itemsize * ((PART_LANES + 3) * width + chunk * buffered + PART_LANES * (dim + 2) + 4 * dim)
 
 
@@ -349,8 +357,8 @@ def _lane_fns(spec: _Spec):
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
                      curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt),
-                     scratch=((jnp.zeros((K, d, L), dt),) if _buffers_x(R) else ()) + (jnp.zeros((K, L), dt),
-                                                                                      jnp.zeros((K, L), dt)))
+                     scratch=tuple(jnp.zeros((K, d, L) if name == "x" else (K, L), dt)
+                                   for name in _buffered(R, spec.curves)))
 
     def load(lanes: Lanes, take, run, x0, hp) -> Lanes:
         x = jnp.where(take, x0.astype(dt), lanes.x)
@@ -431,15 +439,16 @@ def _chunk_recorder(spec: _Spec, K: int):
     lane_ids = jnp.arange(spec.lanes)
 
     def record(lanes: Lanes, kd, k0, live0, fired_before, scratch) -> Lanes:
-        *xbuf, fbuf, gbuf = scratch
+        buf = dict(zip(_buffered(spec.n_rules, spec.curves), scratch))
+        xbuf, fbuf, gbuf = buf.get("x"), buf.get("f"), buf.get("g")
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         judged = live0 & (last >= 0)
         # f and x at the step each newly fired rule fired: from the buffer, or with one rule the
         # run's last step, where it stopped (_buffers_x)
-        if xbuf:
+        if xbuf is not None:
             new = (lanes.fired >= 0) & (fired_before < 0) & judged
             rows = jnp.clip(lanes.fired - k0, 0, K - 1)
-            f_at, x_at = _rows(fbuf, rows), _rows(xbuf[0], rows)
+            f_at, x_at = _rows(fbuf, rows), _rows(xbuf, rows)
         elif lanes.fired.shape[0]:
             # one rule: it fired where the run converged, at its last step
             new = (judged & (lanes.status == Status.converged))[None]
@@ -545,6 +554,7 @@ def _kernel(spec: _Spec):
     B = P + L   # rows out: at most the queued runs and the runs carried in from the last call
     dt = float_dtype(spec.dtype)
     record = _chunk_recorder(spec, K)
+    buffered = _buffered(spec.n_rules, spec.curves)
     cps = jnp.asarray(_checkpoints(spec.max_iter, spec.curves), jnp.int32)
 
     def refill(lanes, ptr, queue, n_queue, base):
@@ -567,9 +577,9 @@ def _kernel(spec: _Spec):
     def chunk(lanes, kd, rules, bounds):
         def inner(i, lanes):
             lanes, judged = step(lanes, rules, bounds)
-            judged = judged[-len(lanes.scratch):]        # x only where the buffer keeps it
-            return lanes._replace(scratch=tuple(jax.lax.dynamic_update_index_in_dim(b, v, i, 0)
-                                                for b, v in zip(lanes.scratch, judged)))
+            judged = dict(zip("xfg", judged))              # only the rows the buffer keeps
+            return lanes._replace(scratch=tuple(jax.lax.dynamic_update_index_in_dim(b, judged[name], i, 0)
+                                                for b, name in zip(lanes.scratch, buffered)))
 
         k0, fired_before = lanes.k, lanes.fired
         live0 = (lanes.run >= 0) & (lanes.status == Status.running)
