@@ -306,6 +306,40 @@ def test_without_curves_a_record_is_the_same_bits_less_its_curves():
     assert engine.lane_bytes(2, 1, 2000, curves=False) < engine.lane_bytes(2, 1, 2000) * 0.4
 
 
+def test_a_kernel_computes_only_its_rules_criteria_with_the_same_bits(monkeypatch):
+    """The kernel is compiled for the criteria its rules use (a rule on |Δf| alone computes no
+    ‖Δx‖): over runs of every status, with one rule and two, in float32 and float64, its records
+    are the same bits as the kernel that computes all three."""
+    p = get_problem("himmelblau")
+    rng = np.random.default_rng(6)
+    x0 = rng.uniform(-5, 5, (2000, 2))
+    alpha = rng.choice([0.002, 0.01, 0.02, 0.2], size=2000)
+    x0[:5] = np.nan
+    specs = []
+    spec_for = engine._spec_for
+
+    def every_criterion(*args, **kwargs):
+        kwargs.pop("criteria", None)
+        return spec_for(*args[:5])
+
+    def seen(*args):
+        specs.append(spec_for(*args))
+        return specs[-1]
+
+    for rules in (stop_rules("df", 1e-7, 12), stop_rules("dx", 1e-6, 0), stop_rules("grad", 1e-3, 5),
+                  stop_rules(["dx", "grad"], [1e-6, 1e-3], 3)):
+        for dtype in ("float32", "float64"):
+            opts = EngineOptions(max_iter=300, dtype=dtype, lanes=256, part=512, chunk=16)
+            monkeypatch.setattr(engine, "_spec_for", seen)
+            own = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+            monkeypatch.setattr(engine, "_spec_for", every_criterion)
+            full = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+            assert {"converged", "max_iter", "diverged", "invalid_start"} <= {Status(s).name for s in own["status"]}
+            for key in engine.RECORD_FIELDS:
+                np.testing.assert_array_equal(own[key], full[key], err_msg=f"{rules} {dtype} {key}")
+    assert [spec.criteria for spec in specs[::2]] == [(1,), (0,), (2,), (0, 2)]
+
+
 def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records():
     """A batch that finishes leaves its emptied lanes on the devices, and the next batch of the
     same kernel starts from them instead of building new ones: its records are the same bits as
