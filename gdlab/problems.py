@@ -68,6 +68,16 @@ def sin_2pi(x):
     return _sincos_2pi_f32(x)[0] if x.dtype == jnp.float32 else jnp.sin(2 * jnp.pi * x)
 
 
+def _sum_rows(v):
+    """Σ over the coordinates (axis 0) as a chain of row additions, in order. XLA's CPU backend
+    fuses these adds into the step's loops; a reduce over the coordinates becomes a call of its
+    own (YNNPACK), which made a bare Rastrigin step 1.4–1.8× slower at 2 to 10 dimensions."""
+    out = v[0]
+    for i in range(1, v.shape[0]):
+        out = out + v[i]
+    return out
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Problem:
     """One objective at one dimension.
@@ -324,7 +334,7 @@ def _rosenbrock(d):
     """Rosenbrock (1960), n-d: Σ 100(x_{i+1} − x_i²)² + (1 − x_i)²; minimum 0 at (1, …, 1)."""
     if d < 2:
         raise ValueError("rosenbrock needs dimension ≥ 2")
-    return (lambda x: jnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2, axis=0),
+    return (lambda x: _sum_rows(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2),
             _box(d, -2.0, 2.0), [(1.0,) * d], [0.0], {})
 
 
@@ -341,7 +351,7 @@ def _himmelblau(d):
 @_register("rastrigin", None, 2)
 def _rastrigin(d):
     """Rastrigin (1974), n-d: 10d + Σ x_i² − 10 cos 2πx_i; global minimum 0 at the origin."""
-    return (lambda x: 10 * x.shape[0] + jnp.sum(x ** 2 - 10 * cos_2pi(x), axis=0),
+    return (lambda x: 10 * x.shape[0] + _sum_rows(x ** 2 - 10 * cos_2pi(x)),
             _box(d, -5.12, 5.12), [(0.0,) * d], [0.0], {})
 
 
@@ -391,7 +401,7 @@ _ST_F = -39.16616570377141
 @_register("styblinski_tang", None, 2)
 def _styblinski_tang(d):
     """Styblinski & Tang (1990), n-d: ½Σ(x⁴ − 16x² + 5x); minimum −39.166·d at x_i = −2.9035."""
-    return (lambda x: 0.5 * jnp.sum(x ** 4 - 16 * x ** 2 + 5 * x, axis=0),
+    return (lambda x: 0.5 * _sum_rows(x ** 4 - 16 * x ** 2 + 5 * x),
             _box(d, -5.0, 5.0), [(_ST_X,) * d], [_ST_F * d], {})
 
 
@@ -404,6 +414,6 @@ def _ravine(d):
     c = np.logspace(0, math.log10(_RAVINE_KAPPA), d) if d > 1 else np.ones(1)
 
     def fn(x):
-        return 0.5 * jnp.sum(_column(jnp.asarray(c, dtype=x.dtype), x) * x ** 2, axis=0)
+        return 0.5 * _sum_rows(_column(jnp.asarray(c, dtype=x.dtype), x) * x ** 2)
 
     return fn, _box(d, -10.0, 10.0), [(0.0,) * d], [0.0], {}
