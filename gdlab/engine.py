@@ -103,7 +103,7 @@ class Lanes(NamedTuple):
     f: Any          # (L,): f(x)
     g: Any          # (d, L): ∇f(x)
     dx: Any         # (L,): ‖x − the point before‖ (0 at the start)
-    df: Any         # (L,): |f(x) − f there|
+    f_before: Any   # (L,): f at the point before (f itself at the start): |Δf| is taken from it when judged
     opt: Any        # optax state, lanes last
     k: Any          # (L,) int32: updates done
     status: Any     # (L,) int32 (Status)
@@ -354,7 +354,7 @@ def _lane_fns(spec: _Spec):
         x = jnp.zeros((d, L), dt)
         hp = jnp.ones((2, L), dt)
         f, g = vg(x)
-        return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, dx=jnp.zeros_like(f), df=jnp.zeros_like(f),
+        return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, dx=jnp.zeros_like(f), f_before=f,
                      opt=v_init(x, hp[0], hp[1]), k=jnp.zeros((L,), jnp.int32),
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
@@ -372,7 +372,7 @@ def _lane_fns(spec: _Spec):
         # f_at, x_at and the curves keep the lane's last run's values: the recorder overwrites every
         # entry the new run reaches, and the packing blanks the others (fired < 0, checkpoint > k)
         return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, dx=jnp.where(take, 0, lanes.dx),
-                              df=jnp.where(take, 0, lanes.df), opt=opt, k=jnp.where(take, 0, lanes.k),
+                              f_before=jnp.where(take, f, lanes.f_before), opt=opt, k=jnp.where(take, 0, lanes.k),
                               status=jnp.where(take, Status.running, lanes.status),
                               fired=jnp.where(take, -1, lanes.fired), hp=hp)
 
@@ -384,10 +384,13 @@ def _lane_fns(spec: _Spec):
         # judge step k from the carry
         gnorm = _norm(g)
         finite = jnp.isfinite(f) & _finite(g) & _finite(x)
+        # |Δf| from the carried f and the f before: the step's new f then has one reader (the carry), so
+        # XLA computes it once (a second reader had it recompute f, a third of a Rastrigin 10-D step)
+        df = jnp.abs(f - lanes.f_before) if 1 in criteria else None
         # each rule's criterion; the kernel is compiled for the criteria its rules use, and computes
         # no other (‖Δx‖ alone is about 5% of a step)
         value = None
-        for code, q in zip((0, 1, GRAD), (lanes.dx, lanes.df, gnorm)):
+        for code, q in zip((0, 1, GRAD), (lanes.dx, df, gnorm)):
             if code in criteria:
                 value = q if value is None else jnp.where(crit == code, q, value)
         value = jnp.broadcast_to(jnp.zeros_like(f) if value is None else value, crit.shape[:1] + f.shape)
@@ -413,9 +416,9 @@ def _lane_fns(spec: _Spec):
         x_new = jnp.where(go, x + updates.astype(dt), x)
         opt = _where(go, opt_next, lanes.opt)
         f_new, g_new = vg(x_new)
-        # dx and df of the new step, from both points while both are at hand
+        # ‖Δx‖ of the new step, from both points while both are at hand (|Δf| waits for its judging)
         lanes = lanes._replace(x=x_new, f=f_new, g=g_new, dx=_norm(x_new - x) if 0 in criteria else lanes.dx,
-                               df=jnp.abs(f_new - f) if 1 in criteria else lanes.df, opt=opt, k=k + go.astype(jnp.int32),
+                               f_before=f, opt=opt, k=k + go.astype(jnp.int32),
                                status=status, fired=fired)
         return lanes, (x, f, gnorm)
 
