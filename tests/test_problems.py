@@ -49,6 +49,16 @@ def test_coordinate_first_form_matches_one_point_at_a_time(name):
         np.testing.assert_allclose(np.asarray(g_block).T, np.asarray(g_one), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["rastrigin", "rosenbrock", "styblinski_tang", "ravine"])
+def test_coordinate_sums_are_row_additions_on_blocks_and_a_reduce_on_points(name):
+    """On the engine's (d, n) blocks the n-d classics sum their coordinates by row additions, which
+    XLA fuses into the step; on one point (what a plain vmap batches) by a reduce."""
+    p = get_problem(name, 10)
+    primitives = lambda x: {eqn.primitive.name for eqn in jax.make_jaxpr(p.fn)(x).jaxpr.eqns}
+    assert "reduce_sum" not in primitives(jnp.ones((10, 64), jnp.float32))
+    assert "reduce_sum" in primitives(jnp.ones(10, jnp.float32))
+
+
 def test_classics_and_lessons_registered():
     want = {"x2_sin", "two_x_sin", "x4", "lesson_quartic", "saddle_3x2_2xy", "paraboloid",
             "shifted_paraboloid", "cone", "x2y3", "x2y_y2", "linreg_mse", "logistic",
