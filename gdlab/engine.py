@@ -77,8 +77,9 @@ class EngineOptions(NamedTuple):
     ``curves=False`` keeps no checkpoint curves: a record's ``curve_f`` and ``curve_g`` have no
     columns, and the rest of it (final state, stop records) is the same bits. For 2-D with
     ``max_iter`` = 2,000 a record is then 14 numbers instead of 58, and 2-D runs of a few dozen
-    steps go 1.5–2.1× faster (Rastrigin 10-D and Rosenbrock's long runs 1.15–1.24×, on the two CPUs
-    measured), because moving and recording the curves is much of their cost."""
+    steps go 1.5–2.1× faster (Rastrigin 10-D 1.2–1.4×, Rosenbrock's long runs 1.16–1.8×, on the two
+    CPUs measured), because moving and recording the curves is much of their cost; with one rule a
+    step then writes no chunk buffer rows at all."""
 
     max_iter: int = 10_000
     dtype: str = "float32"
