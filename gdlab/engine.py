@@ -60,7 +60,8 @@ from .stopping import CRITERIA, Status, StopRule, checkpoints, rule_arrays
 __all__ = ["EngineOptions", "default_lanes", "lane_bytes", "device_bytes", "run_batch", "stream_batch", "trace_runs", "classify_points",
            "kernel_cache_size", "float_dtype", "RunSource"]
 
-GRAD = CRITERIA.index("grad")
+DX, DF, GRAD = (CRITERIA.index(name) for name in ("dx", "df", "grad"))
+ALL_CRITERIA = (DX, DF, GRAD)
 
 
 class EngineOptions(NamedTuple):
@@ -231,7 +232,7 @@ class _Spec(NamedTuple):
     chunk: int
     max_iter: int
     curves: bool = True
-    criteria: tuple[int, ...] = (0, 1, GRAD)   # the criteria the rules use (codes, sorted): all the step computes
+    criteria: tuple[int, ...] = ALL_CRITERIA   # the criteria the rules use (codes, sorted): all the step computes
 
 
 def float_dtype(name: str):
@@ -387,11 +388,11 @@ def _lane_fns(spec: _Spec):
         finite = jnp.isfinite(f) & _finite(g) & _finite(x)
         # |Δf| from the carried f and the f before: the step's new f then has one reader (the carry), so
         # XLA computes it once (a second reader had it recompute f, a third of a Rastrigin 10-D step)
-        df = jnp.abs(f - lanes.f_before) if 1 in criteria else None
+        df = jnp.abs(f - lanes.f_before) if DF in criteria else None
         # each rule's criterion; the kernel is compiled for the criteria its rules use, and computes
         # no other (‖Δx‖ alone is about 5% of a step)
         value = None
-        for code, q in zip((0, 1, GRAD), (lanes.dx, df, gnorm)):
+        for code, q in zip((DX, DF, GRAD), (lanes.dx, df, gnorm)):
             if code in criteria:
                 value = q if value is None else jnp.where(crit == code, q, value)
         value = jnp.broadcast_to(jnp.zeros_like(f) if value is None else value, crit.shape[:1] + f.shape)
@@ -418,7 +419,7 @@ def _lane_fns(spec: _Spec):
         opt = _where(go, opt_next, lanes.opt)
         f_new, g_new = vg(x_new)
         # ‖Δx‖ of the new step, from both points while both are at hand (|Δf| waits for its judging)
-        lanes = lanes._replace(x=x_new, f=f_new, g=g_new, dx=_norm(x_new - x) if 0 in criteria else lanes.dx,
+        lanes = lanes._replace(x=x_new, f=f_new, g=g_new, dx=_norm(x_new - x) if DX in criteria else lanes.dx,
                                f_before=f, opt=opt, k=k + go.astype(jnp.int32),
                                status=status, fired=fired)
         return lanes, (x, f, gnorm)
@@ -696,7 +697,7 @@ def kernel_cache_size() -> int:
 
 
 def _spec_for(problem: Problem, method: str, n_rules: int, n_runs: int, opts: EngineOptions,
-              criteria: Sequence[int] = (0, 1, GRAD)) -> _Spec:
+              criteria: Sequence[int] = ALL_CRITERIA) -> _Spec:
     lanes = opts.lanes or default_lanes(n_runs, lane_bytes(problem.dim, n_rules, opts.max_iter, opts.chunk, opts.dtype,
                                                           opts.curves))
     chunk = opts.chunk or CHUNK_MAX
