@@ -275,7 +275,9 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
                  ("status", facts.get("status")), ("dtype", facts.get("dtype")),
                  ("device", f"{facts.get('device')} × {facts.get('device_count')} ({facts.get('backend')})"),
                  ("compute time", f"{facts.get('seconds') or 0:.1f} s"),
-                 ("lane utilisation", f"{facts['lane_utilisation']:.3f}" if facts.get("lane_utilisation") else "–"),
+                 ("lane utilisation", f"{facts['lane_utilisation']:.3f} (useful ÷ executed lane-steps; a kernel's "
+                                      "lanes wait for its slowest runs at its end, so a small sweep with a long "
+                                      "tail reads low)" if facts.get("lane_utilisation") else "–"),
                  ("gdlab / JAX", f"{facts.get('gdlab')} / {facts.get('jax')}"),
                  ("success", f"the rule fired within {sw.success_tol:g} of a known minimum; "
                              f"f-target for wasted steps: f − f* ≤ {sw.f_target:g}")]

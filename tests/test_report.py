@@ -161,6 +161,7 @@ def test_report_files_and_page(built_report):
     assert len(images) == len(pngs)                              # every figure embedded, self-contained
     assert base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in page and "https://" not in page
+    assert re.search(r"lane utilisation</td><td[^>]*>0\.\d{3} \(useful ÷ executed lane-steps", page)
     summary = pd.read_csv(rep / "tables" / "summary.csv")
     assert len(summary) == 2 * (2 + 2) * 6                       # problems × settings × rules
     assert "## Summary per setting and stop rule" in (rep / "summary.md").read_text()
