@@ -26,8 +26,9 @@ import yaml
 from . import figures as F
 from .config import validate
 from .problems import Problem
-from .stats import (convergence_bands, ecdf_targets, rule_comparison, rule_outcomes, stalled_runs,
-                    summary_table)
+from .stats import (MAX_RUNS, SETTING, convergence_bands, ecdf_targets, f_star_of_runs, rule_comparison,
+                    rule_outcomes, sample_groups, stalled_runs, summary_table, target_steps)
+from .storage import SweepFolder
 from .sweep import load
 
 __all__ = ["build", "MAX_LINES", "markdown_table"]
@@ -87,9 +88,9 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     has_curves = len(curves) > 0    # a sweep with curves: false has none (a run always has its step-0 row)
     settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
     settings["label"] = _label(settings)
-    labels = dict(zip(runs["run_id"], _label(runs)))
+    label = _label(runs)        # each run's setting label, aligned with runs (a dict of 10⁷ runs took seconds)
     chosen = _pick(list(settings.itertuples(index=False)), MAX_PANELS)
-    traces = traces.assign(label=traces["run_id"].map(labels))
+    traces = traces.assign(label=pd.Series(label.to_numpy(), index=runs["run_id"]).reindex(traces["run_id"]).to_numpy())
 
     if problem.dim == 1 and len(traces):
         fig, axes = F.figure_panels(len(chosen))
@@ -112,9 +113,9 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
         for ax, method in zip(axes, methods):
             sub = runs[runs["method"] == method]
             keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
-            sub = sub[sub["run_id"].map(labels).isin(keep)]
+            sub = sub[label.loc[sub.index].isin(keep)]
             bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
-                                      ["method", "alpha", "momentum"])
+                                      ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
             bands["label"] = _label(bands)
             F.plot_bands(bands, f"{name}, {method}: median and 10–90% band across "
                                 f"{sub['x0'].size // max(len(keep), 1)} starts", ax)
@@ -146,15 +147,16 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
         for ax, s in zip(axes, chosen):
-            sub = runs[runs["run_id"].map(labels) == s.label]
+            sub = runs[label == s.label]
             F.plot_basins(problem, sub, f"{name}: where {s.label} ends, by start", ax, tol=success_tol)
         figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
                                       f"its run ended within {success_tol:g} of (grey: none).")
 
     if known and has_curves:
         keep = _pick(list(settings["label"]), MAX_LINES)
-        sub = runs[runs["run_id"].map(labels).isin(keep)]
-        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"])
+        sub = runs[label.isin(keep)]
+        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"],
+                            max_runs=MAX_RUNS)     # the runs _from_curves read the curves of
         hits["label"] = _label(hits)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
@@ -168,23 +170,44 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
                                      "is cheaper, lower is more accurate.")
 
 
-def _lesson(experiment: str, res, out: Path, warnings: list[str]) -> tuple[str, list[str]]:
-    """The lesson's numbers and picture when the sweep is one of the lessons' scenarios (gdlab.lessons)."""
+def _lesson(experiment: str, folder: Path, out: Path, warnings: list[str]) -> tuple[str, list[str]]:
+    """The lesson's numbers and picture when the sweep is one of the lessons' scenarios (gdlab.lessons).
+    They take whole tables, the curves included (a lesson's sweep is small)."""
     from .lessons import SCENARIOS, lesson_section
     if experiment not in SCENARIOS:
         return "", []
     try:
-        return lesson_section(experiment, res, out / "figures", out / "tables")
+        return lesson_section(experiment, load(folder), out / "figures", out / "tables")
     except (LookupError, KeyError, IndexError, ValueError) as exc:
         warnings.append(f"the lesson's numbers could not be taken from this sweep ({exc}); the config differs from "
                         f"configs/experiment/{experiment}.yaml in a way the lesson's check needs")
         return "", []
 
 
-def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame, summary: pd.DataFrame, dtype: str,
+def _from_curves(folder: Path, runs: pd.DataFrame, f_target: float):
+    """What the report takes from the curves table, read one part at a time: the table has tens of
+    rows a run (10⁷ runs of a 2-D problem: 10⁸ rows, 3 GB in memory, and as much again to sort).
+
+    Returns every run's first step at the f-target (:func:`target_steps`, for the wasted steps),
+    the max_iter runs that are cycling (:func:`stalled_runs`, a warning), and the rows of the runs
+    the figures sample: the bands and the ECDF draw at most :data:`MAX_RUNS` runs a setting, and
+    which runs they draw depends on the runs alone (:func:`sample_groups`)."""
+    f_star = f_star_of_runs(runs)
+    at_max_iter = runs.loc[runs["status"] == "max_iter", ["run_id", "status"]]
+    drawn = pd.concat([sample_groups(runs, SETTING, MAX_RUNS)["run_id"],                    # bands
+                       sample_groups(runs[runs["f_gap"].notna()], SETTING, MAX_RUNS)["run_id"]]).unique()   # ECDF
+    reached, stalled, rows = [], [], []
+    for part in SweepFolder(folder).read_parts("curves"):
+        reached.append(target_steps(runs, part, f_target, f_star))
+        stalled.append(stalled_runs(at_max_iter, part))
+        rows.append(part[part["run_id"].isin(drawn)])
+    return (pd.concat(reached), pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
+            pd.concat(rows, ignore_index=True))
+
+
+def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, stalled: pd.DataFrame, summary: pd.DataFrame, dtype: str,
               success_tol: float) -> list[str]:
     out = []
-    stalled = stalled_runs(runs, curves)
     if len(stalled):
         by = runs[runs["run_id"].isin(stalled["run_id"])].groupby(["problem", "method", "alpha"], dropna=False).size()
         where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
@@ -233,16 +256,18 @@ def _html_table(frame: pd.DataFrame, cls: str = "") -> str:
 def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     """Write ``report/`` inside the sweep folder; return the path of index.html."""
     t0 = time.perf_counter()
-    res = load(folder)
     folder = Path(folder)
+    res = load(folder, curves=False)      # the curves are read part by part (_from_curves)
     sw = validate(res.config)
     out = folder / "report"
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    runs, stops, curves, traces = res.runs, res.stops, res.curves, res.traces
+    runs, stops, traces = res.runs, res.stops, res.traces
+    # every run's target step and the cycling runs; the curves of the runs the figures draw
+    reached, stalled, curves = _from_curves(folder, runs, sw.f_target)
 
     summary = summary_table(runs, stops, sw.success_tol)
-    rules = rule_comparison(runs, stops, curves, sw.success_tol, sw.f_target)
+    rules = rule_comparison(runs, stops, curves, sw.success_tol, sw.f_target, reached=reached)
     statuses = runs.groupby(["problem", "method", "status"]).size().unstack(fill_value=0)
     statuses.columns.name = None
     statuses = statuses.reset_index()
@@ -261,12 +286,12 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
                          traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
                          sw.starts.get("kind"))
 
-    warnings = _warnings(runs, stops, curves, summary, sw.dtype, sw.success_tol)
+    warnings = _warnings(runs, stops, stalled, summary, sw.dtype, sw.success_tol)
     if not sw.curves:
         warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
-    lesson_html, lesson_md = _lesson(sw.experiment, res, out, warnings)
+    lesson_html, lesson_md = _lesson(sw.experiment, folder, out, warnings)
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts

@@ -27,10 +27,11 @@ import pandas as pd
 from .stopping import checkpoints
 
 __all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "summary_table", "rule_comparison", "target_steps",
-           "f_star_of_runs", "ecdf_targets", "convergence_bands"]
+           "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS"]
 
 SETTING = ["problem", "method", "alpha", "momentum"]
 RULE = ["criterion", "epsilon", "min_steps"]
+MAX_RUNS = 20_000    # runs of a setting the curve statistics (bands, ECDF) sample
 
 
 def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
@@ -41,7 +42,9 @@ def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
 def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
     """One row per run × rule, with the run's setting and status, and success/premature/spent."""
     cols = SETTING + ["run_id", "status", "n_iter"]
-    frame = stops.merge(runs[cols], on="run_id", how="left", validate="many_to_one")
+    frame = stops.merge(runs[cols], on="run_id", how="left")
+    if len(frame) != len(stops):   # what validate="many_to_one" checks, without its 3 s of hashing at 10⁷ runs
+        raise ValueError("the runs table has a run_id more than once")
     known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
     has_minima = frame["problem"].map(runs.groupby("problem")["min_id"].max() >= 0)
     frame["step_fired"] = frame["step"].where(frame["fired"])
@@ -77,19 +80,23 @@ def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -
     return table.drop(columns=["steps_spent"]).reset_index()
 
 
-def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float) -> pd.Series:
-    """First checkpoint step where f − f* ≤ f_target, per run_id (absent if never reached)."""
-    f_star = f_star_of_runs(runs)
+def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_star: pd.Series | None = None
+                 ) -> pd.Series:
+    """First checkpoint step where f − f* ≤ f_target, per run_id (absent if never reached).
+    ``f_star``: :func:`f_star_of_runs` of ``runs``, for a caller that goes through the curves part by part."""
+    f_star = f_star_of_runs(runs) if f_star is None else f_star
     gap = curves["f"].to_numpy() - f_star.reindex(curves["run_id"].to_numpy()).to_numpy()
     hit = curves.loc[gap <= f_target, ["run_id", "step"]]
     return hit.groupby("run_id")["step"].min()
 
 
 def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame,
-                    success_tol: float, f_target: float) -> pd.DataFrame:
-    """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops."""
+                    success_tol: float, f_target: float, reached: pd.Series | None = None) -> pd.DataFrame:
+    """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops.
+    ``reached``: the runs' :func:`target_steps`, where the caller has them (the report computes them
+    part by part, and passes only some runs' curves)."""
     o = rule_outcomes(runs, stops, success_tol)
-    reached = target_steps(runs, curves, f_target)
+    reached = target_steps(runs, curves, f_target) if reached is None else reached
     o["target_step"] = o["run_id"].map(reached)
     late = o["fired"] & o["target_step"].notna()
     o["wasted"] = (o["step"] - o["target_step"]).clip(lower=0).where(late)
@@ -105,11 +112,28 @@ def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFram
     return table.reset_index()
 
 
+def run_keys(run_ids, seed: int = 0) -> np.ndarray:
+    """A pseudo-random uint64 per run id (splitmix64 of the id and the seed)."""
+    z = np.asarray(run_ids).astype(np.uint64) + np.uint64((seed + 1) * 0x9E3779B97F4A7C15 % 2 ** 64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def sample_groups(frame: pd.DataFrame, by: list[str], max_rows: int, seed: int = 0) -> pd.DataFrame:
-    """At most ``max_rows`` rows of each group, drawn at random (all of a smaller group)."""
-    if frame.groupby(by, dropna=False).size().max() <= max_rows:
+    """At most ``max_rows`` runs of each group, drawn at random (all of a smaller group), in the frame's order.
+
+    A run's draw depends on its ``run_id`` alone (:func:`run_keys`: a group keeps its runs with the
+    smallest keys), so a group's sample is the same runs whichever frame holds the group: the
+    report finds the runs its figures will sample before it reads their curves."""
+    group = frame.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
+    if not len(group) or np.bincount(group).max() <= max_rows:
         return frame
-    return frame.sample(frac=1.0, random_state=seed).groupby(by, dropna=False).head(max_rows)
+    order = np.lexsort((run_keys(frame["run_id"].to_numpy(), seed), group))    # by group, then by key
+    first = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])           # each group's first place
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    # only the drawn rows are taken (a take of every row and column of 10⁷ runs took seconds)
+    return frame.iloc[np.sort(order[rank < max_rows])]
 
 
 def stalled_runs(runs: pd.DataFrame, curves: pd.DataFrame, grad_floor: float = 1e-3) -> pd.DataFrame:
@@ -131,7 +155,7 @@ TARGETS = 10.0 ** np.arange(1, -9, -1)   # COCO-style: 10^1 … 10^-8
 
 
 def ecdf_targets(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], targets=TARGETS,
-                 max_runs: int = 20_000, seed: int = 0) -> pd.DataFrame:
+                 max_runs: int = MAX_RUNS, seed: int = 0) -> pd.DataFrame:
     """For each group and (run, target) pair, the first checkpoint step with f − f* ≤ target (inf if never).
 
     Long form: group columns, run_id, target, step. Groups are sampled to ``max_runs`` runs.
@@ -150,7 +174,7 @@ def ecdf_targets(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], target
 
 
 def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], quantiles=(0.1, 0.5, 0.9),
-                      max_runs: int = 20_000, seed: int = 0) -> pd.DataFrame:
+                      max_runs: int = MAX_RUNS, seed: int = 0) -> pd.DataFrame:
     """Quantiles over runs of f − f* (or ‖∇f‖ where f* is unknown) at each checkpoint step, per group.
 
     A run that has stopped keeps its last value at later checkpoints, so the

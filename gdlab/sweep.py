@@ -332,13 +332,18 @@ def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: i
     return folder.write_manifest(body)
 
 
-def load(path: Path | str) -> Results:
-    """Read a sweep folder's tables (every finished part of every shard) back as Results."""
+def load(path: Path | str, curves: bool = True) -> Results:
+    """Read a sweep folder's tables (every finished part of every shard) back as Results.
+
+    ``curves=False`` leaves the curves table empty (its columns only): it holds tens of rows a run,
+    and a caller that needs it for a few runs, or run by run, reads it part by part
+    (:meth:`SweepFolder.read_parts`), as the report does."""
     import yaml
     folder = SweepFolder(path)
     manifest = folder.manifest()
     records = folder.records()
-    tables = [folder.read(t, records) for t in TABLES]
+    tables = [folder.read(t, records) if t != "curves" or curves else next(folder.read_parts(t, records)).iloc[:0]
+              for t in TABLES]
     config = yaml.safe_load((folder.path / "config.yaml").read_text())
     facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
     return Results(*tables, config=config, facts=facts, path=folder.path)

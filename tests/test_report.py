@@ -1,5 +1,6 @@
 """Report: table values with known answers, figure artists, and the built page."""
 import base64
+import io
 import re
 import shutil
 import subprocess
@@ -200,3 +201,75 @@ def test_page_renders_in_headless_chromium(built_report, tmp_path):
                     f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,2000",
                     f"--screenshot={shot}", index.as_uri()], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def test_a_groups_sample_is_the_same_runs_whichever_frame_holds_the_group():
+    from gdlab.stats import sample_groups
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"run_id": rng.permutation(5000), "method": rng.choice(["gd", "adam", "nesterov"], 5000),
+                          "alpha": rng.choice([0.1, 0.01], 5000), "momentum": np.nan})
+    frame.loc[frame["method"] == "nesterov", "alpha"] = 0.5          # one small group: 1 of 5 settings
+    by = ["method", "alpha", "momentum"]
+    drawn = sample_groups(frame, by, 300)
+    sizes = drawn.groupby(by, dropna=False).size()
+    whole = frame.groupby(by, dropna=False).size()
+    assert (sizes == np.minimum(whole, 300)).all()                    # at most 300; all of a smaller group
+    assert drawn.index.is_monotonic_increasing                        # in the frame's order
+    assert len(sample_groups(frame, by, 5000)) == 5000
+    part = frame[frame["method"] == "adam"].iloc[::-1]                # the adam groups alone, reordered
+    again = sample_groups(part, by, 300)
+    assert set(again["run_id"]) == set(drawn.loc[drawn["method"] == "adam", "run_id"])
+    assert set(sample_groups(frame, by, 300, seed=1)["run_id"]) != set(drawn["run_id"])
+
+
+def test_the_report_reads_the_curves_part_by_part_with_the_numbers_of_the_whole_table(tmp_path, monkeypatch):
+    """The report never holds the whole curves table: it reads it part by part for every run's
+    target step and the cycling runs, and keeps the rows of the runs its figures draw. Over a
+    sweep of six parts, with the draw cut to 7 runs a setting: the stopping-rule table, the cycling
+    warning, the bands and the ECDF are those of the whole table."""
+    import gdlab.report as R
+    from gdlab.stats import SETTING, sample_groups, stalled_runs
+    from gdlab.storage import SweepFolder
+    from gdlab.sweep import load
+    absx = {"name": "absx", "expr": "abs(x) + 0*y", "domain": [[-1, 1], [-1, 1]], "minima": [[0, 0]]}
+    sw = validate({"problems": ["himmelblau", absx], "alpha": [0.1, 0.01], "starts": {"kind": "uniform", "n": 30},
+                   "criterion": ["df", "grad"], "epsilon": [1e-6], "max_iter": 300, "dtype": "float64",
+                   "part_size": 25, "out_dir": str(tmp_path)})
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    whole = load(folder)
+    assert len(SweepFolder(folder).records()) == 6 and whole.runs["status"].eq("max_iter").any()
+    parts = list(SweepFolder(folder).read_parts("curves"))
+    assert pd.concat(parts, ignore_index=True).equals(whole.curves)   # the parts, in order, are the table
+    monkeypatch.setattr(R, "MAX_RUNS", 7)
+    reached, stalled, curves = R._from_curves(folder, whole.runs, sw.f_target)
+    pd.testing.assert_frame_equal(stalled, stalled_runs(whole.runs, whole.curves))
+    assert len(stalled) > 0
+    drawn = set(sample_groups(whole.runs, SETTING, 7)["run_id"]) | set(
+        sample_groups(whole.runs[whole.runs["f_gap"].notna()], SETTING, 7)["run_id"])
+    assert set(curves["run_id"]) == drawn and len(drawn) < len(whole.runs)
+    assert curves.equals(whole.curves[whole.curves["run_id"].isin(drawn)].reset_index(drop=True))
+    # the figures' draws find every row they need in the rows read
+    by = ["method", "alpha", "momentum"]
+    for name in ("himmelblau", "absx"):
+        mine = whole.runs[whole.runs["problem"] == name]
+        pd.testing.assert_frame_equal(convergence_bands(mine, curves, by, max_runs=7),
+                                      convergence_bands(mine, whole.curves, by, max_runs=7))
+    himmel = whole.runs[whole.runs["problem"] == "himmelblau"]
+    pd.testing.assert_frame_equal(ecdf_targets(himmel, curves, by, max_runs=7),
+                                  ecdf_targets(himmel, whole.curves, by, max_runs=7))
+    logs = []
+    build(folder, log=logs.append)
+    table = pd.read_csv(folder / "report" / "tables" / "stopping_rules.csv")
+    expected = rule_comparison(whole.runs, whole.stops, whole.curves, sw.success_tol, sw.f_target)
+    assert table.to_csv(index=False) == pd.read_csv(io.StringIO(expected.to_csv(index=False))).to_csv(index=False)
+    assert table["total_wasted_steps"].notna().any()
+    assert any(m.startswith(f"warning: {len(stalled)} max_iter run(s) are cycling") for m in logs)
+
+
+def test_a_part_read_back_is_put_in_order_only_when_it_is_not():
+    from gdlab.storage import _in_order
+    frame = pd.DataFrame({"run_id": [0, 0, 1, 1, 2], "step": [0, 5, 0, 1, 9]})
+    assert _in_order(frame, ["run_id", "step"]) and _in_order(frame, ["run_id"])
+    assert not _in_order(frame.iloc[[0, 2, 1, 3, 4]], ["run_id"])
+    assert not _in_order(frame.iloc[[1, 0, 2, 3, 4]], ["run_id", "step"])
+    assert _in_order(frame.iloc[:0], ["run_id", "step"])
