@@ -58,8 +58,12 @@ def _pick(items: list, n: int) -> list:
 def _label(frame: pd.DataFrame) -> pd.Series:
     """Each row's setting label, built once per distinct (method, alpha, momentum)."""
     keys = frame[["method", "alpha", "momentum"]]
-    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
-    labels = np.array([F.setting_label(m, a, g) for m, a, g in uniques], dtype=object)
+    # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs, this 1 s)
+    codes = keys.groupby(list(keys), dropna=False, sort=False).ngroup().to_numpy()
+    first = np.zeros(codes.max() + 1 if len(codes) else 0, np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]            # each setting's first row
+    labels = np.array([F.setting_label(m, a, g) for m, a, g in keys.iloc[first].itertuples(index=False)],
+                      dtype=object)
     return pd.Series(labels[codes], index=frame.index)
 
 
