@@ -121,8 +121,9 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
             bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
                                       ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
             bands["label"] = _label(bands)
-            F.plot_bands(bands, f"{name}, {method}: median and 10–90% band across "
-                                f"{sub['x0'].size // max(len(keep), 1)} starts", ax)
+            starts = len(sub) // max(len(keep), 1)     # a setting's starts; the band draws MAX_RUNS of more
+            drawn = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
+            F.plot_bands(bands, f"{name}, {method}: median and 10–90% band\nacross {drawn} starts", ax)
         figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
                                      "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
                                      "its last value.")
