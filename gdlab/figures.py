@@ -134,7 +134,7 @@ def plot_bands(bands: pd.DataFrame, title: str, ax=None):
 def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis"):
     """A grid of ``value`` over alpha (rows) × epsilon (columns), each cell annotated."""
     ax = ax or plt.gca()
-    grid = table.pivot_table(index="alpha", columns="epsilon", values=value, aggfunc="first")
+    grid = table.pivot_table(index="alpha", columns="epsilon", values=value, aggfunc="first", dropna=False)
     grid = grid.sort_index(ascending=False).sort_index(axis=1, ascending=False)
     data = grid.to_numpy(dtype=float)
     finite = data[np.isfinite(data)]

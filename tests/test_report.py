@@ -273,3 +273,17 @@ def test_a_part_read_back_is_put_in_order_only_when_it_is_not():
     assert not _in_order(frame.iloc[[0, 2, 1, 3, 4]], ["run_id"])
     assert not _in_order(frame.iloc[[1, 0, 2, 3, 4]], ["run_id", "step"])
     assert _in_order(frame.iloc[:0], ["run_id", "step"])
+
+
+def test_a_heatmap_keeps_an_epsilon_where_the_rule_never_fired():
+    """A rule that never fired has no median stop step: its cells show "–", and the column stays
+    (the pivot used to drop an all-nan column, and a panel of one such column was empty)."""
+    table = pd.DataFrame({"alpha": [0.1, 0.01, 0.1, 0.01], "epsilon": [1e-3, 1e-3, 1e-6, 1e-6],
+                          "median_stop_step": [30.0, np.nan, np.nan, np.nan]})
+    fig, axes = plt.subplots(1, 2)
+    F.plot_heatmap(table, "median_stop_step", "both", axes[0], fmt="{:.0f}")
+    assert [t.get_text() for t in axes[0].texts] == ["30", "–", "–", "–"]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["0.001", "1e-06"]
+    F.plot_heatmap(table[table["epsilon"] == 1e-6], "median_stop_step", "never", axes[1], fmt="{:.0f}")
+    assert [t.get_text() for t in axes[1].texts] == ["–", "–"] and axes[1].get_images()[0].get_array().shape == (2, 1)
+    plt.close(fig)
