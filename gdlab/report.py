@@ -93,8 +93,13 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
     settings["label"] = _label(settings)
     label = _label(runs)        # each run's setting label, aligned with runs (a dict of 10⁷ runs took seconds)
+    # the columns the figures' statistics read: rows picked from it copy these alone (10⁷ runs' x₀ and
+    # x_final are gigabytes)
+    slim = runs[["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap",
+                 "min_id"]]
     chosen = _pick(list(settings.itertuples(index=False)), MAX_PANELS)
-    traces = traces.assign(label=pd.Series(label.to_numpy(), index=runs["run_id"]).reindex(traces["run_id"]).to_numpy())
+    traced = runs["run_id"].isin(traces["run_id"].unique())      # a few runs (no index over all of them)
+    traces = traces.assign(label=traces["run_id"].map(dict(zip(runs.loc[traced, "run_id"], label[traced]))))
 
     if problem.dim == 1 and len(traces):
         fig, axes = F.figure_panels(len(chosen))
@@ -115,9 +120,8 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     if has_curves:
         fig, axes = F.figure_panels(len(methods), width=5.2, height=4.0)
         for ax, method in zip(axes, methods):
-            sub = runs[runs["method"] == method]
             keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
-            sub = sub[label.loc[sub.index].isin(keep)]
+            sub = slim[label.isin(keep)]        # a setting's label names its method
             bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
                                       ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
             bands["label"] = _label(bands)
@@ -152,14 +156,14 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
         for ax, s in zip(axes, chosen):
-            sub = runs[label == s.label]
+            sub = runs.loc[label == s.label, ["x0", "min_id", "dist_to_min"]]
             F.plot_basins(problem, sub, f"{name}: where {s.label} ends, by start", ax, tol=success_tol)
         figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
                                       f"its run ended within {success_tol:g} of (grey: none).")
 
     if known and has_curves:
         keep = _pick(list(settings["label"]), MAX_LINES)
-        sub = runs[label.isin(keep)]
+        sub = slim[label.isin(keep)]
         hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"],
                             max_runs=MAX_RUNS)     # the runs _from_curves read the curves of
         hits["label"] = _label(hits)
@@ -168,7 +172,11 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
         figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by step k, targets "
                                     "10^1 … 10^−8 on f − f* (steps at checkpoint resolution).")
     if known:
-        outcomes = rule_outcomes(runs, stops, success_tol)
+        # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
+        # of at most MAX_RUNS starts a setting)
+        drawn = sample_groups(slim, SETTING, MAX_RUNS)
+        outcomes = rule_outcomes(drawn, stops if len(drawn) == len(runs) else
+                                 stops[stops["run_id"].isin(drawn["run_id"])], success_tol)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
         figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
@@ -283,11 +291,15 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     figs = _Figures(out / "figures")
     problems = {p.name: p for p in sw.problems}
     for name, prob in problems.items():
-        mine = runs[runs["problem"] == name]
-        if not len(mine):
+        own = runs["problem"] == name
+        if not own.any():
             continue
-        ids = mine["run_id"]
-        _problem_figures(figs, prob, mine, stops[stops["run_id"].isin(ids)], curves[curves["run_id"].isin(ids)],
+        if own.all():       # one problem: its tables are the sweep's (a copy of 10⁷ runs' rows is gigabytes)
+            _problem_figures(figs, prob, runs, stops, curves, traces, summary, sw.success_tol, sw.max_iter,
+                             sw.starts.get("kind"))
+            continue
+        ids = runs.loc[own, "run_id"]
+        _problem_figures(figs, prob, runs[own], stops[stops["run_id"].isin(ids)], curves[curves["run_id"].isin(ids)],
                          traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
                          sw.starts.get("kind"))
 
