@@ -60,8 +60,8 @@ def _label(frame: pd.DataFrame) -> pd.Series:
     keys = frame[["method", "alpha", "momentum"]]
     # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs, this 1 s)
     codes = keys.groupby(list(keys), dropna=False, sort=False).ngroup().to_numpy()
-    first = np.zeros(codes.max() + 1 if len(codes) else 0, np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]            # each setting's first row
+    first = np.full(codes.max() + 1 if len(codes) else 0, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))         # each setting's first row
     labels = np.array([F.setting_label(m, a, g) for m, a, g in keys.iloc[first].itertuples(index=False)],
                       dtype=object)
     return pd.Series(labels[codes], index=frame.index)
@@ -295,13 +295,11 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
         if not own.any():
             continue
         if own.all():       # one problem: its tables are the sweep's (a copy of 10⁷ runs' rows is gigabytes)
-            _problem_figures(figs, prob, runs, stops, curves, traces, summary, sw.success_tol, sw.max_iter,
-                             sw.starts.get("kind"))
-            continue
-        ids = runs.loc[own, "run_id"]
-        _problem_figures(figs, prob, runs[own], stops[stops["run_id"].isin(ids)], curves[curves["run_id"].isin(ids)],
-                         traces[traces["run_id"].isin(ids)], summary, sw.success_tol, sw.max_iter,
-                         sw.starts.get("kind"))
+            mine = (runs, stops, curves, traces)
+        else:
+            ids = runs.loc[own, "run_id"]
+            mine = (runs[own],) + tuple(t[t["run_id"].isin(ids)] for t in (stops, curves, traces))
+        _problem_figures(figs, prob, *mine, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"))
 
     warnings = _warnings(runs, stops, stalled, summary, sw.dtype, sw.success_tol)
     if not sw.curves:
