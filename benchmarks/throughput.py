@@ -29,6 +29,13 @@ minutes apart. Usage:
   python benchmarks/throughput.py --quick         # 10^3 … 10^5
   python benchmarks/throughput.py --scaling       # gdlab (with and without curves) on Himmelblau, 10^2 … 10^7, and a figure
   python benchmarks/throughput.py --memory        # peak RSS of a whole sweep (gdlab's own folder), 10^5 … 10^7
+  python benchmarks/throughput.py --goal          # the GPU goal: gdlab and the plain vmap on the 2-D problems
+                                                  # at 10^7 starts, against 10^11 useful steps/s (--starts N)
+
+Each JAX worker also reports the device it ran on (``device``: the accelerator's
+kind, or ``cpu``). The parent process never touches a JAX backend, so on a GPU
+every worker has the device to itself (JAX preallocates most of a GPU's memory
+for the process that first uses it).
 """
 
 from __future__ import annotations
@@ -221,6 +228,7 @@ def run_scipy(problem, x0):
     return time.perf_counter() - t, steps, len(x0), 0.0, math.nan
 
 
+JAX_METHODS = ("gdlab", "gdlab-final", "vmap")
 METHODS = {"gdlab": run_gdlab, "gdlab-final": lambda problem, x0: run_gdlab(problem, x0, curves=False),
            "python": run_python, "numpy": run_numpy, "vmap": run_vmap, "scipy": run_scipy}
 
@@ -229,9 +237,13 @@ def worker(method, problem, n):
     x0 = starts(problem, n)
     seconds, steps, runs, compile_s, util = METHODS[method](problem, x0)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    device = None
+    if method in JAX_METHODS:      # the others never start a JAX backend (on a GPU that would take its memory)
+        import jax
+        device = jax.devices()[0].device_kind if jax.default_backend() != "cpu" else "cpu"
     print(json.dumps({"method": method, "problem": problem, "n": n, "runs_timed": runs, "seconds": seconds,
                       "useful_steps": steps, "steps_per_s": steps / seconds, "runs_per_s": runs / seconds,
-                      "compile_s": compile_s, "peak_rss_mb": rss_mb, "utilisation": util}))
+                      "compile_s": compile_s, "peak_rss_mb": rss_mb, "utilisation": util, "device": device}))
 
 
 def sweep_worker(n):
@@ -289,6 +301,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10^3 … 10^5 starts")
     ap.add_argument("--scaling", action="store_true", help="gdlab on Himmelblau from 10^2 to 10^7 starts")
     ap.add_argument("--memory", action="store_true", help="peak RSS of whole sweeps, 10^5 to 10^7 runs")
+    ap.add_argument("--goal", action="store_true",
+                    help="gdlab and the plain vmap on the 2-D problems at --starts, against 10^11 steps/s")
+    ap.add_argument("--starts", type=int, default=10 ** 7, help="starts for --goal (10^7)")
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of every method at every size, in turn; ratios are medians over the rounds")
@@ -319,6 +334,8 @@ def main():
         print(f"peak RSS 10^7 / 10^6 = {ratio:.2f} (target ≤ 1.2), 10^7 peak {rows[2]['peak_rss_mb']:.0f} MB "
               f"(target < 2048); wrote {out / 'memory.csv'}")
         return
+    if args.goal:
+        return goal(args.starts, out)
     if args.scaling:
         rows = []
         for n in [10 ** k for k in range(2, 8)]:
@@ -369,6 +386,27 @@ def main():
     print()
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"\nwrote {out / 'throughput.csv'} and {out / 'ratios.csv'}")
+
+
+GOAL = 1e11     # useful steps/s on 2-D problems with 10^7 starts, on one H100 (issue 5)
+
+
+def goal(n: int, out: Path):
+    """The issue's GPU goal, measured on whatever device JAX finds: gdlab (with and without curves)
+    and the plain vmap on the 2-D problems at ``n`` starts, one worker process each."""
+    import pandas as pd
+    rows = []
+    for problem in [p for p, (_, dim, _) in PROBLEMS.items() if dim == 2]:
+        for method in JAX_METHODS:
+            rows.append(measure(method, problem, n))
+            m = rows[-1]
+            print(f"{problem:11s} n={n:>11,} {method:11s} on {m['device']}: {m['steps_per_s']:10.4g} steps/s "
+                  f"= {m['steps_per_s'] / GOAL:.3g} of 10^11  ({m['seconds']:.2f} s, compile {m['compile_s']:.1f} s, "
+                  f"utilisation {m['utilisation']:.3f}, peak RSS {m['peak_rss_mb']:.0f} MB)", flush=True)
+    frame = pd.DataFrame(rows).assign(of_goal=lambda f: f["steps_per_s"] / GOAL)
+    frame.to_csv(out / "goal.csv", index=False)
+    print(f"wrote {out / 'goal.csv'}")
+    return frame
 
 
 def summarise(frame):

@@ -94,3 +94,27 @@ def test_machine_names_the_cpu_its_extensions_and_the_versions(bench):
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     if " avx2" in flags:
         assert "avx2" in facts["simd"]
+
+
+def test_the_goal_mode_measures_the_2d_problems_on_the_device_each_worker_reports(bench, tmp_path, monkeypatch):
+    """--goal: gdlab with and without curves and the plain vmap, on every 2-D problem, each in a worker
+    that names its device; the table says what share of 10^11 useful steps/s each reached."""
+    calls = []
+
+    def fake_measure(method, problem, n):
+        calls.append((method, problem, n))
+        return {"method": method, "problem": problem, "n": n, "steps_per_s": 2e9, "seconds": 1.0, "compile_s": 0.5,
+                "utilisation": 0.9, "peak_rss_mb": 100.0, "device": "cpu"}
+
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    frame = bench.goal(1000, tmp_path)
+    assert calls == [(m, p, 1000) for p in ("himmelblau", "rosenbrock", "rastrigin") for m in bench.JAX_METHODS]
+    assert (frame["of_goal"] == 0.02).all() and (tmp_path / "goal.csv").exists()
+
+
+def test_a_jax_worker_names_its_device_and_a_numpy_worker_names_none(bench, capsys):
+    import json
+    bench.worker("gdlab", "himmelblau", 64)
+    bench.worker("numpy", "himmelblau", 64)
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(row["method"], row["device"]) for row in lines] == [("gdlab", "cpu"), ("numpy", None)]
