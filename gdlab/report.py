@@ -87,7 +87,7 @@ class _Figures:
 
 def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops: pd.DataFrame,
                      curves: pd.DataFrame, traces: pd.DataFrame, summary: pd.DataFrame, success_tol: float,
-                     max_iter: int, starts_kind: str):
+                     max_iter: int, starts_kind: str, drawn: pd.Series):
     name = problem.name
     has_curves = len(curves) > 0    # a sweep with curves: false has none (a run always has its step-0 row)
     settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
@@ -126,8 +126,8 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
                                       ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
             bands["label"] = _label(bands)
             starts = len(sub) // max(len(keep), 1)     # a setting's starts; the band draws MAX_RUNS of more
-            drawn = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
-            F.plot_bands(bands, f"{name}, {method}: median and 10–90% band\nacross {drawn} starts", ax)
+            shown = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
+            F.plot_bands(bands, f"{name}, {method}: median and 10–90% band\nacross {shown} starts", ax)
         figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
                                      "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
                                      "its last value.")
@@ -174,9 +174,9 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     if known:
         # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
         # of at most MAX_RUNS starts a setting)
-        drawn = sample_groups(slim, SETTING, MAX_RUNS)
-        outcomes = rule_outcomes(drawn, stops if len(drawn) == len(runs) else
-                                 stops[stops["run_id"].isin(drawn["run_id"])], success_tol)
+        few = slim["run_id"].isin(drawn)
+        outcomes = rule_outcomes(slim, stops, success_tol) if few.all() else \
+            rule_outcomes(slim[few], stops[stops["run_id"].isin(drawn)], success_tol)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
         figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
@@ -202,20 +202,21 @@ def _from_curves(folder: Path, runs: pd.DataFrame, f_target: float):
     rows a run (10⁷ runs of a 2-D problem: 10⁸ rows, 3 GB in memory, and as much again to sort).
 
     Returns every run's first step at the f-target (:func:`target_steps`, for the wasted steps),
-    the max_iter runs that are cycling (:func:`stalled_runs`, a warning), and the rows of the runs
-    the figures sample: the bands and the ECDF draw at most :data:`MAX_RUNS` runs a setting, and
-    which runs they draw depends on the runs alone (:func:`sample_groups`)."""
+    the max_iter runs that are cycling (:func:`stalled_runs`, a warning), the rows of the runs the
+    figures sample, and the ids of the bands' draw (the stopping-rule figure draws from them too):
+    the bands and the ECDF draw at most :data:`MAX_RUNS` runs a setting, and which runs they draw
+    depends on the runs alone (:func:`sample_groups`)."""
     f_star = f_star_of_runs(runs)
     at_max_iter = runs.loc[runs["status"] == "max_iter", ["run_id", "status"]]
-    drawn = pd.concat([sample_groups(runs, SETTING, MAX_RUNS)["run_id"],                    # bands
-                       sample_groups(runs[runs["f_gap"].notna()], SETTING, MAX_RUNS)["run_id"]]).unique()   # ECDF
+    bands = sample_groups(runs, SETTING, MAX_RUNS)["run_id"]
+    drawn = pd.concat([bands, sample_groups(runs[runs["f_gap"].notna()], SETTING, MAX_RUNS)["run_id"]]).unique()
     reached, stalled, rows = [], [], []
     for part in SweepFolder(folder).read_parts("curves"):
         reached.append(target_steps(runs, part, f_target, f_star))
         stalled.append(stalled_runs(at_max_iter, part))
         rows.append(part[part["run_id"].isin(drawn)])
     return (pd.concat(reached), pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
-            pd.concat(rows, ignore_index=True))
+            pd.concat(rows, ignore_index=True), bands)
 
 
 def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, stalled: pd.DataFrame, summary: pd.DataFrame, dtype: str,
@@ -277,10 +278,12 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     runs, stops, traces = res.runs, res.stops, res.traces
     # every run's target step and the cycling runs; the curves of the runs the figures draw
-    reached, stalled, curves = _from_curves(folder, runs, sw.f_target)
+    reached, stalled, curves, drawn = _from_curves(folder, runs, sw.f_target)
 
-    summary = summary_table(runs, stops, sw.success_tol)
-    rules = rule_comparison(runs, stops, curves, sw.success_tol, sw.f_target, reached=reached)
+    outcomes = rule_outcomes(runs, stops, sw.success_tol)     # one merge of stops with runs for both tables
+    summary = summary_table(runs, stops, sw.success_tol, outcomes=outcomes)
+    rules = rule_comparison(runs, stops, curves, sw.success_tol, sw.f_target, reached=reached, outcomes=outcomes)
+    del outcomes
     statuses = runs.groupby(["problem", "method", "status"]).size().unstack(fill_value=0)
     statuses.columns.name = None
     statuses = statuses.reset_index()
@@ -299,7 +302,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
         else:
             ids = runs.loc[own, "run_id"]
             mine = (runs[own],) + tuple(t[t["run_id"].isin(ids)] for t in (stops, curves, traces))
-        _problem_figures(figs, prob, *mine, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"))
+        _problem_figures(figs, prob, *mine, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"), drawn)
 
     warnings = _warnings(runs, stops, stalled, summary, sw.dtype, sw.success_tol)
     if not sw.curves:

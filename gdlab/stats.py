@@ -55,14 +55,14 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -
     return frame
 
 
-def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
-    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts."""
-    o = rule_outcomes(runs, stops, success_tol)
-    o["diverged"] = o["status"] == "diverged"
-    o["nonfinite"] = o["status"].isin(["nonfinite", "invalid_start"])
-    o["never"] = ~o["fired"]
-    o["success_min"] = o["min_id_at_stop"].where(o["success"] == True)   # noqa: E712 (NaN-aware)
-    o["f_fired"] = o["f_at_stop"].where(o["fired"])
+def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
+                  outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts.
+    ``outcomes``: :func:`rule_outcomes` of the same tables, where the caller has them (left unchanged)."""
+    o = rule_outcomes(runs, stops, success_tol) if outcomes is None else outcomes
+    o = o.assign(diverged=o["status"] == "diverged", nonfinite=o["status"].isin(["nonfinite", "invalid_start"]),
+                 never=~o["fired"], success_min=o["min_id_at_stop"].where(o["success"] == True),  # noqa: E712
+                 f_fired=o["f_at_stop"].where(o["fired"]))
     g = o.groupby(SETTING + RULE, dropna=False, sort=True)
     table = g.agg(runs=("run_id", "size"), success_rate=("success", "mean"),
                   median_stop_step=("step_fired", "median"),
@@ -91,17 +91,18 @@ def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_st
 
 
 def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame,
-                    success_tol: float, f_target: float, reached: pd.Series | None = None) -> pd.DataFrame:
+                    success_tol: float, f_target: float, reached: pd.Series | None = None,
+                    outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops.
-    ``reached``: the runs' :func:`target_steps`, where the caller has them (the report computes them
-    part by part, and passes only some runs' curves)."""
-    o = rule_outcomes(runs, stops, success_tol)
+    ``reached``: the runs' :func:`target_steps`, and ``outcomes``: their :func:`rule_outcomes`, where
+    the caller has them (the report computes the target steps part by part, and passes only some
+    runs' curves; it shares the outcomes with :func:`summary_table`)."""
+    o = rule_outcomes(runs, stops, success_tol) if outcomes is None else outcomes
     reached = target_steps(runs, curves, f_target) if reached is None else reached
-    o["target_step"] = o["run_id"].map(reached)
-    late = o["fired"] & o["target_step"].notna()
-    o["wasted"] = (o["step"] - o["target_step"]).clip(lower=0).where(late)
-    o["gap_fired"] = o["f_gap_at_stop"].where(o["fired"])
-    o["dist_fired"] = o["dist_to_min_at_stop"].where(o["fired"])
+    target = o["run_id"].map(reached)
+    late = o["fired"] & target.notna()
+    o = o.assign(wasted=(o["step"] - target).clip(lower=0).where(late), gap_fired=o["f_gap_at_stop"].where(o["fired"]),
+                 dist_fired=o["dist_to_min_at_stop"].where(o["fired"]))
     g = o.groupby(["problem"] + RULE, sort=True)
     table = g.agg(runs=("run_id", "size"), fired=("fired", "mean"), median_steps=("spent", "median"),
                   median_f_gap_at_stop=("gap_fired", "median"), median_dist_at_stop=("dist_fired", "median"),

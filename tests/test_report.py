@@ -241,7 +241,7 @@ def test_the_report_reads_the_curves_part_by_part_with_the_numbers_of_the_whole_
     parts = list(SweepFolder(folder).read_parts("curves"))
     assert pd.concat(parts, ignore_index=True).equals(whole.curves)   # the parts, in order, are the table
     monkeypatch.setattr(R, "MAX_RUNS", 7)
-    reached, stalled, curves = R._from_curves(folder, whole.runs, sw.f_target)
+    reached, stalled, curves, _ = R._from_curves(folder, whole.runs, sw.f_target)
     pd.testing.assert_frame_equal(stalled, stalled_runs(whole.runs, whole.curves))
     assert len(stalled) > 0
     drawn = set(sample_groups(whole.runs, SETTING, 7)["run_id"]) | set(
