@@ -8,6 +8,7 @@ Figure.
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import matplotlib
 
@@ -154,9 +155,11 @@ def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str 
     return ax
 
 
-def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: float = 1e-3):
+def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: float = 1e-3,
+                shares: Mapping[int, float] | None = None):
     """Each 2-D start colored by the known minimum its run ended within ``tol`` of (grey: none), whatever
-    its status: a run that sits on a minimum but never met a rule still shows where that start leads."""
+    its status: a run that sits on a minimum but never met a rule still shows where that start leads.
+    ``shares``: each minimum's share of all the setting's starts, where ``runs`` is a draw of them."""
     ax = ax or plt.gca()
     x0 = points(runs["x0"])
     near = (runs["min_id"].to_numpy() >= 0) & (runs["dist_to_min"].to_numpy() <= tol)
@@ -169,7 +172,8 @@ def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: 
     for m in np.unique(ids[ids >= 0]):
         sel = ids == m
         ax.scatter(x0[sel, 0], x0[sel, 1], s=size, color=colors(int(m) % 10), marker="s", lw=0,
-                   label=f"minimum {m} ({sel.mean():.0%})", rasterized=True)
+                   label=f"minimum {m} ({(sel.mean() if shares is None else shares.get(m, 0.0)):.0%})",
+                   rasterized=True)
     for m in problem.minima:
         ax.plot(m[0], m[1], "*", ms=11, color="gold", markeredgecolor="black")
     ax.set_xlabel("x1 at the start")

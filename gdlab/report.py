@@ -15,6 +15,7 @@ import io
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,8 +27,8 @@ import yaml
 from . import figures as F
 from .config import validate
 from .problems import Problem
-from .stats import (MAX_RUNS, SETTING, convergence_bands, ecdf_targets, f_star_of_runs, rule_comparison,
-                    rule_outcomes, sample_groups, stalled_runs, summary_table, target_steps)
+from .stats import (MAX_RUNS, SETTING, RuleTally, convergence_bands, ecdf_targets, problems_with_minima,
+                    rule_outcomes, sample_groups, stalled_runs, target_steps)
 from .storage import SweepFolder
 from .sweep import load
 
@@ -35,6 +36,7 @@ __all__ = ["build", "MAX_LINES", "markdown_table"]
 
 MAX_LINES = 8      # settings drawn in one panel
 MAX_PANELS = 4     # panels in one figure
+MAX_POINTS = 250_000   # starts of a setting the basins figure draws (a panel is about 500 × 450 pixels)
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
@@ -85,18 +87,17 @@ class _Figures:
         self.items.append((problem, stem, caption, base64.b64encode(buf.getvalue()).decode()))
 
 
-def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops: pd.DataFrame,
-                     curves: pd.DataFrame, traces: pd.DataFrame, summary: pd.DataFrame, success_tol: float,
-                     max_iter: int, starts_kind: str, drawn: pd.Series):
+def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd.DataFrame, summary: pd.DataFrame,
+                     success_tol: float, max_iter: int, starts_kind: str):
+    """The problem's figures, from the runs the sweep's pass drew (:func:`_gather`) and its tables."""
     name = problem.name
-    has_curves = len(curves) > 0    # a sweep with curves: false has none (a run always has its step-0 row)
-    settings = runs[["method", "alpha", "momentum"]].drop_duplicates().reset_index(drop=True)
+    has_curves = sweep.has_curves
+    settings = sweep.settings.loc[sweep.settings["problem"] == name, ["method", "alpha", "momentum", "runs"]]
+    settings = settings.reset_index(drop=True)
     settings["label"] = _label(settings)
-    label = _label(runs)        # each run's setting label, aligned with runs (a dict of 10⁷ runs took seconds)
-    # the columns the figures' statistics read: rows picked from it copy these alone (10⁷ runs' x₀ and
-    # x_final are gigabytes)
-    slim = runs[["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap",
-                 "min_id"]]
+    runs = sweep.drawn[sweep.drawn["problem"] == name]
+    label = _label(runs)        # each drawn run's setting label, aligned with runs
+    curves = sweep.curves
     chosen = _pick(list(settings.itertuples(index=False)), MAX_PANELS)
     traced = runs["run_id"].isin(traces["run_id"].unique())      # a few runs (no index over all of them)
     traces = traces.assign(label=traces["run_id"].map(dict(zip(runs.loc[traced, "run_id"], label[traced]))))
@@ -121,18 +122,19 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
         fig, axes = F.figure_panels(len(methods), width=5.2, height=4.0)
         for ax, method in zip(axes, methods):
             keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
-            sub = slim[label.isin(keep)]        # a setting's label names its method
+            sub = runs[label.isin(keep)]        # a setting's label names its method
             bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
                                       ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
             bands["label"] = _label(bands)
-            starts = len(sub) // max(len(keep), 1)     # a setting's starts; the band draws MAX_RUNS of more
+            # a setting's starts; the band draws MAX_RUNS of more
+            starts = settings.loc[settings["label"].isin(keep), "runs"].sum() // max(len(keep), 1)
             shown = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
             F.plot_bands(bands, f"{name}, {method}: median and 10–90% band\nacross {shown} starts", ax)
         figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
                                      "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
                                      "its last value.")
 
-    known = runs["f_gap"].notna().any()
+    known = name in sweep.known
     for method in methods:
         s = summary[(summary["problem"] == name) & (summary["method"] == method)]
         s = s[s["min_steps"] == s["min_steps"].min()]
@@ -155,17 +157,25 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
 
     if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
+        starts = sweep.basins[sweep.basins["problem"] == name]        # at most MAX_POINTS a setting
+        starts = starts.assign(label=_label(starts))
+        ends = sweep.shares.reset_index(name="n")                       # every start, by where it ends
+        ends = ends[ends["problem"] == name]
+        ends = ends.assign(label=_label(ends))
         for ax, s in zip(axes, chosen):
-            sub = runs.loc[label == s.label, ["x0", "min_id", "dist_to_min"]]
-            F.plot_basins(problem, sub, f"{name}: where {s.label} ends, by start", ax, tol=success_tol)
+            n = ends[ends["label"] == s.label].set_index("end")["n"]
+            F.plot_basins(problem, starts[starts["label"] == s.label], f"{name}: where {s.label} ends, by start",
+                          ax, tol=success_tol, shares=(n / n.sum()).to_dict())
+        drawn = (f" A setting of more than {MAX_POINTS:,} starts shows {MAX_POINTS:,} of them, drawn at random; "
+                 "the shares in its legend are of all its starts." if settings["runs"].max() > MAX_POINTS else "")
         figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
-                                      f"its run ended within {success_tol:g} of (grey: none).")
+                                      f"its run ended within {success_tol:g} of (grey: none).{drawn}")
 
     if known and has_curves:
         keep = _pick(list(settings["label"]), MAX_LINES)
-        sub = slim[label.isin(keep)]
+        sub = runs[label.isin(keep)]
         hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"],
-                            max_runs=MAX_RUNS)     # the runs _from_curves read the curves of
+                            max_runs=MAX_RUNS)     # the runs _gather kept the curves of
         hits["label"] = _label(hits)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
@@ -174,9 +184,9 @@ def _problem_figures(figs: _Figures, problem: Problem, runs: pd.DataFrame, stops
     if known:
         # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
         # of at most MAX_RUNS starts a setting)
-        few = slim["run_id"].isin(drawn)
-        outcomes = rule_outcomes(slim, stops, success_tol) if few.all() else \
-            rule_outcomes(slim[few], stops[stops["run_id"].isin(drawn)], success_tol)
+        few = runs[runs["run_id"].isin(sweep.bands)]
+        outcomes = rule_outcomes(few, sweep.stops_drawn[sweep.stops_drawn["run_id"].isin(few["run_id"])],
+                                 success_tol, sweep.has_minima)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
         figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
@@ -197,58 +207,154 @@ def _lesson(experiment: str, folder: Path, out: Path, warnings: list[str]) -> tu
         return "", []
 
 
-def _from_curves(folder: Path, runs: pd.DataFrame, f_target: float):
-    """What the report takes from the curves table, read one part at a time: the table has tens of
-    rows a run (10⁷ runs of a 2-D problem: 10⁸ rows, 3 GB in memory, and as much again to sort).
+@dataclass
+class _Sweep:
+    """What the report takes from a sweep's runs, stops and curves, read one part at a time
+    (:func:`_gather`): the tables take gigabytes at 10⁷ runs, the curves tens of rows a run."""
+    tally: RuleTally             # the summary and stopping-rule tables' aggregates
+    runs: int                    # rows of the runs and stops tables
+    stops: int
+    has_curves: bool
+    counts: pd.DataFrame         # runs (size) and first run_id (min) per problem × method × alpha × status
+    settings: pd.DataFrame       # problem, method, alpha, momentum, runs: in order of first run
+    known: set                   # problems where some run ended near a known minimum
+    has_minima: pd.Series        # problem → whether any run has a nearest known minimum
+    stalled: pd.DataFrame        # max_iter runs that are cycling (stalled_runs), with their setting
+    stuck: pd.Series             # float32: rules that never fired on runs parked on a minimum, by criterion × ε
+    drawn: pd.DataFrame          # the runs the figures draw (bands, ECDF, traced), the columns they read
+    bands: pd.Series             # the ids of the bands' draw (the stopping-rule figure draws from them too)
+    curves: pd.DataFrame         # the drawn runs' curve rows
+    stops_drawn: pd.DataFrame    # the bands' draw's stop rows
+    basins: pd.DataFrame | None  # the basins figure's draw of starts (of the 2-D problems)
+    shares: pd.Series | None     # their starts per setting × the known minimum they end near (−1: none)
 
-    Returns every run's first step at the f-target (:func:`target_steps`, for the wasted steps),
-    the max_iter runs that are cycling (:func:`stalled_runs`, a warning), the rows of the runs the
-    figures sample, and the ids of the bands' draw (the stopping-rule figure draws from them too):
-    the bands and the ECDF draw at most :data:`MAX_RUNS` runs a setting, and which runs they draw
-    depends on the runs alone (:func:`sample_groups`)."""
-    f_star = f_star_of_runs(runs)
-    at_max_iter = runs.loc[runs["status"] == "max_iter", ["run_id", "status"]]
-    bands = sample_groups(runs, SETTING, MAX_RUNS)["run_id"]
-    drawn = pd.concat([bands, sample_groups(runs[runs["f_gap"].notna()], SETTING, MAX_RUNS)["run_id"]]).unique()
-    reached, stalled, rows = [], [], []
-    for part in SweepFolder(folder).read_parts("curves"):
-        reached.append(target_steps(runs, part, f_target, f_star))
-        stalled.append(stalled_runs(at_max_iter, part))
-        rows.append(part[part["run_id"].isin(drawn)])
-    return (pd.concat(reached), pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
-            pd.concat(rows, ignore_index=True), bands)
+
+_SLIM = ["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap", "min_id"]
 
 
-def _warnings(runs: pd.DataFrame, stops: pd.DataFrame, stalled: pd.DataFrame, summary: pd.DataFrame, dtype: str,
-              success_tol: float) -> list[str]:
+def _gather(folder: Path, sw, traced: np.ndarray) -> _Sweep:
+    """One pass over the sweep's parts (a part holds whole runs, in every table), keeping per part
+    only what the tables and figures aggregate, and the runs the figures draw: the bands and the
+    ECDF draw at most :data:`MAX_RUNS` runs a setting, the basins :data:`MAX_POINTS` starts, and
+    which runs depends on the runs alone (:func:`sample_groups`), so the draw of the parts read so
+    far, drawn again with the next part, is the draw of the whole. ``traced``: the traced runs' ids."""
+    sf = SweepFolder(folder)
+    has_minima = pd.concat([problems_with_minima(p) for p in sf.read_parts("runs", columns=["problem", "min_id"])]
+                           ).groupby(level=0).max()
+    tally = RuleTally()
+    counts, settings, stalled, stuck, known = [], [], [], [], set()
+    n_runs = n_stops = n_curves = 0
+    bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
+    followed, curves, stops_drawn, shares = [], [], [], []
+    flat = [p.name for p in sw.problems if p.dim == 2]
+    for runs, stops, part in zip(sf.read_parts("runs"), sf.read_parts("stops"), sf.read_parts("curves")):
+        n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
+        tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima), target_steps(runs, part, sw.f_target))
+        counts.append(runs.groupby(["problem", "method", "alpha", "status"], dropna=False)["run_id"]
+                      .agg(["size", "min"]))
+        settings.append(runs.groupby(SETTING, dropna=False, sort=False)["run_id"].agg(["size", "min"]))
+        known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
+        cycling = stalled_runs(runs.loc[runs["status"] == "max_iter", ["run_id", "status"]], part)
+        stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
+        if sw.dtype == "float32":
+            parked = runs.loc[(runs["status"] == "max_iter") & (runs["dist_to_min"] <= sw.success_tol), "run_id"]
+            stuck.append(stops[stops["run_id"].isin(parked) & ~stops["fired"]].groupby(["criterion", "epsilon"]).size())
+        slim = runs[_SLIM]
+        pruned = bands.add(slim) | ecdf.add(slim[slim["f_gap"].notna()])
+        followed.append(slim[slim["run_id"].isin(traced)])
+        ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
+        if pruned:      # the rows of runs no longer drawn go
+            curves = [c[c["run_id"].isin(ids)] for c in curves]
+            stops_drawn = [c[c["run_id"].isin(bands.ids())] for c in stops_drawn]
+        curves.append(part[part["run_id"].isin(ids)])
+        stops_drawn.append(stops[stops["run_id"].isin(bands.ids())])
+        if flat:
+            mine = runs[runs["problem"].isin(flat)]
+            basins.add(mine[["run_id", *SETTING, "x0", "min_id", "dist_to_min"]])
+            near = ((mine["min_id"] >= 0) & (mine["dist_to_min"] <= sw.success_tol)).to_numpy()
+            shares.append(mine.assign(end=np.where(near, mine["min_id"], -1))
+                          .groupby([*SETTING, "end"], dropna=False).size())
+    bands, ecdf = bands.frame(), ecdf.frame()
+    drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id")
+    curves = pd.concat(curves, ignore_index=True)
+    curves = curves[curves["run_id"].isin(drawn["run_id"])]
+    stops_drawn = pd.concat(stops_drawn, ignore_index=True)
+    stops_drawn = stops_drawn[stops_drawn["run_id"].isin(bands["run_id"])]
+    settings = pd.concat(settings).groupby(level=list(range(len(SETTING))), dropna=False).agg(
+        {"size": "sum", "min": "min"}).sort_values("min").reset_index().rename(columns={"size": "runs"})
+    return _Sweep(
+        tally=tally, runs=n_runs, stops=n_stops, has_curves=n_curves > 0,
+        counts=pd.concat(counts).groupby(level=[0, 1, 2, 3], dropna=False).agg({"size": "sum", "min": "min"}),
+        settings=settings.drop(columns="min"), known=known, has_minima=has_minima,
+        stalled=pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
+        stuck=pd.concat(stuck).groupby(level=[0, 1]).sum() if stuck else pd.Series(dtype=np.int64),
+        drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
+        stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
+        basins=_sorted(basins.frame(), ["run_id"]) if flat else None,
+        shares=pd.concat(shares).groupby(level=list(range(len(SETTING) + 1)), dropna=False).sum() if flat else None)
+
+
+class _Draw:
+    """At most ``cap`` runs a setting, drawn (:func:`sample_groups`) from parts as they come. The
+    parts' rows are kept as they come and drawn down once they are twice what the last draw kept,
+    so that a row is copied a few times over the pass, not once a part."""
+
+    def __init__(self, cap: int):
+        self.cap, self.frames, self.rows, self.kept = cap, [], 0, 0
+
+    def add(self, frame: pd.DataFrame) -> bool:
+        """Keep ``frame``'s rows for the draw; whether the rows kept were drawn down."""
+        self.frames.append(frame)
+        self.rows += len(frame)
+        if self.rows <= 2 * max(self.kept, self.cap):
+            return False
+        self.frame()
+        return True
+
+    def frame(self) -> pd.DataFrame:
+        """The draw of every row added, in the order added."""
+        whole = pd.concat(self.frames, ignore_index=True) if len(self.frames) != 1 else self.frames[0]
+        whole = sample_groups(whole, SETTING, self.cap)
+        self.frames, self.rows, self.kept = [whole], len(whole), len(whole)
+        return whole
+
+    def ids(self) -> np.ndarray:
+        """The run ids of the rows kept, a superset of the draw's."""
+        return np.concatenate([f["run_id"].to_numpy() for f in self.frames]) if self.frames else np.array([], int)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """In the order of the whole table read at once (parts of several shards interleave their runs)."""
+    return frame.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def _warnings(sweep: _Sweep, dtype: str, success_tol: float) -> list[str]:
     out = []
+    stalled = sweep.stalled
     if len(stalled):
-        by = runs[runs["run_id"].isin(stalled["run_id"])].groupby(["problem", "method", "alpha"], dropna=False).size()
+        by = stalled.groupby(["problem", "method", "alpha"], dropna=False).size()
         where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
         out.append(f"{len(stalled)} max_iter run(s) are cycling, not converging: f stopped changing while ‖∇f‖ "
                    f"stayed above 1e-3 — bouncing across a point where f is not differentiable (like |x| at 0) "
                    f"or caught in a cycle of a too-large step. ({where})")
-    bad = runs["status"].value_counts()
+    counts = sweep.counts["size"]
+    bad = counts.groupby(level="status").sum()
     for status, why in (("nonfinite", "a nan or inf appeared (for example at a point where f is not "
                                       "differentiable, like a cone's tip)"),
                         ("invalid_start", "f or ∇f is not finite at the start"),
                         ("diverged", "|x| or |f| grew past the divergence bound: the step size is too large "
                                      "for this landscape, or f is unbounded below")):
         if bad.get(status, 0):
-            by = runs[runs["status"] == status].groupby(["problem", "method", "alpha"], dropna=False).size()
+            by = counts.xs(status, level="status")
             where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
             out.append(f"{bad[status]} run(s) ended {status}: {why}. ({where}{' …' if len(by) > 6 else ''})")
-    if dtype == "float32":
+    if dtype == "float32" and len(sweep.stuck):
         # a rule that did not fire on runs that spent every step sitting on a minimum: its epsilon is
         # below what float32 resolves at this problem's scale
-        parked = runs.loc[(runs["status"] == "max_iter") & (runs["dist_to_min"] <= success_tol), "run_id"]
-        stuck = stops[stops["run_id"].isin(parked) & ~stops["fired"]]
-        if len(stuck):
-            counts = stuck.groupby(["criterion", "epsilon"]).size()
-            rules = ", ".join(f"{c} < {e:g} ({n:,} runs)" for (c, e), n in counts.items())
-            out.append(f"float32 cannot resolve some tolerances: {rules} never fired although the run ended "
-                       f"within {success_tol:g} of a minimum and ran to max_iter. float32 keeps about 7 "
-                       "significant digits; use dtype: float64 (or a larger epsilon).")
+        rules = ", ".join(f"{c} < {e:g} ({n:,} runs)" for (c, e), n in sweep.stuck.items())
+        out.append(f"float32 cannot resolve some tolerances: {rules} never fired although the run ended "
+                   f"within {success_tol:g} of a minimum and ran to max_iter. float32 keeps about 7 "
+                   "significant digits; use dtype: float64 (or a larger epsilon).")
     return out
 
 
@@ -271,20 +377,17 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     """Write ``report/`` inside the sweep folder; return the path of index.html."""
     t0 = time.perf_counter()
     folder = Path(folder)
-    res = load(folder, curves=False)      # the curves are read part by part (_from_curves)
+    res = load(folder, tables=("traces",))     # the runs, stops and curves are read part by part (_gather)
     sw = validate(res.config)
     out = folder / "report"
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    runs, stops, traces = res.runs, res.stops, res.traces
-    # every run's target step and the cycling runs; the curves of the runs the figures draw
-    reached, stalled, curves, drawn = _from_curves(folder, runs, sw.f_target)
+    traces = res.traces
+    sweep = _gather(folder, sw, traces["run_id"].unique())
 
-    outcomes = rule_outcomes(runs, stops, sw.success_tol)     # one merge of stops with runs for both tables
-    summary = summary_table(runs, stops, sw.success_tol, outcomes=outcomes)
-    rules = rule_comparison(runs, stops, curves, sw.success_tol, sw.f_target, reached=reached, outcomes=outcomes)
-    del outcomes
-    statuses = runs.groupby(["problem", "method", "status"]).size().unstack(fill_value=0)
+    summary = sweep.tally.summary()
+    rules = sweep.tally.comparison(curves=sweep.has_curves)
+    statuses = sweep.counts["size"].groupby(level=["problem", "method", "status"]).sum().unstack(fill_value=0)
     statuses.columns.name = None
     statuses = statuses.reset_index()
     summary.to_csv(out / "tables" / "summary.csv", index=False)
@@ -294,17 +397,10 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     figs = _Figures(out / "figures")
     problems = {p.name: p for p in sw.problems}
     for name, prob in problems.items():
-        own = runs["problem"] == name
-        if not own.any():
-            continue
-        if own.all():       # one problem: its tables are the sweep's (a copy of 10⁷ runs' rows is gigabytes)
-            mine = (runs, stops, curves, traces)
-        else:
-            ids = runs.loc[own, "run_id"]
-            mine = (runs[own],) + tuple(t[t["run_id"].isin(ids)] for t in (stops, curves, traces))
-        _problem_figures(figs, prob, *mine, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"), drawn)
+        if (sweep.settings["problem"] == name).any():
+            _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"))
 
-    warnings = _warnings(runs, stops, stalled, summary, sw.dtype, sw.success_tol)
+    warnings = _warnings(sweep, sw.dtype, sw.success_tol)
     if not sw.curves:
         warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
@@ -313,8 +409,8 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts
-    fact_rows = [("sweep", f"{sw.experiment} / {folder.name}"), ("runs", f"{len(runs):,}"),
-                 ("stop rules", f"{len(sw.rules)} ({len(stops):,} run × rule rows)"),
+    fact_rows = [("sweep", f"{sw.experiment} / {folder.name}"), ("runs", f"{sweep.runs:,}"),
+                 ("stop rules", f"{len(sw.rules)} ({sweep.stops:,} run × rule rows)"),
                  ("status", facts.get("status")), ("dtype", facts.get("dtype")),
                  ("device", f"{facts.get('device')} × {facts.get('device_count')} ({facts.get('backend')})"),
                  ("compute time", f"{facts.get('seconds') or 0:.1f} s"),
@@ -324,10 +420,12 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
                  ("gdlab / JAX", f"{facts.get('gdlab')} / {facts.get('jax')}"),
                  ("success", f"the rule fired within {sw.success_tol:g} of a known minimum; "
                              f"f-target for wasted steps: f − f* ≤ {sw.f_target:g}")]
-    status_counts = runs["status"].value_counts().to_dict()
+    # as value_counts orders them: by count, then by first appearance
+    by_status = sweep.counts.groupby(level="status").agg({"size": "sum", "min": "min"}).sort_values("min")
+    status_counts = by_status["size"].sort_values(ascending=False, kind="stable").to_dict()
 
     md = [f"# gdlab report: {sw.experiment} / {folder.name}", "",
-          f"{len(runs):,} runs, {len(sw.rules)} stop rules, dtype {sw.dtype}; statuses: "
+          f"{sweep.runs:,} runs, {len(sw.rules)} stop rules, dtype {sw.dtype}; statuses: "
           + ", ".join(f"{k} {v:,}" for k, v in status_counts.items()), ""]
     md += [f"> warning: {w}" for w in warnings] + [""]
     md += lesson_md
@@ -337,7 +435,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print) -> Path:
     (out / "summary.md").write_text("\n".join(md) + "\n")
 
     body = [f"<h1>gdlab report: {html.escape(sw.experiment)}</h1>",
-            f"<p>{len(runs):,} descents; statuses: "
+            f"<p>{sweep.runs:,} descents; statuses: "
             + ", ".join(f"<b>{html.escape(k)}</b> {v:,}" for k, v in status_counts.items()) + "</p>"]
     body += [f'<div class="warn">⚠ {html.escape(w)}</div>' for w in warnings]
     body.append(lesson_html)

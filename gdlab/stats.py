@@ -20,13 +20,15 @@ Success and f − f* need known minima; for problems without them they are NaN.
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .stopping import checkpoints
 
-__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "summary_table", "rule_comparison", "target_steps",
+__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "summary_table",
+           "rule_comparison", "target_steps",
            "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS"]
 
 SETTING = ["problem", "method", "alpha", "momentum"]
@@ -39,14 +41,18 @@ def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
     return pd.Series((runs["f_final"] - runs["f_gap"]).to_numpy(), index=runs["run_id"].to_numpy())
 
 
-def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
-    """One row per run × rule, with the run's setting and status, and success/premature/spent."""
+def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
+                  has_minima: pd.Series | None = None) -> pd.DataFrame:
+    """One row per run × rule, with the run's setting and status, and success/premature/spent.
+    ``has_minima``: per problem, whether it has known minima (some run's ``min_id`` ≥ 0), where the
+    caller knows it of more runs than ``runs`` holds (the report goes through the runs part by part)."""
     cols = SETTING + ["run_id", "status", "n_iter"]
     frame = stops.merge(runs[cols], on="run_id", how="left")
     if len(frame) != len(stops):   # what validate="many_to_one" checks, without its 3 s of hashing at 10⁷ runs
         raise ValueError("the runs table has a run_id more than once")
     known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
-    has_minima = frame["problem"].map(runs.groupby("problem")["min_id"].max() >= 0)
+    has_minima = problems_with_minima(runs) if has_minima is None else has_minima
+    has_minima = frame["problem"].map(has_minima)
     frame["step_fired"] = frame["step"].where(frame["fired"])
     frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
     near = frame["dist_to_min_at_stop"] <= success_tol
@@ -55,29 +61,159 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -
     return frame
 
 
-def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
-                  outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts.
-    ``outcomes``: :func:`rule_outcomes` of the same tables, where the caller has them (left unchanged)."""
-    o = rule_outcomes(runs, stops, success_tol) if outcomes is None else outcomes
-    o = o.assign(diverged=o["status"] == "diverged", nonfinite=o["status"].isin(["nonfinite", "invalid_start"]),
-                 never=~o["fired"], success_min=o["min_id_at_stop"].where(o["success"] == True),  # noqa: E712
-                 f_fired=o["f_at_stop"].where(o["fired"]))
-    g = o.groupby(SETTING + RULE, dropna=False, sort=True)
-    table = g.agg(runs=("run_id", "size"), success_rate=("success", "mean"),
-                  median_stop_step=("step_fired", "median"),
-                  p90_stop_step=("step_fired", lambda s: s.quantile(0.9)),
-                  premature=("premature", "sum"), never_fired=("never", "sum"),
-                  diverged=("diverged", "sum"), nonfinite=("nonfinite", "sum"),
-                  steps_spent=("spent", "sum"), successes=("success", "sum"),
-                  distinct_minima=("success_min", "nunique"), best_f=("f_fired", "min"))
-    known = g["success"].count() > 0
-    table["aRT"] = np.where(table["successes"] > 0, table["steps_spent"] / table["successes"].clip(lower=1),
-                            np.inf)
-    table.loc[~known, ["aRT", "premature", "distinct_minima"]] = np.nan
-    for col in ("premature", "never_fired", "diverged", "nonfinite", "successes"):
-        table[col] = table[col].astype("Int64" if table[col].isna().any() else np.int64)
-    return table.drop(columns=["steps_spent"]).reset_index()
+def problems_with_minima(runs: pd.DataFrame) -> pd.Series:
+    """Per problem, whether it has known minima: some run has a nearest one (``min_id`` ≥ 0; −1 where
+    none is known, or the run's end is not finite)."""
+    return runs.groupby("problem")["min_id"].max() >= 0
+
+
+class RuleTally:
+    """What the summary and stopping-rule tables aggregate, gathered from the run × rule outcomes
+    one part of a sweep at a time, so that neither table needs every run's rows at once.
+
+    Counts, sums and minima are kept per part and setting × rule (a few rows a part); the medians
+    and quantiles need their values, so of each run × rule it keeps the five numbers they are taken
+    of and its setting × rule (32 bytes, against several hundred for its rows in the tables). The
+    tables are the same whether the outcomes come in one piece (:func:`summary_table`,
+    :func:`rule_comparison`) or in parts, in any order: the steps are kept exactly, the sums are
+    of integers, and the medians are pandas' over the same values.
+    """
+
+    KEYS = SETTING + RULE
+
+    def __init__(self):
+        self._cells: pd.DataFrame | None = None   # the setting × rule cells met so far, by code
+        self._sums: list[pd.DataFrame] = []
+        self._minima: list[pd.DataFrame] = []
+        self._values: dict[str, list[np.ndarray]] = {}     # a list of parts' arrays, or one array, a column
+
+    def add(self, outcomes: pd.DataFrame, reached: pd.Series | None = None) -> None:
+        """Add :func:`rule_outcomes` of some runs (every rule of each); ``reached``: their
+        :func:`target_steps`, for the wasted steps (None: not known)."""
+        o = outcomes
+        keys = o[self.KEYS]
+        local = keys.groupby(self.KEYS, dropna=False, sort=False).ngroup().to_numpy()
+        first = np.full(local.max() + 1 if len(local) else 0, len(local))
+        np.minimum.at(first, local, np.arange(len(local)))
+        cells = keys.iloc[first].reset_index(drop=True)
+        self._cells = cells if self._cells is None else \
+            pd.concat([self._cells, cells], ignore_index=True).drop_duplicates(ignore_index=True)
+        codes = cells.merge(self._cells.reset_index(names="cell"), on=self.KEYS, how="left")["cell"].to_numpy()
+        cell = codes[local].astype(np.int32)
+        fired = o["fired"].to_numpy(bool)
+        success = o["success"].astype(np.float64).to_numpy()
+        if reached is None:
+            wasted = np.full(len(o), np.nan)
+        else:
+            target = o["run_id"].map(reached).to_numpy(np.float64)
+            wasted = np.where(fired, np.clip(o["step"].to_numpy() - target, 0, None), np.nan)
+        status = o["status"]
+        f_fired = np.where(fired, o["f_at_stop"].to_numpy(np.float64), np.nan)
+        self._sums.append(pd.DataFrame({
+            "cell": cell, "runs": 1, "success": success, "judged": ~np.isnan(success),
+            "premature": o["premature"].astype(np.float64).to_numpy(), "never": ~fired,
+            "diverged": (status == "diverged").to_numpy(),
+            "nonfinite": status.isin(["nonfinite", "invalid_start"]).to_numpy(),
+            "spent": o["spent"].to_numpy(np.int64), "fired": fired, "wasted": wasted, "best_f": f_fired,
+        }).groupby("cell").agg({**{c: "sum" for c in ("runs", "success", "judged", "premature", "never", "diverged",
+                                                     "nonfinite", "spent", "fired", "wasted")}, "best_f": "min"}))
+        won = success == 1
+        self._minima.append(pd.DataFrame({"cell": cell[won], "min_id": o["min_id_at_stop"].to_numpy()[won]})
+                            .drop_duplicates())
+        step, spent = o["step"].to_numpy(), o["spent"].to_numpy()
+        steps = np.int32 if max(step.max(initial=0), spent.max(initial=0)) < 2 ** 31 else np.int64
+        for name, column in (("cell", cell), ("step", np.where(fired, step, -1).astype(steps)),
+                             ("spent", spent.astype(steps)),
+                             ("wasted", np.where(np.isnan(wasted), -1, wasted).astype(steps)),
+                             ("gap", np.where(fired, o["f_gap_at_stop"].to_numpy(np.float64), np.nan)),
+                             ("dist", np.where(fired, o["dist_to_min_at_stop"].to_numpy(np.float64), np.nan))):
+            self._values.setdefault(name, []).append(column)
+
+    def _gathered(self):
+        # each list becomes one frame, once (the values are tens of bytes a run × rule: no second copy)
+        self._sums = [pd.concat(self._sums).groupby(level=0).agg(
+            {**{c: "sum" for c in self._sums[0].columns if c != "best_f"}, "best_f": "min"})]
+        for name, parts in self._values.items():     # a column at a time: one column's copy in flight
+            self._values[name] = [np.concatenate(parts)]
+        return self._cells, self._sums[0], {name: parts[0] for name, parts in self._values.items()}
+
+    @staticmethod
+    def _quantiles(groups: np.ndarray, columns: dict[str, tuple[np.ndarray, Callable]]) -> pd.DataFrame:
+        """Per group 0, 1, …: each column's statistic (a median, a quantile: of pandas, skipping NaN),
+        a group at a time. A group-by over tens of millions of rows took a gigabyte of temporaries;
+        this takes one sort of the groups and one group's values at a time."""
+        order = np.argsort(groups, kind="stable")
+        edges = np.searchsorted(groups[order], np.arange(groups.max() + 2 if len(groups) else 1))
+        out = {name: np.empty(len(edges) - 1) for name in columns}
+        for g, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            rows = order[a:b]
+            for name, (values, stat) in columns.items():
+                picked = values[rows]
+                if picked.dtype.kind == "i":        # steps, −1 for none: the float steps the tables take
+                    picked = np.where(picked >= 0, picked, np.nan)
+                out[name][g] = stat(pd.Series(picked))
+        return pd.DataFrame(out)
+
+    def summary(self) -> pd.DataFrame:
+        """:func:`summary_table` of everything added."""
+        cells, sums, values = self._gathered()
+        q = self._quantiles(values["cell"], {"median": (values["step"], pd.Series.median),
+                                             "p90": (values["step"], lambda s: s.quantile(0.9))})
+        minima = pd.concat(self._minima).drop_duplicates().groupby("cell").size()
+        table = pd.DataFrame({
+            "runs": sums["runs"], "success_rate": sums["success"] / sums["judged"].where(sums["judged"] > 0),
+            "median_stop_step": q["median"], "p90_stop_step": q["p90"],
+            "premature": sums["premature"], "never_fired": sums["never"], "diverged": sums["diverged"],
+            "nonfinite": sums["nonfinite"], "steps_spent": sums["spent"], "successes": sums["success"],
+            "distinct_minima": minima.reindex(sums.index, fill_value=0), "best_f": sums["best_f"]})
+        table["_judged"] = sums["judged"]
+        table = self._in_order(table, cells, self.KEYS)
+        known = table.pop("_judged") > 0
+        table["aRT"] = np.where(table["successes"] > 0, table["steps_spent"] / table["successes"].clip(lower=1),
+                                np.inf)
+        table.loc[~known, ["aRT", "premature", "distinct_minima"]] = np.nan
+        for col in ("premature", "never_fired", "diverged", "nonfinite", "successes"):
+            table[col] = table[col].astype("Int64" if table[col].isna().any() else np.int64)
+        return table.drop(columns=["steps_spent"]).reset_index()
+
+    def comparison(self, curves: bool = True) -> pd.DataFrame:
+        """:func:`rule_comparison` of everything added; ``curves``: whether the sweep kept curves
+        (without them the wasted steps are unknown, not 0)."""
+        cells, sums, values = self._gathered()
+        keys = ["problem"] + RULE
+        group = cells.groupby(keys, sort=True).ngroup()          # each cell's problem × rule, in order
+        sums = sums.drop(columns="best_f").groupby(group.reindex(sums.index).to_numpy()).sum()
+        median = pd.Series.median
+        q = self._quantiles(group.to_numpy()[values["cell"]], {
+            "spent": (values["spent"], median), "gap": (values["gap"], median), "dist": (values["dist"], median),
+            "wasted": (values["wasted"], median)})
+        table = pd.DataFrame({
+            "runs": sums["runs"], "fired": sums["fired"] / sums["runs"],
+            "median_steps": q["spent"], "median_f_gap_at_stop": q["gap"], "median_dist_at_stop": q["dist"],
+            "median_wasted_steps": q["wasted"],
+            "total_wasted_steps": sums["wasted"], "premature": sums["premature"].astype(np.int64),
+            "success_rate": sums["success"] / sums["judged"].where(sums["judged"] > 0)})
+        firsts = cells.groupby(keys, sort=True).head(1)
+        table.index = pd.MultiIndex.from_frame(firsts.iloc[np.argsort(group[firsts.index].to_numpy())][keys])
+        if not curves:
+            table["total_wasted_steps"] = np.nan
+        return table.reset_index()
+
+    @staticmethod
+    def _in_order(table: pd.DataFrame, cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        """The cells' rows in the order of a sorted group-by over ``keys``, indexed by the keys."""
+        rank = cells.groupby(keys, dropna=False, sort=True).ngroup().to_numpy()
+        order = np.argsort(rank[table.index.to_numpy()])
+        out = table.iloc[order]
+        out.index = pd.MultiIndex.from_frame(cells.iloc[out.index.to_numpy()][keys])
+        return out
+
+
+def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
+    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts."""
+    tally = RuleTally()
+    tally.add(rule_outcomes(runs, stops, success_tol))
+    return tally.summary()
 
 
 def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_star: pd.Series | None = None
@@ -91,26 +227,11 @@ def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_st
 
 
 def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame,
-                    success_tol: float, f_target: float, reached: pd.Series | None = None,
-                    outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops.
-    ``reached``: the runs' :func:`target_steps`, and ``outcomes``: their :func:`rule_outcomes`, where
-    the caller has them (the report computes the target steps part by part, and passes only some
-    runs' curves; it shares the outcomes with :func:`summary_table`)."""
-    o = rule_outcomes(runs, stops, success_tol) if outcomes is None else outcomes
-    reached = target_steps(runs, curves, f_target) if reached is None else reached
-    target = o["run_id"].map(reached)
-    late = o["fired"] & target.notna()
-    o = o.assign(wasted=(o["step"] - target).clip(lower=0).where(late), gap_fired=o["f_gap_at_stop"].where(o["fired"]),
-                 dist_fired=o["dist_to_min_at_stop"].where(o["fired"]))
-    g = o.groupby(["problem"] + RULE, sort=True)
-    table = g.agg(runs=("run_id", "size"), fired=("fired", "mean"), median_steps=("spent", "median"),
-                  median_f_gap_at_stop=("gap_fired", "median"), median_dist_at_stop=("dist_fired", "median"),
-                  median_wasted_steps=("wasted", "median"), total_wasted_steps=("wasted", "sum"),
-                  premature=("premature", "sum"), success_rate=("success", "mean"))
-    if not len(curves):     # a sweep without curves (curves: false): wasted steps are unknown, not 0
-        table["total_wasted_steps"] = np.nan
-    return table.reset_index()
+                    success_tol: float, f_target: float) -> pd.DataFrame:
+    """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops."""
+    tally = RuleTally()
+    tally.add(rule_outcomes(runs, stops, success_tol), target_steps(runs, curves, f_target))
+    return tally.comparison(curves=len(curves) > 0)
 
 
 def run_keys(run_ids, seed: int = 0) -> np.ndarray:

@@ -244,13 +244,22 @@ class SweepFolder:
         """One table over every finished part (all shards), as one frame ordered by run_id."""
         return _ordered(table, pq.ParquetDataset(self._files(table, parts)).read())
 
-    def read_parts(self, table: str, parts: Mapping[int, dict] | None = None) -> Iterator[pd.DataFrame]:
+    def read_parts(self, table: str, parts: Mapping[int, dict] | None = None,
+                   columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The same table one part at a time, each part's frame ordered as :meth:`read` orders the
-        whole. A part holds whole runs (every row of its runs, in every table), so anything computed
-        run by run can be computed part by part, holding one part's rows at a time: the report reads
-        the curves, a table of tens of rows per run, this way."""
+        whole (``columns``: only these, and the ones it is ordered by). A part holds whole runs
+        (every row of its runs, in every table), so anything computed run by run can be computed
+        part by part, holding one part's rows at a time: the report reads the sweep this way."""
+        if columns is not None:
+            columns = list(dict.fromkeys([*SORT_KEYS[table], *columns]))
         for file in self._files(table, parts):
-            yield _ordered(table, pq.read_table(file))
+            arrow = pq.read_table(file, columns=columns)
+            # pandas' metadata names every column's dtype, and pyarrow trips on those of columns left out
+            yield _ordered(table, arrow if columns is None else arrow.replace_schema_metadata(None))
+
+    def empty(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
+        """The table's columns, without its rows (read from a part's schema alone)."""
+        return _ordered(table, pq.read_schema(self._files(table, parts)[0]).empty_table())
 
     def _files(self, table: str, parts: Mapping[int, dict] | None) -> list[str]:
         parts = self.records() if parts is None else parts

@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 import jax
 import numpy as np
@@ -332,18 +332,19 @@ def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: i
     return folder.write_manifest(body)
 
 
-def load(path: Path | str, curves: bool = True) -> Results:
+def load(path: Path | str, curves: bool = True, tables: Iterable[str] = TABLES) -> Results:
     """Read a sweep folder's tables (every finished part of every shard) back as Results.
 
-    ``curves=False`` leaves the curves table empty (its columns only): it holds tens of rows a run,
-    and a caller that needs it for a few runs, or run by run, reads it part by part
-    (:meth:`SweepFolder.read_parts`), as the report does."""
+    ``tables``: the tables to read; the others are left empty (their columns only), and
+    ``curves=False`` leaves out the curves. A big sweep's tables take gigabytes in pandas (the
+    curves tens of rows a run): a caller that needs them for a few runs, or run by run, reads them
+    part by part (:meth:`SweepFolder.read_parts`), as the report does."""
     import yaml
     folder = SweepFolder(path)
     manifest = folder.manifest()
     records = folder.records()
-    tables = [folder.read(t, records) if t != "curves" or curves else next(folder.read_parts(t, records)).iloc[:0]
-              for t in TABLES]
+    wanted = set(tables) - ({"curves"} if not curves else set())
+    tables = [folder.read(t, records) if t in wanted else folder.empty(t, records) for t in TABLES]
     config = yaml.safe_load((folder.path / "config.yaml").read_text())
     facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
     return Results(*tables, config=config, facts=facts, path=folder.path)

@@ -222,11 +222,12 @@ def test_a_groups_sample_is_the_same_runs_whichever_frame_holds_the_group():
     assert set(sample_groups(frame, by, 300, seed=1)["run_id"]) != set(drawn["run_id"])
 
 
-def test_the_report_reads_the_curves_part_by_part_with_the_numbers_of_the_whole_table(tmp_path, monkeypatch):
-    """The report never holds the whole curves table: it reads it part by part for every run's
-    target step and the cycling runs, and keeps the rows of the runs its figures draw. Over a
-    sweep of six parts, with the draw cut to 7 runs a setting: the stopping-rule table, the cycling
-    warning, the bands and the ECDF are those of the whole table."""
+def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_tables(tmp_path, monkeypatch):
+    """The report never holds a whole table of runs, stops or curves: it goes through the sweep one
+    part at a time, keeping what the tables aggregate and the rows of the runs its figures draw.
+    Over a sweep of six parts, with the draws cut to 7 runs (bands, ECDF) and 9 starts (basins) a
+    setting: the summary, the stopping-rule table, the statuses, the cycling warning, the bands,
+    the ECDF and the basins' starts are those of the whole tables."""
     import gdlab.report as R
     from gdlab.stats import SETTING, sample_groups, stalled_runs
     from gdlab.storage import SweepFolder
@@ -234,36 +235,72 @@ def test_the_report_reads_the_curves_part_by_part_with_the_numbers_of_the_whole_
     absx = {"name": "absx", "expr": "abs(x) + 0*y", "domain": [[-1, 1], [-1, 1]], "minima": [[0, 0]]}
     sw = validate({"problems": ["himmelblau", absx], "alpha": [0.1, 0.01], "starts": {"kind": "uniform", "n": 30},
                    "criterion": ["df", "grad"], "epsilon": [1e-6], "max_iter": 300, "dtype": "float64",
-                   "part_size": 25, "out_dir": str(tmp_path)})
+                   "part_size": 25, "traces": 2, "out_dir": str(tmp_path)})
     folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
     whole = load(folder)
     assert len(SweepFolder(folder).records()) == 6 and whole.runs["status"].eq("max_iter").any()
     parts = list(SweepFolder(folder).read_parts("curves"))
     assert pd.concat(parts, ignore_index=True).equals(whole.curves)   # the parts, in order, are the table
     monkeypatch.setattr(R, "MAX_RUNS", 7)
-    reached, stalled, curves, _ = R._from_curves(folder, whole.runs, sw.f_target)
-    pd.testing.assert_frame_equal(stalled, stalled_runs(whole.runs, whole.curves))
+    monkeypatch.setattr(R, "MAX_POINTS", 9)
+    traced = whole.traces["run_id"].unique()
+    sweep = R._gather(folder, sw, traced)
+    stalled = stalled_runs(whole.runs, whole.curves)
+    pd.testing.assert_frame_equal(sweep.stalled[stalled.columns], stalled)
     assert len(stalled) > 0
-    drawn = set(sample_groups(whole.runs, SETTING, 7)["run_id"]) | set(
-        sample_groups(whole.runs[whole.runs["f_gap"].notna()], SETTING, 7)["run_id"])
-    assert set(curves["run_id"]) == drawn and len(drawn) < len(whole.runs)
+    pd.testing.assert_frame_equal(sweep.tally.summary(), summary_table(whole.runs, whole.stops, sw.success_tol))
+    pd.testing.assert_frame_equal(sweep.tally.comparison(),
+                                  rule_comparison(whole.runs, whole.stops, whole.curves, sw.success_tol, sw.f_target))
+    assert sweep.runs == len(whole.runs) and sweep.stops == len(whole.stops)
+    assert sweep.counts["size"].sum() == len(whole.runs)
+    bands = set(sample_groups(whole.runs, SETTING, 7)["run_id"])
+    drawn = bands | set(sample_groups(whole.runs[whole.runs["f_gap"].notna()], SETTING, 7)["run_id"]) | set(traced)
+    assert set(sweep.bands) == bands and set(sweep.drawn["run_id"]) == drawn and len(drawn) < len(whole.runs)
+    curves = sweep.curves
     assert curves.equals(whole.curves[whole.curves["run_id"].isin(drawn)].reset_index(drop=True))
-    # the figures' draws find every row they need in the rows read
+    assert sweep.stops_drawn.equals(whole.stops[whole.stops["run_id"].isin(bands)].reset_index(drop=True))
+    basins = sample_groups(whole.runs, SETTING, 9)
+    assert sweep.basins["run_id"].tolist() == basins["run_id"].tolist()
+    # the figures' draws find every row they need in the rows kept
     by = ["method", "alpha", "momentum"]
     for name in ("himmelblau", "absx"):
         mine = whole.runs[whole.runs["problem"] == name]
-        pd.testing.assert_frame_equal(convergence_bands(mine, curves, by, max_runs=7),
+        kept = sweep.drawn[sweep.drawn["problem"] == name]
+        pd.testing.assert_frame_equal(convergence_bands(kept, curves, by, max_runs=7),
                                       convergence_bands(mine, whole.curves, by, max_runs=7))
-    himmel = whole.runs[whole.runs["problem"] == "himmelblau"]
-    pd.testing.assert_frame_equal(ecdf_targets(himmel, curves, by, max_runs=7),
-                                  ecdf_targets(himmel, whole.curves, by, max_runs=7))
+        pd.testing.assert_frame_equal(ecdf_targets(kept, curves, by, max_runs=7).reset_index(drop=True),
+                                      ecdf_targets(mine, whole.curves, by, max_runs=7).reset_index(drop=True))
     logs = []
     build(folder, log=logs.append)
     table = pd.read_csv(folder / "report" / "tables" / "stopping_rules.csv")
     expected = rule_comparison(whole.runs, whole.stops, whole.curves, sw.success_tol, sw.f_target)
     assert table.to_csv(index=False) == pd.read_csv(io.StringIO(expected.to_csv(index=False))).to_csv(index=False)
     assert table["total_wasted_steps"].notna().any()
+    statuses = pd.read_csv(folder / "report" / "tables" / "statuses.csv").set_index(["problem", "method"])
+    assert statuses.stack().sum() == len(whole.runs)
+    assert (statuses.stack()[lambda s: s > 0].sort_index() ==
+            whole.runs.groupby(["problem", "method", "status"]).size().sort_index()).all()
     assert any(m.startswith(f"warning: {len(stalled)} max_iter run(s) are cycling") for m in logs)
+
+
+def test_rule_tables_are_the_same_from_parts_in_any_order():
+    """A sweep's shards interleave their runs: the tables gathered from parts of runs, in any order,
+    are the tables of the whole (sums of integers, medians of the same values)."""
+    from gdlab.stats import RuleTally, rule_outcomes, target_steps
+    from gdlab.sweep import descend
+    res = descend("himmelblau", "gd", np.random.default_rng(0).uniform(-5, 5, (60, 2)), alpha=[0.01, 0.02],
+                  criterion=["df", "grad", "dx"], epsilon=[1e-3, 1e-8], min_steps=[0, 20], max_iter=400)
+    runs, stops, curves = res.runs, res.stops, res.curves
+    tally = RuleTally()
+    for ids in np.array_split(np.random.default_rng(1).permutation(runs["run_id"].to_numpy()), 4):
+        mine = runs[runs["run_id"].isin(ids)]
+        tally.add(rule_outcomes(mine, stops[stops["run_id"].isin(ids)], 1e-3),
+                  target_steps(mine, curves[curves["run_id"].isin(ids)], 1e-6))
+    whole = summary_table(runs, stops, 1e-3)
+    pd.testing.assert_frame_equal(tally.summary(), whole)
+    pd.testing.assert_frame_equal(tally.comparison(), rule_comparison(runs, stops, curves, 1e-3, 1e-6))
+    assert whole["premature"].sum() > 0 and (whole["never_fired"] > 0).any() and len(whole) == 24
+    assert whole["median_stop_step"].nunique() > 5
 
 
 def test_a_part_read_back_is_put_in_order_only_when_it_is_not():
