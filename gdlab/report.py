@@ -241,7 +241,7 @@ def _gather(folder: Path, sw, traced: np.ndarray) -> _Sweep:
     sf = SweepFolder(folder)
     has_minima = pd.concat([problems_with_minima(p) for p in sf.read_parts("runs", columns=["problem", "min_id"])]
                            ).groupby(level=0).max()
-    tally = RuleTally()
+    tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in sf.records().values()))
     counts, settings, stalled, stuck, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)

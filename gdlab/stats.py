@@ -81,16 +81,22 @@ class RuleTally:
 
     KEYS = SETTING + RULE
 
-    def __init__(self):
+    def __init__(self, rows: int | None = None):
+        """``rows``: how many run × rule rows will be added, where the caller knows (a sweep's
+        manifest does): the values then go into arrays of that size as they come, and are not
+        copied to join the parts' (which took as much memory again)."""
         self._cells: pd.DataFrame | None = None   # the setting × rule cells met so far, by code
         self._sums: list[pd.DataFrame] = []
         self._minima: list[pd.DataFrame] = []
         self._values: dict[str, list[np.ndarray]] = {}     # a list of parts' arrays, or one array, a column
+        self._rows, self._filled = rows, 0
 
     def add(self, outcomes: pd.DataFrame, reached: pd.Series | None = None) -> None:
         """Add :func:`rule_outcomes` of some runs (every rule of each); ``reached``: their
         :func:`target_steps`, for the wasted steps (None: not known)."""
         o = outcomes
+        if self._rows is not None and self._filled + len(o) > self._rows:
+            raise ValueError(f"more run × rule rows than the {self._rows:,} the tally was made for")
         keys = o[self.KEYS]
         local = keys.groupby(self.KEYS, dropna=False, sort=False).ngroup().to_numpy()
         first = np.full(local.max() + 1 if len(local) else 0, len(local))
@@ -127,14 +133,23 @@ class RuleTally:
                              ("wasted", np.where(np.isnan(wasted), -1, wasted).astype(steps)),
                              ("gap", np.where(fired, o["f_gap_at_stop"].to_numpy(np.float64), np.nan)),
                              ("dist", np.where(fired, o["dist_to_min_at_stop"].to_numpy(np.float64), np.nan))):
-            self._values.setdefault(name, []).append(column)
+            if self._rows is None:
+                self._values.setdefault(name, []).append(column)
+                continue
+            if name not in self._values:
+                self._values[name] = [np.empty(self._rows, column.dtype)]
+            into = self._values[name]
+            if np.result_type(into[0], column) != into[0].dtype:        # steps past 2³¹
+                into[0] = into[0].astype(np.result_type(into[0], column))
+            into[0][self._filled:self._filled + len(column)] = column
+        self._filled += len(o)
 
     def _gathered(self):
         # each list becomes one frame, once (the values are tens of bytes a run × rule: no second copy)
         self._sums = [pd.concat(self._sums).groupby(level=0).agg(
             {**{c: "sum" for c in self._sums[0].columns if c != "best_f"}, "best_f": "min"})]
         for name, parts in self._values.items():     # a column at a time: one column's copy in flight
-            self._values[name] = [np.concatenate(parts)]
+            self._values[name] = [np.concatenate(parts) if self._rows is None else parts[0][:self._filled]]
         return self._cells, self._sums[0], {name: parts[0] for name, parts in self._values.items()}
 
     @staticmethod
@@ -142,11 +157,15 @@ class RuleTally:
         """Per group 0, 1, …: each column's statistic (a median, a quantile: of pandas, skipping NaN),
         a group at a time. A group-by over tens of millions of rows took a gigabyte of temporaries;
         this takes one sort of the groups and one group's values at a time."""
-        order = np.argsort(groups, kind="stable")
-        edges = np.searchsorted(groups[order], np.arange(groups.max() + 2 if len(groups) else 1))
-        out = {name: np.empty(len(edges) - 1) for name in columns}
+        n = int(groups.max()) + 1 if len(groups) else 0
+        if n > 1:
+            order = np.argsort(groups, kind="stable")
+            edges = np.searchsorted(groups[order], np.arange(n + 1))
+        else:       # one group (a sweep of one setting and rule): its rows are every row, in place
+            order, edges = slice(None), [0, len(groups)]
+        out = {name: np.empty(n) for name in columns}
         for g, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-            rows = order[a:b]
+            rows = order[a:b] if n > 1 else order
             for name, (values, stat) in columns.items():
                 picked = values[rows]
                 if picked.dtype.kind == "i":        # steps, −1 for none: the float steps the tables take
@@ -184,7 +203,7 @@ class RuleTally:
         group = cells.groupby(keys, sort=True).ngroup()          # each cell's problem × rule, in order
         sums = sums.drop(columns="best_f").groupby(group.reindex(sums.index).to_numpy()).sum()
         median = pd.Series.median
-        q = self._quantiles(group.to_numpy()[values["cell"]], {
+        q = self._quantiles(group.to_numpy().astype(np.int32)[values["cell"]], {
             "spent": (values["spent"], median), "gap": (values["gap"], median), "dist": (values["dist"], median),
             "wasted": (values["wasted"], median)})
         table = pd.DataFrame({

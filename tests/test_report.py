@@ -291,14 +291,18 @@ def test_rule_tables_are_the_same_from_parts_in_any_order():
     res = descend("himmelblau", "gd", np.random.default_rng(0).uniform(-5, 5, (60, 2)), alpha=[0.01, 0.02],
                   criterion=["df", "grad", "dx"], epsilon=[1e-3, 1e-8], min_steps=[0, 20], max_iter=400)
     runs, stops, curves = res.runs, res.stops, res.curves
-    tally = RuleTally()
-    for ids in np.array_split(np.random.default_rng(1).permutation(runs["run_id"].to_numpy()), 4):
-        mine = runs[runs["run_id"].isin(ids)]
-        tally.add(rule_outcomes(mine, stops[stops["run_id"].isin(ids)], 1e-3),
-                  target_steps(mine, curves[curves["run_id"].isin(ids)], 1e-6))
     whole = summary_table(runs, stops, 1e-3)
-    pd.testing.assert_frame_equal(tally.summary(), whole)
-    pd.testing.assert_frame_equal(tally.comparison(), rule_comparison(runs, stops, curves, 1e-3, 1e-6))
+    parts = np.array_split(np.random.default_rng(1).permutation(runs["run_id"].to_numpy()), 4)
+    for rows in (None, len(stops)):        # values kept part by part, or written into arrays made for them
+        tally = RuleTally(rows=rows)
+        for ids in parts:
+            mine = runs[runs["run_id"].isin(ids)]
+            tally.add(rule_outcomes(mine, stops[stops["run_id"].isin(ids)], 1e-3),
+                      target_steps(mine, curves[curves["run_id"].isin(ids)], 1e-6))
+        pd.testing.assert_frame_equal(tally.summary(), whole)
+        pd.testing.assert_frame_equal(tally.comparison(), rule_comparison(runs, stops, curves, 1e-3, 1e-6))
+    with pytest.raises(ValueError, match="more run × rule rows than the 10"):
+        RuleTally(rows=10).add(rule_outcomes(runs, stops, 1e-3))
     assert whole["premature"].sum() > 0 and (whole["never_fired"] > 0).any() and len(whole) == 24
     assert whole["median_stop_step"].nunique() > 5
 
