@@ -27,8 +27,8 @@ import yaml
 from . import figures as F
 from .config import validate
 from .problems import Problem
-from .stats import (MAX_RUNS, SETTING, RuleTally, convergence_bands, ecdf_targets, problems_with_minima,
-                    rule_outcomes, sample_groups, stalled_runs, target_steps)
+from .stats import (MAX_RUNS, SETTING, RuleTally, convergence_bands, ecdf_targets, group_codes,
+                    problems_with_minima, rule_outcomes, run_keys, sample_groups, stalled_runs, target_steps)
 from .storage import SweepFolder
 from .sweep import load
 
@@ -245,7 +245,7 @@ def _gather(folder: Path, sw, traced: np.ndarray) -> _Sweep:
     counts, settings, stalled, stuck, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
-    followed, curves, stops_drawn, shares = [], [], [], []
+    followed, curves, stops_drawn, shares, seen = [], [], [], [], None
     flat = [p.name for p in sw.problems if p.dim == 2]
     for runs, stops, part in zip(sf.read_parts("runs"), sf.read_parts("stops"), sf.read_parts("curves")):
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
@@ -259,23 +259,28 @@ def _gather(folder: Path, sw, traced: np.ndarray) -> _Sweep:
         if sw.dtype == "float32":
             parked = runs.loc[(runs["status"] == "max_iter") & (runs["dist_to_min"] <= sw.success_tol), "run_id"]
             stuck.append(stops[stops["run_id"].isin(parked) & ~stops["fired"]].groupby(["criterion", "epsilon"]).size())
-        slim = runs[_SLIM]
-        pruned = bands.add(slim) | ecdf.add(slim[slim["f_gap"].notna()])
+        setting, seen = group_codes(runs, SETTING, seen)
+        slim = runs[_SLIM].assign(_setting=setting)
+        fresh_bands, pruned = bands.add(slim)
+        fresh_ecdf, pruned_ecdf = ecdf.add(slim[slim["f_gap"].notna()])
         followed.append(slim[slim["run_id"].isin(traced)])
-        ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
-        if pruned:      # the rows of runs no longer drawn go
+        if pruned or pruned_ecdf:      # the rows of runs no longer drawn go
+            ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
             curves = [c[c["run_id"].isin(ids)] for c in curves]
             stops_drawn = [c[c["run_id"].isin(bands.ids())] for c in stops_drawn]
-        curves.append(part[part["run_id"].isin(ids)])
-        stops_drawn.append(stops[stops["run_id"].isin(bands.ids())])
+        fresh = np.concatenate([fresh_bands, fresh_ecdf, followed[-1]["run_id"].to_numpy()])
+        curves.append(part[part["run_id"].isin(fresh)])
+        stops_drawn.append(stops[stops["run_id"].isin(fresh_bands)])
         if flat:
-            mine = runs[runs["problem"].isin(flat)]
-            basins.add(mine[["run_id", *SETTING, "x0", "min_id", "dist_to_min"]])
+            mine = runs["problem"].isin(flat).to_numpy()
+            basins.add(runs.loc[mine, ["run_id", *SETTING, "x0", "min_id", "dist_to_min"]].assign(
+                _setting=setting[mine]))
+            mine = runs[mine]
             near = ((mine["min_id"] >= 0) & (mine["dist_to_min"] <= sw.success_tol)).to_numpy()
             shares.append(mine.assign(end=np.where(near, mine["min_id"], -1))
                           .groupby([*SETTING, "end"], dropna=False).size())
     bands, ecdf = bands.frame(), ecdf.frame()
-    drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id")
+    drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id").drop(columns="_setting")
     curves = pd.concat(curves, ignore_index=True)
     curves = curves[curves["run_id"].isin(drawn["run_id"])]
     stops_drawn = pd.concat(stops_drawn, ignore_index=True)
@@ -290,32 +295,46 @@ def _gather(folder: Path, sw, traced: np.ndarray) -> _Sweep:
         stuck=pd.concat(stuck).groupby(level=[0, 1]).sum() if stuck else pd.Series(dtype=np.int64),
         drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
         stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
-        basins=_sorted(basins.frame(), ["run_id"]) if flat else None,
+        basins=_sorted(basins.frame().drop(columns="_setting"), ["run_id"]) if flat else None,
         shares=pd.concat(shares).groupby(level=list(range(len(SETTING) + 1)), dropna=False).sum() if flat else None)
 
 
 class _Draw:
-    """At most ``cap`` runs a setting, drawn (:func:`sample_groups`) from parts as they come. The
-    parts' rows are kept as they come and drawn down once they are twice what the last draw kept,
-    so that a row is copied a few times over the pass, not once a part."""
+    """At most ``cap`` runs a setting, drawn (:func:`sample_groups`) from parts as they come; the
+    frames added carry their setting's code (``_setting``, :func:`group_codes`). A run is drawn when
+    its key (:func:`run_keys`) is among its setting's ``cap`` smallest, so once a setting has ``cap``
+    runs kept, a run whose key is above all of theirs is dropped as it comes. The rows kept are
+    drawn down once they are twice what the last draw kept."""
 
     def __init__(self, cap: int):
         self.cap, self.frames, self.rows, self.kept = cap, [], 0, 0
+        self.bound = np.empty(0, np.uint64)     # per setting: the largest key it can still draw
 
-    def add(self, frame: pd.DataFrame) -> bool:
-        """Keep ``frame``'s rows for the draw; whether the rows kept were drawn down."""
+    def add(self, frame: pd.DataFrame) -> tuple[np.ndarray, bool]:
+        """Keep those of ``frame``'s rows that may be drawn; their run ids, and whether the rows
+        kept before were drawn down."""
+        setting = frame["_setting"].to_numpy()
+        bound = np.full(setting.max(initial=-1) + 1, np.iinfo(np.uint64).max, np.uint64)
+        known = min(len(bound), len(self.bound))
+        bound[:known] = self.bound[:known]
+        frame = frame[run_keys(frame["run_id"].to_numpy()) <= bound[setting]]
         self.frames.append(frame)
         self.rows += len(frame)
-        if self.rows <= 2 * max(self.kept, self.cap):
-            return False
-        self.frame()
-        return True
+        drawn = self.rows > 2 * max(self.kept, self.cap)
+        if drawn:
+            self.frame()
+        return frame["run_id"].to_numpy(), drawn
 
     def frame(self) -> pd.DataFrame:
         """The draw of every row added, in the order added."""
         whole = pd.concat(self.frames, ignore_index=True) if len(self.frames) != 1 else self.frames[0]
-        whole = sample_groups(whole, SETTING, self.cap)
+        whole = sample_groups(whole, ["_setting"], self.cap)
         self.frames, self.rows, self.kept = [whole], len(whole), len(whole)
+        setting = whole["_setting"].to_numpy()
+        size = np.bincount(setting, minlength=len(self.bound))
+        largest = np.zeros(len(size), np.uint64)
+        np.maximum.at(largest, setting, run_keys(whole["run_id"].to_numpy()))
+        self.bound = np.where(size >= self.cap, largest, np.iinfo(np.uint64).max)
         return whole
 
     def ids(self) -> np.ndarray:

@@ -27,7 +27,8 @@ import pandas as pd
 
 from .stopping import checkpoints
 
-__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "summary_table",
+__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+           "summary_table",
            "rule_comparison", "target_steps",
            "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS"]
 
@@ -67,6 +68,22 @@ def problems_with_minima(runs: pd.DataFrame) -> pd.Series:
     return runs.groupby("problem")["min_id"].max() >= 0
 
 
+def group_codes(frame: pd.DataFrame, by: list[str], seen: pd.DataFrame | None = None
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's code (int32) for its values of ``by``, the same from call to call: ``seen`` holds
+    the values met in earlier calls, a row each in the order of their codes (None at first). Returns
+    the codes and ``seen`` with the frame's new values added. A sweep read part by part numbers its
+    settings (or setting × rule cells) this way once, then works on small integers."""
+    keys = frame[by]
+    local = keys.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.full(local.max() + 1 if len(local) else 0, len(local))
+    np.minimum.at(first, local, np.arange(len(local)))          # each value's first row
+    mine = keys.iloc[first].reset_index(drop=True)
+    seen = mine if seen is None else pd.concat([seen, mine], ignore_index=True).drop_duplicates(ignore_index=True)
+    codes = mine.merge(seen.reset_index(names="_code"), on=by, how="left")["_code"].to_numpy()
+    return codes[local].astype(np.int32), seen
+
+
 class RuleTally:
     """What the summary and stopping-rule tables aggregate, gathered from the run × rule outcomes
     one part of a sweep at a time, so that neither table needs every run's rows at once.
@@ -97,15 +114,7 @@ class RuleTally:
         o = outcomes
         if self._rows is not None and self._filled + len(o) > self._rows:
             raise ValueError(f"more run × rule rows than the {self._rows:,} the tally was made for")
-        keys = o[self.KEYS]
-        local = keys.groupby(self.KEYS, dropna=False, sort=False).ngroup().to_numpy()
-        first = np.full(local.max() + 1 if len(local) else 0, len(local))
-        np.minimum.at(first, local, np.arange(len(local)))
-        cells = keys.iloc[first].reset_index(drop=True)
-        self._cells = cells if self._cells is None else \
-            pd.concat([self._cells, cells], ignore_index=True).drop_duplicates(ignore_index=True)
-        codes = cells.merge(self._cells.reset_index(names="cell"), on=self.KEYS, how="left")["cell"].to_numpy()
-        cell = codes[local].astype(np.int32)
+        cell, self._cells = group_codes(o, self.KEYS, self._cells)
         fired = o["fired"].to_numpy(bool)
         success = o["success"].astype(np.float64).to_numpy()
         if reached is None:
