@@ -217,7 +217,7 @@ class _Sweep:
     has_curves: bool
     counts: pd.DataFrame         # runs (size) and first run_id (min) per problem × method × alpha × status
     settings: pd.DataFrame       # problem, method, alpha, momentum, runs: in order of first run
-    known: set                   # problems where some run ended near a known minimum
+    known: set                   # problems where some run's f − f* is known (it has known minima)
     has_minima: pd.Series        # problem → whether any run has a nearest known minimum
     stalled: pd.DataFrame        # max_iter runs that are cycling (stalled_runs), with their setting
     stuck: pd.Series             # float32: rules that never fired on runs parked on a minimum, by criterion × ε
