@@ -107,27 +107,34 @@ def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0
     }
 
 
-class _Progress:
-    """A tqdm bar on a terminal; plain log lines elsewhere."""
+class Progress:
+    """A tqdm bar on a terminal; plain log lines elsewhere, every 5 s. ``quiet``: seconds before
+    either shows (a step that is usually quick says nothing unless it turns out long); ``what``:
+    what is counted, in the lines; ``desc``: the bar's label."""
 
-    def __init__(self, total: int, enabled: bool, log: Callable[[str], None]):
+    def __init__(self, total: int, enabled: bool, log: Callable[[str], None], quiet: float = 0.0,
+                 what: str = "runs", desc: str | None = None):
         self.total, self.done, self.log, self.t0 = total, 0, log, time.perf_counter()
+        self.enabled, self.quiet, self.what = enabled, quiet, what
         self.bar = None
         self.last_line = 0.0
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=total, unit="run", unit_scale=True, dynamic_ncols=True)
-        self.enabled = enabled
+            self.bar = tqdm(total=total, unit="run", unit_scale=True, dynamic_ncols=True, delay=quiet, desc=desc)
 
     def update(self, n: int):
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
-        elif self.enabled and (time.perf_counter() - self.last_line > 5 or self.done == self.total):
-            self.last_line = time.perf_counter()
-            rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+            return
+        now = time.perf_counter()
+        if not self.enabled or now - self.t0 < self.quiet:
+            return
+        if now - self.last_line > 5 or self.done == self.total:
+            self.last_line = now
+            rate = self.done / max(now - self.t0, 1e-9)
             left = (self.total - self.done) / rate if rate else math.inf
-            self.log(f"{self.done}/{self.total} runs, {rate:,.0f} runs/s, {left:,.0f} s left")
+            self.log(f"{self.done}/{self.total} {self.what}, {rate:,.0f} runs/s, {left:,.0f} s left")
 
     def close(self):
         if self.bar is not None:
@@ -135,7 +142,7 @@ class _Progress:
 
 
 def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[Part, dict, dict], None],
-            progress: _Progress | None = None) -> dict:
+            progress: Progress | None = None) -> dict:
     """Stream the given parts through the engine; call ``sink(part, tables, facts)`` as each completes."""
     by_name = {p.name: p for p in sw.problems}
     kernel_sizes: dict[tuple[str, str], int] = {}
@@ -267,7 +274,7 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
             log(f"sweep {folder.path.name}: {n_todo} runs in {len(todo)} parts "
                 f"({n_runs} runs in the sweep, dtype {sw.dtype}, {jax.local_device_count()} "
                 f"{jax.default_backend()} device(s))")
-            progress = _Progress(n_todo, show_progress, log)
+            progress = Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
             writer = _PartWriter(lambda p, tables, facts: folder.write_part(p.part, tables, {**facts, "shard": shard}))
             try:

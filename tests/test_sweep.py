@@ -202,3 +202,32 @@ def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is
     w.submit("full disk", {}, {})
     with pytest.raises(OSError, match="No space"):
         w.finish()                          # or the end of the sweep does
+
+
+def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeypatch):
+    """The report's progress: quiet for its first 5 s (a small sweep's report says nothing more),
+    then a line every 5 s and one at the end; the sweep's (quiet 0) starts at once."""
+    import importlib
+    S = importlib.import_module("gdlab.sweep")       # the module (gdlab.sweep is also the function)
+    now = [100.0]
+    monkeypatch.setattr(S.time, "perf_counter", lambda: now[0])
+    lines = []
+    p = S.Progress(10, True, lines.append, quiet=5.0, what="runs read")
+    p.update(3)
+    now[0] += 4
+    p.update(3)
+    assert lines == []
+    now[0] += 2
+    p.update(2)
+    now[0] += 1
+    p.update(1)                 # within 5 s of the last line: nothing
+    now[0] += 1
+    p.update(1)                 # the last
+    assert lines == ["8/10 runs read, 1 runs/s, 2 s left", "10/10 runs read, 1 runs/s, 0 s left"]
+    lines.clear()
+    now[0] = 200.0
+    q = S.Progress(4, True, lines.append)
+    q.update(1)
+    assert lines == ["1/4 runs, 1,000,000,000 runs/s, 0 s left"]
+    S.Progress(4, False, lines.append).update(4)
+    assert len(lines) == 1
