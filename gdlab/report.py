@@ -232,23 +232,27 @@ class _Sweep:
 _SLIM = ["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap", "min_id"]
 
 
-def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None) -> _Sweep:
+def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None,
+            records: dict[int, dict] | None = None) -> _Sweep:
     """One pass over the sweep's parts (a part holds whole runs, in every table), keeping per part
     only what the tables and figures aggregate, and the runs the figures draw: the bands and the
     ECDF draw at most :data:`MAX_RUNS` runs a setting, the basins :data:`MAX_POINTS` starts, and
     which runs depends on the runs alone (:func:`sample_groups`), so the draw of the parts read so
     far, drawn again with the next part, is the draw of the whole. ``traced``: the traced runs' ids;
-    ``progress``: counts the runs read."""
+    ``progress``: counts the runs read; ``records``: the folder's part records, where the caller
+    has read them."""
     sf = SweepFolder(folder)
-    has_minima = pd.concat([problems_with_minima(p) for p in sf.read_parts("runs", columns=["problem", "min_id"])]
+    records = sf.records() if records is None else records
+    has_minima = pd.concat([problems_with_minima(p)
+                            for p in sf.read_parts("runs", records, columns=["problem", "min_id"])]
                            ).groupby(level=0).max()
-    tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in sf.records().values()))
+    tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
     counts, settings, stalled, stuck, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
     followed, curves, stops_drawn, shares, seen = [], [], [], [], None
     flat = [p.name for p in sw.problems if p.dim == 2]
-    for runs, stops, part in zip(sf.read_parts("runs"), sf.read_parts("stops"), sf.read_parts("curves")):
+    for runs, stops, part in zip(*(sf.read_parts(t, records) for t in ("runs", "stops", "curves"))):
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
         if progress is not None:
             progress.update(len(runs))
@@ -407,11 +411,12 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     traces = res.traces
-    total = sum(record["files"]["runs"]["rows"] for record in SweepFolder(folder).records().values())
+    records = SweepFolder(folder).records()
+    total = sum(record["files"]["runs"]["rows"] for record in records.values())
     progress = Progress(total, show_progress, lambda line: log(f"report: {line}"), quiet=5.0, what="runs read",
                         desc="report")
     try:
-        sweep = _gather(folder, sw, traces["run_id"].unique(), progress)
+        sweep = _gather(folder, sw, traces["run_id"].unique(), progress, records)
     finally:
         progress.close()
 

@@ -339,18 +339,18 @@ def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: i
     return folder.write_manifest(body)
 
 
-def load(path: Path | str, curves: bool = True, tables: Iterable[str] = TABLES) -> Results:
+def load(path: Path | str, tables: Iterable[str] = TABLES) -> Results:
     """Read a sweep folder's tables (every finished part of every shard) back as Results.
 
-    ``tables``: the tables to read; the others are left empty (their columns only), and
-    ``curves=False`` leaves out the curves. A big sweep's tables take gigabytes in pandas (the
-    curves tens of rows a run): a caller that needs them for a few runs, or run by run, reads them
-    part by part (:meth:`SweepFolder.read_parts`), as the report does."""
+    ``tables``: the tables to read; the others are left empty (their columns only). A big sweep's
+    tables take gigabytes in pandas (the curves tens of rows a run): a caller that needs them for a
+    few runs, or run by run, reads them part by part (:meth:`SweepFolder.read_parts`), as the
+    report does."""
     import yaml
     folder = SweepFolder(path)
     manifest = folder.manifest()
     records = folder.records()
-    wanted = set(tables) - ({"curves"} if not curves else set())
+    wanted = set(tables)
     tables = [folder.read(t, records) if t in wanted else folder.empty(t, records) for t in TABLES]
     config = yaml.safe_load((folder.path / "config.yaml").read_text())
     facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
