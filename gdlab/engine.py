@@ -524,11 +524,11 @@ def _encode(a, dt):
     return jax.lax.bitcast_convert_type(a, jnp.float32) if dt == jnp.float32 else a.astype(dt)
 
 
-def _pack(lanes: Lanes, dt, cps) -> Any:
-    """Every record field of every lane as one (L, W) array: one scatter moves a finished run.
-    Integers ride along exactly: bit-cast into float32, converted into float64. Entries a run
-    never reached (a rule that did not fire, a checkpoint ``cps`` past its last step) are nan,
-    whatever the lane held from its last run."""
+def _fields(lanes: Lanes, dt, cps) -> list:
+    """Every record field of every lane as (rows, L) arrays, in the record's order (the rows of the
+    output a finished run's column is written to). Integers ride along exactly: bit-cast into
+    float32, converted into float64. Entries a run never reached (a rule that did not fire, a
+    checkpoint ``cps`` past its last step) are nan, whatever the lane held from its last run."""
     unfired = lanes.fired < 0
     beyond = cps[:, None] > lanes.k[None, :]
     blank = {"f_at": unfired, "x_at": unfired[:, None, :], "curve_f": beyond, "curve_g": beyond}
@@ -539,7 +539,7 @@ def _pack(lanes: Lanes, dt, cps) -> Any:
             a = jnp.where(blank[name], jnp.nan, a)
         a = a.reshape((-1, a.shape[-1]))
         cols.append(_encode(a, dt) if is_int else a)
-    return jnp.concatenate(cols).T
+    return cols
 
 
 def _decode(a: np.ndarray) -> np.ndarray:
@@ -548,13 +548,14 @@ def _decode(a: np.ndarray) -> np.ndarray:
 
 
 def _unpack(packed: np.ndarray, d: int, R: int, C: int) -> dict[str, np.ndarray]:
-    out, col = {}, 0
-    n = packed.shape[0]
+    """The record fields of the runs in the columns of ``packed`` (W, n): views, runs first."""
+    out, row = {}, 0
+    n = packed.shape[1]
     for name, shape, is_int in _record_layout(d, R, C):
         w = int(np.prod(shape, dtype=np.int64))
-        a = packed[:, col:col + w]
-        col += w
-        out[name] = (_decode(a) if is_int else a).reshape((n,) + shape)
+        a = packed[row:row + w]
+        row += w
+        out[name] = np.moveaxis((_decode(a) if is_int else a).reshape(shape + (n,)), -1, 0)
     return out
 
 
@@ -564,7 +565,8 @@ def _kernel(spec: _Spec):
     compiled once, for all devices, by :func:`_sharded_kernel`."""
     empty, load, step = _lane_fns(spec)
     L, P, K = spec.lanes, spec.part, spec.chunk
-    B = P + L   # rows out: at most the queued runs and the runs carried in from the last call
+    B = P + L   # runs out: at most the queued runs and the runs carried in from the last call
+    lane_ids = jnp.arange(L, dtype=jnp.int32)
     dt = float_dtype(spec.dtype)
     record = _chunk_recorder(spec, K)
     buffered = _buffered(spec.n_rules, spec.curves)
@@ -581,10 +583,16 @@ def _kernel(spec: _Spec):
 
     def harvest(lanes, out, n_out):
         done = (lanes.run >= 0) & (lanes.status != Status.running)
-        # finished runs go to the next free rows, in the order of their lanes: the output is dense, so
-        # the host reads rows 0 … n_out − 1 in place (each record carries its run)
-        pos = jnp.where(done, n_out + _ranks(done) - 1, B)
-        out = out.at[pos].set(_pack(lanes, dt, cps), mode="drop")
+        # finished runs go to the next free columns, in the order of their lanes: the output is dense, so
+        # the host reads columns 0 … n_out − 1 in place (each record carries its run). Each field's rows
+        # are gathered, done lanes first, and written L columns at once: the columns past the done
+        # lanes' are overwritten by the next harvest, or never read
+        first = jnp.zeros(L, jnp.int32).at[jnp.where(done, _ranks(done) - 1, L)].set(lane_ids, mode="drop")
+        row = 0
+        for a in _fields(lanes, dt, cps):
+            out = jax.lax.dynamic_update_slice(out, jnp.take(a, first, axis=1, mode="clip"),
+                                               (jnp.int32(row), n_out))
+            row += a.shape[0]
         return lanes._replace(run=jnp.where(done, -1, lanes.run)), out, n_out + jnp.sum(done, dtype=jnp.int32)
 
     def chunk(lanes, kd, rules, bounds):
@@ -608,7 +616,8 @@ def _kernel(spec: _Spec):
         up to K, after each chunk in which fewer than an eighth of the lanes finished, and holds
         otherwise. Short runs stop it within a chunk or two; long runs stop refilling every few
         steps, even with a few early finishers (diverged starts) among them."""
-        out = jnp.zeros((B, _pack_width(spec)), dt)     # rows past n_out are never read
+        # columns past n_out are never read; L more than B, so that a harvest's L columns always fit
+        out = jnp.zeros((_pack_width(spec), B + L), dt)
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
@@ -679,7 +688,7 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     queue_spec = (PartitionSpec(None, "dev"), PartitionSpec(None, "dev"))
     fn = jax.shard_map(local, mesh=mesh, check_vma=False,
                        in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, per_dev),
-                       out_specs=(lanes_spec, PartitionSpec("dev", None), per_dev))
+                       out_specs=(lanes_spec, PartitionSpec(None, "dev"), per_dev))
     # each device builds its own empty lanes (nothing goes through the host: the chunk buffer alone
     # is tens of MB a device)
     init = jax.jit(jax.shard_map(empty, mesh=mesh, in_specs=(), out_specs=lanes_spec, check_vma=False))
@@ -877,11 +886,11 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
                 waited, cycled = waited + now - asked, cycled + now - back
                 device_idle = waited < HOST_WAIT * cycled
             back = now
-            # each device's block of rows, read in place (no copy): its first counts[j, 0] rows are records
+            # each device's block of columns, read in place (no copy): its first counts[j, 0] are records
             for block in out.addressable_shards:
-                j = (block.index[0].start or 0) // (len(out) // k)
+                j = (block.index[1].start or 0) // (out.shape[1] // k)
                 if counts[j, 0]:
-                    rec = _unpack(np.asarray(block.data)[: counts[j, 0]], d, R, len(cps))
+                    rec = _unpack(np.asarray(block.data)[:, : counts[j, 0]], d, R, len(cps))
                     lengths.add(rec["k"])
                     yield rec
             pending = ahead
