@@ -609,15 +609,13 @@ def _kernel(spec: _Spec):
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         return lanes, jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
-    def call(lanes, queue, n_queue, base, kd, grow, rules, bounds, drain):
+    def call(lanes, out, queue, n_queue, base, kd, grow, rules, bounds, drain):
         """Chunks of ``kd`` steps until the queue is loaded (``drain``: until every lane is done).
 
         ``grow`` (a call dealt before any run's length is known): the chunk doubles, from ``kd``
         up to K, after each chunk in which fewer than an eighth of the lanes finished, and holds
         otherwise. Short runs stop it within a chunk or two; long runs stop refilling every few
         steps, even with a few early finishers (diverged starts) among them."""
-        # columns past n_out are never read; L more than B, so that a harvest's L columns always fit
-        out = jnp.zeros((_pack_width(spec), B + L), dt)
         lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
 
         def body(carry):
@@ -638,7 +636,12 @@ def _kernel(spec: _Spec):
             cond, body, (lanes, out, zero, ptr, kd, zero, zero, (zero, zero)))
         return lanes, out, jnp.stack([n_out, steps, n_chunks, *useful])
 
-    return call, empty
+    def blank():
+        """An output buffer of a call: (W, B + L), L more than B, so that a harvest's L columns always
+        fit. Calls take it and give it back donated (columns past a call's n_out are never read)."""
+        return jnp.zeros((_pack_width(spec), B + L), dt)
+
+    return call, empty, blank
 
 
 _COUNT_BITS = 24
@@ -676,28 +679,30 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     device runs its own lanes and its own part of the queue, with its own while loop and no
     communication; arrays are the devices' blocks side by side along the lanes (and the output
     rows). Per-device scalars (n_queue, base, drain) are arrays of one entry per device."""
-    call, empty = _kernel(spec)
+    call, empty, blank = _kernel(spec)
     mesh = Mesh(np.array(devices), ("dev",))
     lanes_spec = jax.tree.map(_lanes_last, jax.eval_shape(empty))
     per_dev, rep = PartitionSpec("dev"), PartitionSpec()
 
-    def local(lanes, queue, n_queue, base, kd, grow, rules, bounds, drain):
-        lanes, out, counts = call(lanes, queue, n_queue[0], base[0], kd, grow, rules, bounds, drain[0])
+    def local(lanes, out, queue, n_queue, base, kd, grow, rules, bounds, drain):
+        lanes, out, counts = call(lanes, out, queue, n_queue[0], base[0], kd, grow, rules, bounds, drain[0])
         return lanes, out, counts[None]
 
     queue_spec = (PartitionSpec(None, "dev"), PartitionSpec(None, "dev"))
+    out_spec = PartitionSpec(None, "dev")
     fn = jax.shard_map(local, mesh=mesh, check_vma=False,
-                       in_specs=(lanes_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, per_dev),
-                       out_specs=(lanes_spec, PartitionSpec(None, "dev"), per_dev))
+                       in_specs=(lanes_spec, out_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, per_dev),
+                       out_specs=(lanes_spec, out_spec, per_dev))
     # each device builds its own empty lanes (nothing goes through the host: the chunk buffer alone
     # is tens of MB a device)
     init = jax.jit(jax.shard_map(empty, mesh=mesh, in_specs=(), out_specs=lanes_spec, check_vma=False))
+    init_out = jax.jit(jax.shard_map(blank, mesh=mesh, in_specs=(), out_specs=out_spec, check_vma=False))
     shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
                  "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
     # the lanes go in and come back: donated, the call updates them in place (chunk buffer included)
     options = cpu_compiler_options() if all(d.platform == "cpu" for d in devices) else None
-    return jax.jit(fn, donate_argnums=0, compiler_options=options), shardings, init
+    return jax.jit(fn, donate_argnums=(0, 1), compiler_options=options), shardings, (init, init_out)
 
 
 def kernel_cache_size() -> int:
@@ -814,7 +819,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     # a device is worth its own tail of slow runs when it gets two parts or more
     devices = devices[: max(1, len(spans) // 2)]
     k = len(devices)
-    call, sh, init = _sharded_kernel(spec, devices)
+    call, sh, (init, init_out) = _sharded_kernel(spec, devices)
     if (spec, devices) not in _SPECS:
         _SPECS.append((spec, devices))
     # device j takes spans j, j + k, j + 2k, …: one call runs a group of k spans side by side
@@ -842,12 +847,15 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
 
     x64 = jax.config.jax_enable_x64     # thread-local: the launching thread must see the caller's
 
+    free_out = []     # output buffers the host is done with: the next calls write into them (donated)
+
     def launch(xq, hq, n_queue, base, drain, kd, grow):
         """Start a call on the devices. On several CPU devices JAX returns only once the call before
         has finished (its lanes are this one's input), so this runs on a thread of its own."""
         nonlocal lanes
         with jax.enable_x64(x64):
-            lanes, out, counts = call(lanes, jax.device_put((xq, hq), sh["queue"]),
+            out_buf = free_out.pop() if free_out else init_out()
+            lanes, out, counts = call(lanes, out_buf, jax.device_put((xq, hq), sh["queue"]),
                                       jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
                                       jax.device_put(np.int32(kd), sh["rep"]), jax.device_put(np.bool_(grow), sh["rep"]),
                                       rules_dev, bounds,
@@ -872,7 +880,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
     device_idle, chunks, waited, cycled, back = host_bound, [], 0.0, 0.0, time.perf_counter()
     with ThreadPoolExecutor(1, thread_name_prefix="gdlab-launch") as launcher:
-        pending = dispatch(0)
+        pending, held = dispatch(0), None
         for g in range(1, len(groups) + 1):
             ahead = dispatch(g)
             asked = time.perf_counter()
@@ -893,6 +901,13 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
                     rec = _unpack(np.asarray(block.data)[:, : counts[j, 0]], d, R, len(cps))
                     lengths.add(rec["k"])
                     yield rec
+                    del rec
+            # the call before's output: the caller has moved on from its records by now, so the next call
+            # can write into it (a caller that kept views of it makes JAX copy it instead)
+            del block
+            if held is not None:
+                free_out.append(held)
+            held, out = out, None
             pending = ahead
     # every device's last call drained it: each lane is empty, as good as new for the next batch
     _IDLE.clear()

@@ -371,6 +371,24 @@ def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records
         np.testing.assert_array_equal(after[key], fresh[key], err_msg=key)
 
 
+def test_calls_write_into_the_outputs_the_host_is_done_with_and_never_under_a_kept_record():
+    """Each call's output buffer is donated back to a later call once the caller has moved on from
+    its records, so calls do not clear a new buffer each; a caller that keeps records (views of the
+    output) keeps them intact, since JAX copies a buffer that is still viewed instead of donating it."""
+    p = get_problem("himmelblau")
+    rules = stop_rules("grad", 1e-4, 0)
+    opts = EngineOptions(max_iter=400, dtype="float64", lanes=8, part=16)
+    x0 = np.random.default_rng(8).uniform(-5, 5, (400, 2))
+    with jax.enable_x64(True):
+        starts = [rec["f"].ctypes.data for rec in stream_batch(p, "gd", x0, 0.01, 0.0, rules, opts)]
+        kept = list(stream_batch(p, "gd", x0, 0.01, 0.0, rules, opts))
+    assert len(starts) > 20 and len(set(starts)) <= 6       # a few buffers in turn, not one per call
+    fresh = run_batch(p, "gd", x0, 0.01, 0.0, rules, opts)
+    for key in engine.RECORD_FIELDS:
+        got = np.concatenate([rec[key] for rec in kept])[np.argsort(np.concatenate([r["run"] for r in kept]))]
+        np.testing.assert_array_equal(got, fresh[key], err_msg=key)
+
+
 def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
     assert engine.default_lanes(100) == 16 and engine.default_lanes(10 ** 7) == engine._max_lanes()
     # a wider problem with more rules needs more memory per lane
