@@ -148,7 +148,7 @@ def _buffered(n_rules: int, curves: bool) -> tuple[str, ...]:
 
 
 def _record_width(d: int, R: int, C: int) -> int:
-    """Numbers in one packed record row."""
+    """Numbers in one record (a column of a call's output)."""
     return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
 
 
@@ -264,8 +264,8 @@ def device_bytes() -> int:
 
 def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, dtype: str = "float32",
                curves: bool = True) -> int:
-    """Device memory one lane takes: its state and a packed copy, the chunk buffer, and its share
-    of the queue (up to :data:`PART_LANES` runs a lane) and of the output rows (one more)."""
+    """Device memory one lane takes: its state and a gathered copy, the chunk buffer, and its share
+    of the queue (up to :data:`PART_LANES` runs a lane) and of the output's columns (two more)."""
     width = _record_width(dim, n_rules, len(_checkpoints(max_iter, curves)))
     chunk = chunk or CHUNK_MAX
     buffered = sum(dim if name == "x" else 1 for name in _buffered(n_rules, curves))
@@ -776,7 +776,8 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     final state, per-rule stop records and checkpoint curves of each run.
     Finished runs come in no particular order, one dict per device and call;
     its arrays are read-only views of that call's output, which they keep
-    alive (copy one to change it). The queue is dealt out in
+    alive (copy one to change it; a later call writes into an output only
+    once no record of it is held, else JAX copies it). The queue is dealt out in
     parts over ``devices`` (all local devices by default, as many as get two
     parts each; on a CPU, ``import gdlab`` makes one device per core: see
     :mod:`gdlab.devices`); each device runs its own lanes, so its runs are
