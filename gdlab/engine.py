@@ -130,6 +130,19 @@ def _record_layout(d: int, R: int, C: int):
 RECORD_FIELDS = tuple(name for name, _, _ in _record_layout(1, 1, 1))
 
 
+def _from_the_end(n_rules: int) -> bool:
+    """Whether a record's f_at and x_at are filled in by the host rather than moved out of the
+    kernel: with one rule, a run stops at the step its rule fires (:func:`_buffers_x`), so they are
+    the run's final f and x where the rule fired and nan where it did not."""
+    return n_rules == 1
+
+
+def _out_layout(d: int, R: int, C: int):
+    """The fields a call's output holds of each run: the record's, less those the host fills in."""
+    host = ("f_at", "x_at") if _from_the_end(R) else ()
+    return tuple(field for field in _record_layout(d, R, C) if field[0] not in host)
+
+
 def _buffers_x(n_rules: int) -> bool:
     """Whether the chunk buffer keeps each step's x. With one rule a run stops at the step its rule
     fires (all its rules have fired: converged), so x and f there are the run's final x and f, and
@@ -148,8 +161,8 @@ def _buffered(n_rules: int, curves: bool) -> tuple[str, ...]:
 
 
 def _record_width(d: int, R: int, C: int) -> int:
-    """Numbers in one record (a column of a call's output)."""
-    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _record_layout(d, R, C))
+    """Numbers in one record as a call's output holds it (a column)."""
+    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in _out_layout(d, R, C))
 
 
 CHUNK_MAX = 256      # rows of the chunk buffer when the chunk adapts
@@ -467,7 +480,7 @@ def _chunk_recorder(spec: _Spec, K: int):
             new = (judged & (lanes.status == Status.converged))[None]
             lanes = lanes._replace(fired=jnp.where(new, lanes.k, lanes.fired))
             f_at, x_at = lanes.f[None], lanes.x[None]
-        if lanes.fired.shape[0]:
+        if lanes.fired.shape[0] and not _from_the_end(spec.n_rules):
             lanes = lanes._replace(f_at=jnp.where(new, f_at, lanes.f_at),
                                    x_at=jnp.where(new[:, None, :], x_at, lanes.x_at))
         # checkpoints in a run's first chunk: fixed rows
@@ -533,7 +546,7 @@ def _fields(lanes: Lanes, dt, cps) -> list:
     beyond = cps[:, None] > lanes.k[None, :]
     blank = {"f_at": unfired, "x_at": unfired[:, None, :], "curve_f": beyond, "curve_g": beyond}
     cols = []
-    for name, _, is_int in _record_layout(lanes.x.shape[0], lanes.fired.shape[0], lanes.curve_f.shape[0]):
+    for name, _, is_int in _out_layout(lanes.x.shape[0], lanes.fired.shape[0], lanes.curve_f.shape[0]):
         a = getattr(lanes, name)
         if name in blank:
             a = jnp.where(blank[name], jnp.nan, a)
@@ -548,15 +561,21 @@ def _decode(a: np.ndarray) -> np.ndarray:
 
 
 def _unpack(packed: np.ndarray, d: int, R: int, C: int) -> dict[str, np.ndarray]:
-    """The record fields of the runs in the columns of ``packed`` (W, n): views, runs first."""
+    """The record fields of the runs in the columns of ``packed`` (W, n): views, runs first (f_at
+    and x_at, where the host fills them in, new arrays: :func:`_from_the_end`)."""
     out, row = {}, 0
     n = packed.shape[1]
-    for name, shape, is_int in _record_layout(d, R, C):
+    for name, shape, is_int in _out_layout(d, R, C):
         w = int(np.prod(shape, dtype=np.int64))
         a = packed[row:row + w]
         row += w
         out[name] = np.moveaxis((_decode(a) if is_int else a).reshape(shape + (n,)), -1, 0)
-    return out
+    if _from_the_end(R):
+        fired = out["fired"] >= 0                                       # (n, 1)
+        nan = np.array(np.nan, packed.dtype)
+        out["f_at"] = np.where(fired, out["f"][:, None], nan)
+        out["x_at"] = np.where(fired[:, :, None], out["x"][:, None, :], nan)
+    return {name: out[name] for name in RECORD_FIELDS}
 
 
 @functools.lru_cache(maxsize=None)

@@ -302,7 +302,9 @@ def test_without_curves_a_record_is_the_same_bits_less_its_curves():
                 else:
                     np.testing.assert_array_equal(final[key], full[key], err_msg=f"{dtype} {key}")
     width = engine._record_width(2, 1, len(checkpoints(2000)))
-    assert (width, engine._record_width(2, 1, 0)) == (58, 14)
+    # 2-D, one rule: run, x, f, g, k, status, fired, hp and 2 × 22 checkpoints (f_at and x_at, the run's
+    # end where its rule fired, are filled in by the host); two rules: their f_at and x_at too
+    assert (width, engine._record_width(2, 1, 0), engine._record_width(2, 2, 0)) == (55, 11, 18)
     assert engine.lane_bytes(2, 1, 2000, curves=False) < engine.lane_bytes(2, 1, 2000) * 0.4
 
 
