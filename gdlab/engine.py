@@ -655,12 +655,12 @@ def _kernel(spec: _Spec):
             cond, body, (lanes, out, zero, ptr, kd, zero, zero, (zero, zero)))
         return lanes, out, jnp.stack([n_out, steps, n_chunks, *useful])
 
-    def blank():
+    def new_output():
         """An output buffer of a call: (W, B + L), L more than B, so that a harvest's L columns always
         fit. Calls take it and give it back donated (columns past a call's n_out are never read)."""
         return jnp.zeros((_pack_width(spec), B + L), dt)
 
-    return call, empty, blank
+    return call, empty, new_output
 
 
 _COUNT_BITS = 24
@@ -696,9 +696,9 @@ def _lanes_last(a) -> PartitionSpec:
 def _sharded_kernel(spec: _Spec, devices: tuple):
     """The refill loop over ``devices`` as one program (compiled once for all of them): each
     device runs its own lanes and its own part of the queue, with its own while loop and no
-    communication; arrays are the devices' blocks side by side along the lanes (and the output
-    rows). Per-device scalars (n_queue, base, drain) are arrays of one entry per device."""
-    call, empty, blank = _kernel(spec)
+    communication; arrays are the devices' blocks side by side along the lanes (and the output's
+    columns). Per-device scalars (n_queue, base, drain) are arrays of one entry per device."""
+    call, empty, new_output = _kernel(spec)
     mesh = Mesh(np.array(devices), ("dev",))
     lanes_spec = jax.tree.map(_lanes_last, jax.eval_shape(empty))
     per_dev, rep = PartitionSpec("dev"), PartitionSpec()
@@ -715,7 +715,7 @@ def _sharded_kernel(spec: _Spec, devices: tuple):
     # each device builds its own empty lanes (nothing goes through the host: the chunk buffer alone
     # is tens of MB a device)
     init = jax.jit(jax.shard_map(empty, mesh=mesh, in_specs=(), out_specs=lanes_spec, check_vma=False))
-    init_out = jax.jit(jax.shard_map(blank, mesh=mesh, in_specs=(), out_specs=out_spec, check_vma=False))
+    init_out = jax.jit(jax.shard_map(new_output, mesh=mesh, in_specs=(), out_specs=out_spec, check_vma=False))
     shardings = {"lanes": jax.tree.map(lambda p: NamedSharding(mesh, p), lanes_spec),
                  "queue": NamedSharding(mesh, PartitionSpec(None, "dev")),
                  "per_dev": NamedSharding(mesh, per_dev), "rep": NamedSharding(mesh, rep)}
