@@ -796,7 +796,9 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     Finished runs come in no particular order, one dict per device and call;
     its arrays are read-only views of that call's output, which they keep
     alive (copy one to change it; a later call writes into an output only
-    once no record of it is held, else JAX copies it). The queue is dealt out in
+    once no record of it is held, else JAX copies it). In float64 the integer
+    fields (run, k, status, fired) are converted copies, and with one rule
+    f_at and x_at are built on the host. The queue is dealt out in
     parts over ``devices`` (all local devices by default, as many as get two
     parts each; on a CPU, ``import gdlab`` makes one device per core: see
     :mod:`gdlab.devices`); each device runs its own lanes, so its runs are
