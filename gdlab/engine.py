@@ -110,8 +110,8 @@ class Lanes(NamedTuple):
     k: Any          # (L,) int32: updates done
     status: Any     # (L,) int32 (Status)
     fired: Any      # (R, L) int32: first step each rule fired, -1 if not yet
-    f_at: Any       # (R, L)
-    x_at: Any       # (R, d, L)
+    f_at: Any       # (R, L); (0, L) with one rule, where the host fills them in (_from_the_end)
+    x_at: Any       # (R, d, L); (0, d, L) likewise
     hp: Any         # (2, L): alpha, momentum
     curve_f: Any    # (C, L): f at the checkpoint steps
     curve_g: Any    # (C, L): ‖∇f‖ at the checkpoint steps
@@ -360,6 +360,7 @@ def _lane_fns(spec: _Spec):
     dt = float_dtype(spec.dtype)
     d, R, L, K = spec.problem.dim, spec.n_rules, spec.lanes, spec.chunk
     C = len(_checkpoints(spec.max_iter, spec.curves))
+    R_at = 0 if _from_the_end(R) else R       # the rules whose f_at and x_at the lanes keep
     criteria = spec.criteria
     vg = _value_and_grad(spec.problem)
     v_init = jax.vmap(lambda x, a, m: make(a, m).init(x), in_axes=-1, out_axes=-1)
@@ -372,7 +373,7 @@ def _lane_fns(spec: _Spec):
         return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g, dx=jnp.zeros_like(f), f_before=f,
                      opt=v_init(x, hp[0], hp[1]), k=jnp.zeros((L,), jnp.int32),
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
-                     f_at=jnp.full((R, L), jnp.nan, dt), x_at=jnp.full((R, d, L), jnp.nan, dt), hp=hp,
+                     f_at=jnp.full((R_at, L), jnp.nan, dt), x_at=jnp.full((R_at, d, L), jnp.nan, dt), hp=hp,
                      curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt),
                      scratch=tuple(jnp.zeros((K, d, L) if name == "x" else (K, L), dt)
                                    for name in _buffered(R, spec.curves)))
@@ -480,7 +481,7 @@ def _chunk_recorder(spec: _Spec, K: int):
             new = (judged & (lanes.status == Status.converged))[None]
             lanes = lanes._replace(fired=jnp.where(new, lanes.k, lanes.fired))
             f_at, x_at = lanes.f[None], lanes.x[None]
-        if lanes.fired.shape[0] and not _from_the_end(spec.n_rules):
+        if lanes.f_at.shape[0]:
             lanes = lanes._replace(f_at=jnp.where(new, f_at, lanes.f_at),
                                    x_at=jnp.where(new[:, None, :], x_at, lanes.x_at))
         # checkpoints in a run's first chunk: fixed rows
