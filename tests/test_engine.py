@@ -482,13 +482,17 @@ def test_the_busy_chunk_is_the_one_that_takes_the_least_lane_time():
 
 
 def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
-    """classify_points takes both from one eigh; they are pinv's and eigvalsh's answers, a
-    zero eigenvalue (a flat direction) included."""
+    """classify_points takes both from one eigendecomposition (closed forms in 1-D and 2-D, eigh
+    above); they are pinv's and eigvalsh's answers, a zero eigenvalue (a flat direction), a
+    diagonal Hessian with equal eigenvalues and a maximum included."""
     import jax
     from gdlab.engine import _curvature
     from gdlab.problems import Problem
     flat = Problem("flat_in_x2", lambda x: (x[0] - 1.0) ** 2 + 0.0 * x[1], 2, ((-2.0, 2.0), (-2.0, 2.0)))
-    for p in (get_problem("himmelblau", 2), get_problem("rastrigin", 3), flat):
+    round_ = Problem("round", lambda x: 3 * x[0] ** 2 + 3 * x[1] ** 2, 2, ((-2.0, 2.0), (-2.0, 2.0)))
+    cap = Problem("cap", lambda x: -(x[0] + 2 * x[1]) ** 2 - x[1] ** 2, 2, ((-2.0, 2.0), (-2.0, 2.0)))
+    for p in (get_problem("himmelblau", 2), get_problem("rastrigin", 3), get_problem("x2_sin"),
+              get_problem("six_hump_camel"), flat, round_, cap):
         xs = np.random.default_rng(3).uniform(-3, 3, (64, p.dim))
         with jax.enable_x64(True):
             eig, newton = (np.asarray(a) for a in _curvature(p)(xs))
@@ -497,8 +501,13 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
                 g = np.asarray(jax.grad(p.fn)(x))
                 np.testing.assert_allclose(e, np.linalg.eigvalsh(h), rtol=1e-12, atol=1e-12)
                 np.testing.assert_allclose(n, np.linalg.norm(np.linalg.pinv(h) @ g), rtol=1e-9, atol=1e-12)
-    # the flat problem's step is the distance to x1 = 1 along x1 only
-    np.testing.assert_allclose(newton, np.abs(xs[:, 0] - 1.0), rtol=1e-12)
+        if p is flat:   # the flat problem's step is the distance to x1 = 1 along x1 only
+            np.testing.assert_allclose(newton, np.abs(xs[:, 0] - 1.0), rtol=1e-12)
+        # float32 (a sweep's default): within float32's rounding of the same numbers
+        eig32, newton32 = (np.asarray(a, np.float64) for a in _curvature(p)(xs.astype(np.float32)))
+        scale = np.maximum(np.abs(eig).max(axis=1, keepdims=True), 1.0)
+        np.testing.assert_allclose(eig32 / scale, eig / scale, rtol=0, atol=2e-5)
+        assert np.median(np.abs(newton32 - newton) / np.maximum(newton, 1e-3)) < 1e-5
 
 
 def test_the_chunk_shortens_while_the_device_waits_on_the_host():
