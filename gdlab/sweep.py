@@ -178,29 +178,48 @@ def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], 
             pieces.append(run_inputs(sw, blocks, int(first + lo), int(first + hi)))
         return tuple(np.concatenate([pc[k] for pc in pieces]) for k in range(3))
 
-    pending: dict[int, list[dict]] = {i: [] for i in range(len(group))}
-    left = sizes.copy()
+    pending: dict[int, _PartRecords] = {}
     t0 = time.perf_counter()
     source = RunSource(int(offsets[-1]), take)
     for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats, host_bound=True):
         check_interrupt()
-        owner = np.searchsorted(offsets, rec["run"], side="right") - 1
-        for i in np.unique(owner):
-            mine = owner == i
-            pending[i].append({k: v[mine] for k, v in rec.items()})
-            left[i] -= int(mine.sum())
-            if left[i] == 0:
-                pieces = pending.pop(i)
-                merged = {k: np.concatenate([r[k] for r in pieces]) for k in rec}
-                order = np.argsort(merged["run"], kind="stable")
-                merged = {k: v[order] for k, v in merged.items()}
+        run = rec["run"]
+        if not len(run):
+            continue
+        owner = np.searchsorted(offsets, run, side="right") - 1
+        one = owner.min() == owner.max()
+        for i in ((int(owner[0]),) if one else np.unique(owner).tolist()):
+            which = slice(None) if one else np.flatnonzero(owner == i)
+            got = pending.setdefault(i, _PartRecords(int(sizes[i])))
+            got.put(rec, run[which] - offsets[i], which)
+            if got.left == 0:
                 part = group[i]
                 rows = runs_frame(blocks, part.start, part.stop)
                 x0 = run_inputs(sw, blocks, part.start, part.stop)[0]
-                tables = part_tables(sw, problem, method, rows, x0, merged, opts, traced)
+                tables = part_tables(sw, problem, method, rows, x0, pending.pop(i).record(), opts, traced)
                 sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
         if progress:
-            progress.update(len(rec["run"]))
+            progress.update(len(run))
+
+
+class _PartRecords:
+    """One part's records, put in run order as they come (runs finish out of order, and a call's
+    records may belong to several parts): each field's rows are written by run, with no sort and
+    no concatenation."""
+
+    def __init__(self, n: int):
+        self.left, self.fields = n, None
+
+    def put(self, rec: dict, pos: np.ndarray, which) -> None:
+        """``rec``'s runs ``which`` (a slice or indices) go to the part's runs ``pos``."""
+        if self.fields is None:
+            self.fields = {k: np.empty((self.left,) + v.shape[1:], v.dtype) for k, v in rec.items()}
+        for k, v in rec.items():
+            self.fields[k][pos] = v[which]
+        self.left -= len(pos)
+
+    def record(self) -> dict[str, np.ndarray]:
+        return self.fields
 
 
 def _by_group(parts: list[Part]):

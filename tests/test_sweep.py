@@ -132,6 +132,36 @@ def test_sweep_tables_have_the_contract_columns():
     assert r.traces["run_id"].nunique() == 2 * 2 * 2
 
 
+def test_each_part_holds_its_runs_records_in_run_order_whatever_order_they_finish():
+    """Runs of very different lengths finish out of order, and one call's records belong to several
+    parts (part_size 97, 64 lanes): every run's row holds its own record, the one run_batch gives
+    for its start."""
+    from gdlab.config import resolve_problem
+    from gdlab.engine import EngineOptions, run_batch
+    from gdlab.stopping import stop_rules
+    cfg = {"problems": ["himmelblau"], "method": ["gd"], "alpha": [0.001, 0.012],
+           "starts": {"kind": "uniform", "n": 700, "seed": 5}, "criterion": ["df", "grad"], "epsilon": [1e-6],
+           "max_iter": 3000, "dtype": "float64", "traces": 0, "part_size": 97,
+           "engine": {"lanes": 64, "part": 128, "chunk": None}}
+    r = gdlab.sweep(cfg)
+    p = resolve_problem("himmelblau")
+    x0 = np.stack(r.runs["x0"].to_numpy())[:700]
+    opts = EngineOptions(max_iter=3000, dtype="float64", lanes=64)
+    for i, alpha in enumerate((0.001, 0.012)):
+        ref = run_batch(p, "gd", x0, alpha, 0.0, stop_rules(["df", "grad"], [1e-6], [0]), opts)
+        runs = r.runs.iloc[700 * i:700 * (i + 1)]
+        assert np.ptp(ref["k"]) > 50                               # lengths differ widely
+        np.testing.assert_array_equal(runs["n_iter"], ref["k"])
+        np.testing.assert_array_equal(np.stack(runs["x_final"].to_numpy()), ref["x"])
+        np.testing.assert_array_equal(runs["f_final"], ref["f"])
+        stops = r.stops.iloc[1400 * i:1400 * (i + 1)]
+        np.testing.assert_array_equal(stops["step"].to_numpy().reshape(700, 2), ref["fired"])
+        curves = r.curves[r.curves.run_id.between(700 * i, 700 * i + 699)]
+        last = curves.groupby("run_id").tail(1)
+        np.testing.assert_array_equal(last["step"], ref["k"])
+        np.testing.assert_array_equal(last["f"], ref["f"])
+
+
 def test_a_sweep_without_curves_has_the_same_runs_stops_and_traces_and_no_curve_rows():
     cfg = {"problems": ["himmelblau", "x2_sin"], "method": ["gd", "momentum"], "alpha": [0.01], "momentum": [0.5],
            "starts": {"kind": "grid", "n": 5}, "max_iter": 500, "dtype": "float64", "traces": 1}
