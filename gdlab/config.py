@@ -388,17 +388,19 @@ def _overlaps(blocks: Sequence[Block], start: int, stop: int):
 
 def runs_frame(blocks: Sequence[Block], start: int, stop: int) -> pd.DataFrame:
     """Rows ``start`` … ``stop − 1`` of the runs frame (run_id, problem, dim, method, alpha, momentum, start_id)."""
+    from .results import string_column
     pieces = list(_overlaps(blocks, start, stop))
     sizes = np.array([hi - lo for _, lo, hi in pieces], dtype=np.int64)
+    piece = np.repeat(np.arange(len(pieces)), sizes)
 
     def rep(values, dtype=None):
         return np.repeat(np.asarray(values, dtype=dtype), sizes) if len(pieces) else np.zeros(0, dtype)
 
     return pd.DataFrame({
         "run_id": np.arange(start, stop, dtype=np.int64),
-        "problem": pd.Series(rep([b.problem for b, _, _ in pieces], object), dtype="string"),
+        "problem": string_column(piece, [b.problem for b, _, _ in pieces]),
         "dim": rep([b.dim for b, _, _ in pieces], np.int64),
-        "method": pd.Series(rep([b.method for b, _, _ in pieces], object), dtype="string"),
+        "method": string_column(piece, [b.method for b, _, _ in pieces]),
         "alpha": rep([b.alpha for b, _, _ in pieces], np.float64),
         "momentum": rep([b.momentum for b, _, _ in pieces], np.float64),
         "start_id": (np.concatenate([np.arange(lo, hi, dtype=np.int64) for _, lo, hi in pieces])

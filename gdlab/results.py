@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .engine import classify_points
+from .engine import POINT_TYPES, point_kinds
 from .problems import Problem
 from .stopping import STATUS_NAMES, Status, StopRule, checkpoints
 
-__all__ = ["Results", "list_column", "points", "nearest_minimum", "runs_table", "stops_table",
+__all__ = ["Results", "list_column", "string_column", "points", "nearest_minimum", "runs_table", "stops_table",
            "curves_table", "traces_table"]
 
 _LIST = pd.ArrowDtype(pa.list_(pa.float64()))
@@ -27,6 +27,14 @@ def list_column(values: np.ndarray, index=None) -> pd.Series:
     arr = pa.ListArray.from_arrays(pa.array(np.arange(0, n * d + 1, d, dtype=np.int32)),
                                    pa.array(values.reshape(-1)))
     return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index, dtype=_LIST)
+
+
+def string_column(codes: np.ndarray, names, index=None) -> pd.Series:
+    """``names[codes]`` as a column of pandas strings, missing where a code is negative: built by
+    arrow from the few names, where converting a column of Python strings costs a few ms a 10⁵ rows."""
+    codes = np.asarray(codes)
+    arr = pa.array(list(names), pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
 def points(column: pd.Series) -> np.ndarray:
@@ -62,22 +70,21 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
 def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
                stationary_tol: float = 0.05) -> pd.DataFrame:
     """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome."""
-    status = STATUS_NAMES[rec["status"]]
     min_id, dist, gap = nearest_minimum(problem, rec["x"], rec["f"])
-    point_type = np.full(len(status), None, dtype=object)
+    point_type = np.full(len(rec["status"]), -1)
     conv = rec["status"] == Status.converged
-    point_type[conv] = classify_points(problem, rec["x"][conv], dtype, stationary_tol)
+    point_type[conv] = point_kinds(problem, rec["x"][conv], dtype, stationary_tol)
     out = meta.reset_index(drop=True).copy()
     out["x0"] = list_column(x0)
     out["x_final"] = list_column(rec["x"])
     out["f_final"] = rec["f"].astype(np.float64)
     out["grad_norm_final"] = _grad_norm_final(rec)
     out["n_iter"] = rec["k"].astype(np.int64)
-    out["status"] = pd.Series(status, dtype="string")
+    out["status"] = string_column(rec["status"], STATUS_NAMES)
     out["min_id"] = min_id
     out["dist_to_min"] = dist
     out["f_gap"] = gap
-    out["point_type"] = pd.Series(point_type, dtype="string")
+    out["point_type"] = string_column(point_type, POINT_TYPES)
     return out
 
 
@@ -90,7 +97,7 @@ def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequenc
     return pd.DataFrame({
         "run_id": np.repeat(run_ids, R).astype(np.int64),
         "rule_id": np.tile(np.arange(R), n).astype(np.int64),
-        "criterion": pd.Series(np.tile([r.criterion for r in rules], n), dtype="string"),
+        "criterion": string_column(np.tile(np.arange(R), n), [r.criterion for r in rules]),
         "epsilon": np.tile([r.epsilon for r in rules], n).astype(np.float64),
         "min_steps": np.tile([r.min_steps for r in rules], n).astype(np.int64),
         "fired": step >= 0,
@@ -99,7 +106,7 @@ def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequenc
         "min_id_at_stop": min_id,
         "dist_to_min_at_stop": dist,
         "f_gap_at_stop": gap,
-    })
+    }, copy=False)
 
 
 def _grad_norm_final(rec: dict) -> np.ndarray:
@@ -118,19 +125,26 @@ def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = T
         return pd.DataFrame({"run_id": np.zeros(0, np.int64), "step": np.zeros(0, np.int64),
                              "f": np.zeros(0), "grad_norm": np.zeros(0)})
     cps = checkpoints(max_iter)
-    order = np.argsort(run_ids, kind="stable")
+    C = len(cps)
+    run_ids = np.asarray(run_ids, dtype=np.int64)
+    order = slice(None) if np.all(run_ids[1:] > run_ids[:-1]) else np.argsort(run_ids, kind="stable")
     n_iter = rec["k"].astype(np.int64)[order]
-    g_final = _grad_norm_final(rec)[order]
-    keep = np.concatenate([cps[None, :] <= n_iter[:, None], ~np.isin(n_iter, cps)[:, None]], axis=1)
-    steps = np.concatenate([np.broadcast_to(cps.astype(np.int64), (len(n_iter), len(cps))), n_iter[:, None]], axis=1)
-    f = np.concatenate([rec["curve_f"][order], rec["f"][order][:, None]], axis=1)
-    g = np.concatenate([rec["curve_g"][order], g_final[:, None]], axis=1)
+    reached = np.searchsorted(cps, n_iter, side="right")                  # checkpoints up to the last step
+    own = (reached == 0) | (cps[np.maximum(reached - 1, 0)] != n_iter)    # the last step is no checkpoint
+    keep = np.arange(C + 1) < reached[:, None]
+    keep[:, C] = own
+    steps = np.empty(keep.shape, np.int64)
+    steps[:, :C], steps[:, C] = cps, n_iter
+    f = np.empty(keep.shape, rec["f"].dtype)
+    f[:, :C], f[:, C] = rec["curve_f"][order], rec["f"][order]
+    g = np.empty(keep.shape, np.float64)
+    g[:, :C], g[:, C] = rec["curve_g"][order], _grad_norm_final(rec)[order]
     return pd.DataFrame({
-        "run_id": np.repeat(np.asarray(run_ids, dtype=np.int64)[order], keep.sum(axis=1)),
+        "run_id": np.repeat(run_ids[order], reached + own),
         "step": steps[keep],
         "f": f[keep].astype(np.float64),
         "grad_norm": g[keep].astype(np.float64),
-    })
+    }, copy=False)
 
 
 def traces_table(run_ids: Sequence[int], paths: Sequence[tuple[np.ndarray, np.ndarray]], dim: int) -> pd.DataFrame:
