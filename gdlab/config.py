@@ -19,6 +19,7 @@ import pandas as pd
 
 from .methods import METHODS, get_method
 from .problems import PROBLEMS, Problem, domain_pairs, get_problem
+from .results import string_column
 from .stopping import CRITERIA, StopRule, stop_rules
 
 __all__ = ["SweepConfig", "DEFAULTS", "register_schema", "ConfigError", "Sweep", "validate", "expand", "make_starts", "resolve_problem",
@@ -388,7 +389,6 @@ def _overlaps(blocks: Sequence[Block], start: int, stop: int):
 
 def runs_frame(blocks: Sequence[Block], start: int, stop: int) -> pd.DataFrame:
     """Rows ``start`` … ``stop − 1`` of the runs frame (run_id, problem, dim, method, alpha, momentum, start_id)."""
-    from .results import string_column
     pieces = list(_overlaps(blocks, start, stop))
     sizes = np.array([hi - lo for _, lo, hi in pieces], dtype=np.int64)
     piece = np.repeat(np.arange(len(pieces)), sizes)

@@ -80,7 +80,7 @@ def _encodings(table: pa.Table, sample: int = 4096) -> dict:
 
     Building a dictionary of a million distinct run ids or values, only to throw it away, was half
     the time of writing a part; the split floats and delta integers took a 10⁶-run sweep's
-    parquet from 230 to 170 MB, and its writing 24% less time (docs/performance.md)."""
+    parquet from 223 to 168 MB, and the writing of its parts 24% less time (docs/performance.md)."""
     dictionary, encoding = [], {}
     for name, column in zip(table.column_names, table.columns):
         kind = column.type
