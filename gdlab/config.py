@@ -391,10 +391,10 @@ def runs_frame(blocks: Sequence[Block], start: int, stop: int) -> pd.DataFrame:
     """Rows ``start`` … ``stop − 1`` of the runs frame (run_id, problem, dim, method, alpha, momentum, start_id)."""
     pieces = list(_overlaps(blocks, start, stop))
     sizes = np.array([hi - lo for _, lo, hi in pieces], dtype=np.int64)
-    piece = np.repeat(np.arange(len(pieces)), sizes)
+    piece = np.repeat(np.arange(len(pieces)), sizes)     # each row's piece
 
-    def rep(values, dtype=None):
-        return np.repeat(np.asarray(values, dtype=dtype), sizes) if len(pieces) else np.zeros(0, dtype)
+    def rep(values, dtype):
+        return np.asarray(values, dtype=dtype)[piece]
 
     return pd.DataFrame({
         "run_id": np.arange(start, stop, dtype=np.int64),

@@ -94,12 +94,13 @@ def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequenc
     step = rec["fired"].astype(np.int64).reshape(-1)
     f_at = rec["f_at"].astype(np.float64).reshape(-1)
     min_id, dist, gap = nearest_minimum(problem, rec["x_at"].reshape(n * R, problem.dim), f_at)
+    rule_id = np.tile(np.arange(R, dtype=np.int64), n)
     return pd.DataFrame({
         "run_id": np.repeat(run_ids, R).astype(np.int64),
-        "rule_id": np.tile(np.arange(R), n).astype(np.int64),
-        "criterion": string_column(np.tile(np.arange(R), n), [r.criterion for r in rules]),
-        "epsilon": np.tile([r.epsilon for r in rules], n).astype(np.float64),
-        "min_steps": np.tile([r.min_steps for r in rules], n).astype(np.int64),
+        "rule_id": rule_id,
+        "criterion": string_column(rule_id, [r.criterion for r in rules]),
+        "epsilon": np.asarray([r.epsilon for r in rules], np.float64)[rule_id],
+        "min_steps": np.asarray([r.min_steps for r in rules], np.int64)[rule_id],
         "fired": step >= 0,
         "step": step,
         "f_at_stop": f_at,

@@ -196,7 +196,7 @@ def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], 
                 part = group[i]
                 rows = runs_frame(blocks, part.start, part.stop)
                 x0 = run_inputs(sw, blocks, part.start, part.stop)[0]
-                tables = part_tables(sw, problem, method, rows, x0, pending.pop(i).record(), opts, traced)
+                tables = part_tables(sw, problem, method, rows, x0, pending.pop(i).fields, opts, traced)
                 sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
         if progress:
             progress.update(len(run))
@@ -208,7 +208,8 @@ class _PartRecords:
     no concatenation."""
 
     def __init__(self, n: int):
-        self.left, self.fields = n, None
+        self.left = n                                       # runs still to come
+        self.fields: dict[str, np.ndarray] | None = None    # the part's record, runs first
 
     def put(self, rec: dict, pos: np.ndarray, which) -> None:
         """``rec``'s runs ``which`` (a slice or indices) go to the part's runs ``pos``."""
@@ -217,9 +218,6 @@ class _PartRecords:
         for k, v in rec.items():
             self.fields[k][pos] = v[which]
         self.left -= len(pos)
-
-    def record(self) -> dict[str, np.ndarray]:
-        return self.fields
 
 
 def _by_group(parts: list[Part]):
