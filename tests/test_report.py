@@ -138,6 +138,26 @@ def test_figure_artists():
     plt.close(fig)
 
 
+def test_log_axes_label_the_ticks_matplotlib_would_in_plain_text():
+    def labels(ax):
+        ax.figure.canvas.draw()
+        return [(t.get_position(), t.get_text()) for t in (*ax.xaxis.get_majorticklabels(), *ax.xaxis.get_minorticklabels(),
+                                                            *ax.yaxis.get_majorticklabels()) if t.get_text()]
+
+    fig, (plain, ours) = plt.subplots(1, 2)
+    for ax in (plain, ours):
+        ax.plot([1, 3], [2e-3, 1e-1])
+    plain.set_xscale("log")
+    plain.set_yscale("log")
+    F.log_axes(ours)
+    want, got = labels(plain), labels(ours)
+    assert [pos for pos, _ in got] == [pos for pos, _ in want]       # the same ticks labelled
+    assert all(text.startswith("$") for _, text in want) and not any("$" in text for _, text in got)
+    texts = [text for _, text in got]
+    assert {"10⁰", "2×10⁰", "3×10⁰", "10⁻²", "10⁻¹"} <= set(texts)
+    plt.close(fig)
+
+
 @pytest.fixture(scope="module")
 def built_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep")
