@@ -28,7 +28,8 @@ from . import figures as F
 from .config import validate
 from .problems import Problem
 from .stats import (MAX_RUNS, SETTING, RuleTally, convergence_bands, ecdf_targets, group_codes,
-                    problems_with_minima, rule_outcomes, run_keys, sample_groups, stalled_runs, target_steps)
+                    problems_with_minima, rows_of, rule_outcomes, run_keys, sample_groups, stalled_runs,
+                    target_steps)
 from .storage import SweepFolder
 from .sweep import Progress, load
 
@@ -230,6 +231,7 @@ class _Sweep:
 
 
 _SLIM = ["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap", "min_id"]
+_RUNS_READ = [*_SLIM, "dist_to_min", "x0"]    # the runs' columns the report uses (x_final, a list, is the costliest left)
 
 
 def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None,
@@ -252,40 +254,42 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
     followed, curves, stops_drawn, shares, seen = [], [], [], [], None
     flat = [p.name for p in sw.problems if p.dim == 2]
-    for runs, stops, part in zip(*(sf.read_parts(t, records) for t in ("runs", "stops", "curves"))):
+    tables = (sf.read_parts("runs", records, columns=_RUNS_READ), sf.read_parts("stops", records),
+              sf.read_parts("curves", records))
+    for runs, stops, part in zip(*tables):
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
         if progress is not None:
             progress.update(len(runs))
         tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima), target_steps(runs, part, sw.f_target))
-        counts.append(runs.groupby(["problem", "method", "alpha", "status"], dropna=False)["run_id"]
-                      .agg(["size", "min"]))
-        settings.append(runs.groupby(SETTING, dropna=False, sort=False)["run_id"].agg(["size", "min"]))
+        setting, seen = group_codes(runs, SETTING, seen)
+        run_id = runs["run_id"].to_numpy()
+        counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))
+        settings.append(_by_setting(setting, seen, SETTING, run_id=run_id))
         known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
-        cycling = stalled_runs(runs.loc[runs["status"] == "max_iter", ["run_id", "status"]], part)
+        max_iter = (runs["status"] == "max_iter").to_numpy()
+        cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
         stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
         if sw.dtype == "float32":
-            parked = runs.loc[(runs["status"] == "max_iter") & (runs["dist_to_min"] <= sw.success_tol), "run_id"]
+            parked = run_id[max_iter & (runs["dist_to_min"] <= sw.success_tol).to_numpy()]
             stuck.append(stops[stops["run_id"].isin(parked) & ~stops["fired"]].groupby(["criterion", "epsilon"]).size())
-        setting, seen = group_codes(runs, SETTING, seen)
         slim = runs[_SLIM].assign(_setting=setting)
         fresh_bands, pruned = bands.add(slim)
         fresh_ecdf, pruned_ecdf = ecdf.add(slim[slim["f_gap"].notna()])
         followed.append(slim[slim["run_id"].isin(traced)])
         if pruned or pruned_ecdf:      # the rows of runs no longer drawn go
             ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
-            curves = [c[c["run_id"].isin(ids)] for c in curves]
-            stops_drawn = [c[c["run_id"].isin(bands.ids())] for c in stops_drawn]
+            curves = [rows_of(c, ids) for c in curves]
+            stops_drawn = [rows_of(c, bands.ids()) for c in stops_drawn]
         fresh = np.concatenate([fresh_bands, fresh_ecdf, followed[-1]["run_id"].to_numpy()])
-        curves.append(part[part["run_id"].isin(fresh)])
-        stops_drawn.append(stops[stops["run_id"].isin(fresh_bands)])
+        curves.append(rows_of(part, fresh))
+        stops_drawn.append(rows_of(stops, fresh_bands))
         if flat:
-            mine = runs["problem"].isin(flat).to_numpy()
+            mine = seen["problem"].isin(flat).to_numpy()[setting]
             basins.add(runs.loc[mine, ["run_id", *SETTING, "x0", "min_id", "dist_to_min"]].assign(
                 _setting=setting[mine]))
-            mine = runs[mine]
-            near = ((mine["min_id"] >= 0) & (mine["dist_to_min"] <= sw.success_tol)).to_numpy()
-            shares.append(mine.assign(end=np.where(near, mine["min_id"], -1))
-                          .groupby([*SETTING, "end"], dropna=False).size())
+            near = ((runs["min_id"] >= 0) & (runs["dist_to_min"] <= sw.success_tol)).to_numpy()[mine]
+            end = np.where(near, runs["min_id"].to_numpy()[mine], -1)
+            shares.append(_by_setting(setting[mine], seen, SETTING, {"end": end}))
     bands, ecdf = bands.frame(), ecdf.frame()
     drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id").drop(columns="_setting")
     curves = pd.concat(curves, ignore_index=True)
@@ -304,6 +308,24 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
         basins=_sorted(basins.frame().drop(columns="_setting"), ["run_id"]) if flat else None,
         shares=pd.concat(shares).groupby(level=list(range(len(SETTING) + 1)), dropna=False).sum() if flat else None)
+
+
+def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: dict | None = None,
+                run_id: np.ndarray | None = None):
+    """Rows counted by their setting's ``keys`` (and the values in ``more``, a name each): a
+    ``groupby(keys + list(more), dropna=False)`` of the rows, ``.size()``, or with ``run_id`` the
+    size and the least run id of each group. ``setting``: the rows' setting codes, ``seen`` the
+    settings (:func:`group_codes`). The rows are grouped by the codes, and the groups named after:
+    grouping a part's runs by their text columns took most of the time."""
+    more = {name: v.array if isinstance(v, pd.Series) else np.asarray(v) for name, v in (more or {}).items()}
+    frame = pd.DataFrame({"_setting": setting, **more})
+    grouped = frame.assign(run_id=run_id).groupby(["_setting", *more], sort=False, dropna=False)
+    out = grouped.size() if run_id is None else grouped["run_id"].agg(["size", "min"])
+    named = seen[keys].iloc[out.index.get_level_values(0).to_numpy()]
+    out.index = pd.MultiIndex.from_arrays([*(named[k] for k in keys),
+                                           *(out.index.get_level_values(i + 1) for i in range(len(more)))],
+                                          names=[*keys, *more])
+    return out
 
 
 class _Draw:

@@ -24,10 +24,13 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from .stopping import checkpoints
+from .storage import in_order
 
 __all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+           "row_groups", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
            "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS"]
@@ -53,7 +56,8 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
         raise ValueError("the runs table has a run_id more than once")
     known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
     has_minima = problems_with_minima(runs) if has_minima is None else has_minima
-    has_minima = frame["problem"].map(has_minima)
+    codes, names = pd.factorize(frame["problem"], use_na_sentinel=False)
+    has_minima = pd.Series(has_minima.reindex(names).to_numpy()[codes], index=frame.index)   # frame["problem"].map
     frame["step_fired"] = frame["step"].where(frame["fired"])
     frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
     near = frame["dist_to_min_at_stop"] <= success_tol
@@ -68,19 +72,72 @@ def problems_with_minima(runs: pd.DataFrame) -> pd.Series:
     return runs.groupby("problem")["min_id"].max() >= 0
 
 
+def _column_codes(column: pd.Series) -> tuple[np.ndarray | None, int]:
+    """A column's values as codes 0, 1, … in order of first appearance (NaN and NA a value of their
+    own), and how many there are; None for the codes where the column holds one value only. A part
+    of a sweep usually holds one setting, so most key columns are constant, and telling that is
+    cheap where factorizing is not (a hash of every row)."""
+    if len(column) == 0:
+        return None, 0
+    values = column.to_numpy() if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf" else None
+    if values is not None:
+        first = values[0]
+        if (values == first).all() or (first != first and np.isnan(values).all()):
+            return None, 1
+    elif hasattr(column.array, "__arrow_array__"):
+        arrow = column.array.__arrow_array__()
+        if arrow.null_count == 0 and pc.all(pc.equal(arrow, arrow[0])).as_py():
+            return None, 1
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return codes, len(uniques)
+
+
+def row_groups(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """Each row's group over ``by``, numbered in order of first appearance, NaN keys a group of
+    their own: ``frame.groupby(by, dropna=False, sort=False).ngroup()``, without hashing the
+    columns that hold one value (a part's setting columns, mostly)."""
+    group, size = None, 1
+    for name in by:
+        codes, n = _column_codes(frame[name])
+        if codes is None:
+            continue
+        group = codes if group is None else group * n + codes
+        size *= n
+        if size > len(frame):                    # keep the combined codes small: renumber them
+            group, uniques = pd.factorize(group)
+            size = len(uniques)
+    if group is None:
+        return np.zeros(len(frame), np.int64)
+    return pd.factorize(group)[0]
+
+
+def _key(values: tuple) -> tuple:
+    """A row of key values as a dict key: every NaN and NA alike, as a group-by or a merge has them."""
+    return tuple(None if pd.isna(v) else v for v in values)
+
+
 def group_codes(frame: pd.DataFrame, by: list[str], seen: pd.DataFrame | None = None
                 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's code (int32) for its values of ``by``, the same from call to call: ``seen`` holds
     the values met in earlier calls, a row each in the order of their codes (None at first). Returns
     the codes and ``seen`` with the frame's new values added. A sweep read part by part numbers its
     settings (or setting × rule cells) this way once, then works on small integers."""
-    keys = frame[by]
-    local = keys.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
+    local = row_groups(frame, by)
     first = np.full(local.max() + 1 if len(local) else 0, len(local))
     np.minimum.at(first, local, np.arange(len(local)))          # each value's first row
-    mine = keys.iloc[first].reset_index(drop=True)
-    seen = mine if seen is None else pd.concat([seen, mine], ignore_index=True).drop_duplicates(ignore_index=True)
-    codes = mine.merge(seen.reset_index(names="_code"), on=by, how="left")["_code"].to_numpy()
+    mine = frame[by].iloc[first].reset_index(drop=True)
+    known = {} if seen is None else {_key(row): code for code, row in enumerate(seen.itertuples(index=False))}
+    codes, new = np.empty(len(mine), np.int64), []
+    for i, row in enumerate(mine.itertuples(index=False)):
+        key = _key(row)
+        if key not in known:
+            known[key] = len(known)
+            new.append(i)
+        codes[i] = known[key]
+    if seen is None:
+        seen = mine
+    elif new:
+        seen = pd.concat([seen, mine.iloc[new]], ignore_index=True)
     return codes[local].astype(np.int32), seen
 
 
@@ -249,9 +306,22 @@ def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_st
     """First checkpoint step where f − f* ≤ f_target, per run_id (absent if never reached).
     ``f_star``: :func:`f_star_of_runs` of ``runs``, for a caller that goes through the curves part by part."""
     f_star = f_star_of_runs(runs) if f_star is None else f_star
-    gap = curves["f"].to_numpy() - f_star.reindex(curves["run_id"].to_numpy()).to_numpy()
-    hit = curves.loc[gap <= f_target, ["run_id", "step"]]
-    return hit.groupby("run_id")["step"].min()
+    run, step = curves["run_id"].to_numpy(), curves["step"].to_numpy()
+    ids = f_star.index.to_numpy()
+    if not (len(ids) and np.all(ids[1:] > ids[:-1]) and in_order(curves, ["run_id", "step"])):   # any order
+        gap = curves["f"].to_numpy() - f_star.reindex(run).to_numpy()
+        hit = curves.loc[gap <= f_target, ["run_id", "step"]]
+        return hit.groupby("run_id")["step"].min()
+    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if len(run) else np.zeros(0, np.int64)
+    first = run[starts]
+    # a sweep's part: runs by run_id, each run's curve rows together and by step — f* of each row
+    # repeated from its run's, and each run's first row at the target is its least step there
+    pos = np.minimum(np.searchsorted(ids, first), len(ids) - 1)
+    star = np.where(ids[pos] == first, f_star.to_numpy()[pos], np.nan)
+    gap = curves["f"].to_numpy() - np.repeat(star, np.diff(np.r_[starts, len(run)]))
+    at = np.flatnonzero(gap <= f_target)
+    at = at[np.r_[True, run[at][1:] != run[at][:-1]]] if len(at) else at
+    return pd.Series(step[at], index=pd.Index(run[at], name="run_id"), name="step")
 
 
 def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame,
@@ -290,6 +360,20 @@ def sample_groups(frame: pd.DataFrame, by: list[str], max_rows: int, seed: int =
     return frame.iloc[np.sort(np.concatenate(drawn))]
 
 
+def rows_of(frame: pd.DataFrame, run_ids) -> pd.DataFrame:
+    """``frame[frame["run_id"].isin(run_ids)]``; by binary search where the frame's run ids are in
+    order, as a part's are: a hash of every row of a part's curves (10⁶ and more) took longer than
+    finding the few runs asked for."""
+    run = frame["run_id"].to_numpy()
+    if not np.all(run[1:] >= run[:-1]):
+        return frame[frame["run_id"].isin(run_ids)]
+    ids = np.unique(np.asarray(run_ids, dtype=run.dtype))
+    lo, hi = np.searchsorted(run, ids, "left"), np.searchsorted(run, ids, "right")
+    n = hi - lo
+    rows = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())      # lo … hi − 1 of each id, in order
+    return frame.iloc[rows]
+
+
 def stalled_runs(runs: pd.DataFrame, curves: pd.DataFrame, grad_floor: float = 1e-3) -> pd.DataFrame:
     """Runs that hit max_iter with f no longer changing while ‖∇f‖ stays large: they are cycling —
     bouncing across a kink (|x| at 0) or caught in a 2-cycle of a too-large step — not converging.
@@ -297,7 +381,7 @@ def stalled_runs(runs: pd.DataFrame, curves: pd.DataFrame, grad_floor: float = 1
     Judged on the last two checkpoint rows of each max_iter run.
     """
     ids = runs.loc[runs["status"] == "max_iter", "run_id"]
-    tail = curves[curves["run_id"].isin(ids)].groupby("run_id").tail(2)
+    tail = rows_of(curves, ids).groupby("run_id").tail(2)
     last = tail.groupby("run_id").agg(f_prev=("f", "first"), f_last=("f", "last"), grad_last=("grad_norm", "last"),
                                       rows=("f", "size"))
     flat = (last["rows"] == 2) & ((last["f_last"] - last["f_prev"]).abs()

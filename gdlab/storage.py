@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-__all__ = ["TABLES", "SORT_KEYS", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "FolderError"]
+__all__ = ["TABLES", "SORT_KEYS", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "FolderError", "in_order"]
 
 TABLES = ("runs", "stops", "curves", "traces")
 #: the order a table is read back in
@@ -262,7 +262,7 @@ class SweepFolder:
         if columns is not None:
             columns = list(dict.fromkeys([*SORT_KEYS[table], *columns]))
         for file in self._files(table, parts):
-            arrow = pq.read_table(file, columns=columns)
+            arrow = pq.read_table(file, columns=columns, memory_map=True)
             # pandas' metadata names every column's dtype, and pyarrow trips on those of columns left out
             yield _ordered(table, arrow if columns is None else arrow.replace_schema_metadata(None))
 
@@ -280,19 +280,21 @@ class SweepFolder:
 
 def _ordered(table: str, arrow: pa.Table) -> pd.DataFrame:
     frame = arrow.to_pandas(types_mapper=_types)
-    if _in_order(frame, SORT_KEYS[table]):     # parts are written in order: a stable sort would change nothing
+    if in_order(frame, SORT_KEYS[table]):     # parts are written in order: a stable sort would change nothing
         return frame
     return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
-def _in_order(frame: pd.DataFrame, keys: list[str]) -> bool:
+def in_order(frame: pd.DataFrame, keys: list[str]) -> bool:
     """Whether the rows are already in the order of their integer ``keys`` (one or two): one pass,
     where a sort of the 10⁸ rows of a big sweep's curves takes as long as reading them."""
     first = frame[keys[0]].to_numpy()
-    up = np.diff(first)
+    if not np.all(first[1:] >= first[:-1]):
+        return False
     if len(keys) == 1:
-        return bool(np.all(up >= 0))
-    return bool(np.all((up > 0) | ((up == 0) & (np.diff(frame[keys[1]].to_numpy()) >= 0))))
+        return True
+    second = frame[keys[1]].to_numpy()
+    return bool(np.all((first[1:] > first[:-1]) | (second[1:] >= second[:-1])))
 
 
 def _types(arrow_type):

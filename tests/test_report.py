@@ -327,13 +327,56 @@ def test_rule_tables_are_the_same_from_parts_in_any_order():
     assert whole["median_stop_step"].nunique() > 5
 
 
+def test_the_reports_shortcuts_give_what_pandas_does():
+    """The report groups a part's rows by codes, skipping the columns that hold one value, finds runs'
+    rows by binary search and a run's first step at the target in one pass: each is checked here
+    against the pandas it stands for (group-by, isin, drop_duplicates and merge), on frames with
+    text and NA, NaN, constant columns, in order and shuffled."""
+    from gdlab.stats import group_codes, row_groups, rows_of, target_steps
+    rng = np.random.default_rng(0)
+    by = ["problem", "alpha", "momentum", "k"]
+
+    def frame(n, t):
+        return pd.DataFrame({
+            "problem": pd.Series(rng.choice(["a", "b", None], n, p=[.5, .4, .1]) if t % 3 else ["a"] * n,
+                                 dtype="string"),
+            "alpha": rng.choice([0.1, 0.2, np.nan], n) if t % 2 else np.full(n, 0.5),
+            "momentum": np.full(n, np.nan), "k": rng.integers(0, 3, n) if t % 5 else np.zeros(n, int)})
+
+    for t in range(60):
+        seen, seen_pandas = None, None
+        for _ in range(4):
+            f = frame(int(rng.integers(1, 40)), t)
+            assert (row_groups(f, by) == f.groupby(by, dropna=False, sort=False).ngroup().to_numpy()).all()
+            codes, seen = group_codes(f, by, seen)
+            seen_pandas = pd.concat([seen_pandas, f[by]]).drop_duplicates(ignore_index=True)
+            pd.testing.assert_frame_equal(seen.reset_index(drop=True), seen_pandas)
+            want = f[by].merge(seen_pandas.reset_index(names="code"), on=by, how="left")["code"].to_numpy()
+            assert (codes == want).all()
+
+    for t in range(100):
+        n = int(rng.integers(0, 30))
+        run = np.sort(rng.integers(0, 15, n)) if t % 4 else rng.integers(0, 15, n)
+        f = pd.DataFrame({"run_id": run, "v": rng.random(n)}, index=rng.permutation(n) + 7)
+        ids = rng.integers(-2, 17, int(rng.integers(0, 8)))
+        pd.testing.assert_frame_equal(rows_of(f, ids), f[f["run_id"].isin(ids)])
+
+    ids = np.array([2, 3, 5, 8, 9])
+    runs = pd.DataFrame({"run_id": ids, "f_final": [1.0, 2.0, 3.0, 4.0, 5.0], "f_gap": [0.5, 1.0, np.nan, 3.0, 0.0]})
+    curves = pd.DataFrame({"run_id": [2, 2, 2, 3, 3, 5, 8, 8, 9, 11], "step": [0, 1, 4, 0, 2, 0, 0, 9, 3, 0],
+                           "f": [9.0, 0.6, 0.5, 1.5, 1.01, 3.0, 2.0, 1.0, 9.0, 0.0]})
+    got = target_steps(runs, curves, 0.2)
+    assert got.to_dict() == {2: 1, 3: 2, 8: 9}          # f* = f_final − f_gap; 5: none known; 9: never; 11: no run
+    pd.testing.assert_series_equal(got, target_steps(runs, curves.sample(frac=1, random_state=0), 0.2))
+
+
 def test_a_part_read_back_is_put_in_order_only_when_it_is_not():
-    from gdlab.storage import _in_order
+    from gdlab.storage import in_order
     frame = pd.DataFrame({"run_id": [0, 0, 1, 1, 2], "step": [0, 5, 0, 1, 9]})
-    assert _in_order(frame, ["run_id", "step"]) and _in_order(frame, ["run_id"])
-    assert not _in_order(frame.iloc[[0, 2, 1, 3, 4]], ["run_id"])
-    assert not _in_order(frame.iloc[[1, 0, 2, 3, 4]], ["run_id", "step"])
-    assert _in_order(frame.iloc[:0], ["run_id", "step"])
+    assert in_order(frame, ["run_id", "step"]) and in_order(frame, ["run_id"])
+    assert not in_order(frame.iloc[[0, 2, 1, 3, 4]], ["run_id"])
+    assert not in_order(frame.iloc[[1, 0, 2, 3, 4]], ["run_id", "step"])
+    assert in_order(frame.iloc[:0], ["run_id", "step"])
 
 
 def test_a_heatmap_keeps_an_epsilon_where_the_rule_never_fired():
