@@ -231,7 +231,7 @@ class _Sweep:
 
 
 _SLIM = ["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap", "min_id"]
-_RUNS_READ = [*_SLIM, "dist_to_min", "x0"]    # the runs' columns the report uses (x_final, a list, is the costliest left)
+_RUNS_READ = [*_SLIM, "dist_to_min", "x0"]    # the runs' columns the report reads (not x_final, a costly list)
 
 
 def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None,
