@@ -318,8 +318,8 @@ def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: 
     settings (:func:`group_codes`). The rows are grouped by the codes, and the groups named after:
     grouping a part's runs by their text columns took most of the time."""
     more = {name: v.array if isinstance(v, pd.Series) else np.asarray(v) for name, v in (more or {}).items()}
-    frame = pd.DataFrame({"_setting": setting, **more})
-    grouped = frame.assign(run_id=run_id).groupby(["_setting", *more], sort=False, dropna=False)
+    frame = pd.DataFrame({"_setting": setting, **more, **({} if run_id is None else {"run_id": run_id})})
+    grouped = frame.groupby(["_setting", *more], sort=False, dropna=False)
     out = grouped.size() if run_id is None else grouped["run_id"].agg(["size", "min"])
     named = seen[keys].iloc[out.index.get_level_values(0).to_numpy()]
     out.index = pd.MultiIndex.from_arrays([*(named[k] for k in keys),
