@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -134,7 +135,14 @@ class Progress:
             self.last_line = now
             rate = self.done / max(now - self.t0, 1e-9)
             left = (self.total - self.done) / rate if rate else math.inf
-            self.log(f"{self.done}/{self.total} {self.what}, {rate:,.0f} runs/s, {left:,.0f} s left")
+            self.log(f"{self.done:,}/{self.total:,} {self.what}, {rate:,.0f} runs/s, {left:,.0f} s left")
+
+    def note(self, line: str):
+        """A line for the log that leaves the bar whole (any thread)."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            self.log(line)
 
     def close(self):
         if self.bar is not None:
@@ -288,12 +296,21 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
             if done:
                 log(f"resuming: {len(mine) - len(todo)} of {len(mine)} parts already done")
             n_todo = sum(p.stop - p.start for p in todo)
-            log(f"sweep {folder.path.name}: {n_todo} runs in {len(todo)} parts "
-                f"({n_runs} runs in the sweep, dtype {sw.dtype}, {jax.local_device_count()} "
-                f"{jax.default_backend()} device(s))")
+            log(f"sweep {folder.path.name}: {n_todo:,} runs in {len(todo):,} parts (the sweep: {sweep_shape(sw, blocks)}; "
+                f"dtype {sw.dtype}, {jax.local_device_count()} {jax.default_backend()} device(s))")
             progress = Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
-            writer = _PartWriter(lambda p, tables, facts: folder.write_part(p.part, tables, {**facts, "shard": shard}))
+            first: list[dict] = []
+
+            def write(p: Part, tables, facts) -> dict:
+                record = folder.write_part(p.part, tables, {**facts, "shard": shard})
+                if not first:       # the first part written tells what the rest will take on disk
+                    first.append(record)
+                    for line in disk_projection(folder.path, record, n_todo):
+                        progress.note(line)
+                return record
+
+            writer = _PartWriter(write)
             try:
                 stats = execute(sw, todo, blocks, writer.submit, progress)
             finally:
@@ -302,6 +319,46 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
             stats["seconds"] = time.perf_counter() - t0
         _update_manifest(folder, sw, plan, n_runs, stats)
     return folder.path
+
+
+def sweep_shape(sw: Sweep, blocks: list[Block]) -> str:
+    """The sweep's runs as settings × starts, in words: '12 settings × 400 starts, a grid of 20 per axis'."""
+    ns = sorted({b.n for b in blocks})
+    starts = f"{ns[0]:,} starts" if len(ns) == 1 else f"{ns[0]:,}–{ns[-1]:,} starts"
+    shape = f"{len(blocks):,} setting{'s' if len(blocks) != 1 else ''} × {starts}"
+    if sw.starts.get("kind") == "grid":
+        shape += f", a grid of {sw.starts['n']:,} per axis"
+    return shape
+
+
+LARGE_SWEEP_BYTES = 10 ** 9    # a sweep projected to take more than this on disk says so
+
+
+def disk_projection(path: Path, record: Mapping, n_runs: int) -> list[str]:
+    """What ``n_runs`` runs will take on disk, judged by one written part's ``record``: a line when
+    that is over :data:`LARGE_SWEEP_BYTES`, and a warning when it is more than the disk has free."""
+    rows = record["files"]["runs"]["rows"]
+    size = sum((path / f["file"]).stat().st_size for f in record["files"].values())
+    if not rows:
+        return []
+    need = size / rows * n_runs
+    free = shutil.disk_usage(path).free
+    lines = []
+    if need > LARGE_SWEEP_BYTES:
+        lines.append(f"sweep: its first part took {_bytes(size)} for {rows:,} runs, so its {n_runs:,} runs will "
+                     f"take about {_bytes(need)} on disk ({_bytes(free)} free)")
+    if need - size > free:
+        lines.append(f"warning: the sweep needs about {_bytes(need - size)} more on disk than the "
+                     f"{_bytes(free)} free under {path}: it will stop when the disk is full, keeping the parts "
+                     "finished (fewer starts, curves: false, or a folder with more room: out_dir=…)")
+    return lines
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
 
 
 class _PartWriter:

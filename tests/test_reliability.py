@@ -263,11 +263,13 @@ def tiny_disk(tmp_path):
 
 
 def test_a_full_disk_is_a_clear_error_and_no_part_is_half_data(tiny_disk):
-    p = cli(f"out_dir={tiny_disk}", "method=[gd]", "starts.kind=uniform", "starts.n=20000", "part_size=2000",
+    p = cli(f"out_dir={tiny_disk}", "method=[gd]", "starts.kind=uniform", "starts.n=20000", "part_size=500",
             "max_iter=300", "traces=0")
     out, err = p.communicate(timeout=300)
     assert p.returncode == 1
     assert "No space left on device" in err and "run the same command again to resume" in err
+    # the first part written told what the rest would take, before the disk filled
+    assert "more on disk than the" in err and "keeping the parts finished" in err
     from gdlab.storage import file_sha256
     [folder] = list((tiny_disk / "default").iterdir())
     for rec in SweepFolder(folder).records().values():

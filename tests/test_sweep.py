@@ -280,3 +280,37 @@ def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeyp
     assert lines == ["1/4 runs, 1,000,000,000 runs/s, 0 s left"]
     S.Progress(4, False, lines.append).update(4)
     assert len(lines) == 1
+
+
+def test_the_sweep_says_its_shape_and_what_it_will_take_on_disk(tmp_path, monkeypatch):
+    """A grid's n is per axis: the opening line says what it came to. The first part written tells
+    what the rest will take, and warns when that is more than the disk has free."""
+    import importlib
+    S = importlib.import_module("gdlab.sweep")
+    from gdlab.config import run_blocks
+    sw = validate({**DEFAULTS, "problems": ["himmelblau"], "method": ["gd"], "alpha": [0.01, 0.02],
+                   "starts": {"kind": "grid", "n": 2000}})
+    assert S.sweep_shape(sw, run_blocks(sw)) == "2 settings × 4,000,000 starts, a grid of 2,000 per axis"
+    mixed = validate({**DEFAULTS, "problems": ["x2_sin", "himmelblau"], "method": ["gd"], "alpha": [0.01],
+                      "starts": {"kind": "uniform", "n": 500, "seed": 0}})
+    assert S.sweep_shape(mixed, run_blocks(mixed)) == "2 settings × 500 starts"
+    one = validate({**DEFAULTS, "problems": ["x2_sin", "himmelblau"], "method": ["gd"], "alpha": [0.01],
+                    "starts": {"kind": "grid", "n": 30}})
+    assert S.sweep_shape(one, run_blocks(one)) == "2 settings × 30–900 starts, a grid of 30 per axis"
+
+    # a part of 1,000 runs in two files of 3 MB and 1 MB
+    for name, size in (("a.parquet", 3_000_000), ("b.parquet", 1_000_000)):
+        (tmp_path / name).write_bytes(b"\0" * size)
+    record = {"files": {"runs": {"file": "a.parquet", "rows": 1000}, "curves": {"file": "b.parquet", "rows": 9}}}
+    free = [10 ** 12]
+    monkeypatch.setattr(S.shutil, "disk_usage", lambda path: type("U", (), {"free": free[0]})())
+    assert S.disk_projection(tmp_path, record, 100_000) == []            # 400 MB: nothing to say
+    [line] = S.disk_projection(tmp_path, record, 1_000_000)
+    assert line == ("sweep: its first part took 4.0 MB for 1,000 runs, so its 1,000,000 runs will take about "
+                    "4.0 GB on disk (1000.0 GB free)")
+    free[0] = 2 * 10 ** 9
+    line, warning = S.disk_projection(tmp_path, record, 1_000_000)
+    assert warning.startswith(f"warning: the sweep needs about 4.0 GB more on disk than the 2.0 GB free under {tmp_path}")
+    free[0] = 10 ** 8
+    [warning] = S.disk_projection(tmp_path, record, 100_000)               # 396 MB more against 100 MB
+    assert "396.0 MB more on disk than the 100.0 MB free" in warning
