@@ -8,7 +8,6 @@ Figure.
 from __future__ import annotations
 
 import math
-import re
 from typing import Mapping
 
 import matplotlib
@@ -19,9 +18,9 @@ import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib import ticker  # noqa: E402
 
 from .problems import Problem  # noqa: E402
+from .render import PowerFormatter, log_axes  # noqa: E402,F401  (figures' names since session 19)
 from .results import points  # noqa: E402
 from .stats import TARGETS  # noqa: E402
 
@@ -44,34 +43,6 @@ def _evaluate(problem: Problem, xs: np.ndarray) -> np.ndarray:
 def _gradients(problem: Problem, xs: np.ndarray) -> np.ndarray:
     with jax.enable_x64(True):
         return np.asarray(jax.vmap(jax.grad(problem.fn))(jnp.asarray(xs, jnp.float64)))
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-class PowerFormatter(ticker.LogFormatterSciNotation):
-    """A log axis's tick labels as matplotlib's default formatter chooses them (which ticks get one,
-    10⁻³ or 2×10⁻³), written in plain text instead of mathtext. Mathtext's parser takes about 7 ms a
-    label and keeps few of them, so a report's log-axis figures spent most of their time there."""
-
-    def __call__(self, x, pos=None):
-        label = super().__call__(x, pos)
-        inner = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", label)
-        if inner is None:
-            return label
-        text = re.sub(r"\^\{([^}]*)\}", lambda m: m.group(1).translate(_SUPERSCRIPT),
-                      inner.group(1).replace(r"\times", "×"))
-        return "−" + text[1:] if text.startswith("-") else text
-
-
-def log_axes(ax, x: bool = True, y: bool = True):
-    """Log scale on the axes asked for, with :class:`PowerFormatter` labels."""
-    for on, axis, scale in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
-        if on:
-            scale("log")
-            axis.set_major_formatter(PowerFormatter())
-            axis.set_minor_formatter(PowerFormatter(labelOnlyBase=False))
-    return ax
 
 
 def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int = 4):

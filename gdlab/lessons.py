@@ -15,7 +15,6 @@ import base64
 import dataclasses
 import hashlib
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -29,6 +28,7 @@ from . import figures as F
 from .config import validate
 from .point import inspect_point
 from .problems import Problem
+from .render import FigureWriter
 from .results import Results, points
 from .stats import convergence_bands, rule_comparison, summary_table
 
@@ -785,17 +785,13 @@ def _section_md(sc: Scenario, numbers: pd.DataFrame, figure: str) -> list[str]:
             f"![{sc.name}]({figure})", "", f"**What it shows.** {sc.shows}", ""]
 
 
-def lesson_section(name: str, res: Results, figure_dir: Path, table_dir: Path) -> tuple[str, list[str]]:
-    """The lesson part of a sweep's report: writes ``lesson.csv`` and ``lesson.png``/``.svg``; returns (html, md)."""
+def lesson_section(name: str, res: Results, figure_dir: Path, table_dir: Path,
+                   writer: FigureWriter | None = None) -> tuple[Callable[[], str], list[str]]:
+    """The lesson part of a sweep's report: writes ``lesson.csv`` and ``lesson.png``/``.svg``; returns
+    (html, md), html a function that waits for the figure (``writer`` saves it meanwhile)."""
     sc = SCENARIOS[name]
     numbers = lesson_numbers(name, res)
     numbers.to_csv(table_dir / "lesson.csv", index=False)
-    fig = lesson_figure(name, res)
-    fig.tight_layout()
-    fig.savefig(figure_dir / "lesson.svg")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    (figure_dir / "lesson.png").write_bytes(buf.getvalue())
-    return (_section_html(sc, numbers, base64.b64encode(buf.getvalue()).decode()),
+    saving = (writer or FigureWriter(0)).submit(lesson_figure(name, res), figure_dir, "lesson")
+    return (lambda: _section_html(sc, numbers, base64.b64encode(saving.result()).decode()),
             _section_md(sc, numbers, "figures/lesson.png"))

@@ -10,8 +10,8 @@ stopping-rule comparison where the data has them.
 from __future__ import annotations
 
 import base64
+import functools
 import html
-import io
 import json
 import math
 import time
@@ -27,6 +27,7 @@ import yaml
 from . import figures as F
 from .config import validate
 from .problems import Problem
+from .render import FigureWriter
 from .stats import (MAX_RUNS, SETTING, RuleTally, convergence_bands, ecdf_targets, group_codes,
                     problems_with_minima, rows_of, rule_outcomes, run_keys, sample_groups, stalled_runs,
                     target_steps)
@@ -71,21 +72,21 @@ def _label(frame: pd.DataFrame) -> pd.Series:
 
 
 class _Figures:
-    """Saves each figure as PNG and SVG and keeps the PNG for the page."""
+    """Saves each figure as PNG and SVG (in worker processes: :class:`FigureWriter`) and keeps the PNG
+    for the page."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.items: list[tuple[str, str, str, str]] = []   # (problem, name, caption, base64 png)
+    def __init__(self, folder: Path, writer: FigureWriter):
+        self.folder, self.writer = folder, writer
+        self.saving: list[tuple[str, str, str, object]] = []   # (problem, name, caption, future of the png)
 
     def save(self, fig, problem: str, name: str, caption: str):
-        fig.tight_layout()
         stem = f"{problem}-{name}"
-        fig.savefig(self.folder / f"{stem}.svg")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        (self.folder / f"{stem}.png").write_bytes(buf.getvalue())
-        plt.close(fig)
-        self.items.append((problem, stem, caption, base64.b64encode(buf.getvalue()).decode()))
+        self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem)))
+
+    @functools.cached_property
+    def items(self) -> list[tuple[str, str, str, str]]:
+        """(problem, name, caption, base64 png) of each figure, once all are saved (no more are drawn)."""
+        return [(p, s, c, base64.b64encode(f.result()).decode()) for p, s, c, f in self.saving]
 
 
 def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd.DataFrame, summary: pd.DataFrame,
@@ -194,18 +195,20 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
                                      "is cheaper, lower is more accurate.")
 
 
-def _lesson(experiment: str, folder: Path, out: Path, warnings: list[str]) -> tuple[str, list[str]]:
-    """The lesson's numbers and picture when the sweep is one of the lessons' scenarios (gdlab.lessons).
-    They take whole tables, the curves included (a lesson's sweep is small)."""
+def _lesson(experiment: str, folder: Path, out: Path, warnings: list[str],
+            writer: FigureWriter | None = None) -> tuple[Callable[[], str], list[str]]:
+    """The lesson's numbers and picture when the sweep is one of the lessons' scenarios (gdlab.lessons):
+    (html, once its figure is saved; md). They take whole tables, the curves included (a lesson's sweep
+    is small)."""
     from .lessons import SCENARIOS, lesson_section
     if experiment not in SCENARIOS:
-        return "", []
+        return (lambda: ""), []
     try:
-        return lesson_section(experiment, load(folder), out / "figures", out / "tables")
+        return lesson_section(experiment, load(folder), out / "figures", out / "tables", writer)
     except (LookupError, KeyError, IndexError, ValueError) as exc:
         warnings.append(f"the lesson's numbers could not be taken from this sweep ({exc}); the config differs from "
                         f"configs/experiment/{experiment}.yaml in a way the lesson's check needs")
-        return "", []
+        return (lambda: ""), []
 
 
 @dataclass
@@ -451,7 +454,8 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     rules.to_csv(out / "tables" / "stopping_rules.csv", index=False)
     statuses.to_csv(out / "tables" / "statuses.csv", index=False)
 
-    figs = _Figures(out / "figures")
+    writer = FigureWriter()
+    figs = _Figures(out / "figures", writer)
     problems = {p.name: p for p in sw.problems}
     for name, prob in problems.items():
         if (sweep.settings["problem"] == name).any():
@@ -462,7 +466,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
         warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
-    lesson_html, lesson_md = _lesson(sw.experiment, folder, out, warnings)
+    lesson_html, lesson_md = _lesson(sw.experiment, folder, out, warnings, writer)
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts
@@ -495,7 +499,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
             f"<p>{sweep.runs:,} descents; statuses: "
             + ", ".join(f"<b>{html.escape(k)}</b> {v:,}" for k, v in status_counts.items()) + "</p>"]
     body += [f'<div class="warn">⚠ {html.escape(w)}</div>' for w in warnings]
-    body.append(lesson_html)
+    body.append(lesson_html())
     body.append("<table class='facts'>" + "".join(f"<tr><td>{html.escape(str(k))}</td><td style='text-align:left'>"
                                                   f"{html.escape(str(v))}</td></tr>" for k, v in fact_rows)
                 + "</table>")

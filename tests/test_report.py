@@ -158,6 +158,43 @@ def test_log_axes_label_the_ticks_matplotlib_would_in_plain_text():
     plt.close(fig)
 
 
+def _figure(title="a"):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([1, 2, 3], [1e-3, 1e-1, 1])
+    F.log_axes(ax)
+    ax.set_title(title)
+    return fig
+
+
+def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monkeypatch):
+    from gdlab import render
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    png = render.save_figure(_figure(), here, "f")
+    fig = _figure()
+    saving = render.FigureWriter(2).submit(fig, there, "f")
+    assert not plt.fignum_exists(fig.number)                # closed here once handed over
+    assert saving.result() == png == (there / "f.png").read_bytes()
+    assert "<text" not in (there / "f.svg").read_text()     # text drawn as paths, matplotlib's default
+    # the workers render with the caller's rcParams, including those read only when saving
+    with plt.rc_context({"svg.fonttype": "none"}):
+        render.FigureWriter(2).submit(_figure(), there, "g").result()
+    assert "<text" in (there / "g.svg").read_text()
+    # a figure the worker cannot save is saved again here, so its error is raised here
+    with pytest.raises(FileNotFoundError):
+        render.FigureWriter(2).submit(_figure(), tmp_path / "no such folder", "f").result()
+    # workers that die (here: never start) leave the figure to be saved here
+    monkeypatch.setattr(render, "_POOLS", {})
+    monkeypatch.setattr(render, "_BOOT", "import sys; sys.exit(3)")
+    assert render.FigureWriter(2).submit(_figure(), tmp_path, "lost").result() == png
+    assert (tmp_path / "lost.svg").exists()
+    monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "0")
+    assert render.figure_workers() == 0 and render.FigureWriter().submit(_figure(), tmp_path, "h").result() == png
+    monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "two")
+    with pytest.raises(ValueError, match="GDLAB_FIGURE_WORKERS must be a whole number"):
+        render.figure_workers()
+
+
 @pytest.fixture(scope="module")
 def built_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep")
@@ -201,6 +238,22 @@ def test_a_report_without_curves_leaves_out_what_needs_them(tmp_path):
     assert any("curves: false" in m for m in logs) and "curves: false" in index.read_text()
     rules = pd.read_csv(folder / "report" / "tables" / "stopping_rules.csv")
     assert rules[["median_wasted_steps", "total_wasted_steps"]].isna().all().all() and (rules["fired"] > 0).any()
+
+
+def test_a_report_is_the_same_bits_with_its_figures_saved_in_workers_or_here(built_report, tmp_path, monkeypatch):
+    """Every file of the report but its build time (SVGs included: no date, ids from a fixed salt)."""
+    folder, _ = built_report
+    pages = {}
+    for workers in ("0", "2"):
+        copy = tmp_path / workers / folder.name
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("report"))
+        monkeypatch.setenv("GDLAB_FIGURE_WORKERS", workers)
+        pages[workers] = build(copy, log=lambda m: None)
+    files = sorted(p.relative_to(pages["0"].parent) for p in pages["0"].parent.rglob("*")
+                   if p.is_file() and p.name != "facts.json")
+    assert len([f for f in files if f.suffix == ".png"]) >= 8
+    for f in files:
+        assert (pages["0"].parent / f).read_bytes() == (pages["2"].parent / f).read_bytes(), f
 
 
 def test_gdlab_report_rebuilds(built_report, tmp_path):
