@@ -171,4 +171,7 @@ def report_main(argv: list[str] | None = None) -> None:
     except FolderError as exc:
         _log(f"error: {exc}")
         sys.exit(1)
+    except KeyboardInterrupt:
+        _log(f"interrupted: the report is not finished; run gdlab-report {argv[0]} again (the sweep is untouched)")
+        sys.exit(EXIT_INTERRUPTED)
     print(f"report: {out}", flush=True)

@@ -113,19 +113,24 @@ _BOOT = ("import sys, types; pkg = types.ModuleType('gdlab'); pkg.__path__ = [sy
 def _serve() -> None:
     """A worker: (job) pickles in on stdin, ("ok", png) or ("error", text) pickles out on stdout,
     until stdin closes."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the caller's to handle; stdin closing ends this
     channel_in, channel_out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr          # a stray print must not corrupt the channel
     while True:
         try:
             job = pickle.load(channel_in)
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):      # the caller closed the channel, or exited mid-job
             return
         try:
             reply = ("ok", _save_pickled(job))
         except Exception as exc:     # the caller saves it again in its own process, and sees the error there
             reply = ("error", f"{type(exc).__name__}: {exc}")
-        pickle.dump(reply, channel_out)
-        channel_out.flush()
+        try:
+            pickle.dump(reply, channel_out)
+            channel_out.flush()
+        except BrokenPipeError:
+            return
 
 
 class _Pool:

@@ -121,3 +121,33 @@ def test_the_batch_is_split_over_local_devices():
     order = np.argsort(merged["run"])
     for key in ("x", "f", "k", "status", "fired"):
         np.testing.assert_array_equal(both[key], merged[key][order], err_msg=key)
+
+
+def test_ctrl_c_in_gdlab_report_says_how_to_finish_and_exits_130(tmp_path, monkeypatch, capsys):
+    from gdlab import cli, report
+
+    def interrupted(folder, log):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "build", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        cli.report_main([str(tmp_path)])
+    assert exit_.value.code == cli.EXIT_INTERRUPTED == 130
+    assert f"run gdlab-report {tmp_path} again" in capsys.readouterr().err
+
+
+def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
+    """The caller exiting (Ctrl-C) while it hands a figure over leaves the worker a cut pickle:
+    it ends without a traceback, as it does when its input closes."""
+    import pickle
+
+    from gdlab import render
+    job = pickle.dumps(("figure", {}, "/nowhere", "f"))
+    for given in (b"", job[: len(job) // 2]):
+        done = subprocess.run([sys.executable, "-c", render._BOOT, str(Path(render.__file__).parent)],
+                              input=given, capture_output=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    # and it loads matplotlib, not JAX or the engine (gdlab's __init__ would)
+    done = subprocess.run([sys.executable, "-c", render._BOOT + "; print(sorted({'jax', 'pandas', 'matplotlib'} & "
+                           "set(sys.modules)), file=sys.stderr)", str(Path(render.__file__).parent)],
+                          input=b"", capture_output=True, timeout=60)
+    assert done.stderr.decode().strip() == "['matplotlib']"
