@@ -206,9 +206,9 @@ class FigureWriter:
 
     ``submit(fig, folder, stem)`` pickles the figure, closes it and returns at once; the returned
     object's ``result()`` is the PNG's bytes once the files are written. ``workers``: how many
-    worker processes (default :func:`figure_workers`); with none, ``submit`` saves the figure
-    itself. A figure a worker fails on is saved again in this process, so an error in it is
-    raised here, with its traceback."""
+    worker processes (default :func:`figure_workers`); with none, or for a figure that does not
+    pickle, ``submit`` saves the figure itself. A figure a worker fails on is saved again in this
+    process, so an error in it is raised here, with its traceback."""
 
     def __init__(self, workers: int | None = None):
         self.workers = figure_workers() if workers is None else workers
@@ -216,6 +216,9 @@ class FigureWriter:
     def submit(self, fig, folder: Path | str, stem: str):
         if not self.workers:
             return _Saved(save_figure(fig, folder, stem))
-        job = (pickle.dumps(fig), dict(matplotlib.rcParams), str(folder), stem)
+        try:
+            job = (pickle.dumps(fig), dict(matplotlib.rcParams), str(folder), stem)
+        except Exception:            # an artist that does not pickle (a lambda formatter): saved here
+            return _Saved(save_figure(fig, folder, stem))
         plt.close(fig)
         return _Saving(_pool(self.workers).submit(job), job)

@@ -183,6 +183,10 @@ def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monke
     # a figure the worker cannot save is saved again here, so its error is raised here
     with pytest.raises(FileNotFoundError):
         render.FigureWriter(2).submit(_figure(), tmp_path / "no such folder", "f").result()
+    # a figure that does not pickle (a lambda formatter) is saved here, with its own labels
+    odd = _figure()
+    odd.axes[0].xaxis.set_major_formatter(lambda x, pos: f"<{x:g}>")
+    assert render.FigureWriter(2).submit(odd, there, "odd").result() == (there / "odd.png").read_bytes() != png
     # workers that die (here: never start) leave the figure to be saved here
     monkeypatch.setattr(render, "_POOLS", {})
     monkeypatch.setattr(render, "_BOOT", "import sys; sys.exit(3)")
