@@ -31,7 +31,7 @@ from .render import FigureWriter
 from .stats import (MAX_RUNS, SETTING, RuleTally, convergence_bands, ecdf_targets, group_codes,
                     problems_with_minima, rows_of, rule_outcomes, run_keys, sample_groups, stalled_runs,
                     target_steps)
-from .storage import SweepFolder
+from .storage import SweepFolder, prefetched
 from .sweep import Progress, load
 
 __all__ = ["build", "MAX_LINES", "markdown_table"]
@@ -259,7 +259,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     flat = [p.name for p in sw.problems if p.dim == 2]
     tables = (sf.read_parts("runs", records, columns=_RUNS_READ), sf.read_parts("stops", records),
               sf.read_parts("curves", records))
-    for runs, stops, part in zip(*tables):
+    for runs, stops, part in prefetched(zip(*tables)):     # the next part is read while this one is worked on
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
         if progress is not None:
             progress.update(len(runs))

@@ -18,8 +18,9 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -276,6 +277,24 @@ class SweepFolder:
         if not files:
             raise FolderError(f"{self.path} has no finished parts")
         return files
+
+
+_END = object()
+
+
+def prefetched(items: Iterable) -> Iterator:
+    """The items of ``items`` in order, each next one made in a background thread while the
+    caller works on the one before (reading parquet releases the GIL): one item more in memory.
+    A caller that stops early waits for the item being made, and no more are."""
+    it = iter(items)
+    with ThreadPoolExecutor(1, thread_name_prefix="gdlab-reader") as pool:
+        ahead = pool.submit(next, it, _END)
+        while True:
+            item = ahead.result()
+            if item is _END:
+                return
+            ahead = pool.submit(next, it, _END)
+            yield item
 
 
 def _ordered(table: str, arrow: pa.Table) -> pd.DataFrame:

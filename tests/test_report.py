@@ -4,6 +4,7 @@ import io
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -448,3 +449,36 @@ def test_a_heatmap_keeps_an_epsilon_where_the_rule_never_fired():
     F.plot_heatmap(table[table["epsilon"] == 1e-6], "median_stop_step", "never", axes[1], fmt="{:.0f}")
     assert [t.get_text() for t in axes[1].texts] == ["–", "–"] and axes[1].get_images()[0].get_array().shape == (2, 1)
     plt.close(fig)
+
+
+def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
+    import threading
+
+    from gdlab.storage import prefetched
+    made, makers = [], set()
+
+    def parts(n, fail_at=None):
+        for i in range(n):
+            if i == fail_at:
+                raise OSError(f"part {i} is unreadable")
+            made.append(i)
+            makers.add(threading.current_thread().name)
+            yield i
+
+    got = []
+    for i in prefetched(parts(5)):
+        got.append(i)
+        deadline = time.monotonic() + 10
+        while len(made) < min(i + 2, 5) and time.monotonic() < deadline:    # the next is made meanwhile
+            time.sleep(0.001)
+        assert made == list(range(min(i + 2, 5)))
+    assert got == [0, 1, 2, 3, 4] and makers and threading.current_thread().name not in makers
+    made.clear()
+    for i in prefetched(parts(100)):
+        if i == 2:
+            break
+    assert made == [0, 1, 2, 3]              # stopping early: only the one being made when it stopped
+    with pytest.raises(OSError, match="part 3 is unreadable"):
+        for i in prefetched(parts(6, fail_at=3)):
+            got.append(i)
+    assert got[-3:] == [0, 1, 2]             # an error comes where its part would have
