@@ -28,7 +28,8 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
     ``overrides`` and build the lessons page instead. Raises ConfigError
     (nothing written) on a bad config.
     """
-    from .config import validate
+    from .config import ConfigError, validate
+    from .render import figure_workers
     from .sweep import run_to_folder
 
     from . import report
@@ -37,6 +38,10 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
     from .sweep import check_interrupt
 
     sw = validate(config)
+    try:
+        figure_workers()      # the report reads it: a bad value is said now, before any work
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
     if config.get("lessons"):
         from .lessons import run_lessons
         keep = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("experiment", "lessons")]
@@ -159,7 +164,13 @@ def report_main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     from . import report
     from .cache import enable_compile_cache
+    from .render import figure_workers
     from .storage import FolderError
+    try:
+        figure_workers()
+    except ValueError as exc:
+        _log(f"error: {exc}")
+        sys.exit(EXIT_BAD_CONFIG)
     enable_compile_cache()
     try:
         folder = Path(argv[0])

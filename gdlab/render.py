@@ -157,7 +157,7 @@ class _Pool:
                 pickle.dump(job, proc.stdin)
                 proc.stdin.flush()
                 status, value = pickle.load(proc.stdout)
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            except Exception as exc:     # the pipe broke, the worker died, a job that does not pickle
                 if proc is not None:
                     proc.kill()
                 proc = None

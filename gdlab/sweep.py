@@ -306,7 +306,11 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 record = folder.write_part(p.part, tables, {**facts, "shard": shard})
                 if not first:       # the first part written tells what the rest will take on disk
                     first.append(record)
-                    for line in disk_projection(folder.path, record, n_todo):
+                    try:
+                        lines = disk_projection(folder.path, record, n_todo)
+                    except OSError:     # a guess never stops a sweep
+                        lines = []
+                    for line in lines:
                         progress.note(line)
                 return record
 
@@ -345,7 +349,7 @@ def disk_projection(path: Path, record: Mapping, n_runs: int) -> list[str]:
     free = shutil.disk_usage(path).free
     lines = []
     if need > LARGE_SWEEP_BYTES:
-        lines.append(f"sweep: its first part took {_bytes(size)} for {rows:,} runs, so its {n_runs:,} runs will "
+        lines.append(f"sweep: its first part took {_bytes(size)} for {rows:,} runs, so {n_runs:,} runs will "
                      f"take about {_bytes(need)} on disk ({_bytes(free)} free)")
     if need - size > free:
         lines.append(f"warning: the sweep needs about {_bytes(need - size)} more on disk than the "

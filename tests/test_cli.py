@@ -151,3 +151,15 @@ def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
                            "set(sys.modules)), file=sys.stderr)", str(Path(render.__file__).parent)],
                           input=b"", capture_output=True, timeout=60)
     assert done.stderr.decode().strip() == "['matplotlib']"
+
+
+def test_a_bad_figure_worker_count_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    from gdlab import cli
+    from gdlab.config import DEFAULTS, ConfigError
+    monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "two")
+    with pytest.raises(ConfigError, match="GDLAB_FIGURE_WORKERS must be a whole number"):
+        cli.run({**DEFAULTS, "out_dir": str(tmp_path)})
+    assert not list(tmp_path.iterdir())                     # nothing written
+    with pytest.raises(SystemExit) as exit_:
+        cli.report_main([str(tmp_path)])
+    assert exit_.value.code == cli.EXIT_BAD_CONFIG and "GDLAB_FIGURE_WORKERS" in capsys.readouterr().err

@@ -306,7 +306,7 @@ def test_the_sweep_says_its_shape_and_what_it_will_take_on_disk(tmp_path, monkey
     monkeypatch.setattr(S.shutil, "disk_usage", lambda path: type("U", (), {"free": free[0]})())
     assert S.disk_projection(tmp_path, record, 100_000) == []            # 400 MB: nothing to say
     [line] = S.disk_projection(tmp_path, record, 1_000_000)
-    assert line == ("sweep: its first part took 4.0 MB for 1,000 runs, so its 1,000,000 runs will take about "
+    assert line == ("sweep: its first part took 4.0 MB for 1,000 runs, so 1,000,000 runs will take about "
                     "4.0 GB on disk (1000.0 GB free)")
     free[0] = 2 * 10 ** 9
     line, warning = S.disk_projection(tmp_path, record, 1_000_000)
