@@ -138,6 +138,7 @@ class _Pool:
 
     def __init__(self, n: int):
         self.jobs: queue.Queue = queue.Queue()
+        self.broken = False      # a worker could not start: the caller saves its figures itself from then on
         for i in range(n):
             threading.Thread(target=self._feed, name=f"gdlab-figures-{i}", daemon=True).start()
 
@@ -152,14 +153,15 @@ class _Pool:
             future, job = self.jobs.get()
             try:
                 if proc is None or proc.poll() is not None:
-                    proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(Path(__file__).parent)],
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                    proc, answered = self._start(), False
                 pickle.dump(job, proc.stdin)
                 proc.stdin.flush()
                 status, value = pickle.load(proc.stdout)
+                answered = True
             except Exception as exc:     # the pipe broke, the worker died, a job that does not pickle
                 if proc is not None:
                     proc.kill()
+                    self.broken = self.broken or not answered    # it never answered: it will not
                 proc = None
                 future.set_exception(_WorkerLost(str(exc)))
                 continue
@@ -167,6 +169,14 @@ class _Pool:
                 future.set_result(value)
             else:
                 future.set_exception(_WorkerLost(value))
+
+
+    @staticmethod
+    def _start() -> subprocess.Popen:
+        # the worker looks for modules where this process does (a notebook may have added a folder)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        return subprocess.Popen([sys.executable, "-c", _BOOT, str(Path(__file__).parent)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 
 _POOLS: dict[int, _Pool] = {}
@@ -214,7 +224,7 @@ class FigureWriter:
         self.workers = figure_workers() if workers is None else workers
 
     def submit(self, fig, folder: Path | str, stem: str):
-        if not self.workers:
+        if not self.workers or _pool(self.workers).broken:
             return _Saved(save_figure(fig, folder, stem))
         try:
             job = (pickle.dumps(fig), dict(matplotlib.rcParams), str(folder), stem)

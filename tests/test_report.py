@@ -193,6 +193,9 @@ def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monke
     monkeypatch.setattr(render, "_BOOT", "import sys; sys.exit(3)")
     assert render.FigureWriter(2).submit(_figure(), tmp_path, "lost").result() == png
     assert (tmp_path / "lost.svg").exists()
+    assert render._POOLS[2].broken                          # and the next figures are saved here at once
+    saving = render.FigureWriter(2).submit(_figure(), tmp_path, "next")
+    assert isinstance(saving, render._Saved) and saving.result() == png
     monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "0")
     assert render.figure_workers() == 0 and render.FigureWriter().submit(_figure(), tmp_path, "h").result() == png
     monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "two")
