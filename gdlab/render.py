@@ -170,7 +170,6 @@ class _Pool:
             else:
                 future.set_exception(_WorkerLost(value))
 
-
     @staticmethod
     def _start() -> subprocess.Popen:
         # the worker looks for modules where this process does (a notebook may have added a folder)
@@ -224,11 +223,12 @@ class FigureWriter:
         self.workers = figure_workers() if workers is None else workers
 
     def submit(self, fig, folder: Path | str, stem: str):
-        if not self.workers or _pool(self.workers).broken:
+        pool = _pool(self.workers) if self.workers else None
+        if pool is None or pool.broken:
             return _Saved(save_figure(fig, folder, stem))
         try:
             job = (pickle.dumps(fig), dict(matplotlib.rcParams), str(folder), stem)
         except Exception:            # an artist that does not pickle (a lambda formatter): saved here
             return _Saved(save_figure(fig, folder, stem))
         plt.close(fig)
-        return _Saving(_pool(self.workers).submit(job), job)
+        return _Saving(pool.submit(job), job)

@@ -300,12 +300,13 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 f"dtype {sw.dtype}, {jax.local_device_count()} {jax.default_backend()} device(s))")
             progress = Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
-            first: list[dict] = []
+            projected = False
 
             def write(p: Part, tables, facts) -> dict:
+                nonlocal projected
                 record = folder.write_part(p.part, tables, {**facts, "shard": shard})
-                if not first:       # the first part written tells what the rest will take on disk
-                    first.append(record)
+                if not projected:       # the first part written tells what the rest will take on disk
+                    projected = True
                     try:
                         lines = disk_projection(folder.path, record, n_todo)
                     except OSError:     # a guess never stops a sweep
