@@ -141,28 +141,87 @@ def group_codes(frame: pd.DataFrame, by: list[str], seen: pd.DataFrame | None = 
     return codes[local].astype(np.int32), seen
 
 
+class CellValues:
+    """The values of one statistic (a stop step, an error at the stop) of a sweep's setting × rule
+    cells, gathered part by part for their medians and quantiles, which need the values themselves.
+
+    Only what those statistics read is kept: NaN (or, for steps, −1: none) is left out, as pandas
+    skips it, and whole numbers are kept as counts of each value (a few hundred distinct steps a
+    cell, however many runs). So the median of a cell is pandas' over the same values, in any
+    order of the parts, and a sweep keeps 8 bytes of each run × rule's fired error, and next to
+    nothing of its steps."""
+
+    def __init__(self, counted: bool):
+        self.counted = counted              # whole numbers (≥ 0), kept as counts of each value
+        self._cells: dict[int, list] = {}   # cell → its arrays (floats) or (values, counts) pairs, a part each
+
+    def add(self, cell: np.ndarray, values: np.ndarray) -> None:
+        """``cell``: each row's cell code (small integers ≥ 0); ``values``: the row's value."""
+        kept = values >= 0 if self.counted else ~np.isnan(values)
+        cell, values = cell[kept], values[kept]
+        if not len(cell):
+            return
+        present = np.flatnonzero(np.bincount(cell))
+        if self.counted:
+            # counts of each (cell, value): one bincount over a key, the cells numbered within the part
+            local = np.empty(present[-1] + 1, np.int64)
+            local[present] = np.arange(len(present))
+            span = int(values.max()) + 1
+            if len(present) * span <= max(4 * len(values), 1 << 20):
+                counts = np.bincount(local[cell] * span + values, minlength=len(present) * span)
+                key = np.flatnonzero(counts)
+                counts = counts[key]
+            else:       # few rows over a wide range of values
+                key, counts = np.unique(local[cell] * span + values.astype(np.int64), return_counts=True)
+            cells, values = present[key // span], (key % span).astype(values.dtype)
+            payload = (values, counts)
+        else:
+            if len(present) > 1:
+                order = np.argsort(cell.astype(np.uint16) if present[-1] < 1 << 16 else cell, kind="stable")
+                cell, values = cell[order], values[order]
+            cells, payload = cell, (values,)
+        edges = np.flatnonzero(np.diff(cells)) + 1
+        for c, a, b in zip(cells[np.r_[0, edges]].tolist(), np.r_[0, edges].tolist(), np.r_[edges, len(cells)].tolist()):
+            self._cells.setdefault(c, []).append(tuple(p[a:b] for p in payload))
+
+    def of(self, cells) -> np.ndarray:
+        """The values of these cells together, as float64 (the floats the tables take)."""
+        pieces = [piece for c in cells for piece in self._cells.get(int(c), ())]
+        if not pieces:
+            return np.zeros(0)
+        if self.counted:
+            return np.repeat(np.concatenate([v for v, _ in pieces]), np.concatenate([n for _, n in pieces])
+                             ).astype(np.float64)
+        return np.concatenate([v for v, in pieces]).astype(np.float64, copy=False)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for pieces in self._cells.values() for piece in pieces for a in piece)
+
+
 class RuleTally:
     """What the summary and stopping-rule tables aggregate, gathered from the run × rule outcomes
     one part of a sweep at a time, so that neither table needs every run's rows at once.
 
     Counts, sums and minima are kept per part and setting × rule (a few rows a part); the medians
-    and quantiles need their values, so of each run × rule it keeps the five numbers they are taken
-    of and its setting × rule (32 bytes, against several hundred for its rows in the tables). The
-    tables are the same whether the outcomes come in one piece (:func:`summary_table`,
-    :func:`rule_comparison`) or in parts, in any order: the steps are kept exactly, the sums are
-    of integers, and the medians are pandas' over the same values.
+    and quantiles need their values (:class:`CellValues`): the steps as counts of each value per
+    cell, the error at the stop (f − f* and the distance to the minimum) of each run × rule whose
+    rule fired (16 bytes, against several hundred for its rows in the tables). The tables are the
+    same whether the outcomes come in one piece (:func:`summary_table`, :func:`rule_comparison`) or
+    in parts, in any order: the steps are counted exactly, the sums are of integers, and the medians
+    are pandas' over the same values.
     """
 
     KEYS = SETTING + RULE
+    COUNTED = ("step", "spent", "wasted")     # whole numbers, kept as counts; the others as they are
 
     def __init__(self, rows: int | None = None):
         """``rows``: how many run × rule rows will be added, where the caller knows (a sweep's
-        manifest does): the values then go into arrays of that size as they come, and are not
-        copied to join the parts' (which took as much memory again)."""
+        manifest does): adding more is an error, as the caller's count of them was wrong."""
         self._cells: pd.DataFrame | None = None   # the setting × rule cells met so far, by code
         self._sums: list[pd.DataFrame] = []
         self._minima: list[pd.DataFrame] = []
-        self._values: dict[str, list[np.ndarray]] = {}     # a list of parts' arrays, or one array, a column
+        self._values = {name: CellValues(name in self.COUNTED) for name in (*self.COUNTED, "gap", "dist")}
         self._rows, self._filled = rows, 0
 
     def add(self, outcomes: pd.DataFrame, reached: pd.Series | None = None) -> None:
@@ -192,58 +251,42 @@ class RuleTally:
         won = success == 1
         self._minima.append(pd.DataFrame({"cell": cell[won], "min_id": o["min_id_at_stop"].to_numpy()[won]})
                             .drop_duplicates())
-        step, spent = o["step"].to_numpy(), o["spent"].to_numpy()
-        steps = np.int32 if max(step.max(initial=0), spent.max(initial=0)) < 2 ** 31 else np.int64
-        for name, column in (("cell", cell), ("step", np.where(fired, step, -1).astype(steps)),
-                             ("spent", spent.astype(steps)),
-                             ("wasted", np.where(np.isnan(wasted), -1, wasted).astype(steps)),
+        step = o["step"].to_numpy(np.int64)
+        for name, column in (("step", np.where(fired, step, -1)), ("spent", o["spent"].to_numpy(np.int64)),
+                             ("wasted", np.where(np.isnan(wasted), -1, wasted).astype(np.int64)),
                              ("gap", np.where(fired, o["f_gap_at_stop"].to_numpy(np.float64), np.nan)),
                              ("dist", np.where(fired, o["dist_to_min_at_stop"].to_numpy(np.float64), np.nan))):
-            if self._rows is None:
-                self._values.setdefault(name, []).append(column)
-                continue
-            if name not in self._values:
-                self._values[name] = [np.empty(self._rows, column.dtype)]
-            into = self._values[name]
-            if np.result_type(into[0], column) != into[0].dtype:        # steps past 2³¹
-                into[0] = into[0].astype(np.result_type(into[0], column))
-            into[0][self._filled:self._filled + len(column)] = column
+            self._values[name].add(cell, column)
         self._filled += len(o)
 
     def _gathered(self):
-        # each list becomes one frame, once (the values are tens of bytes a run × rule: no second copy)
+        # the parts' sums become one frame, once
         self._sums = [pd.concat(self._sums).groupby(level=0).agg(
             {**{c: "sum" for c in self._sums[0].columns if c != "best_f"}, "best_f": "min"})]
-        for name, parts in self._values.items():     # a column at a time: one column's copy in flight
-            self._values[name] = [np.concatenate(parts) if self._rows is None else parts[0][:self._filled]]
-        return self._cells, self._sums[0], {name: parts[0] for name, parts in self._values.items()}
+        return self._cells, self._sums[0]
 
-    @staticmethod
-    def _quantiles(groups: np.ndarray, columns: dict[str, tuple[np.ndarray, Callable]]) -> pd.DataFrame:
-        """Per group 0, 1, …: each column's statistic (a median, a quantile: of pandas, skipping NaN),
-        a group at a time. A group-by over tens of millions of rows took a gigabyte of temporaries;
-        this takes one sort of the groups and one group's values at a time."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the values kept for the medians and quantiles."""
+        return sum(v.nbytes for v in self._values.values())
+
+    def _quantiles(self, groups: np.ndarray, columns: dict[str, tuple[str, Callable]]) -> pd.DataFrame:
+        """Per group 0, 1, …: each column's statistic (a median, a quantile: of pandas) over the values
+        of the group's cells; ``groups``: each cell's group."""
         n = int(groups.max()) + 1 if len(groups) else 0
-        if n > 1:
-            order = np.argsort(groups, kind="stable")
-            edges = np.searchsorted(groups[order], np.arange(n + 1))
-        else:       # one group (a sweep of one setting and rule): its rows are every row, in place
-            order, edges = slice(None), [0, len(groups)]
+        members = np.split(np.argsort(groups, kind="stable"), np.cumsum(np.bincount(groups, minlength=n))[:-1]) \
+            if n else []
         out = {name: np.empty(n) for name in columns}
-        for g, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-            rows = order[a:b] if n > 1 else order
+        for g, cells in enumerate(members):
             for name, (values, stat) in columns.items():
-                picked = values[rows]
-                if picked.dtype.kind == "i":        # steps, −1 for none: the float steps the tables take
-                    picked = np.where(picked >= 0, picked, np.nan)
-                out[name][g] = stat(pd.Series(picked))
+                out[name][g] = stat(pd.Series(self._values[values].of(cells)))
         return pd.DataFrame(out)
 
     def summary(self) -> pd.DataFrame:
         """:func:`summary_table` of everything added."""
-        cells, sums, values = self._gathered()
-        q = self._quantiles(values["cell"], {"median": (values["step"], pd.Series.median),
-                                             "p90": (values["step"], lambda s: s.quantile(0.9))})
+        cells, sums = self._gathered()
+        q = self._quantiles(np.arange(len(cells)), {"median": ("step", pd.Series.median),
+                                                   "p90": ("step", lambda s: s.quantile(0.9))})
         minima = pd.concat(self._minima).drop_duplicates().groupby("cell").size()
         table = pd.DataFrame({
             "runs": sums["runs"], "success_rate": sums["success"] / sums["judged"].where(sums["judged"] > 0),
@@ -264,14 +307,14 @@ class RuleTally:
     def comparison(self, curves: bool = True) -> pd.DataFrame:
         """:func:`rule_comparison` of everything added; ``curves``: whether the sweep kept curves
         (without them the wasted steps are unknown, not 0)."""
-        cells, sums, values = self._gathered()
+        cells, sums = self._gathered()
         keys = ["problem"] + RULE
         group = cells.groupby(keys, sort=True).ngroup()          # each cell's problem × rule, in order
         sums = sums.drop(columns="best_f").groupby(group.reindex(sums.index).to_numpy()).sum()
         median = pd.Series.median
-        q = self._quantiles(group.to_numpy().astype(np.int32)[values["cell"]], {
-            "spent": (values["spent"], median), "gap": (values["gap"], median), "dist": (values["dist"], median),
-            "wasted": (values["wasted"], median)})
+        q = self._quantiles(group.to_numpy(), {
+            "spent": ("spent", median), "gap": ("gap", median), "dist": ("dist", median),
+            "wasted": ("wasted", median)})
         table = pd.DataFrame({
             "runs": sums["runs"], "fired": sums["fired"] / sums["runs"],
             "median_steps": q["spent"], "median_f_gap_at_stop": q["gap"], "median_dist_at_stop": q["dist"],

@@ -388,6 +388,40 @@ def test_rule_tables_are_the_same_from_parts_in_any_order():
     assert whole["median_stop_step"].nunique() > 5
 
 
+def test_cell_values_give_pandas_medians_and_keep_only_what_they_read():
+    """The tally's values by cell, added in parts in any order, give pandas' median and 90th
+    percentile of each group of cells: steps (−1: none) as counts of each value, through the dense
+    count and through the sparse one (few rows over a wide range), and floats with NaN left out,
+    cell codes below and above 2¹⁶. Steps are kept as counts, so a million of them take a few KB."""
+    from gdlab.stats import CellValues
+    rng = np.random.default_rng(0)
+    for counted, n_cells, values in (
+            (True, 7, lambda n: rng.integers(-1, 60, n)),                         # dense counts
+            (True, 5, lambda n: np.where(rng.random(n) < 0.5, rng.integers(0, 10**9, n), -1)),   # sparse
+            (False, 9, lambda n: np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n))),
+            (False, 70_000, lambda n: rng.normal(size=n))):
+        n = 40_000
+        cell = rng.integers(0, n_cells, n).astype(np.int32)
+        if n_cells > 1 << 16:
+            cell[:3] = [0, 65_536, 69_999]
+        v = values(n)
+        kept = CellValues(counted)
+        for rows in np.array_split(rng.permutation(n), 5):
+            kept.add(cell[rows], v[rows])
+        whole = pd.Series(np.where(v >= 0, v, np.nan) if counted else v)
+        for cells in ([0], [1, 3], list(range(n_cells)), [n_cells + 5]):
+            picked = whole[np.isin(cell, cells)]
+            got = pd.Series(kept.of(cells))
+            assert got.dtype == np.float64 and len(got) == picked.notna().sum()
+            for stat in (pd.Series.median, lambda s: s.quantile(0.9)):
+                assert stat(got) == stat(picked) or (np.isnan(stat(got)) and np.isnan(stat(picked)))
+        if counted and n_cells == 7:
+            assert kept.nbytes <= 5 * n_cells * 61 * 16        # at most a count per cell, value and part
+    steps = CellValues(True)
+    steps.add(np.zeros(10**6, np.int32), np.random.default_rng(1).integers(10, 110, 10**6))
+    assert steps.nbytes <= 100 * 16 and len(steps.of([0])) == 10**6
+
+
 def test_the_reports_shortcuts_give_what_pandas_does():
     """The report groups a part's rows by codes, skipping the columns that hold one value, finds runs'
     rows by binary search and a run's first step at the target in one pass: each is checked here
