@@ -424,9 +424,21 @@ def stalled_runs(runs: pd.DataFrame, curves: pd.DataFrame, grad_floor: float = 1
     Judged on the last two checkpoint rows of each max_iter run.
     """
     ids = runs.loc[runs["status"] == "max_iter", "run_id"]
-    tail = rows_of(curves, ids).groupby("run_id").tail(2)
-    last = tail.groupby("run_id").agg(f_prev=("f", "first"), f_last=("f", "last"), grad_last=("grad_norm", "last"),
-                                      rows=("f", "size"))
+    rows = rows_of(curves, ids)
+    if in_order(rows, ["run_id", "step"]):
+        # a sweep's part: each run's rows together and by step, so its last two rows are where the run
+        # changes and the row before (a group-by tail of every max_iter run's rows took seconds)
+        run = rows["run_id"].to_numpy()
+        end = np.flatnonzero(np.r_[run[1:] != run[:-1], True]) if len(run) else np.zeros(0, np.int64)
+        two = (end > 0) & (run[np.maximum(end - 1, 0)] == run[end])
+        before = np.where(two, end - 1, end)
+        f, g = rows["f"].to_numpy(), rows["grad_norm"].to_numpy()
+        last = pd.DataFrame({"f_prev": f[before], "f_last": f[end], "grad_last": g[end],
+                             "rows": np.where(two, 2, 1)}, index=pd.Index(run[end], name="run_id"))
+    else:
+        tail = rows.groupby("run_id").tail(2)
+        last = tail.groupby("run_id").agg(f_prev=("f", "first"), f_last=("f", "last"),
+                                          grad_last=("grad_norm", "last"), rows=("f", "size"))
     flat = (last["rows"] == 2) & ((last["f_last"] - last["f_prev"]).abs()
                                   <= 1e-9 * np.maximum(1.0, last["f_last"].abs()))
     return last[flat & (last["grad_last"] > grad_floor)].reset_index()

@@ -427,7 +427,8 @@ def test_the_reports_shortcuts_give_what_pandas_does():
     rows by binary search and a run's first step at the target in one pass: each is checked here
     against the pandas it stands for (group-by, isin, drop_duplicates and merge), on frames with
     text and NA, NaN, constant columns, in order and shuffled."""
-    from gdlab.stats import group_codes, row_groups, rows_of, target_steps
+    from gdlab.stats import group_codes, row_groups, rows_of, stalled_runs, target_steps
+    from gdlab.storage import in_order
     rng = np.random.default_rng(0)
     by = ["problem", "alpha", "momentum", "k"]
 
@@ -463,6 +464,23 @@ def test_the_reports_shortcuts_give_what_pandas_does():
     got = target_steps(runs, curves, 0.2)
     assert got.to_dict() == {2: 1, 3: 2, 8: 9}          # f* = f_final − f_gap; 5: none known; 9: never; 11: no run
     pd.testing.assert_series_equal(got, target_steps(runs, curves.sample(frac=1, random_state=0), 0.2))
+
+    # the cycling runs, from ordered rows in one pass and from shuffled ones by group-by tail
+    for t in range(40):
+        n = int(rng.integers(1, 12))
+        runs = pd.DataFrame({"run_id": np.arange(n), "status": rng.choice(["max_iter", "converged"], n)})
+        steps = [np.sort(rng.choice(20, int(rng.integers(0 if t % 3 else 1, 4)), replace=False)) for _ in range(n)]
+        curves = pd.DataFrame({"run_id": np.repeat(np.arange(n), [len(s) for s in steps]),
+                               "step": np.concatenate(steps).astype(np.int64)})
+        curves["f"] = rng.choice([1.0, 1.0 + 1e-12, 2.0], len(curves))
+        curves["grad_norm"] = rng.choice([1e-4, 0.5], len(curves))
+        fast = stalled_runs(runs, curves)
+        backwards = curves.sort_values(["run_id", "step"], ascending=[False, True])     # runs out of order
+        assert in_order(curves, ["run_id", "step"])
+        assert not in_order(backwards, ["run_id", "step"]) or curves["run_id"].nunique() < 2
+        pd.testing.assert_frame_equal(fast, stalled_runs(runs, backwards))
+        if t == 39:
+            assert len(fast) and set(fast.columns) == {"run_id", "f_prev", "f_last", "grad_last", "rows"}
 
 
 def test_a_part_read_back_is_put_in_order_only_when_it_is_not():
