@@ -891,6 +891,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             return None
         kd = opts.chunk or next_chunk(lengths, spec.chunk, device_idle)
         chunks.append(kd)
+        blind.append(lengths.runs == 0)
         # nothing known yet and the device the bottleneck: the call doubles its chunk while few lanes finish
         grow = not opts.chunk and not device_idle and lengths.runs == 0
         return launcher.submit(launch, *queue(g), kd, grow)
@@ -899,9 +900,12 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
     # unpacks (and the caller stores) what the call before returned.
     # The host waits for each call's output. While it waits less than half its time, the caller is
     # the bottleneck and the device sits idle between calls (a sweep building and writing tables).
+    # The calls dealt blind (before any run had finished) are not timed: they are small, so the
+    # second is often done before the host asks for it, which said "host-bound" after one call
+    # and sent the next, large call to the short chunk.
     useful = executed = chunks_run = 0
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
-    device_idle, chunks, waited, cycled, back = host_bound, [], 0.0, 0.0, time.perf_counter()
+    device_idle, chunks, blind, waited, cycled, back = host_bound, [], [], 0.0, 0.0, time.perf_counter()
     with ThreadPoolExecutor(1, thread_name_prefix="gdlab-launch") as launcher:
         pending, held = dispatch(0), None
         for g in range(1, len(groups) + 1):
@@ -913,7 +917,7 @@ def stream_batch(problem: Problem, method: str, x0, alpha=None, momentum=0.0,
             executed += spec.lanes * int(counts[:, 1].astype(np.int64).sum())
             chunks_run += int(counts[:, 2].sum())
             now = time.perf_counter()
-            if g > 1 and not host_bound:    # the first wait includes compiling
+            if g > 1 and not blind[g - 1] and not host_bound:    # the first wait includes compiling
                 waited, cycled = waited + now - asked, cycled + now - back
                 device_idle = waited < HOST_WAIT * cycled
             back = now
