@@ -240,14 +240,12 @@ class RuleTally:
             wasted = np.where(fired, np.clip(o["step"].to_numpy() - target, 0, None), np.nan)
         status = o["status"]
         f_fired = np.where(fired, o["f_at_stop"].to_numpy(np.float64), np.nan)
-        self._sums.append(pd.DataFrame({
-            "cell": cell, "runs": 1, "success": success, "judged": ~np.isnan(success),
+        self._sums.append(self._cell_sums(cell, {
+            "runs": np.ones(len(o), bool), "success": success, "judged": ~np.isnan(success),
             "premature": o["premature"].astype(np.float64).to_numpy(), "never": ~fired,
             "diverged": (status == "diverged").to_numpy(),
             "nonfinite": status.isin(["nonfinite", "invalid_start"]).to_numpy(),
-            "spent": o["spent"].to_numpy(np.int64), "fired": fired, "wasted": wasted, "best_f": f_fired,
-        }).groupby("cell").agg({**{c: "sum" for c in ("runs", "success", "judged", "premature", "never", "diverged",
-                                                     "nonfinite", "spent", "fired", "wasted")}, "best_f": "min"}))
+            "spent": o["spent"].to_numpy(np.int64), "fired": fired, "wasted": wasted}, f_fired))
         won = success == 1
         self._minima.append(pd.DataFrame({"cell": cell[won], "min_id": o["min_id_at_stop"].to_numpy()[won]})
                             .drop_duplicates())
@@ -258,6 +256,23 @@ class RuleTally:
                              ("dist", np.where(fired, o["dist_to_min_at_stop"].to_numpy(np.float64), np.nan))):
             self._values[name].add(cell, column)
         self._filled += len(o)
+
+    @staticmethod
+    def _cell_sums(cell: np.ndarray, columns: dict[str, np.ndarray], best_f: np.ndarray) -> pd.DataFrame:
+        """Per cell met: each column's sum (NaN skipped; counts and steps as integers) and the least
+        ``best_f`` — a ``groupby("cell").agg(sum…, min)``, by ``bincount``: every value summed is a
+        whole number, so the sums are exact in any order, and a part's frame of a dozen columns of
+        every run × rule (and its group-by) is not built."""
+        n = int(cell.max()) + 1 if len(cell) else 0
+        present = np.flatnonzero(np.bincount(cell, minlength=n))
+        out = {}
+        for name, v in columns.items():
+            if v.dtype.kind == "f":
+                out[name] = np.bincount(cell, np.where(np.isnan(v), 0.0, v), n)[present]
+            else:
+                out[name] = np.bincount(cell, v.astype(np.float64), n)[present].astype(np.int64)
+        out["best_f"] = pd.Series(best_f).groupby(cell).min().to_numpy()     # the cells met, in order
+        return pd.DataFrame(out, index=pd.Index(present, name="cell"))
 
     def _gathered(self):
         # the parts' sums become one frame, once
