@@ -272,7 +272,7 @@ class RuleTally:
             else:
                 out[name] = np.bincount(cell, v.astype(np.float64), n)[present].astype(np.int64)
         out["best_f"] = pd.Series(best_f).groupby(cell).min().to_numpy()     # the cells met, in order
-        return pd.DataFrame(out, index=pd.Index(present, name="cell"))
+        return pd.DataFrame(out, index=pd.Index(present.astype(cell.dtype), name="cell"))
 
     def _gathered(self):
         # the parts' sums become one frame, once
