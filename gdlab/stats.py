@@ -241,7 +241,7 @@ class RuleTally:
         status = o["status"]
         f_fired = np.where(fired, o["f_at_stop"].to_numpy(np.float64), np.nan)
         self._sums.append(self._cell_sums(cell, {
-            "runs": np.ones(len(o), bool), "success": success, "judged": ~np.isnan(success),
+            "success": success, "judged": ~np.isnan(success),
             "premature": o["premature"].astype(np.float64).to_numpy(), "never": ~fired,
             "diverged": (status == "diverged").to_numpy(),
             "nonfinite": status.isin(["nonfinite", "invalid_start"]).to_numpy(),
@@ -259,13 +259,14 @@ class RuleTally:
 
     @staticmethod
     def _cell_sums(cell: np.ndarray, columns: dict[str, np.ndarray], best_f: np.ndarray) -> pd.DataFrame:
-        """Per cell met: each column's sum (NaN skipped; counts and steps as integers) and the least
-        ``best_f`` — a ``groupby("cell").agg(sum…, min)``, by ``bincount``: every value summed is a
-        whole number, so the sums are exact in any order, and a part's frame of a dozen columns of
-        every run × rule (and its group-by) is not built."""
+        """Per cell met: its rows (``runs``), each column's sum (NaN skipped; counts and steps as
+        integers) and the least ``best_f`` — a ``groupby("cell").agg(sum…, min)``, by ``bincount``:
+        every value summed is a whole number, so the sums are exact in any order, and a part's frame
+        of a dozen columns of every run × rule (and its group-by) is not built."""
         n = int(cell.max()) + 1 if len(cell) else 0
-        present = np.flatnonzero(np.bincount(cell, minlength=n))
-        out = {}
+        rows = np.bincount(cell, minlength=n)
+        present = np.flatnonzero(rows)
+        out = {"runs": rows[present].astype(np.int64)}
         for name, v in columns.items():
             if v.dtype.kind == "f":
                 out[name] = np.bincount(cell, np.where(np.isnan(v), 0.0, v), n)[present]
@@ -279,11 +280,6 @@ class RuleTally:
         self._sums = [pd.concat(self._sums).groupby(level=0).agg(
             {**{c: "sum" for c in self._sums[0].columns if c != "best_f"}, "best_f": "min"})]
         return self._cells, self._sums[0]
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the values kept for the medians and quantiles."""
-        return sum(v.nbytes for v in self._values.values())
 
     def _quantiles(self, groups: np.ndarray, columns: dict[str, tuple[str, Callable]]) -> pd.DataFrame:
         """Per group 0, 1, …: each column's statistic (a median, a quantile: of pandas) over the values

@@ -472,12 +472,12 @@ def test_the_reports_shortcuts_give_what_pandas_does():
         cell = rng.integers(0, 9, n).astype(np.int32)
         if t == 0:
             cell[:] = 4
-        cols = {"runs": np.ones(n, bool), "success": rng.choice([0.0, 1.0, np.nan], n),
+        cols = {"success": rng.choice([0.0, 1.0, np.nan], n),
                 "fired": rng.random(n) < 0.5, "spent": rng.integers(0, 10**6, n),
                 "wasted": np.where(cell == 2, np.nan, rng.choice([0.0, 3.0, np.nan], n))}
         best = np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n))
-        want = pd.DataFrame({"cell": cell, **cols, "best_f": best}).groupby("cell").agg(
-            {**{c: "sum" for c in cols}, "best_f": "min"})
+        want = pd.DataFrame({"cell": cell, "runs": 1, **cols, "best_f": best}).groupby("cell").agg(
+            {**{c: "sum" for c in ("runs", *cols)}, "best_f": "min"})
         pd.testing.assert_frame_equal(RuleTally._cell_sums(cell, cols, best), want)
 
     # the cycling runs, from ordered rows in one pass and from shuffled ones by group-by tail
