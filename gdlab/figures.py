@@ -24,7 +24,7 @@ from .render import PowerFormatter, log_axes  # noqa: E402,F401  (figures' names
 from .results import points  # noqa: E402
 from .stats import TARGETS  # noqa: E402
 
-__all__ = ["setting_label", "plot_curve_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "plot_basins",
+__all__ = ["setting_label", "plot_curve_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "value_limits", "plot_basins",
            "plot_ecdf", "plot_rule_comparison", "figure_panels", "log_axes", "PowerFormatter"]
 
 
@@ -132,15 +132,25 @@ def plot_bands(bands: pd.DataFrame, title: str, ax=None):
     return ax
 
 
-def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis"):
-    """A grid of ``value`` over alpha (rows) × epsilon (columns), each cell annotated."""
+def value_limits(values) -> tuple[float, float]:
+    """The color limits that span ``values``' finite entries ((0, 1) where there are none): one scale
+    for panels that are read side by side."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis",
+                 limits: tuple[float, float] | None = None):
+    """A grid of ``value`` over alpha (rows) × epsilon (columns), each cell annotated. ``limits``: the
+    color scale's (vmin, vmax), for a value with a fixed range (a share: (0, 1)) or panels that share a
+    scale; by default the grid's own range."""
     ax = ax or plt.gca()
     grid = table.pivot_table(index="alpha", columns="epsilon", values=value, aggfunc="first", dropna=False)
     grid = grid.sort_index(ascending=False).sort_index(axis=1, ascending=False)
     data = grid.to_numpy(dtype=float)
-    finite = data[np.isfinite(data)]
-    im = ax.imshow(data, cmap=cmap, aspect="auto",
-                   vmin=finite.min() if finite.size else 0, vmax=finite.max() if finite.size else 1)
+    vmin, vmax = limits if limits is not None else value_limits(data)
+    im = ax.imshow(data, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
     rgba = im.cmap(im.norm(np.nan_to_num(data, nan=0.0)))
     light = (0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]) > 0.5
     ax.set_xticks(range(grid.shape[1]), [f"{e:g}" for e in grid.columns], fontsize=8)

@@ -523,6 +523,40 @@ def test_a_heatmap_keeps_an_epsilon_where_the_rule_never_fired():
     plt.close(fig)
 
 
+def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(built_report, tmp_path, monkeypatch):
+    """A rule whose success rate is 0 everywhere used to get the scale (−0.1, 0.1), its cells the
+    middle color that reads as 0.5 in the next panel; and each rule's median stop steps had a scale of
+    their own, so one color was different numbers across the rules compared."""
+    from gdlab import report
+    folder = tmp_path / "copy"
+    shutil.copytree(built_report[0], folder)
+    drawn, save = {}, report._Figures.save
+
+    def keep(self, fig, problem, name, caption):
+        drawn[f"{problem}-{name}"] = [(ax.get_title(), ax.get_images()[0].get_clim()) for ax in fig.axes
+                                      if ax.get_images()]
+        return save(self, fig, problem, name, caption)
+
+    monkeypatch.setattr(report._Figures, "save", keep)
+    build(folder, log=lambda m: None)
+    summary = pd.read_csv(folder / "report" / "tables" / "summary.csv")
+    for method in ("gd", "momentum"):
+        panels = drawn[f"himmelblau-heatmap-{method}"]
+        assert len(panels) == 2 * 3                                  # success rate and stop step × three rules
+        shares = [clim for title, clim in panels if "success rate" in title]
+        steps = {clim for title, clim in panels if "median stop step" in title}
+        assert shares == [(0.0, 1.0)] * 3
+        s = summary[(summary["problem"] == "himmelblau") & (summary["method"] == method)]
+        s = s[s["momentum"] == s["momentum"].max()] if s["momentum"].notna().any() else s
+        assert steps == {(s["median_stop_step"].min(), s["median_stop_step"].max())}
+    fig, ax = plt.subplots()
+    table = pd.DataFrame({"alpha": [0.1, 0.01], "epsilon": [1e-3, 1e-3], "v": [0.0, 0.0]})
+    F.plot_heatmap(table, "v", "none succeeded", ax, limits=(0.0, 1.0))
+    assert ax.get_images()[0].get_clim() == (0.0, 1.0)
+    assert F.value_limits([np.nan, 3.0, 7.0, np.inf]) == (3.0, 7.0) and F.value_limits([np.nan]) == (0.0, 1.0)
+    plt.close(fig)
+
+
 def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
     import threading
 
