@@ -15,7 +15,9 @@ import matplotlib
 matplotlib.use("Agg")
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -141,16 +143,21 @@ def value_limits(values) -> tuple[float, float]:
 
 
 def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis",
-                 limits: tuple[float, float] | None = None):
+                 limits: tuple[float, float] | None = None, log: bool = False):
     """A grid of ``value`` over alpha (rows) × epsilon (columns), each cell annotated. ``limits``: the
     color scale's (vmin, vmax), for a value with a fixed range (a share: (0, 1)) or panels that share a
-    scale; by default the grid's own range."""
+    scale; by default the grid's own range. ``log``: a logarithmic scale where the limits are at least 1
+    and span more than a factor of 10 (step counts, which range over orders of magnitude)."""
     ax = ax or plt.gca()
     grid = table.pivot_table(index="alpha", columns="epsilon", values=value, aggfunc="first", dropna=False)
     grid = grid.sort_index(ascending=False).sort_index(axis=1, ascending=False)
     data = grid.to_numpy(dtype=float)
     vmin, vmax = limits if limits is not None else value_limits(data)
-    im = ax.imshow(data, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
+    if log and vmin >= 1 and vmax > 10 * vmin:
+        norm = {"norm": mcolors.LogNorm(vmin=vmin, vmax=vmax)}
+    else:
+        norm = {"vmin": vmin, "vmax": vmax}
+    im = ax.imshow(data, cmap=cmap, aspect="auto", **norm)
     rgba = im.cmap(im.norm(np.nan_to_num(data, nan=0.0)))
     light = (0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]) > 0.5
     ax.set_xticks(range(grid.shape[1]), [f"{e:g}" for e in grid.columns], fontsize=8)
@@ -161,7 +168,11 @@ def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str 
     ax.set_xlabel("epsilon")
     ax.set_ylabel("alpha")
     ax.set_title(title, fontsize=9)
-    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar = plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if "norm" in norm:   # plain numbers at 1, 2, 5 × 10^k
+        bar.ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        bar.ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:g}"))
+        bar.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     return ax
 
 

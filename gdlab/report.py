@@ -146,16 +146,17 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
             s = s[s["momentum"] == s["momentum"].max()]
         crits = sorted(s["criterion"].unique())
         # a row of panels (one value, a panel per rule) shares its color scale, and a share spans 0 to 1:
-        # the same color is the same number across the rules compared
-        values = ([("success_rate", "success rate", "{:.2f}", "viridis", (0.0, 1.0))] if known else []) + \
-                 [("median_stop_step", "median stop step", "{:.0f}", "magma_r", F.value_limits(s["median_stop_step"]))]
+        # the same color is the same number across the rules compared; steps on a log scale
+        values = ([("success_rate", "success rate", "{:.2f}", "viridis", (0.0, 1.0), False)] if known else []) + \
+                 [("median_stop_step", "median stop step", "{:.0f}", "magma_r", F.value_limits(s["median_stop_step"]),
+                   True)]
         fig, axes = F.figure_panels(len(crits) * len(values), width=4.0, height=3.4, max_cols=len(crits))
-        for i, (col, what, fmt, cmap, limits) in enumerate(values):
+        for i, (col, what, fmt, cmap, limits, log) in enumerate(values):
             for j, crit in enumerate(crits):
                 mom = s["momentum"].dropna()
                 extra = f" γ={mom.iloc[0]:g}" if len(mom) else ""
                 F.plot_heatmap(s[s["criterion"] == crit], col, f"{name}, {method}{extra}: {what}, rule {crit} < ε",
-                               axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits)
+                               axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits, log=log)
         figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: alpha × epsilon, a panel per criterion "
                                                   "(success: the rule fired within success_tol of a known minimum).")
 

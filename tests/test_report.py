@@ -533,8 +533,8 @@ def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(
     drawn, save = {}, report._Figures.save
 
     def keep(self, fig, problem, name, caption):
-        drawn[f"{problem}-{name}"] = [(ax.get_title(), ax.get_images()[0].get_clim()) for ax in fig.axes
-                                      if ax.get_images()]
+        drawn[f"{problem}-{name}"] = [(ax.get_title(), ax.get_images()[0].get_clim(),
+                                       type(ax.get_images()[0].norm).__name__) for ax in fig.axes if ax.get_images()]
         return save(self, fig, problem, name, caption)
 
     monkeypatch.setattr(report._Figures, "save", keep)
@@ -543,16 +543,23 @@ def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(
     for method in ("gd", "momentum"):
         panels = drawn[f"himmelblau-heatmap-{method}"]
         assert len(panels) == 2 * 3                                  # success rate and stop step × three rules
-        shares = [clim for title, clim in panels if "success rate" in title]
-        steps = {clim for title, clim in panels if "median stop step" in title}
-        assert shares == [(0.0, 1.0)] * 3
+        shares = [(clim, norm) for title, clim, norm in panels if "success rate" in title]
+        steps = {(clim, norm) for title, clim, norm in panels if "median stop step" in title}
+        assert shares == [((0.0, 1.0), "Normalize")] * 3
         s = summary[(summary["problem"] == "himmelblau") & (summary["method"] == method)]
         s = s[s["momentum"] == s["momentum"].max()] if s["momentum"].notna().any() else s
-        assert steps == {(s["median_stop_step"].min(), s["median_stop_step"].max())}
+        low, high = s["median_stop_step"].min(), s["median_stop_step"].max()
+        # log only where the steps span more than a factor of 10 (here they do not; below, they do)
+        assert steps == {((low, high), "LogNorm" if high > 10 * low >= 10 else "Normalize")}
     fig, ax = plt.subplots()
     table = pd.DataFrame({"alpha": [0.1, 0.01], "epsilon": [1e-3, 1e-3], "v": [0.0, 0.0]})
     F.plot_heatmap(table, "v", "none succeeded", ax, limits=(0.0, 1.0))
     assert ax.get_images()[0].get_clim() == (0.0, 1.0)
+    for values, norm in (([0.0, 50.0], "Normalize"), ([5.0, 40.0], "Normalize"), ([5.0, 60.0], "LogNorm")):
+        ax.clear()
+        F.plot_heatmap(table.assign(v=values), "v", "steps", ax, fmt="{:.0f}", log=True)
+        assert type(ax.get_images()[0].norm).__name__ == norm and [t.get_text() for t in ax.texts] == \
+            [f"{values[0]:.0f}", f"{values[1]:.0f}"]
     assert F.value_limits([np.nan, 3.0, 7.0, np.inf]) == (3.0, 7.0) and F.value_limits([np.nan]) == (0.0, 1.0)
     plt.close(fig)
 
