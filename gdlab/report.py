@@ -151,11 +151,12 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
                  [("median_stop_step", "median stop step", "{:.0f}", "magma_r", F.value_limits(s["median_stop_step"]),
                    True)]
         fig, axes = F.figure_panels(len(crits) * len(values), width=4.0, height=3.4, max_cols=len(crits))
+        mom = s["momentum"].dropna()
+        extra = f" γ={mom.iloc[0]:g}" if len(mom) else ""
+        fig.suptitle(f"{name}, {method}{extra}: alpha × epsilon", fontsize=11)
         for i, (col, what, fmt, cmap, limits, log) in enumerate(values):
             for j, crit in enumerate(crits):
-                mom = s["momentum"].dropna()
-                extra = f" γ={mom.iloc[0]:g}" if len(mom) else ""
-                F.plot_heatmap(s[s["criterion"] == crit], col, f"{name}, {method}{extra}: {what}, rule {crit} < ε",
+                F.plot_heatmap(s[s["criterion"] == crit], col, f"{what}, rule {crit} < ε",
                                axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits, log=log)
         figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: alpha × epsilon, a panel per criterion "
                                                   "(success: the rule fired within success_tol of a known minimum).")
