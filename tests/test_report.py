@@ -560,6 +560,10 @@ def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(
         F.plot_heatmap(table.assign(v=values), "v", "steps", ax, fmt="{:.0f}", log=True)
         assert type(ax.get_images()[0].norm).__name__ == norm and [t.get_text() for t in ax.texts] == \
             [f"{values[0]:.0f}", f"{values[1]:.0f}"]
+    ax.clear()                                  # a missing value's "–" is dark on its blank cell, log scale or not
+    F.plot_heatmap(table.assign(v=[np.nan, 60.0]), "v", "steps", ax, fmt="{:.0f}", cmap="magma_r",
+                   limits=(5.0, 60.0), log=True)
+    assert [(t.get_text(), t.get_color()) for t in ax.texts] == [("–", "black"), ("60", "white")]
     assert F.value_limits([np.nan, 3.0, 7.0, np.inf]) == (3.0, 7.0) and F.value_limits([np.nan]) == (0.0, 1.0)
     plt.close(fig)
 
