@@ -135,11 +135,15 @@ def plot_bands(bands: pd.DataFrame, title: str, ax=None):
 
 
 def value_limits(values) -> tuple[float, float]:
-    """The color limits that span ``values``' finite entries ((0, 1) where there are none): one scale
-    for panels that are read side by side."""
+    """The color limits that span ``values``' finite entries: one scale for panels that are read side by
+    side. (0, 1) where there are none, and (v, v + 1) where every one is v (matplotlib would widen a
+    scale of one value to v ± 0.1: negative steps on the colorbar of a grid of zeros)."""
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
-    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if not finite.size:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    return (low, high) if high > low else (low, low + 1.0)
 
 
 def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis",

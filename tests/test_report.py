@@ -565,6 +565,7 @@ def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(
                    limits=(5.0, 60.0), log=True)
     assert [(t.get_text(), t.get_color()) for t in ax.texts] == [("–", "black"), ("60", "white")]
     assert F.value_limits([np.nan, 3.0, 7.0, np.inf]) == (3.0, 7.0) and F.value_limits([np.nan]) == (0.0, 1.0)
+    assert F.value_limits([0.0, 0.0]) == (0.0, 1.0)           # a grid of zero steps: no negative steps on the bar
     plt.close(fig)
 
 
