@@ -162,13 +162,14 @@ def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str 
     else:
         norm = {"vmin": vmin, "vmax": vmax}
     im = ax.imshow(data, cmap=cmap, aspect="auto", **norm)
-    rgba = im.cmap(im.norm(np.where(np.isfinite(data), data, vmin)))
+    known = np.isfinite(data)
+    rgba = im.cmap(im.norm(np.where(known, data, vmin)))
     # dark text on light cells, and on the blank cells of missing values ("–")
-    light = ((0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]) > 0.5) | ~np.isfinite(data)
+    light = ((0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]) > 0.5) | ~known
     ax.set_xticks(range(grid.shape[1]), [f"{e:g}" for e in grid.columns], fontsize=8)
     ax.set_yticks(range(grid.shape[0]), [f"{a:g}" for a in grid.index], fontsize=8)
     for (i, j), v in np.ndenumerate(data):
-        ax.text(j, i, "–" if not np.isfinite(v) else fmt.format(v), ha="center", va="center", fontsize=7,
+        ax.text(j, i, fmt.format(v) if known[i, j] else "–", ha="center", va="center", fontsize=7,
                 color="black" if light[i, j] else "white")
     ax.set_xlabel("epsilon")
     ax.set_ylabel("alpha")
