@@ -110,20 +110,18 @@ def _catch_ctrl_c() -> None:
     signal.signal(signal.SIGINT, on_sigint)
 
 
-def _known_keys() -> set[str]:
-    from .config import DEFAULTS
-    return set(DEFAULTS)
-
-
 def _plus_unknown(args: list[str]) -> list[str]:
-    """Let an unknown key reach the validator (which names every bad key at once) instead of
-    Hydra's composer (which stops at the first): ``foo=1`` becomes ``+foo=1``."""
-    known = _known_keys()
+    """Let an unknown key reach the validator (which names every bad key at once, with the known
+    key it is closest to) instead of Hydra's composer (which stops at the first): ``foo=1`` becomes
+    ``+foo=1``, and so does an unknown key of a mapping, ``starts.sed=3``."""
+    from .config import DEFAULTS
     out = []
     for a in args:
         key = a.split("=", 1)[0]
-        if ("=" in a and not a.startswith(("-", "+", "~", "hydra")) and "/" not in key
-                and key.split(".", 1)[0] not in known):
+        top, _, rest = key.partition(".")
+        inner = DEFAULTS.get(top)
+        unknown = top not in DEFAULTS or (rest and isinstance(inner, dict) and rest.split(".")[0] not in inner)
+        if "=" in a and not a.startswith(("-", "+", "~", "hydra")) and "/" not in key and unknown:
             a = "+" + a
         out.append(a)
     return out

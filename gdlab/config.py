@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .methods import METHODS, get_method
+from .names import did_you_mean
 from .problems import PROBLEMS, Problem, domain_pairs, get_problem
 from .results import string_column
 from .stopping import CRITERIA, StopRule, stop_rules
@@ -133,7 +134,7 @@ def resolve_problem(entry) -> Problem:
             return inline_problem(entry)
         name = entry.get("name")
         if name not in PROBLEMS:
-            raise KeyError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))} "
+            raise KeyError(f"unknown problem {name!r}{did_you_mean(name, PROBLEMS)}; known: {', '.join(sorted(PROBLEMS))} "
                            "(or define one inline with expr)")
         unknown = set(entry) - {"name", "dim", "domain"}
         if unknown:
@@ -161,15 +162,20 @@ def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
     raise ValueError(f"starts.kind must be grid, uniform or points, got {kind!r}")
 
 
+def _check_keys(key: str, mapping: Mapping, errors: list[str]):
+    """An error for each key of ``mapping`` (config key ``key``) that DEFAULTS[key] does not have."""
+    allowed = list(DEFAULTS[key])
+    for k in sorted(set(mapping) - set(allowed), key=str):
+        errors.append(f"{key}.{k}: unknown key{did_you_mean(k, allowed)} (allowed: {', '.join(allowed)})")
+
+
 def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
     if not isinstance(starts, Mapping):
         errors.append(f"starts: must be a mapping like {{kind: grid, n: 20}}, got {starts!r}")
         return
     kind = starts.get("kind")
     # all four keys may be present (Hydra merges overrides into them); each kind reads its own
-    extra = set(starts) - {"kind", "n", "seed", "points"}
-    if extra:
-        errors.append(f"starts: unknown keys {sorted(extra)} (allowed: kind, n, seed, points)")
+    _check_keys("starts", starts, errors)
     if kind not in ("grid", "uniform", "points"):
         errors.append(f"starts.kind: must be grid, uniform or points, got {kind!r}")
         return
@@ -225,16 +231,16 @@ def validate(config: Mapping | None) -> Sweep:
 
     unknown = sorted(set(cfg) - set(DEFAULTS))
     for key in unknown:
-        errors.append(f"{key}: unknown key (known: {', '.join(sorted(DEFAULTS))})")
+        errors.append(f"{key}: unknown key{did_you_mean(key, DEFAULTS)} (known: {', '.join(sorted(DEFAULTS))})")
 
-    def grid(key, check, what):
+    def grid(key, check, what, known=()):
         values = _as_list(cfg[key])
         if not values:
             errors.append(f"{key}: empty list; give at least one value")
             return []
         bad = [v for v in values if not check(v)]
         if bad:
-            errors.append(f"{key}: {what}, got {bad[0]!r}")
+            errors.append(f"{key}: {what}, got {bad[0]!r}{did_you_mean(bad[0], known)}")
             return []
         return values
 
@@ -250,10 +256,10 @@ def validate(config: Mapping | None) -> Sweep:
             errors.append(f"problems[{i}]: {msg}")
 
     methods = grid("method", lambda v: isinstance(v, str) and v in METHODS,
-                   f"must be one of {', '.join(sorted(METHODS))}")
+                   f"must be one of {', '.join(sorted(METHODS))}", METHODS)
     alpha = grid("alpha", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
     momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1)")
-    criterion = grid("criterion", lambda v: v in CRITERIA, f"must be one of {', '.join(CRITERIA)}")
+    criterion = grid("criterion", lambda v: v in CRITERIA, f"must be one of {', '.join(CRITERIA)}", CRITERIA)
     epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
     min_steps = grid("min_steps", lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)
                      and v >= 0, "must be an integer ≥ 0")
@@ -282,15 +288,18 @@ def validate(config: Mapping | None) -> Sweep:
     if not isinstance(cfg["out_dir"], str) or not cfg["out_dir"]:
         errors.append(f"out_dir: must be a folder path, got {cfg['out_dir']!r}")
 
+    for key in ("engine", "shard"):
+        if not isinstance(cfg[key], Mapping):
+            errors.append(f"{key}: must be a mapping with keys {', '.join(DEFAULTS[key])}, got {cfg[key]!r}")
+        else:
+            _check_keys(key, cfg[key], errors)
     engine = cfg["engine"] if isinstance(cfg["engine"], Mapping) else {}
-    if not isinstance(cfg["engine"], Mapping) or set(engine) - set(DEFAULTS["engine"]):
-        errors.append(f"engine: must be a mapping with keys {sorted(DEFAULTS['engine'])}, got {cfg['engine']!r}")
     for key in ("lanes", "part", "chunk"):
         v = engine.get(key)
         if v is not None and not (isinstance(v, numbers.Integral) and v >= 1):
             errors.append(f"engine.{key}: must be an integer ≥ 1 or null, got {v!r}")
 
-    shard = cfg["shard"] if isinstance(cfg["shard"], Mapping) else {}
+    shard = cfg["shard"] if isinstance(cfg["shard"], Mapping) else {"count": 1, "index": 0}   # else named above
     count, index = shard.get("count"), shard.get("index")
     if not (isinstance(count, numbers.Integral) and count >= 1):
         errors.append(f"shard.count: must be an integer ≥ 1, got {count!r}")
@@ -307,7 +316,8 @@ def validate(config: Mapping | None) -> Sweep:
         else:
             for n in names:
                 if n not in SCENARIOS:
-                    errors.append(f"lessons: unknown scenario {n!r} (known: {', '.join(SCENARIOS)})")
+                    errors.append(f"lessons: unknown scenario {n!r}{did_you_mean(n, SCENARIOS)} "
+                                  f"(known: {', '.join(SCENARIOS)})")
 
     if errors:
         raise ConfigError(errors)

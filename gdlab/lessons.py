@@ -26,6 +26,7 @@ import pandas as pd
 
 from . import figures as F
 from .config import validate
+from .names import did_you_mean
 from .point import inspect_point
 from .problems import Problem
 from .render import FigureWriter
@@ -684,7 +685,8 @@ def run_lessons(names: Sequence[str] | None = None, overrides: Sequence[str] = (
     names = list(names or LESSONS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        raise ConfigError([f"lessons: unknown scenario {n!r} (known: {', '.join(LESSONS)})" for n in unknown])
+        raise ConfigError([f"lessons: unknown scenario {n!r}{did_you_mean(n, SCENARIOS)} (known: {', '.join(LESSONS)})"
+                           for n in unknown])
     sweeps, problems = {}, []
     for name in names:
         try:

@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .names import did_you_mean
+
 __all__ = ["Method", "METHODS", "get_method", "method_names", "sign_halving", "SignHalvingState"]
 
 
@@ -77,5 +79,5 @@ def method_names() -> list[str]:
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(method_names())}")
+        raise KeyError(f"unknown method {name!r}{did_you_mean(name, METHODS)}; known: {', '.join(method_names())}")
     return METHODS[name]

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .engine import classify_points
+from .names import did_you_mean
 from .problems import PROBLEMS, Problem
 
 __all__ = ["PointInfo", "inspect_point", "format_point", "point_main"]
@@ -36,7 +37,7 @@ def _problem(spec) -> Problem:
     from .config import resolve_problem
     if isinstance(spec, str) and spec not in PROBLEMS and spec.split("-")[0] not in PROBLEMS:
         if spec.replace("_", "").isalnum() and spec not in ("x", "y", "z") and not spec.startswith("x"):
-            raise KeyError(f"unknown problem {spec!r}; known: {', '.join(sorted(PROBLEMS))} "
+            raise KeyError(f"unknown problem {spec!r}{did_you_mean(spec, PROBLEMS)}; known: {', '.join(sorted(PROBLEMS))} "
                            "(or give an expression such as 'x**2 + 3*y')")
         from .expr import parse_expression
         fn, dim = parse_expression(spec)

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .names import did_you_mean
+
 __all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names", "domain_pairs",
            "cos_2pi", "sin_2pi"]
 
@@ -172,7 +174,7 @@ def problem_names() -> list[str]:
 def get_problem(name: str, dim: int | None = None) -> Problem:
     """The registered problem ``name`` at dimension ``dim`` (its default if None)."""
     if name not in PROBLEMS:
-        raise KeyError(f"unknown problem {name!r}; known: {', '.join(problem_names())}")
+        raise KeyError(f"unknown problem {name!r}{did_you_mean(name, PROBLEMS)}; known: {', '.join(problem_names())}")
     spec = PROBLEMS[name]
     if dim is None:
         dim = spec.default_dim

@@ -13,6 +13,8 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from .names import did_you_mean
+
 __all__ = ["Status", "CRITERIA", "StopRule", "stop_rules", "checkpoints"]
 
 #: dx = ‖x_k − x_{k−1}‖, df = |f(x_k) − f(x_{k−1})|, grad = ‖∇f(x_k)‖.
@@ -53,7 +55,7 @@ class StopRule(NamedTuple):
 
     def check(self) -> "StopRule":
         if self.criterion not in CRITERIA:
-            raise ValueError(f"criterion {self.criterion!r} is not one of {CRITERIA}")
+            raise ValueError(f"criterion {self.criterion!r} is not one of {CRITERIA}{did_you_mean(self.criterion, CRITERIA)}")
         if not (self.epsilon > 0 and np.isfinite(self.epsilon)):
             raise ValueError(f"epsilon must be a positive number, got {self.epsilon!r}")
         if int(self.min_steps) != self.min_steps or self.min_steps < 0:

@@ -63,6 +63,13 @@ def test_bad_config_exits_2_names_every_key_and_writes_nothing(tmp_path):
                   "method: must be one of", "unknown problem 'nope'", "has dimension 3"]:
         assert piece in bad.stderr, piece
     assert not out.exists()
+    # an unknown key of a mapping reaches the validator too (Hydra alone stops at the first, with a trace hint)
+    nested = gdlab_cmd(f"out_dir={out}", "starts.sed=3", "engine.lane=64", "alpah=[0.1]")
+    assert nested.returncode == 2
+    for piece in ["starts.sed: unknown key (did you mean 'seed'?)", "engine.lane: unknown key (did you mean 'lanes'?)",
+                  "alpah: unknown key (did you mean 'alpha'?)"]:
+        assert piece in nested.stderr, piece
+    assert "HYDRA_FULL_ERROR" not in nested.stderr
     nope = gdlab_cmd(f"out_dir={out}", "experiment=does_not_exist")
     assert nope.returncode == 2 and "does_not_exist" in nope.stderr
     assert not out.exists()

@@ -56,6 +56,27 @@ def test_each_bad_key_alone(key, value, piece):
     assert len(err.value.problems) == 1 and piece in err.value.problems[0]
 
 
+@pytest.mark.parametrize("config, message", [
+    ({"alpah": [0.1]}, "alpah: unknown key (did you mean 'alpha'?) (known: alpha,"),
+    ({"problems": ["himelblau"]}, "problems[0]: unknown problem 'himelblau' (did you mean 'himmelblau'?); known:"),
+    ({"method": ["momentun"]}, "method: must be one of adam, gd, momentum, nesterov, sign_halving, got 'momentun' "
+                               "(did you mean 'momentum'?)"),
+    ({"criterion": ["DF"]}, "criterion: must be one of dx, df, grad, got 'DF' (did you mean 'df'?)"),
+    ({"starts": {"kind": "uniform", "n": 5, "sed": 1}},
+     "starts.sed: unknown key (did you mean 'seed'?) (allowed: kind, n, seed, points)"),
+    ({"engine": {"lane": 64}}, "engine.lane: unknown key (did you mean 'lanes'?) (allowed: lanes, part, chunk)"),
+    ({"shard": {"idx": 1}}, "shard.idx: unknown key (did you mean 'index'?) (allowed: index, count)"),
+    ({"lessons": ["multistrat"]}, "lessons: unknown scenario 'multistrat' (did you mean 'multistart'?)"),
+    ({"zzz": 1}, "zzz: unknown key (known: alpha,"),             # nothing close: no guess
+    ({"shard": 3}, "shard: must be a mapping with keys index, count, got 3"),
+])
+def test_a_misspelt_name_is_answered_with_the_closest_known_one(config, message):
+    with pytest.raises(ConfigError) as err:
+        validate(config)
+    assert err.value.problems == [p for p in err.value.problems if p.startswith(message)] and \
+        len(err.value.problems) == 1, err.value.problems
+
+
 def test_overrides_reach_the_sweep():
     sw = validate(compose_config("alpha=[0.1,0.01]", "max_iter=7", "dtype=float64"))
     assert sw.alpha == (0.1, 0.01) and sw.max_iter == 7 and sw.dtype == "float64"
