@@ -48,10 +48,14 @@ def _problem(spec) -> Problem:
 def inspect_point(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> PointInfo:
     """f, ∇f, the Hessian, its eigenvalues and the point's type at ``x`` (float64).
 
-    ``problem`` is a Problem, a registry name, a config mapping, or an
-    expression string. ``point_type`` is ``non_stationary`` unless the Newton
-    step ‖H⁺∇f‖ is within ``stationary_tol`` (a stationary point).
+    ``problem`` is a Problem, a registry name, a config mapping, an
+    expression string, or a plain function ``f(x)`` written with ``jax.numpy``.
+    ``point_type`` is ``non_stationary`` unless the Newton step ‖H⁺∇f‖ is
+    within ``stationary_tol`` (a stationary point).
     """
+    if callable(problem) and not isinstance(problem, Problem):
+        from .problems import function_problem
+        problem, _ = function_problem(problem, np.asarray(x, dtype=np.float64).reshape(1, -1))
     prob = _problem(problem)
     pt = np.asarray(x, dtype=np.float64).reshape(-1)
     if pt.size != prob.dim:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .names import did_you_mean
 
-__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names", "domain_pairs",
+__all__ = ["Problem", "ProblemSpec", "PROBLEMS", "get_problem", "problem_names", "domain_pairs", "function_problem",
            "cos_2pi", "sin_2pi"]
 
 
@@ -186,6 +186,59 @@ def get_problem(name: str, dim: int | None = None) -> Problem:
     if spec.dim is None and dim != spec.default_dim:   # rastrigin-10d beside rastrigin in one sweep
         prob = dataclasses.replace(prob, name=f"{name}-{dim}d")
     return prob
+
+
+def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
+    """A plain Python function ``fn(x) -> f`` as a Problem, with the starts as an (n, d) array.
+
+    ``fn`` takes one point ``x`` of shape (d,) and is written with ``jax.numpy``
+    (JAX differentiates it); the engine vmaps it. d is the starts' width: an
+    (n, d) array is n starts, and a flat list is one start, unless ``fn`` is
+    elementwise (a function of one variable, such as ``x**2 * jnp.sin(x)``),
+    where it is one start a number. The problem is named after the function
+    and knows no minima (success rates and distances to a minimum are NaN);
+    its domain, which only frames figures, is the starts' bounding box widened
+    by 1 on each side.
+    """
+    pts = np.asarray(starts, dtype=np.float64)
+    if pts.ndim not in (1, 2) or pts.size == 0:
+        raise ValueError(f"starts for a function must be a point or an (n, d) array of points, got shape {pts.shape}")
+
+    def size_at(x: np.ndarray) -> int:
+        try:
+            out = jax.eval_shape(fn, jax.ShapeDtypeStruct(x.shape, jnp.float32))
+        except Exception as exc:
+            first = (str(exc).splitlines() or [""])[0]
+            raise TypeError(f"the function {_function_name(fn)!r} could not be traced by JAX at a point of shape "
+                            f"{x.shape} ({type(exc).__name__}: {first}); write it with jax.numpy (jnp), "
+                            "taking x of shape (d,) and returning one number") from exc
+        if not hasattr(out, "shape"):
+            raise TypeError(f"the function {_function_name(fn)!r} must return one number, got {type(out).__name__}")
+        return int(np.prod(out.shape, dtype=np.int64))
+
+    if pts.ndim == 1:
+        pts = pts.reshape(1, -1) if pts.size == 1 or size_at(pts) == 1 else pts.reshape(-1, 1)
+    d = pts.shape[1]
+    got = size_at(pts[0])
+    if got != 1:
+        raise ValueError(f"the function {_function_name(fn)!r} returns {got} numbers at a point of {d} "
+                         "coordinate(s); it must return one number (sum over coordinates, or give the "
+                         "starts as an (n, d) array)")
+    lo, hi = pts.min(axis=0) - 1.0, pts.max(axis=0) + 1.0
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        raise ValueError("starts must be finite numbers")
+
+    def scalar(x):
+        return jnp.reshape(fn(x), ())
+
+    prob = Problem(name=_function_name(fn), fn=scalar, dim=d, domain=tuple(zip(lo.tolist(), hi.tolist())),
+                   doc=f"Python function {getattr(fn, '__qualname__', _function_name(fn))}")
+    return prob, pts
+
+
+def _function_name(fn) -> str:
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return name.strip("<>") or "function"
 
 
 def domain_pairs(domain, dim: int) -> list[list[float]]:

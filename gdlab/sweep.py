@@ -441,13 +441,20 @@ def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
             dtype: str = "float64", traces: int = 0, **settings) -> Results:
     """Descend from each row of ``x0s`` (shape (n, d), or (n,) for 1-d problems).
 
-    ``alpha``, ``momentum``, ``criterion``, ``epsilon`` and ``min_steps`` may be
-    scalars or lists (grid axes, as in a sweep). Defaults to float64, the
-    notebook's choice; sweeps default to float32.
+    ``problem`` is a registry name, a config mapping, a :class:`Problem`, or a
+    plain function ``f(x)`` of one point written with ``jax.numpy``
+    (:func:`gdlab.problems.function_problem`). ``alpha``, ``momentum``,
+    ``criterion``, ``epsilon`` and ``min_steps`` may be scalars or lists (grid
+    axes, as in a sweep). Defaults to float64, the notebook's choice; sweeps
+    default to float32.
     """
     from .config import resolve_problem
-    prob = resolve_problem(problem)
-    x0s = np.asarray(x0s, dtype=np.float64)
+    from .problems import Problem, function_problem
+    if callable(problem) and not isinstance(problem, Problem):
+        prob, x0s = function_problem(problem, x0s)
+    else:
+        prob = resolve_problem(problem)
+        x0s = np.asarray(x0s, dtype=np.float64)
     if prob.dim == 1:
         x0s = x0s.reshape(-1, 1)
     elif x0s.ndim == 1:

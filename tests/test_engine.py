@@ -1,5 +1,6 @@
 """The batched engine against plain loops, the lessons' numbers, statuses and compilation counts."""
 import math
+import re
 
 import jax
 import numpy as np
@@ -133,6 +134,43 @@ def test_statuses_diverged_max_iter_nonfinite_invalid_start():
     assert list(cone.runs["status"]) == ["nonfinite", "invalid_start"]
     assert list(cone.runs["n_iter"]) == [2, 0]
     assert not cone.stops["fired"].any()
+
+
+def test_a_plain_python_function_descends_as_its_registry_twin():
+    import jax.numpy as jnp
+
+    def himmelblau(x):
+        return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+
+    starts = [[0.0, 0.0], [-3.0, 3.0], [3.5, -2.0]]
+    mine = gdlab.descend(himmelblau, "gd", starts, alpha=0.01, criterion=["df", "grad"], epsilon=1e-8)
+    twin = gdlab.descend("himmelblau", "gd", starts, alpha=0.01, criterion=["df", "grad"], epsilon=1e-8)
+    assert list(mine.runs["problem"]) == ["himmelblau"] * 3
+    for col in ("n_iter", "status", "point_type"):
+        assert list(mine.runs[col]) == list(twin.runs[col]), col
+    np.testing.assert_allclose(np.stack(mine.runs["x_final"]), np.stack(twin.runs["x_final"]), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(mine.stops["step"], twin.stops["step"])
+    assert mine.stops["dist_to_min_at_stop"].isna().all()          # a plain function knows no minima
+    assert (twin.stops["dist_to_min_at_stop"] < 1e-3).all()
+    # a function of one variable, elementwise: a flat list is one start a number, as for x2_sin
+    lesson = gdlab.descend(lambda x: x ** 2 * jnp.sin(x), "gd", [2.5, 3.0], alpha=0.005, criterion="df", epsilon=1e-3)
+    reg = gdlab.descend("x2_sin", "gd", [2.5, 3.0], alpha=0.005, criterion="df", epsilon=1e-3)
+    assert list(lesson.runs["n_iter"]) == list(reg.runs["n_iter"]) == [73, 48]
+    assert lesson.runs["problem"][0] == "lambda"
+    # a flat list for a function of several variables is one start; the point's type from inspect_point
+    assert len(gdlab.descend(himmelblau, "gd", [0.0, 0.0], alpha=0.01).runs) == 1
+    assert gdlab.inspect_point(lambda x: x[0] ** 2 - x[1] ** 2, [0.0, 0.0]).point_type == "saddle"
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda x: np.sin(np.asarray(x)).sum(), "could not be traced by JAX at a point of shape (2,) "
+                                            "(TracerArrayConversionError"),
+    (lambda x: x * 2, "returns 2 numbers at a point of 2 coordinate(s)"),
+    (lambda x: (x[0], x[1]), "must return one number, got tuple"),
+])
+def test_a_function_gdlab_cannot_differentiate_is_named(fn, message):
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        gdlab.descend(fn, "gd", [[1.0, 2.0]])
 
 
 def test_a_saddle_start_fires_every_rule_and_is_a_saddle():
