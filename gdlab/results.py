@@ -172,6 +172,23 @@ class Results:
     facts: dict
     path: Path | None = None
 
+    def summary(self) -> pd.DataFrame:
+        """The report's ``summary.csv`` of these runs: per problem × method × α × γ × stop rule, the
+        runs, success rate, stop steps, premature stops, aRT… (``success_tol`` from the config)."""
+        from .stats import summary_table
+        return summary_table(self.runs, self.stops, self._setting("success_tol"))
+
+    def stopping_rules(self) -> pd.DataFrame:
+        """The report's ``stopping_rules.csv``: per problem × stop rule, the steps used against the error
+        at the stop, the steps wasted after f − f* ≤ ``f_target``, premature stops."""
+        from .stats import rule_comparison
+        return rule_comparison(self.runs, self.stops, self.curves, self._setting("success_tol"),
+                               self._setting("f_target"))
+
+    def _setting(self, key: str) -> float:
+        from .config import DEFAULTS
+        return float(self.config.get(key, DEFAULTS[key]))
+
     def __repr__(self):
         where = f", path={str(self.path)!r}" if self.path else ""
         counts = self.runs["status"].value_counts().to_dict() if len(self.runs) else {}

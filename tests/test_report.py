@@ -18,7 +18,7 @@ from gdlab.problems import get_problem
 from gdlab.report import build
 from gdlab.results import list_column
 from gdlab.stats import convergence_bands, ecdf_targets, rule_comparison, summary_table
-from gdlab.sweep import run_to_folder
+from gdlab.sweep import load, run_to_folder
 
 
 def tiny_tables():
@@ -211,6 +211,16 @@ def built_report(tmp_path_factory):
                    "max_iter": 2000, "dtype": "float64", "out_dir": str(out), "traces": 3})
     folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
     return folder, build(folder, log=lambda m: None)
+
+
+def test_results_give_the_reports_tables(built_report):
+    """Results.summary() and .stopping_rules() of the loaded sweep are the report's CSVs, byte for byte."""
+    folder, _ = built_report
+    r = load(folder)
+    for name, table in (("summary.csv", r.summary()), ("stopping_rules.csv", r.stopping_rules())):
+        assert table.to_csv(index=False) == (folder / "report" / "tables" / name).read_text(), name
+    s = r.summary()
+    assert len(s) == 2 * 2 * 2 * 6 and s["runs"].sum() == len(r.stops)    # problems × methods × α × rules
 
 
 def test_report_files_and_page(built_report):
