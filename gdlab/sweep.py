@@ -111,7 +111,12 @@ def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0
 class Progress:
     """A tqdm bar on a terminal; plain log lines elsewhere, every 5 s. ``quiet``: seconds before
     either shows (a step that is usually quick says nothing unless it turns out long); ``what``:
-    what is counted, in the lines; ``desc``: the bar's label."""
+    what is counted, in the lines; ``desc``: the bar's label.
+
+    A line's rate and time left are those since the line before (or the first update): what
+    comes before the first update is start-up (the kernel's compilation, the first part's read),
+    which would make a sweep's first estimates several times too long, and a sweep speeds up as
+    its chunk adapts. The last line gives the whole time."""
 
     def __init__(self, total: int, enabled: bool, log: Callable[[str], None], quiet: float = 0.0,
                  what: str = "runs", desc: str | None = None):
@@ -119,6 +124,7 @@ class Progress:
         self.enabled, self.quiet, self.what = enabled, quiet, what
         self.bar = None
         self.last_line = 0.0
+        self.mark: tuple[float, int] | None = None       # (time, count) of the first update, then of the last line
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
             self.bar = tqdm(total=total, unit="run", unit_scale=True, dynamic_ncols=True, delay=quiet, desc=desc)
@@ -129,13 +135,23 @@ class Progress:
             self.bar.update(n)
             return
         now = time.perf_counter()
+        if self.mark is None:
+            self.mark = (now, self.done)
         if not self.enabled or now - self.t0 < self.quiet:
             return
         if now - self.last_line > 5 or self.done == self.total:
             self.last_line = now
-            rate = self.done / max(now - self.t0, 1e-9)
-            left = (self.total - self.done) / rate if rate else math.inf
-            self.log(f"{self.done:,}/{self.total:,} {self.what}, {rate:,.0f} runs/s, {left:,.0f} s left")
+            head = f"{self.done:,}/{self.total:,} {self.what}"
+            t1, n1 = self.mark
+            if self.done == self.total:
+                took = max(now - self.t0, 1e-9)
+                self.log(f"{head} in {took:,.1f} s, {self.done / took:,.0f} runs/s")
+            elif self.done == n1:
+                self.log(f"{head}, the first after {now - self.t0:,.1f} s of start-up")
+            else:
+                rate = (self.done - n1) / max(now - t1, 1e-9)
+                self.log(f"{head}, {rate:,.0f} runs/s, {(self.total - self.done) / rate:,.0f} s left")
+                self.mark = (now, self.done)
 
     def note(self, line: str):
         """A line for the log that leaves the bar whole (any thread)."""

@@ -276,7 +276,9 @@ def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is
 
 def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeypatch):
     """The report's progress: quiet for its first 5 s (a small sweep's report says nothing more),
-    then a line every 5 s and one at the end; the sweep's (quiet 0) starts at once."""
+    then a line every 5 s and one at the end; the sweep's (quiet 0) starts at once. A line's rate is
+    that since the line before, or since the first update (before it: start-up, a compilation); the
+    last line has the whole time."""
     import importlib
     S = importlib.import_module("gdlab.sweep")       # the module (gdlab.sweep is also the function)
     now = [100.0]
@@ -293,14 +295,23 @@ def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeyp
     p.update(1)                 # within 5 s of the last line: nothing
     now[0] += 1
     p.update(1)                 # the last
-    assert lines == ["8/10 runs read, 1 runs/s, 2 s left", "10/10 runs read, 1 runs/s, 0 s left"]
+    # 8 runs read after 6 s, 5 of them in the 6 s since the first update: 0.83 a second, 2 left
+    assert lines == ["8/10 runs read, 1 runs/s, 2 s left", "10/10 runs read in 8.0 s, 1 runs/s"]
     lines.clear()
     now[0] = 200.0
-    q = S.Progress(4, True, lines.append)
-    q.update(1)
-    assert lines == ["1/4 runs, 1,000,000,000 runs/s, 0 s left"]
+    q = S.Progress(4000, True, lines.append)
+    now[0] += 12                # the first runs after 12 s of compilation
+    q.update(1000)
+    now[0] += 6
+    q.update(1000)              # 1,000 runs in the 6 s since: 2,000 left take 12 s (not 24, counting the start-up)
+    now[0] += 6
+    q.update(1500)              # 1,500 in the 6 s since the line before: 250 a second, 500 left take 2 s
+    now[0] += 2
+    q.update(500)
+    assert lines == ["1,000/4,000 runs, the first after 12.0 s of start-up", "2,000/4,000 runs, 167 runs/s, 12 s left",
+                     "3,500/4,000 runs, 250 runs/s, 2 s left", "4,000/4,000 runs in 26.0 s, 154 runs/s"]
     S.Progress(4, False, lines.append).update(4)
-    assert len(lines) == 1
+    assert len(lines) == 4                              # disabled: no line
 
 
 def test_the_sweep_says_its_shape_and_what_it_will_take_on_disk(tmp_path, monkeypatch):
