@@ -143,7 +143,11 @@ def resolve_problem(entry) -> Problem:
         if entry.get("domain") is not None:
             prob = prob.with_domain(domain_pairs(entry["domain"], prob.dim))
         return prob
-    raise TypeError(f"a problem is a name or a mapping, got {type(entry).__name__}")
+    if callable(entry):     # a sweep draws its starts from the domain, which a bare function does not have
+        raise TypeError(f"a problem is a name, a mapping or a gdlab.problems.Problem, got the function "
+                        f"{getattr(entry, '__name__', entry)!r}: give it a domain with "
+                        "Problem(name=…, fn=f, dim=d, domain=[[lo, hi], …]) (gdlab.descend takes it bare)")
+    raise TypeError(f"a problem is a name, a mapping or a gdlab.problems.Problem, got {type(entry).__name__}")
 
 
 def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:

@@ -69,8 +69,10 @@ def test_each_bad_key_alone(key, value, piece):
     ({"lessons": ["multistrat"]}, "lessons: unknown scenario 'multistrat' (did you mean 'multistart'?)"),
     ({"zzz": 1}, "zzz: unknown key (known: alpha,"),             # nothing close: no guess
     ({"shard": 3}, "shard: must be a mapping with keys index, count, got 3"),
+    ({"problems": [abs]}, "problems[0]: a problem is a name, a mapping or a gdlab.problems.Problem, got the function "
+                          "'abs': give it a domain with Problem("),
 ])
-def test_a_misspelt_name_is_answered_with_the_closest_known_one(config, message):
+def test_a_misspelt_name_gets_the_closest_known_one_and_a_bare_function_what_to_wrap_it_in(config, message):
     with pytest.raises(ConfigError) as err:
         validate(config)
     assert err.value.problems == [p for p in err.value.problems if p.startswith(message)] and \
