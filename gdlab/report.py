@@ -142,8 +142,9 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         s = s[s["min_steps"] == s["min_steps"].min()]
         if s["alpha"].nunique() < 2 and s["epsilon"].nunique() < 2:
             continue
-        if s["momentum"].notna().any():
-            s = s[s["momentum"] == s["momentum"].max()]
+        gammas = sorted(s["momentum"].dropna().unique())
+        if gammas:
+            s = s[s["momentum"] == gammas[-1]]
         crits = sorted(s["criterion"].unique())
         # a row of panels (one value, a panel per rule) shares its color scale, and a share spans 0 to 1:
         # the same color is the same number across the rules compared; steps on a log scale
@@ -158,8 +159,11 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
             for j, crit in enumerate(crits):
                 F.plot_heatmap(s[s["criterion"] == crit], col, f"{what}, rule {crit} < ε",
                                axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits, log=log)
+        others = (f" Drawn for the largest γ of {', '.join(f'{g:g}' for g in gammas)}; the summary table has "
+                  "each." if len(gammas) > 1 else "")
         figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: alpha × epsilon, a panel per criterion "
-                                                  "(success: the rule fired within success_tol of a known minimum).")
+                                                  "(success: the rule fired within success_tol of a known minimum)."
+                                                  + others)
 
     if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)

@@ -579,6 +579,15 @@ def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(
     plt.close(fig)
 
 
+def test_a_heatmap_of_one_of_several_momenta_says_so(tmp_path):
+    sw = validate({"problems": ["himmelblau"], "method": ["momentum"], "alpha": [0.001, 0.005], "momentum": [0.5, 0.9],
+                   "starts": {"kind": "grid", "n": 4}, "epsilon": [1e-3, 1e-6], "criterion": ["df"], "max_iter": 300,
+                   "dtype": "float64", "out_dir": str(tmp_path)})
+    page = build(run_to_folder(sw, log=lambda m: None, show_progress=False), log=lambda m: None).read_text()
+    assert "himmelblau, momentum: alpha × epsilon, a panel per criterion (success: the rule fired within " \
+           "success_tol of a known minimum). Drawn for the largest γ of 0.5, 0.9; the summary table has each." in page
+
+
 def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
     import threading
 
