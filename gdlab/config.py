@@ -303,25 +303,22 @@ def validate(config: Mapping | None) -> Sweep:
         if v is not None and not (isinstance(v, numbers.Integral) and v >= 1):
             errors.append(f"engine.{key}: must be an integer ≥ 1 or null, got {v!r}")
 
-    shard = cfg["shard"] if isinstance(cfg["shard"], Mapping) else {"count": 1, "index": 0}   # else named above
-    count, index = shard.get("count"), shard.get("index")
-    if not (isinstance(count, numbers.Integral) and count >= 1):
-        errors.append(f"shard.count: must be an integer ≥ 1, got {count!r}")
-    elif not (isinstance(index, numbers.Integral) and 0 <= index < count):
-        errors.append(f"shard.index: must be an integer in [0, {count}), got {index!r}")
+    if isinstance(cfg["shard"], Mapping):       # else named above
+        count, index = cfg["shard"].get("count"), cfg["shard"].get("index")
+        if not (isinstance(count, numbers.Integral) and count >= 1):
+            errors.append(f"shard.count: must be an integer ≥ 1, got {count!r}")
+        elif not (isinstance(index, numbers.Integral) and 0 <= index < count):
+            errors.append(f"shard.index: must be an integer in [0, {count}), got {index!r}")
 
     if problems:
         _check_starts(cfg["starts"], problems, errors)
     if cfg["lessons"] is not None:
-        from .lessons import SCENARIOS
+        from .lessons import unknown_scenarios
         names = cfg["lessons"] if isinstance(cfg["lessons"], (list, tuple)) else None
         if not names or not all(isinstance(n, str) for n in names):
             errors.append(f"lessons: must be a non-empty list of scenario names, got {cfg['lessons']!r}")
         else:
-            for n in names:
-                if n not in SCENARIOS:
-                    errors.append(f"lessons: unknown scenario {n!r}{did_you_mean(n, SCENARIOS)} "
-                                  f"(known: {', '.join(SCENARIOS)})")
+            errors += unknown_scenarios(names)
 
     if errors:
         raise ConfigError(errors)
@@ -333,7 +330,7 @@ def validate(config: Mapping | None) -> Sweep:
         max_iter=int(max_iter), dtype=cfg["dtype"], diverge_x=float(cfg["diverge_x"]),
         diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), curves=cfg["curves"],
         success_tol=float(cfg["success_tol"]), stationary_tol=float(cfg["stationary_tol"]), f_target=float(cfg["f_target"]),
-        part_size=int(ps), out_dir=cfg["out_dir"], engine=dict(engine), shard=dict(shard), config=cfg)
+        part_size=int(ps), out_dir=cfg["out_dir"], engine=dict(engine), shard=dict(cfg["shard"]), config=cfg)
 
 
 class Block(NamedTuple):

@@ -636,6 +636,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
 LESSONS: list[str] = list(SCENARIOS)
 
 
+def unknown_scenarios(names: Sequence[str]) -> list[str]:
+    """A config error for each name that is no lesson scenario, with the closest one."""
+    return [f"lessons: unknown scenario {n!r}{did_you_mean(n, SCENARIOS)} (known: {', '.join(LESSONS)})"
+            for n in names if n not in SCENARIOS]
+
+
 def lesson_numbers(name: str, res: Results) -> pd.DataFrame:
     """The scenario's table: quantity, the lesson's value, gdlab's, the number behind it, and whether they agree."""
     return SCENARIOS[name].numbers(res)
@@ -683,10 +689,8 @@ def run_lessons(names: Sequence[str] | None = None, overrides: Sequence[str] = (
     from .sweep import check_interrupt, run_to_folder
 
     names = list(names or LESSONS)
-    unknown = [n for n in names if n not in SCENARIOS]
-    if unknown:
-        raise ConfigError([f"lessons: unknown scenario {n!r}{did_you_mean(n, SCENARIOS)} (known: {', '.join(LESSONS)})"
-                           for n in unknown])
+    if unknown_scenarios(names):
+        raise ConfigError(unknown_scenarios(names))
     sweeps, problems = {}, []
     for name in names:
         try:
