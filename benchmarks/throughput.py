@@ -111,7 +111,7 @@ def py_grad(name, x):
 
 
 def starts(problem, n, seed=0):
-    from gdlab.problems import get_problem
+    from gdlab.core.problems import get_problem
     reg, dim, _ = PROBLEMS[problem]
     dom = get_problem(reg, dim).domain_array
     rng = np.random.default_rng(seed)
@@ -122,19 +122,19 @@ def starts(problem, n, seed=0):
 
 def run_gdlab(problem, x0, curves=True):
     from gdlab.engine import EngineOptions, stream_batch
-    from gdlab.problems import get_problem
-    from gdlab.stopping import stop_rules
+    from gdlab.core.problems import get_problem
+    from gdlab.core.criteria import stop_rules
     reg, dim, alpha = PROBLEMS[problem]
     p = get_problem(reg, dim)
     rules = stop_rules("df", EPS, MIN_STEPS)
     opts = EngineOptions(max_iter=MAX_ITER, dtype="float32", curves=curves)
     t = time.perf_counter()
-    for _ in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts):   # compile for these shapes
+    for _ in stream_batch(p, "gd", x0, alpha, rules, opts):   # compile for these shapes
         pass
     compile_s = time.perf_counter() - t
     stats, steps = {}, 0
     t = time.perf_counter()
-    for rec in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts, stats):
+    for rec in stream_batch(p, "gd", x0, alpha, rules, opts, stats):
         steps += int(rec["k"].sum())
     seconds = time.perf_counter() - t
     return seconds, steps, len(x0), max(compile_s - seconds, 0.0), stats["useful"] / stats["executed"]
@@ -143,7 +143,8 @@ def run_gdlab(problem, x0, curves=True):
 def run_vmap(problem, x0):
     import jax
     import jax.numpy as jnp
-    from gdlab.problems import get_problem
+
+    from gdlab.core.problems import get_problem
     reg, dim, alpha = PROBLEMS[problem]
     fn = get_problem(reg, dim).fn
     vg = jax.value_and_grad(fn)
@@ -250,8 +251,8 @@ def sweep_worker(n):
     """A whole sweep through gdlab's own path (config → parts on disk, no report): time and peak RSS."""
     import tempfile
 
-    from gdlab.config import validate
-    from gdlab.sweep import run_to_folder
+    from gdlab.runner.schema import validate
+    from gdlab.runner.execute import run_to_folder
     reg, dim, alpha = PROBLEMS["himmelblau"]
     with tempfile.TemporaryDirectory() as tmp:
         sw = validate({"experiment": "memory", "problems": [reg], "method": ["gd"], "alpha": [alpha],
@@ -289,7 +290,7 @@ def machine() -> dict:
 
     import jax
 
-    from gdlab.devices import cpu_compiler_options, cpu_info, usable_cores
+    from gdlab.engine.devices import cpu_compiler_options, cpu_info, usable_cores
     model, flags = cpu_info()
     return {"cpu": model, "simd": [f for f in SIMD_FLAGS if f in flags], "cores": usable_cores(),
             "python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__,

@@ -17,8 +17,9 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from gdlab.cache import enable_compile_cache  # noqa: E402
-from gdlab.lessons import SCENARIOS, _section_md, run_lessons  # noqa: E402
+from gdlab.engine.compile_cache import enable_compile_cache  # noqa: E402
+from gdlab.lessons import SCENARIOS, run_lessons
+from gdlab.lessons.page import section_md as _section_md  # noqa: E402
 
 SCALE_UP = {
     "derivatives": "gdlab experiment=derivatives starts.n=200",
@@ -41,7 +42,7 @@ def main() -> None:
     page = run_lessons(out_dir=str(HERE.parent / "results"))
     index = ["# The lessons as experiments", "",
              "Every scenario of the seed lessons (`../shared/seeds/`), each a config in "
-             "`configs/experiment/<name>.yaml`. `gdlab experiment=lessons` runs them all and builds one page "
+             "`gdlab/configs/experiment/<name>.yaml`. `gdlab experiment=lessons` runs them all and builds one page "
              "for the class (`results/lessons/<id>/report/index.html`); `gdlab experiment=<name>` runs one.", "",
              "| scenario | lesson | question | lesson's numbers reproduced |", "|---|---|---|---|"]
     for name, sc in SCENARIOS.items():
@@ -57,7 +58,7 @@ def main() -> None:
                "",
                f"```bash\n{SCALE_UP[name]}\n```", "",
                f"The numbers above come from `python experiments/build_readmes.py` (sweep `{folder.name}`); the "
-               f"config is [`configs/experiment/{name}.yaml`](../../configs/experiment/{name}.yaml) and the checks "
+               f"config is [`gdlab/configs/experiment/{name}.yaml`](../../gdlab/configs/experiment/{name}.yaml) and the checks "
                "are `tests/test_lessons.py`.", ""]
         (out / "README.md").write_text("\n".join(md))
         checked = numbers["agrees"].dropna().astype(str).str.lower()

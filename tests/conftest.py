@@ -10,6 +10,6 @@ import tempfile  # noqa: E402
 
 os.environ.setdefault("GDLAB_CACHE_DIR", os.path.join(tempfile.gettempdir(), "gdlab-test-jax-cache"))
 
-from gdlab.cache import enable_compile_cache  # noqa: E402
+from gdlab.engine.compile_cache import enable_compile_cache  # noqa: E402
 
 enable_compile_cache()

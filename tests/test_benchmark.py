@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdlab.problems import get_problem
+from gdlab.core.problems import get_problem
 
 HERE = Path(__file__).resolve().parent
 

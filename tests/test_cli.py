@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdlab.config import validate
+from gdlab.core.criteria import stop_rules
+from gdlab.core.problems import get_problem
 from gdlab.engine import EngineOptions, run_batch
-from gdlab.problems import get_problem
-from gdlab.stopping import stop_rules
-from gdlab.sweep import load, run_to_folder
+from gdlab.runner.execute import run_to_folder
+from gdlab.runner.schema import validate
+from gdlab.storage.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["method=[gd]", "alpha=[0.01]", "starts.n=6", "max_iter=500", "traces=1"]
@@ -119,11 +120,11 @@ def test_the_batch_is_split_over_local_devices():
     x0 = np.random.default_rng(1).uniform(-2, 2, (3000, 2))
     opts = EngineOptions(max_iter=400, dtype="float64", lanes=256, part=512)
     rules = stop_rules(["df", "grad"], [1e-8])
-    both = run_batch(p, "gd", x0, 1e-3, 0.0, rules, opts)        # all local devices: the default
+    both = run_batch(p, "gd", x0, 1e-3, rules, opts)        # all local devices: the default
     with pytest.raises(ValueError, match="enable_x64"):
-        next(stream_batch(p, "gd", x0, 1e-3, 0.0, rules, opts))
+        next(stream_batch(p, "gd", x0, 1e-3, rules, opts))
     with jax.enable_x64(True):
-        parts = list(stream_batch(p, "gd", x0, 1e-3, 0.0, rules, opts, devices=devices[:1]))
+        parts = list(stream_batch(p, "gd", x0, 1e-3, rules, opts, devices=devices[:1]))
     merged = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
     order = np.argsort(merged["run"])
     for key in ("x", "f", "k", "status", "fired"):
@@ -131,7 +132,8 @@ def test_the_batch_is_split_over_local_devices():
 
 
 def test_ctrl_c_in_gdlab_report_says_how_to_finish_and_exits_130(tmp_path, monkeypatch, capsys):
-    from gdlab import cli, report
+    from gdlab import report
+    from gdlab.app import cli
 
     def interrupted(folder, log):
         raise KeyboardInterrupt
@@ -147,7 +149,7 @@ def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
     it ends without a traceback, as it does when its input closes."""
     import pickle
 
-    from gdlab import render
+    from gdlab.report import render
     job = pickle.dumps(("figure", {}, "/nowhere", "f"))
     for given in (b"", job[: len(job) // 2]):
         done = subprocess.run([sys.executable, "-c", render._BOOT, str(Path(render.__file__).parent)],
@@ -161,8 +163,9 @@ def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
 
 
 def test_a_bad_figure_worker_count_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
-    from gdlab import cli
-    from gdlab.config import DEFAULTS, ConfigError
+    from gdlab.app import cli
+    from gdlab.core.errors import ConfigError
+    from gdlab.runner.schema import DEFAULTS
     monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "two")
     with pytest.raises(ConfigError, match="GDLAB_FIGURE_WORKERS must be a whole number"):
         cli.run({**DEFAULTS, "out_dir": str(tmp_path)})

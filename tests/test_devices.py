@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from gdlab.devices import use_cpu_cores, usable_cores
+from gdlab.engine.devices import usable_cores, use_cpu_cores
 
 SHOW = "import gdlab, jax; print(len(jax.devices('cpu')), gdlab.use_cpu_cores())"
 
@@ -62,7 +62,7 @@ def test_once_jax_has_run_the_count_stays():
 FAULTS = """
 import resource, sys, numpy as np
 import gdlab
-from gdlab import devices
+from gdlab.engine import devices
 if sys.argv[1] == "batch":
     gdlab.run_batch(gdlab.get_problem("himmelblau"), "gd", np.zeros((1, 2)), 0.01)
     print(devices._kept == [(devices.MMAP_THRESHOLD, devices.TRIM_THRESHOLD)])     # set by the batch
@@ -92,7 +92,7 @@ def test_after_a_batch_freed_buffers_are_reused_not_faulted_in_again():
 
 
 def test_cpu_compiler_options_ask_for_512_bit_vectors_only_on_avx512(monkeypatch):
-    from gdlab import devices
+    from gdlab.engine import devices
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     monkeypatch.setattr(devices, "cpu_info", lambda: ("a CPU", frozenset({"avx2", "avx512f", "fma"})))
     assert devices.cpu_compiler_options() == {"xla_cpu_prefer_vector_width": 512}
@@ -105,7 +105,7 @@ def test_cpu_compiler_options_ask_for_512_bit_vectors_only_on_avx512(monkeypatch
 
 
 def test_cpu_info_reads_the_model_and_the_flags():
-    from gdlab.devices import cpu_info
+    from gdlab.engine.devices import cpu_info
     model, flags = cpu_info()
     assert model
     if os.path.exists("/proc/cpuinfo"):

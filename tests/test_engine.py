@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 
 import gdlab
-from gdlab import engine
+from gdlab.core.criteria import CRITERIA
+from gdlab.core.methods import METHODS
+from gdlab.engine import chunks, driver, kernel, layout
+
+GD = METHODS["gd"]
+from gdlab.core.criteria import Status, checkpoints, stop_rules
+from gdlab.core.problems import get_problem
 from gdlab.engine import EngineOptions, kernel_cache_size, run_batch, stream_batch, trace_runs
-from gdlab.problems import get_problem
-from gdlab.stopping import Status, checkpoints, stop_rules
 
 F64 = EngineOptions(max_iter=5000, dtype="float64")
 
@@ -42,11 +46,12 @@ def plain_momentum(fprime, x, alpha, gamma, steps):
 def test_iterates_match_a_plain_loop(method, loop):
     p = get_problem("x2_sin")
     opts = EngineOptions(max_iter=300, dtype="float64")
-    [(xs, fs)] = trace_runs(p, method, [[2.5]], 0.005, 0.9, [300], (), opts)
+    hyper = {"alpha": 0.005, **({"momentum": 0.9} if method == "momentum" else {})}
+    [(xs, fs)] = trace_runs(p, method, [[2.5]], hyper, [300], (), opts)
     want = loop()
     np.testing.assert_allclose(xs[:, 0], want, rtol=0, atol=1e-12)
     np.testing.assert_allclose(fs, want ** 2 * np.sin(want), rtol=0, atol=1e-12)
-    rec = run_batch(p, method, [[2.5]], 0.005, 0.9, (), opts)
+    rec = run_batch(p, method, [[2.5]], hyper, (), opts)
     assert rec["k"][0] == 300 and rec["status"][0] == Status.max_iter
     assert abs(rec["x"][0, 0] - want[-1]) < 1e-12
 
@@ -59,17 +64,17 @@ def test_batch_of_10000_gives_each_run_what_it_gives_alone():
     rules = stop_rules(["dx", "df", "grad"], [1e-4, 1e-8], [0, 20])
     opts = EngineOptions(max_iter=3000, dtype="float64", lanes=512, part=2048, chunk=8)
     stats = {}
-    batch = run_batch(p, "gd", x0, alpha, 0.0, rules, opts, stats)
+    batch = run_batch(p, "gd", x0, alpha, rules, opts, stats)
     # runs end at very different steps; every status shows up
     assert len(np.unique(batch["k"])) > 100
     assert stats["useful"] <= stats["executed"]
     for i in rng.choice(10_000, size=12, replace=False):
         # alone: the only run in a kernel of the same width — bit for bit the same
-        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules, opts)
+        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], rules, opts)
         for key in ("x", "f", "g", "k", "status", "fired", "f_at", "x_at", "curve_f", "curve_g"):
             np.testing.assert_array_equal(batch[key][i], alone[key][0], err_msg=f"run {i}: {key}")
         # alone in a one-lane kernel: XLA may fuse multiply-adds differently, the last bit may move
-        narrow = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules,
+        narrow = run_batch(p, "gd", x0[i:i + 1], alpha[i], rules,
                            EngineOptions(max_iter=3000, dtype="float64"))
         np.testing.assert_allclose(narrow["x"][0], batch["x"][i], rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(narrow["status"][0], batch["status"][i])
@@ -244,12 +249,13 @@ def test_float32_is_the_sweep_default_and_float64_by_config():
 def test_a_problem_without_the_coordinate_first_form_is_vmapped():
     """A Python function that sums over every axis cannot take (d, n) blocks; the engine vmaps it."""
     import jax.numpy as jnp
-    from gdlab.problems import Problem
+
+    from gdlab.core.problems import Problem
     p = Problem(name="bowl", fn=lambda x: jnp.sum((x - 2.0) ** 2), dim=3, domain=((-5.0, 5.0),) * 3,
                 minima=((2.0, 2.0, 2.0),), f_min=(0.0,))
     assert not p.vectorized
     x0 = np.random.default_rng(3).uniform(-5, 5, (300, 3))
-    rec = run_batch(p, "gd", x0, 0.1, 0.0, stop_rules("grad", 1e-8), F64)
+    rec = run_batch(p, "gd", x0, 0.1, stop_rules("grad", 1e-8), F64)
     assert (rec["status"] == Status.converged).all()
     np.testing.assert_allclose(rec["x"], 2.0, atol=1e-8)
     # f at the stop is the run's own value, not a sum over the batch
@@ -264,7 +270,7 @@ def test_reused_lanes_carry_nothing_of_the_runs_before():
     alpha = np.random.default_rng(5).choice([0.002, 0.01, 0.02, 0.2], 400)   # 0.2 diverges, rules unfired
     rules = stop_rules(["grad", "df"], [1e-4, 1e-12], 0)
     opts = EngineOptions(max_iter=600, dtype="float64", lanes=8, part=32, chunk=8)
-    rec = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+    rec = run_batch(p, "gd", x0, alpha, rules, opts)
     cps = checkpoints(600)
     for i in range(400):
         unfired = rec["fired"][i] < 0
@@ -276,7 +282,7 @@ def test_reused_lanes_carry_nothing_of_the_runs_before():
     assert {Status.converged, Status.diverged} <= set(rec["status"])
     # each run as it is alone in the same kernel width
     for i in (0, 199, 399):
-        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules, opts)
+        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], rules, opts)
         for key in ("x", "k", "status", "fired", "curve_f"):
             np.testing.assert_array_equal(rec[key][i], alone[key][0])
 
@@ -294,11 +300,11 @@ def test_one_rule_takes_its_stop_point_from_the_run_not_the_chunk_buffer():
     for dtype in ("float32", "float64"):
         opts = EngineOptions(max_iter=400, dtype=dtype, lanes=256, part=512, chunk=16)
         for R in (1, 2):
-            spec = engine._spec_for(p, "gd", R, len(x0), opts)
+            spec = kernel.kernel_spec(p, GD, R, len(x0), opts)
             with jax.enable_x64(dtype == "float64"):
-                assert len(jax.eval_shape(engine._kernel(spec)[1]).scratch) == 2 + (R > 1)
-        one = run_batch(p, "gd", x0, alpha, 0.0, rule, opts)
-        two = run_batch(p, "gd", x0, alpha, 0.0, rule * 2, opts)
+                assert len(jax.eval_shape(kernel.batch_kernel(spec)[1]).scratch) == 2 + (R > 1)
+        one = run_batch(p, "gd", x0, alpha, rule, opts)
+        two = run_batch(p, "gd", x0, alpha, rule * 2, opts)
         statuses = set(Status(s).name for s in one["status"])
         assert {"converged", "max_iter", "diverged", "invalid_start"} <= statuses, statuses
         assert (one["fired"][:, 0] >= 16).any()      # some fire after their first chunk
@@ -326,24 +332,24 @@ def test_without_curves_a_record_is_the_same_bits_less_its_curves():
     for rules in (stop_rules("df", 1e-7, 12), stop_rules(["df", "grad"], [1e-7, 1e-3], 12)):
         for dtype in ("float32", "float64"):
             opts = EngineOptions(max_iter=400, dtype=dtype, lanes=256, part=512, chunk=16)
-            full = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
-            final = run_batch(p, "gd", x0, alpha, 0.0, rules, opts._replace(curves=False))
-            spec = engine._spec_for(p, "gd", len(rules), len(x0), opts._replace(curves=False))
+            full = run_batch(p, "gd", x0, alpha, rules, opts)
+            final = run_batch(p, "gd", x0, alpha, rules, opts._replace(curves=False))
+            spec = kernel.kernel_spec(p, GD, len(rules), len(x0), opts._replace(curves=False))
             with jax.enable_x64(dtype == "float64"):
-                buffer = jax.eval_shape(engine._kernel(spec)[1]).scratch
+                buffer = jax.eval_shape(kernel.batch_kernel(spec)[1]).scratch
             assert [b.shape for b in buffer] == ([] if len(rules) == 1 else [(16, 2, 256), (16, 256)])
             assert {"converged", "max_iter", "diverged", "invalid_start"} <= {Status(s).name for s in final["status"]}
             assert (final["k"] > 16).any() and full["curve_f"].shape == (3000, len(checkpoints(400)))
-            for key in engine.RECORD_FIELDS:
+            for key in layout.RECORD_FIELDS:
                 if key.startswith("curve_"):
                     assert final[key].shape == (3000, 0), key
                 else:
                     np.testing.assert_array_equal(final[key], full[key], err_msg=f"{dtype} {key}")
-    width = engine._record_width(2, 1, len(checkpoints(2000)))
+    width = layout.record_width(2, 1, len(checkpoints(2000)))
     # 2-D, one rule: run, x, f, g, k, status, fired, hp and 2 × 22 checkpoints (f_at and x_at, the run's
     # end where its rule fired, are filled in by the host); two rules: their f_at and x_at too
-    assert (width, engine._record_width(2, 1, 0), engine._record_width(2, 2, 0)) == (55, 11, 18)
-    assert engine.lane_bytes(2, 1, 2000, curves=False) < engine.lane_bytes(2, 1, 2000) * 0.4
+    assert (width, layout.record_width(2, 1, 0), layout.record_width(2, 2, 0)) == (55, 11, 18)
+    assert layout.lane_bytes(2, 1, 2000, curves=False) < layout.lane_bytes(2, 1, 2000) * 0.4
 
 
 def test_a_kernel_computes_only_its_rules_criteria_with_the_same_bits(monkeypatch):
@@ -356,10 +362,10 @@ def test_a_kernel_computes_only_its_rules_criteria_with_the_same_bits(monkeypatc
     alpha = rng.choice([0.002, 0.01, 0.02, 0.2], size=2000)
     x0[:5] = np.nan
     specs = []
-    spec_for = engine._spec_for
+    spec_for = kernel.kernel_spec
 
     def every_criterion(*args):
-        return spec_for(*args[:5])         # without the rules' criteria: all three
+        return spec_for(*args[:5], tuple(CRITERIA))         # whatever the rules' criteria: all three
 
     def seen(*args):
         specs.append(spec_for(*args))
@@ -369,14 +375,14 @@ def test_a_kernel_computes_only_its_rules_criteria_with_the_same_bits(monkeypatc
                   stop_rules(["dx", "grad"], [1e-6, 1e-3], 3)):
         for dtype in ("float32", "float64"):
             opts = EngineOptions(max_iter=300, dtype=dtype, lanes=256, part=512, chunk=16)
-            monkeypatch.setattr(engine, "_spec_for", seen)
-            own = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
-            monkeypatch.setattr(engine, "_spec_for", every_criterion)
-            full = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+            monkeypatch.setattr(driver, "kernel_spec", seen)
+            own = run_batch(p, "gd", x0, alpha, rules, opts)
+            monkeypatch.setattr(driver, "kernel_spec", every_criterion)
+            full = run_batch(p, "gd", x0, alpha, rules, opts)
             assert {"converged", "max_iter", "diverged", "invalid_start"} <= {Status(s).name for s in own["status"]}
-            for key in engine.RECORD_FIELDS:
+            for key in layout.RECORD_FIELDS:
                 np.testing.assert_array_equal(own[key], full[key], err_msg=f"{rules} {dtype} {key}")
-    assert [spec.criteria for spec in specs[::2]] == [(1,), (0,), (2,), (0, 2)]
+    assert [spec.criteria for spec in specs[::2]] == [("df",), ("dx",), ("grad",), ("dx", "grad")]
 
 
 def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records():
@@ -390,24 +396,24 @@ def test_a_batch_starts_from_the_lanes_the_last_batch_left_with_the_same_records
     rng = np.random.default_rng(6)
     x_a, x_b = rng.uniform(-5, 5, (200, 2)), rng.uniform(-5, 5, (120, 2))
     b_alpha = rng.choice([0.01, 0.2], 120)              # 0.2 diverges: rules unfired, checkpoints past the end
-    engine._IDLE.clear()
-    fresh = run_batch(p, "gd", x_b, b_alpha, 0.0, rules, opts)
-    run_batch(p, "gd", x_a, 0.002, 0.0, rules, opts)    # long runs: late checkpoints, both rules fired
-    (left,) = engine._IDLE.values()
+    kernel.IDLE_LANES.clear()
+    fresh = run_batch(p, "gd", x_b, b_alpha, rules, opts)
+    run_batch(p, "gd", x_a, 0.002, rules, opts)    # long runs: late checkpoints, both rules fired
+    (left,) = kernel.IDLE_LANES.values()
     assert (np.asarray(left.run) == -1).all()
     assert np.isfinite(np.asarray(left.curve_f)[-3:]).any() and (np.asarray(left.fired) >= 0).any()
-    again = run_batch(p, "gd", x_b, b_alpha, 0.0, rules, opts)
+    again = run_batch(p, "gd", x_b, b_alpha, rules, opts)
     assert left.x.is_deleted()       # donated to the first call of the batch: it started from these lanes
-    for key in engine.RECORD_FIELDS:
+    for key in layout.RECORD_FIELDS:
         np.testing.assert_array_equal(again[key], fresh[key], err_msg=key)
     assert np.isnan(fresh["f_at"]).any() and np.isnan(fresh["curve_f"]).any()
     with jax.enable_x64(True):
-        batch = stream_batch(p, "gd", x_a, 0.002, 0.0, rules, opts)
+        batch = stream_batch(p, "gd", x_a, 0.002, rules, opts)
         next(batch)
         batch.close()
-    assert not engine._IDLE
-    after = run_batch(p, "gd", x_b, b_alpha, 0.0, rules, opts)
-    for key in engine.RECORD_FIELDS:
+    assert not kernel.IDLE_LANES
+    after = run_batch(p, "gd", x_b, b_alpha, rules, opts)
+    for key in layout.RECORD_FIELDS:
         np.testing.assert_array_equal(after[key], fresh[key], err_msg=key)
 
 
@@ -420,47 +426,47 @@ def test_calls_write_into_the_outputs_the_host_is_done_with_and_never_under_a_ke
     opts = EngineOptions(max_iter=400, dtype="float64", lanes=8, part=16)
     x0 = np.random.default_rng(8).uniform(-5, 5, (400, 2))
     with jax.enable_x64(True):
-        starts = [rec["f"].ctypes.data for rec in stream_batch(p, "gd", x0, 0.01, 0.0, rules, opts)]
-        kept = list(stream_batch(p, "gd", x0, 0.01, 0.0, rules, opts))
+        starts = [rec["f"].ctypes.data for rec in stream_batch(p, "gd", x0, 0.01, rules, opts)]
+        kept = list(stream_batch(p, "gd", x0, 0.01, rules, opts))
     assert len(starts) > 20 and len(set(starts)) <= 6       # a few buffers in turn, not one per call
-    fresh = run_batch(p, "gd", x0, 0.01, 0.0, rules, opts)
-    for key in engine.RECORD_FIELDS:
+    fresh = run_batch(p, "gd", x0, 0.01, rules, opts)
+    for key in layout.RECORD_FIELDS:
         got = np.concatenate([rec[key] for rec in kept])[np.argsort(np.concatenate([r["run"] for r in kept]))]
         np.testing.assert_array_equal(got, fresh[key], err_msg=key)
 
 
 def test_lane_width_follows_the_runs_and_the_device_memory(monkeypatch):
-    assert engine.default_lanes(100) == 16 and engine.default_lanes(10 ** 7) == engine._max_lanes()
+    assert layout.default_lanes(100) == 16 and layout.default_lanes(10 ** 7) == layout.max_lanes()
     # a wider problem with more rules needs more memory per lane
-    small, big = engine.lane_bytes(2, 1, 2000), engine.lane_bytes(10, 12, 2000, dtype="float64")
+    small, big = layout.lane_bytes(2, 1, 2000), layout.lane_bytes(10, 12, 2000, dtype="float64")
     assert big > 5 * small > 0
     # the CPU's devices (two here) share the host's memory
     import os
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert engine.device_bytes() == ram // 2
+    assert layout.device_bytes() == ram // 2
     # on a device with 1 GiB, a lane of 1 MiB: a sixteenth of the memory holds 64 of them
-    monkeypatch.setattr(engine, "device_bytes", lambda: 1 << 30)
-    assert engine.default_lanes(10 ** 7, 1 << 20) == 64
-    assert engine.default_lanes(10 ** 7, big) == min(engine._max_lanes(), 1 << int(np.log2((1 << 26) // big)))
+    monkeypatch.setattr(layout, "device_bytes", lambda: 1 << 30)
+    assert layout.default_lanes(10 ** 7, 1 << 20) == 64
+    assert layout.default_lanes(10 ** 7, big) == min(layout.max_lanes(), 1 << int(np.log2((1 << 26) // big)))
 
 
 def test_a_large_batch_gets_long_calls_after_two_short_ones_per_device():
     p = get_problem("himmelblau")
-    spec = engine._spec_for(p, "gd", 1, 10 ** 6, EngineOptions())
-    assert (spec.lanes, spec.part) == (4096, engine.PART_LANES * 4096)     # a sixteenth of the batch, at most 16 lanes' worth
-    assert engine._spec_for(p, "gd", 1, 10 ** 5, EngineOptions()).part == 4 * 4096      # as before below
-    assert engine._spec_for(p, "gd", 1, 10 ** 6, EngineOptions(part=1000)).part == 1024  # the caller's, bucketed
-    spans = engine._spans(10 ** 6, 65536, 8192, 4)
+    spec = kernel.kernel_spec(p, GD, 1, 10 ** 6, EngineOptions())
+    assert (spec.lanes, spec.part) == (4096, chunks.PART_LANES * 4096)     # a sixteenth of the batch, at most 16 lanes' worth
+    assert kernel.kernel_spec(p, GD, 1, 10 ** 5, EngineOptions()).part == 4 * 4096      # as before below
+    assert kernel.kernel_spec(p, GD, 1, 10 ** 6, EngineOptions(part=1000)).part == 1024  # the caller's, bucketed
+    spans = chunks.spans(10 ** 6, 65536, 8192, 4)
     assert [b - a for a, b in spans[:5]] == [8192] * 4 + [65536]
     assert spans[0][0] == 0 and spans[-1][1] == 10 ** 6 and all(b == c for (_, b), (c, _) in zip(spans, spans[1:]))
-    assert engine._spans(5, 4, 8, 2) == [(0, 4), (4, 5)]           # first slices never above a part
+    assert chunks.spans(5, 4, 8, 2) == [(0, 4), (4, 5)]           # first slices never above a part
 
 
 def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
     """The default chunk follows the runs' lengths from call to call (8 … 256 steps between
     refills); every record is the same bits as with a fixed chunk of 16, the curves included."""
-    assert engine.next_chunk(engine.RunLengths()) == 8                 # 8 until a run has finished
-    assert engine.next_chunk(engine.RunLengths(), device_idle=True) == 8
+    assert chunks.next_chunk(chunks.RunLengths()) == 8                 # 8 until a run has finished
+    assert chunks.next_chunk(chunks.RunLengths(), device_idle=True) == 8
     p = get_problem("himmelblau")
     rng = np.random.default_rng(6)
     x0 = rng.uniform(-5, 5, (3000, 2))
@@ -468,15 +474,15 @@ def test_adaptive_chunk_changes_when_lanes_refill_not_what_runs_compute():
     rules = stop_rules(["grad", "df"], [1e-5, 1e-10], [0, 5])
     base = dict(max_iter=1500, dtype="float64", lanes=64, part=256)
     calls = []
-    real_next = engine.next_chunk
+    real_next = driver.next_chunk
     try:
-        engine.next_chunk = lambda *a, **k: calls.append(real_next(*a, **k)) or calls[-1]
-        adaptive = run_batch(p, "gd", x0, alpha, 0.0, rules, EngineOptions(**base))
+        driver.next_chunk = lambda *a, **k: calls.append(real_next(*a, **k)) or calls[-1]
+        adaptive = run_batch(p, "gd", x0, alpha, rules, EngineOptions(**base))
     finally:
-        engine.next_chunk = real_next
-    fixed = run_batch(p, "gd", x0, alpha, 0.0, rules, EngineOptions(chunk=16, **base))
+        driver.next_chunk = real_next
+    fixed = run_batch(p, "gd", x0, alpha, rules, EngineOptions(chunk=16, **base))
     assert calls[0] == 8 and max(calls) > 48, calls
-    for key in engine.RECORD_FIELDS:
+    for key in layout.RECORD_FIELDS:
         np.testing.assert_array_equal(adaptive[key], fixed[key], err_msg=key)
     assert len(np.unique(adaptive["k"])) > 100 and np.isfinite(adaptive["curve_f"][:, :10]).all()
 
@@ -485,7 +491,7 @@ def test_the_busy_chunk_is_the_one_that_takes_the_least_lane_time():
     """next_chunk weighs idle lanes against refills over the finished runs' real lengths: for
     every chunk c a run of n judged steps holds its lane ⌈n/c⌉ chunks of c steps and a refill
     each. Checked against that sum written out, and on lengths whose answer is known."""
-    from gdlab.engine import CHUNK_MAX, REFILL_STEPS, SHORT, RunLengths, next_chunk
+    from gdlab.engine.chunks import CHUNK_MAX, REFILL_STEPS, SHORT, RunLengths, next_chunk
 
     def lengths_of(n):
         lengths = RunLengths()
@@ -524,8 +530,9 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
     above); they are pinv's and eigvalsh's answers, a zero eigenvalue (a flat direction), a
     diagonal Hessian with equal eigenvalues and a maximum included."""
     import jax
-    from gdlab.engine import _curvature
-    from gdlab.problems import Problem
+
+    from gdlab.core.points import curvature as _curvature
+    from gdlab.core.problems import Problem
     flat = Problem("flat_in_x2", lambda x: (x[0] - 1.0) ** 2 + 0.0 * x[1], 2, ((-2.0, 2.0), (-2.0, 2.0)))
     round_ = Problem("round", lambda x: 3 * x[0] ** 2 + 3 * x[1] ** 2, 2, ((-2.0, 2.0), (-2.0, 2.0)))
     cap = Problem("cap", lambda x: -(x[0] + 2 * x[1]) ** 2 - x[1] ** 2, 2, ((-2.0, 2.0), (-2.0, 2.0)))
@@ -562,14 +569,14 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host():
     runs, util = {}, {}
     for slow in (False, True, "told"):
         stats, recs = {}, []
-        for rec in stream_batch(p, "gd", x0, 0.005, 0.0, rules, opts, stats, devices=jax.local_devices()[:1],
+        for rec in stream_batch(p, "gd", x0, 0.005, rules, opts, stats, devices=jax.local_devices()[:1],
                                 host_bound=slow == "told"):
             recs.append(rec)
             if slow is True:
                 time.sleep(0.05)
         runs[slow] = {k: np.concatenate([r[k] for r in recs]) for k in ("run", "k", "x")}
         util[slow] = stats["useful"] / stats["executed"]
-        lengths = engine.RunLengths()
+        lengths = chunks.RunLengths()
         lengths.add(runs[slow]["k"])
         assert 30 < lengths.mean < 60
         later = stats["chunks"][4:]
@@ -578,7 +585,7 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host():
         elif slow:      # the first wait measured is the third call's (the two dealt blind are not timed),
             assert set(later) == {8}, stats["chunks"]       # and the fourth is dealt before it
         else:
-            best = engine.next_chunk(lengths)
+            best = chunks.next_chunk(lengths)
             assert 40 <= best <= 64
             # a busy machine may stall a call, and the caller then looks slow for a while
             assert sum(abs(c - best) <= 2 for c in later) >= 0.5 * len(later), (best, stats["chunks"])
@@ -604,7 +611,7 @@ def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_fi
         opts = EngineOptions(max_iter=3000, dtype="float64", lanes=512, part=n, chunk=chunk)
         stats, recs = {}, []
         with jax.enable_x64(True):
-            for rec in stream_batch(p, "gd", x0, alpha, 0.0, rules, opts, stats, devices=one,
+            for rec in stream_batch(p, "gd", x0, alpha, rules, opts, stats, devices=one,
                                     host_bound=host_bound):
                 recs.append(rec)
         merged = {k: np.concatenate([r[k] for r in recs]) for k in ("run", "k", "x", "f", "curve_f")}
@@ -615,10 +622,10 @@ def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_fi
     n = long_runs["k"][5:]
     assert stats["chunks"] == [8] and 500 < n.min() and n.max() < 2000, (n.min(), n.max())
     # 8, 16, … and then CHUNK_MAX (256) to the end, where 8 steps throughout take max(k)/8 chunks
-    doubling = [8 << i for i in range(int(np.log2(engine.CHUNK_MAX // 8)) + 1)]
+    doubling = [8 << i for i in range(int(np.log2(chunks.CHUNK_MAX // 8)) + 1)]
     assert sum(doubling[:-1]) < n.min()               # grown before the first run finishes
-    assert stats["chunks_run"] <= n.max() / engine.CHUNK_MAX + len(doubling) + 1, (stats["chunks_run"], n.max())
-    assert stats["executed"] == 512 * (sum(doubling[:-1]) + engine.CHUNK_MAX * (stats["chunks_run"] - len(doubling) + 1))
+    assert stats["chunks_run"] <= n.max() / chunks.CHUNK_MAX + len(doubling) + 1, (stats["chunks_run"], n.max())
+    assert stats["executed"] == 512 * (sum(doubling[:-1]) + chunks.CHUNK_MAX * (stats["chunks_run"] - len(doubling) + 1))
     told, told_stats = run(512, 0.002, host_bound=True)
     assert told_stats["chunks_run"] >= n.max() / 8, told_stats["chunks_run"]
     fixed, _ = run(512, 0.002, chunk=16)
@@ -635,7 +642,8 @@ def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_fi
 def test_lane_step_counts_do_not_wrap_past_int32():
     """A call's useful lane-steps are summed on the device in two int32 words: exact far past
     2³¹ (4,096 lanes × 10⁶ steps), where one int32 would wrap negative."""
-    from gdlab.engine import _count, _counted
+    from gdlab.engine.kernel import count_add as _count
+    from gdlab.engine.kernel import counted as _counted
     i32 = jax.numpy.int32
     acc = (i32(0), i32(0))
     adds = [2 ** 31 - 2 ** 24 - 1, 262_144, 1, 2 ** 30, 2 ** 31 - 2 ** 24 - 1] * 40
@@ -646,27 +654,27 @@ def test_lane_step_counts_do_not_wrap_past_int32():
 
 def test_the_kernel_compiled_for_512_bit_vectors_gives_the_same_bits(monkeypatch):
     """On a CPU with AVX-512 the kernel is compiled with XLA's ``xla_cpu_prefer_vector_width=512``
-    (:func:`gdlab.devices.cpu_compiler_options`). Wider vectors only change how many lanes one
+    (:func:`gdlab.engine.devices.cpu_compiler_options`). Wider vectors only change how many lanes one
     instruction takes: every record field is the same bits with and without the option, on the
     coordinate-first problems and on Rastrigin's polynomial cos, in float32 and float64."""
-    from gdlab import devices
+    from gdlab.engine import devices
     rng = np.random.default_rng(9)
     cases = [("himmelblau", 2, 0.01), ("rastrigin", 10, 0.002), ("rosenbrock", 2, 2e-4)]
     starts = {name: rng.uniform(-2, 2, (1500, dim)) for name, dim, _ in cases}
     records = {}
     for forced in ({}, {devices.VECTOR_WIDTH: 512}):
-        monkeypatch.setattr(engine, "cpu_compiler_options", lambda forced=forced: forced or None)
-        engine._sharded_kernel.cache_clear()
-        engine._IDLE.clear()
+        monkeypatch.setattr(kernel, "cpu_compiler_options", lambda forced=forced: forced or None)
+        kernel.sharded_kernel.cache_clear()
+        kernel.IDLE_LANES.clear()
         for name, dim, alpha in cases:
             p = get_problem(name, dim)
             for dtype in ("float32", "float64"):
                 opts = EngineOptions(max_iter=300, dtype=dtype, lanes=128, part=256, chunk=16)
-                out = run_batch(p, "gd", starts[name], alpha, 0.0, stop_rules("df", 1e-9, 10), opts)
+                out = run_batch(p, "gd", starts[name], alpha, stop_rules("df", 1e-9, 10), opts)
                 records.setdefault((name, dtype), []).append(out)
-    engine._sharded_kernel.cache_clear()
-    engine._IDLE.clear()
+    kernel.sharded_kernel.cache_clear()
+    kernel.IDLE_LANES.clear()
     for (name, dtype), (plain, wide) in records.items():
         assert {Status(s).name for s in plain["status"]} >= {"converged"}
-        for key in engine.RECORD_FIELDS:
+        for key in layout.RECORD_FIELDS:
             np.testing.assert_array_equal(wide[key], plain[key], err_msg=f"{name} {dtype} {key}")

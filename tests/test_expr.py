@@ -5,9 +5,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gdlab.expr import FUNCTIONS, ExpressionError, inline_problem, parse_expression
+from gdlab.core.errors import ExpressionError
+from gdlab.core.expressions import FUNCTIONS, inline_problem, parse_expression
 
 HOSTILE = [
     ("__import__('os').system('ls')", "not allowed"),

@@ -8,14 +8,16 @@ import json
 
 import numpy as np
 import pytest
-
-from gdlab.config import ConfigError, validate
-from gdlab.lessons import LESSONS, SCENARIOS, experiment_config, lesson_figure, lesson_numbers
-from gdlab.point import inspect_point, point_main
-from gdlab.results import points
-from gdlab.sweep import run_sweep
-
 from test_cli import gdlab_cmd
+
+from gdlab.app.commands import point_main
+from gdlab.core.errors import ConfigError
+from gdlab.lessons import LESSONS, SCENARIOS, lesson_figure, lesson_numbers
+from gdlab.runner.api import inspect_point
+from gdlab.runner.execute import run_sweep
+from gdlab.runner.experiments import experiment_config
+from gdlab.runner.schema import validate
+from gdlab.tables.columns import points
 
 
 def scenario(name, *overrides, problems=None):
@@ -37,7 +39,7 @@ def row(numbers, text):
 
 
 def test_every_scenario_has_a_config_and_a_readme():
-    from gdlab.cli import CONFIG_DIR
+    from gdlab.runner.experiments import CONFIG_DIR
     for name in LESSONS:
         assert (CONFIG_DIR / "experiment" / f"{name}.yaml").exists(), name
         readme = CONFIG_DIR.parent / "experiments" / name / "README.md"
@@ -74,7 +76,7 @@ def test_gradients_hessians_and_classification_at_a_point(capsys):
 
 
 def test_point_from_the_command_line(capsys):
-    from gdlab.cli import main
+    from gdlab.app.cli import main
     with pytest.raises(SystemExit) as done:
         main(["point", "3*x1**2 + 2*x1*x2", "-20", "-20"])
     out = capsys.readouterr().out
@@ -162,7 +164,7 @@ def test_step_size_scenario():
 
 
 def test_regression_scenario_matches_lstsq():
-    from gdlab.problems import _regression_data
+    from gdlab.core.problems import regression_data as _regression_data
     res, numbers = scenario("regression", "starts.n=4")
     design, target = _regression_data()
     k_star = np.linalg.lstsq(design, target, rcond=None)[0]
@@ -213,7 +215,7 @@ def test_lessons_page_from_the_command_line(tmp_path):
     assert "≈ 4.9132" in next(own).read_text()
     verify = gdlab_cmd("verify", str(folder), timeout=120)
     assert verify.returncode == 0 and "2 of 2 lesson sweeps verified" in verify.stdout
-    from gdlab.cli import report_main
+    from gdlab.app.cli import report_main
     (folder / "report" / "index.html").unlink()
     report_main([str(folder)])
     assert "id='step_size'" in (folder / "report" / "index.html").read_text()

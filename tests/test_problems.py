@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gdlab.problems import PROBLEMS, get_problem
+from gdlab.core.problems import PROBLEMS, get_problem
 
 
 def _f64(fn, x):
@@ -86,7 +86,7 @@ def test_lesson_quartic_value():
 
 
 def test_linreg_minimum_is_least_squares():
-    from gdlab.problems import _regression_data
+    from gdlab.core.problems import regression_data as _regression_data
     a, b = _regression_data()
     k, *_ = np.linalg.lstsq(a, b, rcond=None)
     np.testing.assert_allclose(get_problem("linreg_mse").minima[0], k, rtol=1e-12)
@@ -105,7 +105,7 @@ def test_cos_sin_2pi_float32_accuracy_and_gradient():
     """The turns form of cos 2πx and sin 2πx in float32: within 1.1e-7 of the float64 values
     over |x| < 1e7 (where jnp.cos(2π·x) in float32 is off by up to 2), exact at the quarter
     turns, and its derivative is −2π sin 2πx (2π cos 2πx) to float32 rounding."""
-    from gdlab.problems import cos_2pi, sin_2pi
+    from gdlab.core.problems import cos_2pi, sin_2pi
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(-span, span, 20_000) for span in (1, 10, 1e3, 1e5, 1e7)]).astype(np.float32)
     quarters = np.arange(-40, 41, dtype=np.float32) / 4
@@ -123,7 +123,7 @@ def test_cos_sin_2pi_float32_accuracy_and_gradient():
 
 
 def test_cos_sin_2pi_float64_is_the_formula():
-    from gdlab.problems import cos_2pi, sin_2pi
+    from gdlab.core.problems import cos_2pi, sin_2pi
     x = np.linspace(-7, 7, 1001)
     with jax.enable_x64(True):
         xj = jnp.asarray(x, jnp.float64)

@@ -13,13 +13,15 @@ import pandas as pd
 import pytest
 
 import gdlab
-from gdlab.config import validate
+from gdlab.core.criteria import stop_rules
+from gdlab.core.errors import FolderError
+from gdlab.core.problems import get_problem
 from gdlab.engine import EngineOptions, run_batch
-from gdlab.problems import get_problem
-from gdlab.stopping import stop_rules
-from gdlab.storage import FolderError, SweepFolder
-from gdlab.sweep import load, run_to_folder
-from gdlab.verify import verify
+from gdlab.runner.execute import run_to_folder
+from gdlab.runner.schema import validate
+from gdlab.storage.folder import SweepFolder
+from gdlab.storage.load import load
+from gdlab.storage.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = dict(log=lambda m: None, show_progress=False)
@@ -51,7 +53,7 @@ def test_a_kink_is_reported_as_cycling(tmp_path):
                    "out_dir": str(tmp_path)})
     folder = run_to_folder(sw, **QUIET)
     assert (load(folder).runs["status"] == "max_iter").all()
-    from gdlab.report import build
+    from gdlab.report.page import build
     logs = []
     build(folder, log=logs.append)
     cycling = [m for m in logs if "cycling, not converging" in m]
@@ -65,13 +67,13 @@ def test_divergence_step_and_the_rest_of_the_batch_untouched():
     alpha = np.where(np.arange(600) % 3 == 0, 0.03, 0.005)
     rules = stop_rules("grad", 1e-8)
     opts = EngineOptions(max_iter=5000, dtype="float64", lanes=64, part=128)
-    batch = run_batch(p, "gd", x0, alpha, 0.0, rules, opts)
+    batch = run_batch(p, "gd", x0, alpha, rules, opts)
     big = alpha > 0.02
     assert (batch["status"][big] == 3).all() and (batch["status"][~big] == 1).all()
     # |x| grows by |1 - 0.03·100| = 2 per step on the stiff axis: past 1e8 within ~30 steps
     assert (batch["k"][big] < 60).all() and (batch["k"][big] > 10).all()
     for i in np.flatnonzero(~big)[:8]:
-        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], 0.0, rules, opts)
+        alone = run_batch(p, "gd", x0[i:i + 1], alpha[i], rules, opts)
         for key in ("x", "f", "k", "fired"):
             np.testing.assert_array_equal(batch[key][i], alone[key][0])
 
@@ -89,7 +91,7 @@ def test_unbounded_below_never_converges_except_at_its_saddle():
 def test_float32_warns_about_an_unresolvable_epsilon_and_float64_works(tmp_path):
     base = {"problems": ["himmelblau"], "starts": {"kind": "grid", "n": 6}, "criterion": ["grad"],
             "epsilon": [1e-9], "max_iter": 600, "out_dir": str(tmp_path)}
-    from gdlab.report import build
+    from gdlab.report.page import build
     logs = []
     f32 = run_to_folder(validate(base), **QUIET)
     build(f32, log=logs.append)
@@ -216,7 +218,7 @@ def test_kill_9_five_times_then_resume(tmp_path):
     rng = random.Random(7)
     killed_folder = tmp_path / "killed" / "default" / whole_folder.name
     kills = 0
-    from gdlab.storage import file_sha256
+    from gdlab.storage.folder import file_sha256
     for i in range(5):
         p = cli(f"out_dir={tmp_path / 'killed'}", *args)
         if i == 0:
@@ -270,7 +272,7 @@ def test_a_full_disk_is_a_clear_error_and_no_part_is_half_data(tiny_disk):
     assert "No space left on device" in err and "run the same command again to resume" in err
     # the first part written told what the rest would take, before the disk filled
     assert "more on disk than the" in err and "keeping the parts finished" in err
-    from gdlab.storage import file_sha256
+    from gdlab.storage.folder import file_sha256
     [folder] = list((tiny_disk / "default").iterdir())
     for rec in SweepFolder(folder).records().values():
         for f in rec["files"].values():

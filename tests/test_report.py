@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdlab import figures as F
-from gdlab.config import validate
-from gdlab.problems import get_problem
-from gdlab.report import build
-from gdlab.results import list_column
-from gdlab.stats import convergence_bands, ecdf_targets, rule_comparison, summary_table
-from gdlab.sweep import load, run_to_folder
+from gdlab.core.problems import get_problem
+from gdlab.report import figures as F
+from gdlab.report.page import build
+from gdlab.runner.execute import run_to_folder
+from gdlab.runner.schema import validate
+from gdlab.storage.load import load
+from gdlab.tables.columns import list_column
+from gdlab.tables.stats import convergence_bands, ecdf_targets, rule_comparison, summary_table
 
 
 def tiny_tables():
@@ -168,7 +169,7 @@ def _figure(title="a"):
 
 
 def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monkeypatch):
-    from gdlab import render
+    from gdlab.report import render
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir(), there.mkdir()
     png = render.save_figure(_figure(), here, "f")
@@ -277,7 +278,7 @@ def test_a_report_is_the_same_bits_with_its_figures_saved_in_workers_or_here(bui
 def test_gdlab_report_rebuilds(built_report, tmp_path):
     folder, _ = built_report
     import sys
-    res = subprocess.run([sys.executable, "-c", "from gdlab.cli import report_main; report_main()", str(folder)],
+    res = subprocess.run([sys.executable, "-c", "from gdlab.app.cli import report_main; report_main()", str(folder)],
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().endswith("index.html")
@@ -295,7 +296,7 @@ def test_page_renders_in_headless_chromium(built_report, tmp_path):
 
 
 def test_a_groups_sample_is_the_same_runs_whichever_frame_holds_the_group():
-    from gdlab.stats import sample_groups
+    from gdlab.tables.stats import sample_groups
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"run_id": rng.permutation(5000), "method": rng.choice(["gd", "adam", "nesterov"], 5000),
                           "alpha": rng.choice([0.1, 0.01], 5000), "momentum": np.nan})
@@ -320,9 +321,9 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     setting: the summary, the stopping-rule table, the statuses, the cycling warning, the bands,
     the ECDF and the basins' starts are those of the whole tables."""
     import gdlab.report as R
-    from gdlab.stats import SETTING, sample_groups, stalled_runs
     from gdlab.storage import SweepFolder
     from gdlab.sweep import load
+    from gdlab.tables.stats import SETTING, sample_groups, stalled_runs
     absx = {"name": "absx", "expr": "abs(x) + 0*y", "domain": [[-1, 1], [-1, 1]], "minima": [[0, 0]]}
     sw = validate({"problems": ["himmelblau", absx], "alpha": [0.1, 0.01], "starts": {"kind": "uniform", "n": 30},
                    "criterion": ["df", "grad"], "epsilon": [1e-6], "max_iter": 300, "dtype": "float64",
@@ -377,8 +378,8 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
 def test_rule_tables_are_the_same_from_parts_in_any_order():
     """A sweep's shards interleave their runs: the tables gathered from parts of runs, in any order,
     are the tables of the whole (sums of integers, medians of the same values)."""
-    from gdlab.stats import RuleTally, rule_outcomes, target_steps
     from gdlab.sweep import descend
+    from gdlab.tables.stats import RuleTally, rule_outcomes, target_steps
     res = descend("himmelblau", "gd", np.random.default_rng(0).uniform(-5, 5, (60, 2)), alpha=[0.01, 0.02],
                   criterion=["df", "grad", "dx"], epsilon=[1e-3, 1e-8], min_steps=[0, 20], max_iter=400)
     runs, stops, curves = res.runs, res.stops, res.curves
@@ -403,7 +404,7 @@ def test_cell_values_give_pandas_medians_and_keep_only_what_they_read():
     percentile of each group of cells: steps (−1: none) as counts of each value, through the dense
     count and through the sparse one (few rows over a wide range), and floats with NaN left out,
     cell codes below and above 2¹⁶. Steps are kept as counts, so a million of them take a few KB."""
-    from gdlab.stats import CellValues
+    from gdlab.tables.stats import CellValues
     rng = np.random.default_rng(0)
     for counted, n_cells, values in (
             (True, 7, lambda n: rng.integers(-1, 60, n)),                         # dense counts
@@ -437,8 +438,8 @@ def test_the_reports_shortcuts_give_what_pandas_does():
     rows by binary search and a run's first step at the target in one pass: each is checked here
     against the pandas it stands for (group-by, isin, drop_duplicates and merge), on frames with
     text and NA, NaN, constant columns, in order and shuffled."""
-    from gdlab.stats import group_codes, row_groups, rows_of, stalled_runs, target_steps
     from gdlab.storage import in_order
+    from gdlab.tables.stats import group_codes, row_groups, rows_of, stalled_runs, target_steps
     rng = np.random.default_rng(0)
     by = ["problem", "alpha", "momentum", "k"]
 
@@ -476,7 +477,7 @@ def test_the_reports_shortcuts_give_what_pandas_does():
     pd.testing.assert_series_equal(got, target_steps(runs, curves.sample(frac=1, random_state=0), 0.2))
 
     # the tally's sums per cell against the group-by they stand for (NaN skipped, an all-NaN cell)
-    from gdlab.stats import RuleTally
+    from gdlab.tables.stats import RuleTally
     for t in range(20):
         n = int(rng.integers(1, 60))
         cell = rng.integers(0, 9, n).astype(np.int32)

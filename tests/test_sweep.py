@@ -8,8 +8,10 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import gdlab
-from gdlab.cli import CONFIG_DIR
-from gdlab.config import DEFAULTS, ConfigError, expand, register_schema, validate
+from gdlab.core.errors import ConfigError
+from gdlab.runner.experiments import CONFIG_DIR
+from gdlab.runner.plan import expand
+from gdlab.runner.schema import DEFAULTS, register_schema, validate
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
@@ -160,8 +162,8 @@ def test_each_part_holds_its_runs_records_in_run_order_whatever_order_they_finis
     parts (part_size 97, 64 lanes): every run's row holds its own record, the one run_batch gives
     for its start."""
     from gdlab.config import resolve_problem
+    from gdlab.core.criteria import stop_rules
     from gdlab.engine import EngineOptions, run_batch
-    from gdlab.stopping import stop_rules
     cfg = {"problems": ["himmelblau"], "method": ["gd"], "alpha": [0.001, 0.012],
            "starts": {"kind": "uniform", "n": 700, "seed": 5}, "criterion": ["df", "grad"], "epsilon": [1e-6],
            "max_iter": 3000, "dtype": "float64", "traces": 0, "part_size": 97,
@@ -171,7 +173,7 @@ def test_each_part_holds_its_runs_records_in_run_order_whatever_order_they_finis
     x0 = np.stack(r.runs["x0"].to_numpy())[:700]
     opts = EngineOptions(max_iter=3000, dtype="float64", lanes=64)
     for i, alpha in enumerate((0.001, 0.012)):
-        ref = run_batch(p, "gd", x0, alpha, 0.0, stop_rules(["df", "grad"], [1e-6], [0]), opts)
+        ref = run_batch(p, "gd", x0, alpha, stop_rules(["df", "grad"], [1e-6], [0]), opts)
         runs = r.runs.iloc[700 * i:700 * (i + 1)]
         assert np.ptp(ref["k"]) > 50                               # lengths differ widely
         np.testing.assert_array_equal(runs["n_iter"], ref["k"])
@@ -217,7 +219,7 @@ def test_inline_expression_problem_runs_and_differentiates():
 def test_parts_dictionary_encode_text_and_few_valued_columns_and_split_or_delta_the_rest():
     import pyarrow.parquet as pq
 
-    from gdlab.storage import _encodings
+    from gdlab.storage.folder import column_encodings as _encodings
     n = 10_000
     frame = pd.DataFrame({"run_id": np.arange(n), "problem": ["himmelblau"] * n,
                           "status": pd.Categorical(["converged", "max_iter"] * (n // 2)),
@@ -247,7 +249,7 @@ def test_parts_dictionary_encode_text_and_few_valued_columns_and_split_or_delta_
 def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is_raised():
     import threading
 
-    from gdlab.sweep import _PartWriter
+    from gdlab.runner.execute import PartWriter as _PartWriter
     written, release = [], threading.Event()
 
     def write(part, tables, facts):

@@ -1,0 +1,1 @@
+"""The command line: Hydra glue for ``gdlab``, and the commands beside it."""

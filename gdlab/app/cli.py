@@ -1,0 +1,173 @@
+"""Command line: ``gdlab [overrides]`` (Hydra), ``gdlab point|verify|list …``, ``gdlab-report <folder>``.
+
+The Hydra entry point is thin: it turns the composed config into a plain
+dict and calls :func:`run`, which tests call directly. gdlab's errors become
+exit statuses here, in one place (:func:`_exit_on_error`): bad input 2, a
+results folder that cannot be used 1, Ctrl-C 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "run", "report_main", "EXIT_BAD_CONFIG"]
+
+EXIT_BAD_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
+    """Validate, run into the sweep folder, build the report; return the folder.
+
+    With ``lessons`` set (``experiment=lessons``), run each scenario with the same
+    ``overrides`` and build the lessons page instead. Raises ConfigError
+    (nothing written) on a bad config.
+    """
+    from ..core.errors import ConfigError
+    from ..lessons import report_sections, run_lessons, unknown_scenarios
+    from ..report import build
+    from ..report.render import figure_workers
+    from ..runner.execute import check_interrupt, run_to_folder
+    from ..runner.schema import validate
+    from ..storage.folder import SweepFolder
+
+    sw = validate(config)
+    try:
+        figure_workers()      # the report reads it: a bad value is said now, before any work
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    if config.get("lessons"):
+        if unknown_scenarios(config["lessons"]):
+            raise ConfigError(unknown_scenarios(config["lessons"]))
+        keep = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("experiment", "lessons")]
+        return run_lessons(config["lessons"], keep, out_dir=sw.out_dir, log=_log)
+    folder = run_to_folder(sw, log=_log)
+    sweep = SweepFolder(folder)
+    status = sweep.manifest().get("status")
+    if status != "complete":   # other shards still running: the last one to finish builds it
+        _log(f"report: not yet — the sweep is {status}; the last shard builds it "
+             f"(or run gdlab-report {folder})")
+        return folder
+    check_interrupt()
+    with sweep.lock("report", log=_log):
+        build(folder, log=_log, sections=report_sections(sw.experiment))
+    return folder
+
+
+@contextlib.contextmanager
+def _exit_on_error(interrupted: str):
+    """gdlab's errors and the system's as exit statuses with a message (never a traceback):
+    GdlabError → its exit_code (bad input 2, a folder 1), OSError 1, Ctrl-C 130."""
+    from ..core.errors import ConfigError, GdlabError
+    try:
+        yield
+    except ConfigError as exc:
+        _log(str(exc))
+        sys.exit(exc.exit_code)
+    except GdlabError as exc:
+        _log(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except OSError as exc:   # a full disk, a folder gone read-only: parts already written stay whole
+        _log(f"error: cannot write results: {exc.strerror or exc} ({exc.filename or 'results folder'}). "
+             "Finished parts are kept; fix this and run the same command again to resume.")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _log(interrupted)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _task(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    _task.started = True
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.pop("hydra", None)
+    overrides = tuple(HydraConfig.get().overrides.task) if HydraConfig.initialized() else ()
+    _catch_ctrl_c()
+    with _exit_on_error("interrupted: finished parts are saved; run the same command again to resume"):
+        folder = run(config, overrides)
+    print(f"results: {folder}", flush=True)
+
+
+_task.started = False
+
+
+def _catch_ctrl_c() -> None:
+    """Ctrl-C raises KeyboardInterrupt as usual and also sets a flag the sweep checks between kernel calls."""
+    import signal
+    import threading
+
+    from ..runner.execute import INTERRUPTED
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigint(signum, frame):
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``gdlab``: run a sweep (Hydra overrides), ``gdlab verify <folder>``, or ``gdlab point <problem> <x…>``."""
+    from .commands import list_main, point_main, verify_main
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"verify": verify_main, "point": point_main, "list": list_main}
+    if argv and argv[0] in commands:
+        with _exit_on_error("interrupted"):
+            sys.exit(commands[argv[0]](argv[1:]))
+    import hydra
+
+    from ..engine.compile_cache import enable_compile_cache
+    from ..runner.experiments import CONFIG_DIR, plus_unknown
+    from ..runner.schema import register_schema
+    register_schema()
+    enable_compile_cache()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    sys.argv = [sys.argv[0]] + plus_unknown(argv)
+    entry = hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")(_task)
+    try:
+        entry()
+    except SystemExit as exc:
+        # Hydra exits 1 on an override or composition error, before our task ever ran: a bad config.
+        if exc.code == 1 and not _task.started:
+            sys.exit(EXIT_BAD_CONFIG)
+        raise
+
+
+def report_main(argv: list[str] | None = None) -> None:
+    """``gdlab-report <sweep folder>``: rebuild the report from stored results."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: gdlab-report <sweep folder>", file=sys.stderr)
+        sys.exit(2)
+    from ..engine.compile_cache import enable_compile_cache
+    from ..lessons import build_lessons_page, report_sections
+    from ..report import build
+    from ..report.render import figure_workers
+    from ..storage.load import load
+    try:
+        figure_workers()
+    except ValueError as exc:
+        _log(f"error: {exc}")
+        sys.exit(EXIT_BAD_CONFIG)
+    enable_compile_cache()
+    with _exit_on_error(f"interrupted: the report is not finished; run gdlab-report {argv[0]} again "
+                        "(the sweep is untouched)"):
+        folder = Path(argv[0])
+        if (folder / "lessons.json").exists():
+            out = build_lessons_page(folder, log=_log)
+        else:
+            experiment = load(folder, tables=()).config.get("experiment", "")
+            out = build(folder, log=_log, sections=report_sections(experiment))
+    print(f"report: {out}", flush=True)

@@ -1,0 +1,99 @@
+"""The commands beside the sweep: ``gdlab point``, ``gdlab verify``, ``gdlab list``.
+
+Each is a plain function of its arguments that prints and returns an exit
+status; :func:`gdlab.app.cli.main` dispatches to them and maps gdlab's errors
+to exit statuses in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["point_main", "verify_main", "list_main", "LISTS"]
+
+
+def point_main(argv: list[str]) -> int:
+    """``gdlab point <problem or expression> <x1> [x2 …]``."""
+    from ..core.points import format_point
+    from ..runner.api import inspect_point
+
+    if len(argv) < 2 or argv[0] in ("-h", "--help"):
+        print("usage: gdlab point <problem name or expression> <x1> [<x2> …]\n"
+              "  e.g. gdlab point shifted_paraboloid 5 6\n"
+              "       gdlab point '3*x1**2 + 2*x1*x2' -20 -20", file=sys.stderr)
+        return 2
+    try:
+        coords = [float(v) for v in argv[1:]]
+    except ValueError:
+        print(f"error: the point's coordinates must be numbers, got {argv[1:]}", file=sys.stderr)
+        return 2
+    print(format_point(inspect_point(argv[0], coords)))
+    return 0
+
+
+def verify_main(argv: list[str]) -> int:
+    """``gdlab verify <sweep folder>``: every part against the manifest; a lessons folder, each of its sweeps."""
+    from ..storage.folder import SweepFolder
+    from ..storage.verify import verify
+
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: gdlab verify <sweep folder>\n  checks every part file against the manifest's rows and "
+              "sha256; exits 1 on any damage", file=sys.stderr)
+        return 2
+    listing = Path(argv[0]) / "lessons.json"
+    if listing.exists():   # a lessons folder: verify each scenario's sweep
+        entries = json.loads(listing.read_text())["scenarios"]
+        codes = [verify_main([str((Path(argv[0]) / e["folder"]).resolve())]) for e in entries]
+        bad = sum(c != 0 for c in codes)
+        print(f"{'ok' if not bad else 'damaged'}: {len(entries) - bad} of {len(entries)} lesson sweeps verified")
+        return 1 if bad else 0
+    damage = verify(argv[0])
+    if damage:
+        for line in damage:
+            print(f"damaged: {line}")
+        print(f"{len(damage)} problem(s) in {argv[0]}")
+        return 1
+    n = sum(len(v) for v in SweepFolder(argv[0]).manifest()["parts"].values())
+    print(f"ok: {n} part files match the manifest (rows and sha256)")
+    return 0
+
+
+def _registry(which: str):
+    if which == "problems":
+        from ..core.problems import PROBLEMS
+        return PROBLEMS
+    if which == "methods":
+        from ..core.methods import METHODS
+        return METHODS
+    from ..core.criteria import CRITERIA
+    return CRITERIA
+
+
+LISTS = ("problems", "methods", "criteria", "experiments")
+
+
+def list_main(argv: list[str]) -> int:
+    """``gdlab list problems|methods|criteria|experiments``: one line each, from the registries."""
+    if len(argv) != 1 or argv[0] not in LISTS:
+        print(f"usage: gdlab list {'|'.join(LISTS)}", file=sys.stderr)
+        return 2
+    if argv[0] == "experiments":
+        from ..runner.experiments import experiment_doc, experiment_names
+        rows = [(name, experiment_doc(name)) for name in experiment_names()]
+    else:
+        registry = _registry(argv[0])
+        rows = []
+        for name, doc in registry.docs():
+            entry = registry[name]
+            if argv[0] == "methods":
+                doc += "; " + ", ".join(f"{h.name}={h.default:g} in {h.range}" for h in (entry.hyper or ()))
+                doc = doc.rstrip("; ")
+            elif argv[0] == "problems":
+                doc = f"{'n-d' if entry.dim is None else f'{entry.dim}-d'}: {doc}"
+            rows.append((name, doc))
+    width = max(len(name) for name, _ in rows)
+    for name, doc in rows:
+        print(f"{name:<{width}}  {doc}")
+    return 0

@@ -1,0 +1,302 @@
+"""Inline problems: an expression string parsed by an allow-list into a JAX function.
+
+No ``eval``, ``exec`` or sympify: the string is parsed with :mod:`ast` and
+only these nodes are accepted — numbers, the declared variables (x, y, z or
+x1 … xn) and the constants pi and e, ``+ - * / **``, unary minus and plus,
+and calls of the functions in :data:`FUNCTIONS` with positional arguments.
+Anything else is refused with the offending piece named. Sizes are bounded
+before parsing (length, nesting) and exponents are bounded while checking.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import ExpressionError, ProblemError
+from .problems import Problem, domain_pairs
+
+__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target"]
+
+FUNCTIONS: dict[str, Callable] = {
+    "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
+    "arctan": jnp.arctan, "sinh": jnp.sinh, "cosh": jnp.cosh, "tanh": jnp.tanh, "exp": jnp.exp,
+    "log": jnp.log, "log10": jnp.log10, "log1p": jnp.log1p, "sqrt": jnp.sqrt, "abs": jnp.abs,
+    "sigmoid": jax.nn.sigmoid, "softplus": jax.nn.softplus,
+}
+CONSTANTS = {"pi": math.pi, "e": math.e}
+MAX_LENGTH = 5000
+MAX_DEPTH = 40
+MAX_EXPONENT = 64.0
+MAX_NUMBER = 1e30
+_XYZ = ("x", "y", "z")
+_XN = re.compile(r"^x([1-9][0-9]*)$")
+
+
+def _variables(names: set[str]) -> dict[str, int]:
+    """Map the variable names used to coordinates: x, y, z or x1 … xn (not both)."""
+    xyz = names & set(_XYZ)
+    xn = {n for n in names if _XN.match(n)}
+    if xyz and xn:
+        raise ExpressionError(f"use either x, y, z or x1 … xn, not both (found {sorted(xyz | xn)})")
+    if xn:
+        return {n: int(_XN.match(n).group(1)) - 1 for n in xn}
+    return {n: _XYZ.index(n) for n in xyz}
+
+
+def _piece(node: ast.AST, text: str) -> str:
+    seg = ast.get_source_segment(text, node)
+    return repr(seg if seg is not None else type(node).__name__)
+
+
+def _check(node: ast.AST, text: str, depth: int = 0) -> None:
+    """Walk the tree; raise on anything off the allow-list."""
+    if depth > MAX_DEPTH:
+        raise ExpressionError(f"expression nests deeper than {MAX_DEPTH} levels")
+    if isinstance(node, ast.Expression):
+        return _check(node.body, text, depth + 1)
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"only numbers are allowed as constants, not {_piece(node, text)}")
+        if not math.isfinite(node.value) or abs(node.value) > MAX_NUMBER:
+            raise ExpressionError(f"number {_piece(node, text)} is out of range (|n| ≤ {MAX_NUMBER:g})")
+        return None
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS or node.id in _XYZ or _XN.match(node.id):
+            return None
+        raise ExpressionError(f"unknown name {node.id!r}: variables are x, y, z or x1 … xn; "
+                              f"constants pi, e; functions {', '.join(sorted(FUNCTIONS))}")
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise ExpressionError(f"operator in {_piece(node, text)} is not allowed (only unary - and +)")
+        return _check(node.operand, text, depth + 1)
+    if isinstance(node, ast.BinOp):
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+            raise ExpressionError(f"operator in {_piece(node, text)} is not allowed (only + - * / **)")
+        if isinstance(node.op, ast.Pow):
+            _check_exponent(node.right, text)
+        _check(node.left, text, depth + 1)
+        return _check(node.right, text, depth + 1)
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            raise ExpressionError(f"call {_piece(node.func, text)} is not allowed; "
+                                  f"functions: {', '.join(sorted(FUNCTIONS))}")
+        if node.keywords or len(node.args) != 1 or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ExpressionError(f"{node.func.id}() takes exactly one positional argument: {_piece(node, text)}")
+        return _check(node.args[0], text, depth + 1)
+    raise ExpressionError(f"{type(node).__name__} {_piece(node, text)} is not allowed "
+                          "(numbers, variables, + - * / **, and the listed functions only)")
+
+
+def _check_exponent(node: ast.AST, text: str) -> None:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Pow):
+            raise ExpressionError(f"nested exponent {_piece(node, text)} is not allowed")
+    value = _constant_value(node)
+    if value is not None and abs(value) > MAX_EXPONENT:
+        raise ExpressionError(f"exponent {_piece(node, text)} is too large (|p| ≤ {MAX_EXPONENT:g})")
+
+
+def _constant_value(node: ast.AST):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _constant_value(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    return None
+
+
+_BINOPS = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply, ast.Div: jnp.divide}
+
+
+def _compile(node: ast.AST, coords: Mapping[str, int]) -> Callable:
+    """The checked tree as a closure x -> value, built from the same node types _check allowed."""
+    if isinstance(node, ast.Expression):
+        return _compile(node.body, coords)
+    if isinstance(node, ast.Constant):
+        value = float(node.value)
+        return lambda x: value
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS:
+            value = CONSTANTS[node.id]
+            return lambda x: value
+        i = coords[node.id]
+        return lambda x: x[i]
+    if isinstance(node, ast.UnaryOp):
+        inner = _compile(node.operand, coords)
+        return (lambda x: -inner(x)) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp):
+        left, right = _compile(node.left, coords), _compile(node.right, coords)
+        if isinstance(node.op, ast.Pow):
+            p = _constant_value(node.right)
+            if p is not None and p.is_integer():
+                n = int(p)
+                return lambda x: jax.lax.integer_pow(jnp.asarray(left(x)), n)
+            return lambda x: jnp.power(left(x), right(x))
+        op = _BINOPS[type(node.op)]
+        return lambda x: op(left(x), right(x))
+    if isinstance(node, ast.Call):
+        fn, arg = FUNCTIONS[node.func.id], _compile(node.args[0], coords)
+        return lambda x: fn(arg(x))
+    raise ExpressionError(f"{type(node).__name__} is not allowed")   # unreachable after _check
+
+
+def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
+    """Parse ``text`` into ``(fn, dim)`` where fn maps x of shape (dim,) to a scalar, and
+    coordinate-first x of shape (dim, n) to the n values (the engine's vectorized form)."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"expr must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is {len(text)} characters long (at most {MAX_LENGTH})")
+    depth = max_depth = 0
+    for ch in text:   # bounded before the parser sees it: Python's own parser fails on deep nesting
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        max_depth = max(max_depth, depth)
+    if max_depth > MAX_DEPTH:
+        raise ExpressionError(f"expression nests {max_depth} brackets deep (at most {MAX_DEPTH})")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
+    _check(tree, text.strip())
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in CONSTANTS}
+    coords = _variables(names)
+    need = max(coords.values(), default=-1) + 1
+    dim = need if dim is None else int(dim)
+    if dim < max(need, 1):
+        raise ExpressionError(f"expression uses {sorted(coords)} but dim is {dim}")
+    body = _compile(tree, coords)
+
+    def fn(x):
+        return jnp.broadcast_to(jnp.asarray(body(x), dtype=x.dtype), x.shape[1:])
+
+    return fn, dim
+
+
+_CACHE: dict[str, Problem] = {}
+_CACHE_SIZE = 256       # inline problems kept (a sweep's are few; a long notebook session's are bounded)
+
+
+def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[Callable, str]:
+    """f plus a quadratic penalty: f(x) + μ·(Σ h_i(x)² + Σ max(0, g_j(x))²).
+
+    ``constraints`` is ``{eq: [h_i, …], ineq: [g_j, …], penalty: μ}``: expressions
+    in the same variables as f, with h_i(x) = 0 and g_j(x) ≤ 0 wanted. As μ
+    grows the minimiser of the penalised function tends to the constrained
+    one (the Lagrange point), at a distance of order 1/μ; ``2μ·h_i(x)`` tends to
+    the Lagrange multiplier of h_i.
+    """
+    if not isinstance(constraints, Mapping):
+        raise ProblemError(f"problem {name!r}: constraints must be a mapping {{eq: [...], ineq: [...], penalty: μ}}")
+    unknown = set(constraints) - {"eq", "ineq", "penalty"}
+    if unknown:
+        raise ProblemError(f"problem {name!r}: unknown constraint keys {sorted(unknown)} (allowed: eq, ineq, penalty)")
+    mu = constraints.get("penalty")
+    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not (math.isfinite(mu) and mu > 0):
+        raise ProblemError(f"problem {name!r}: constraints.penalty must be a number > 0 (the weight μ), got {mu!r}")
+    parts = {}
+    for kind in ("eq", "ineq"):
+        texts = constraints.get(kind) or []
+        if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+            raise ProblemError(f"problem {name!r}: constraints.{kind} must be a list of expressions, got {texts!r}")
+        fns = []
+        for text in texts:
+            try:
+                fns.append(parse_expression(text, dim)[0])
+            except ExpressionError as exc:
+                raise ProblemError(f"problem {name!r}: constraints.{kind}: {exc}") from None
+        parts[kind] = fns
+    if not parts["eq"] and not parts["ineq"]:
+        raise ProblemError(f"problem {name!r}: constraints has no eq or ineq expression")
+    eq, ineq, mu = parts["eq"], parts["ineq"], float(mu)
+
+    def fn_penalised(x):
+        total = fn(x)
+        for h in eq:
+            total = total + mu * h(x) ** 2
+        for g in ineq:
+            total = total + mu * jnp.maximum(g(x), 0.0) ** 2
+        return total
+
+    what = [f"{t} = 0" for t in constraints.get("eq") or []] + [f"{t} ≤ 0" for t in constraints.get("ineq") or []]
+    return fn_penalised, f"subject to {', '.join(what)} by a quadratic penalty μ = {mu:g}"
+
+
+def inline_problem(entry: Mapping) -> Problem:
+    """``{name, expr | _target_, domain, minima?, f_min?, dim?, constraints?}`` → Problem
+    (cached: same entry, same object). ``constraints`` adds a quadratic penalty (:func:`penalised`)."""
+    key = json.dumps(entry, sort_keys=True, default=str)
+    if key in _CACHE:
+        return _CACHE[key]
+    allowed = {"name", "expr", "_target_", "domain", "minima", "f_min", "dim", "constraints"}
+    unknown = set(entry) - allowed
+    if unknown:
+        raise ProblemError(f"unknown keys {sorted(unknown)} in an inline problem (allowed: {sorted(allowed)})")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProblemError("an inline problem needs a name")
+    if ("expr" in entry) == ("_target_" in entry):
+        raise ProblemError(f"problem {name!r}: give exactly one of expr or _target_")
+    if "expr" in entry:
+        fn, dim = parse_expression(entry["expr"], entry.get("dim"))
+        doc = f"inline expression {entry['expr']}"
+    else:
+        fn = import_target(entry["_target_"], name)
+        dim = entry.get("dim")
+        if dim is None:
+            raise ProblemError(f"problem {name!r}: a _target_ problem needs dim")
+        doc = f"Python callable {entry['_target_']}"
+    if entry.get("constraints") is not None:
+        fn, more = penalised(fn, dim, entry["constraints"], name)
+        doc = f"{doc}, {more}"
+    domain = entry.get("domain")
+    if domain is None:
+        raise ProblemError(f"problem {name!r}: needs a domain, e.g. [[-5, 5], [-5, 5]]")
+    try:
+        dom = domain_pairs(domain, dim)
+    except ProblemError as exc:
+        raise ProblemError(f"problem {name!r}: {exc}") from None
+    minima = [list(np.atleast_1d(np.asarray(m, dtype=np.float64))) for m in (entry.get("minima") or [])]
+    for m in minima:
+        if len(m) != dim:
+            raise ProblemError(f"problem {name!r}: minimum {m} is not of dimension {dim}")
+    if entry.get("f_min") is not None:
+        f_min = [float(v) for v in entry["f_min"]]
+    else:
+        with jax.enable_x64(True):
+            f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
+    # the function's identity, by value: what it computes, not the name or domain it is shown under
+    ident = ("expr", entry["expr"]) if "expr" in entry else ("target", entry["_target_"])
+    ident += (dim, json.dumps(entry.get("constraints"), sort_keys=True, default=str))
+    prob = Problem(name=name, fn=fn, dim=dim, domain=tuple(tuple(map(float, ax)) for ax in dom),
+                   minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc, vectorized="expr" in entry,
+                   key=ident)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = prob
+    return prob
+
+
+def import_target(path, name: str = "") -> Callable:
+    """The function a dotted path ``package.module.function`` names (a ``_target_``)."""
+    import importlib
+    what = f"problem {name!r}: " if name else ""
+    if not isinstance(path, str) or "." not in path:
+        raise ProblemError(f"{what}_target_ must be a dotted path module.function, got {path!r}")
+    module, _, attr = path.rpartition(".")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ProblemError(f"{what}cannot import _target_ {path!r}: {exc} (is its module on the Python path? "
+                           "run from its folder, or set PYTHONPATH)") from None
+    if not callable(fn):
+        raise ProblemError(f"{what}_target_ {path!r} is not a function")
+    return fn

@@ -1,0 +1,248 @@
+"""Figures: each function takes tidy data and an optional ``ax``, draws, and returns the ax.
+
+Statistics come from :mod:`gdlab.stats`; nothing here computes more than
+what it draws. ``figure_*`` builders lay several panels out and return the
+Figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..core.problems import Problem  # noqa: E402
+from ..tables.columns import points  # noqa: E402
+from ..tables.stats import TARGETS  # noqa: E402
+from .render import PowerFormatter, log_axes  # noqa: E402,F401  (re-exported: the figures' axis helpers)
+
+__all__ = ["setting_label", "plot_curve_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "value_limits", "plot_basins",
+           "plot_ecdf", "plot_rule_comparison", "figure_panels", "log_axes", "PowerFormatter"]
+
+
+def setting_label(method: str, alpha: float, momentum: float | None = None) -> str:
+    label = f"{method} α={alpha:g}"
+    if momentum is not None and not (isinstance(momentum, float) and math.isnan(momentum)):
+        label += f" γ={momentum:g}"
+    return label
+
+
+def _evaluate(problem: Problem, xs: np.ndarray) -> np.ndarray:
+    with jax.enable_x64(True):
+        return np.asarray(jax.vmap(problem.fn)(jnp.asarray(xs, jnp.float64)))
+
+
+def _gradients(problem: Problem, xs: np.ndarray) -> np.ndarray:
+    with jax.enable_x64(True):
+        return np.asarray(jax.vmap(jax.grad(problem.fn))(jnp.asarray(xs, jnp.float64)))
+
+
+def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int = 4):
+    cols = min(n, max_cols)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None, xlim=None):
+    """The lesson's picture: f on its domain (or ``xlim``) with the points a descent visited, the last one labelled."""
+    ax = ax or plt.gca()
+    xs = points(trace["x"])[:, 0] if len(trace) else np.zeros(0)
+    lo, hi = problem.domain[0]
+    finite = xs[np.isfinite(xs)]
+    if xlim is not None:
+        lo, hi = xlim
+    elif len(finite):
+        lo, hi = min(lo, finite.min()), max(hi, finite.max())
+    grid = np.linspace(lo, hi, 1000)
+    ax.plot(grid, _evaluate(problem, grid[:, None]), color="0.3", lw=1.5, label="f(x)")
+    if len(xs):
+        fs = trace["f"].to_numpy()
+        n = len(xs) - 1
+        ax.scatter(xs, fs, s=14, color="tab:red", zorder=3, label=f"{n} step{'s' if n != 1 else ''}")
+        ax.annotate(f"x={xs[-1]:.4f}\nf={fs[-1]:.4f}", (xs[-1], fs[-1]), textcoords="offset points",
+                    xytext=(6, 6), fontsize=8)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def plot_paths_2d(problem: Problem, traces: pd.DataFrame, title: str, ax=None, field: bool = True):
+    """Level lines of f over the domain, the gradient field (arrows against ∇f), and each traced path."""
+    ax = ax or plt.gca()
+    (x0, x1), (y0, y1) = problem.domain
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 160), np.linspace(y0, y1, 160))
+    f = _evaluate(problem, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    finite = f[np.isfinite(f)]
+    levels = np.unique(np.quantile(finite, np.linspace(0.0, 0.98, 18))) if finite.size else 10
+    ax.contour(gx, gy, f, levels=levels, cmap="viridis", linewidths=0.7)
+    if field:
+        qx, qy = np.meshgrid(np.linspace(x0, x1, 17), np.linspace(y0, y1, 17))
+        g = _gradients(problem, np.column_stack([qx.ravel(), qy.ravel()]))
+        norm = np.linalg.norm(g, axis=1, keepdims=True)
+        g = -g / np.where(norm > 0, norm, 1)
+        ax.quiver(qx.ravel(), qy.ravel(), g[:, 0], g[:, 1], color="0.6", width=0.003, scale=30, alpha=0.8)
+    for run_id, path in traces.groupby("run_id", sort=True):
+        xy = points(path["x"])
+        ax.plot(xy[:, 0], xy[:, 1], "-", lw=1.1, color="tab:red", alpha=0.85)
+        ax.plot(xy[0, 0], xy[0, 1], "o", ms=3.5, color="tab:red")
+        ax.plot(xy[-1, 0], xy[-1, 1], "x", ms=5, color="black")
+    for m in problem.minima:
+        ax.plot(m[0], m[1], "*", ms=11, color="gold", markeredgecolor="black", zorder=4)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_bands(bands: pd.DataFrame, title: str, ax=None):
+    """Median and 10–90% band across starts against step, one line per setting (log axes)."""
+    ax = ax or plt.gca()
+    for label, b in bands.groupby("label", sort=False):
+        step = b["step"].to_numpy().astype(float) + 1   # step 0 on a log axis: plot at k + 1
+        lo, mid, hi = (np.clip(b[c].to_numpy(), 1e-17, None) for c in ("q10", "q50", "q90"))
+        line, = ax.plot(step, mid, lw=1.6, label=label)
+        ax.fill_between(step, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
+    log_axes(ax)
+    start = bands.loc[bands["step"] == 0, "q90"].to_numpy()
+    if start.size and np.isfinite(start).any() and np.nanmax(start) > 0:
+        top = 10 * np.nanmax(start)   # diverging runs leave through the top rather than squash the rest
+        ax.set_ylim(top=top if not ax.get_ylim()[1] < top else None)
+    measure = bands["measure"].iloc[0] if len(bands) else "f - f*"
+    ax.set_xlabel("step k + 1")
+    ax.set_ylabel("f − f*" if measure == "f - f*" else "‖∇f‖")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def value_limits(values) -> tuple[float, float]:
+    """The color limits that span ``values``' finite entries: one scale for panels that are read side by
+    side. (0, 1) where there are none, and (v, v + 1) where every one is v (matplotlib would widen a
+    scale of one value to v ± 0.1: negative steps on the colorbar of a grid of zeros)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis",
+                 limits: tuple[float, float] | None = None, log: bool = False):
+    """A grid of ``value`` over alpha (rows) × epsilon (columns), each cell annotated. ``limits``: the
+    color scale's (vmin, vmax), for a value with a fixed range (a share: (0, 1)) or panels that share a
+    scale; by default the grid's own range. ``log``: a logarithmic scale where the limits are at least 1
+    and span more than a factor of 10 (step counts, which range over orders of magnitude)."""
+    ax = ax or plt.gca()
+    grid = table.pivot_table(index="alpha", columns="epsilon", values=value, aggfunc="first", dropna=False)
+    grid = grid.sort_index(ascending=False).sort_index(axis=1, ascending=False)
+    data = grid.to_numpy(dtype=float)
+    vmin, vmax = limits if limits is not None else value_limits(data)
+    if log and vmin >= 1 and vmax > 10 * vmin:
+        norm = {"norm": mcolors.LogNorm(vmin=vmin, vmax=vmax)}
+    else:
+        norm = {"vmin": vmin, "vmax": vmax}
+    im = ax.imshow(data, cmap=cmap, aspect="auto", **norm)
+    known = np.isfinite(data)
+    rgba = im.cmap(im.norm(np.where(known, data, vmin)))
+    # dark text on light cells, and on the blank cells of missing values ("–")
+    light = ((0.299 * rgba[..., 0] + 0.587 * rgba[..., 1] + 0.114 * rgba[..., 2]) > 0.5) | ~known
+    ax.set_xticks(range(grid.shape[1]), [f"{e:g}" for e in grid.columns], fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), [f"{a:g}" for a in grid.index], fontsize=8)
+    for (i, j), v in np.ndenumerate(data):
+        ax.text(j, i, fmt.format(v) if known[i, j] else "–", ha="center", va="center", fontsize=7,
+                color="black" if light[i, j] else "white")
+    ax.set_xlabel("epsilon")
+    ax.set_ylabel("alpha")
+    ax.set_title(title, fontsize=9)
+    bar = plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if "norm" in norm:   # plain numbers at 1, 2, 5 × 10^k
+        bar.ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        bar.ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:g}"))
+        bar.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+    return ax
+
+
+def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: float = 1e-3,
+                shares: Mapping[int, float] | None = None):
+    """Each 2-D start colored by the known minimum its run ended within ``tol`` of (grey: none), whatever
+    its status: a run that sits on a minimum but never met a rule still shows where that start leads.
+    ``shares``: each minimum's share of all the setting's starts, where ``runs`` is a draw of them."""
+    ax = ax or plt.gca()
+    x0 = points(runs["x0"])
+    near = (runs["min_id"].to_numpy() >= 0) & (runs["dist_to_min"].to_numpy() <= tol)
+    colors = plt.get_cmap("tab10")
+    ids = np.where(near, runs["min_id"].to_numpy(), -1)
+    size = max(2.0, 4000.0 / max(len(runs), 1))
+    # thousands of markers: drawn as one bitmap inside the SVG (the PNG is the same either way)
+    ax.scatter(x0[ids < 0, 0], x0[ids < 0, 1], s=size, color="0.8", marker="s", lw=0, label="no minimum",
+               rasterized=True)
+    for m in np.unique(ids[ids >= 0]):
+        sel = ids == m
+        ax.scatter(x0[sel, 0], x0[sel, 1], s=size, color=colors(int(m) % 10), marker="s", lw=0,
+                   label=f"minimum {m} ({(sel.mean() if shares is None else shares.get(m, 0.0)):.0%})",
+                   rasterized=True)
+    for m in problem.minima:
+        ax.plot(m[0], m[1], "*", ms=11, color="gold", markeredgecolor="black")
+    ax.set_xlabel("x1 at the start")
+    ax.set_ylabel("x2 at the start")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, loc="upper right", markerscale=2)
+    return ax
+
+
+def plot_ecdf(hits: pd.DataFrame, title: str, max_step: int, ax=None):
+    """COCO-style ECDF: share of (run, target) pairs with f − f* ≤ target reached by step k, per setting."""
+    ax = ax or plt.gca()
+    steps = np.unique(np.round(np.logspace(0, math.log10(max(max_step, 2)) + 0.05, 120)))
+    for label, h in hits.groupby("label", sort=False):
+        reached = np.sort(h["step"].to_numpy())
+        share = np.searchsorted(reached, steps - 1, side="right") / len(reached)
+        ax.step(steps, share, where="post", lw=1.5, label=label)
+    log_axes(ax, y=False)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step k + 1")
+    ax.set_ylabel(f"share of (start, target) pairs reached\ntargets 10^k, k = {int(math.log10(TARGETS[0]))} … "
+                  f"{int(math.log10(TARGETS[-1]))}")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+def plot_rule_comparison(outcomes: pd.DataFrame, title: str, ax=None, max_points: int = 4000, seed: int = 0):
+    """Steps spent against the error at the stop (f − f*), one color per criterion."""
+    ax = ax or plt.gca()
+    fired = outcomes[outcomes["fired"] & outcomes["f_gap_at_stop"].notna()]
+    for crit, block in fired.groupby("criterion", sort=True):
+        if len(block) > max_points:
+            block = block.sample(max_points, random_state=seed)
+        ax.scatter(block["spent"] + 1, np.clip(block["f_gap_at_stop"].abs(), 1e-17, None), s=6, alpha=0.5,
+                   label=crit, rasterized=True)
+    log_axes(ax)
+    ax.set_xlabel("steps spent + 1")
+    ax.set_ylabel("f − f* where the rule fired")
+    ax.set_title(title, fontsize=9)
+    if len(fired):
+        ax.legend(fontsize=7, title="criterion", title_fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no stop rule fired on any run", ha="center", va="center", transform=ax.transAxes)
+    return ax

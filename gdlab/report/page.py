@@ -1,0 +1,539 @@
+"""The report of a sweep folder: tables (CSV + markdown), figures (PNG + SVG) and one HTML page.
+
+``build(folder)`` reads the stored tables (every shard's parts), so
+``gdlab-report <folder>`` rebuilds exactly what ``gdlab`` built at the end of
+the sweep. Figures pick what suits each problem: the lesson's curve for 1-D,
+level lines and paths for 2-D, bands, heatmaps, basins, ECDFs and the
+stopping-rule comparison where the data has them.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..core.problems import Problem
+from ..runner.progress import Progress
+from ..runner.schema import validate
+from ..storage.folder import SweepFolder, prefetched
+from ..storage.load import load
+from ..tables.stats import (
+    MAX_RUNS,
+    SETTING,
+    RuleTally,
+    convergence_bands,
+    ecdf_targets,
+    group_codes,
+    problems_with_minima,
+    rows_of,
+    rule_outcomes,
+    run_keys,
+    sample_groups,
+    stalled_runs,
+    target_steps,
+)
+from . import figures as F
+from .render import FigureWriter
+
+__all__ = ["build", "MAX_LINES", "markdown_table"]
+
+MAX_LINES = 8      # settings drawn in one panel
+MAX_PANELS = 4     # panels in one figure
+MAX_POINTS = 250_000   # starts of a setting the basins figure draws (a panel is about 500 × 450 pixels)
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return "–" if math.isnan(v) else floatfmt.format(v)
+        return str(v)
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _pick(items: list, n: int) -> list:
+    if len(items) <= n:
+        return items
+    idx = np.unique(np.linspace(0, len(items) - 1, n).round().astype(int))
+    return [items[i] for i in idx]
+
+
+def _label(frame: pd.DataFrame) -> pd.Series:
+    """Each row's setting label, built once per distinct (method, alpha, momentum)."""
+    keys = frame[["method", "alpha", "momentum"]]
+    # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs, this 1 s)
+    codes = keys.groupby(list(keys), dropna=False, sort=False).ngroup().to_numpy()
+    first = np.full(codes.max() + 1 if len(codes) else 0, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))         # each setting's first row
+    labels = np.array([F.setting_label(m, a, g) for m, a, g in keys.iloc[first].itertuples(index=False)],
+                      dtype=object)
+    return pd.Series(labels[codes], index=frame.index)
+
+
+class _Figures:
+    """Saves each figure as PNG and SVG (in worker processes: :class:`FigureWriter`) and keeps the PNG
+    for the page."""
+
+    def __init__(self, folder: Path, writer: FigureWriter):
+        self.folder, self.writer = folder, writer
+        self.saving: list[tuple[str, str, str, object]] = []   # (problem, name, caption, future of the png)
+
+    def save(self, fig, problem: str, name: str, caption: str):
+        stem = f"{problem}-{name}"
+        self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem)))
+
+    @functools.cached_property
+    def items(self) -> list[tuple[str, str, str, str]]:
+        """(problem, name, caption, base64 png) of each figure, once all are saved (no more are drawn)."""
+        return [(p, s, c, base64.b64encode(f.result()).decode()) for p, s, c, f in self.saving]
+
+
+def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd.DataFrame, summary: pd.DataFrame,
+                     success_tol: float, max_iter: int, starts_kind: str):
+    """The problem's figures, from the runs the sweep's pass drew (:func:`_gather`) and its tables."""
+    name = problem.name
+    has_curves = sweep.has_curves
+    settings = sweep.settings.loc[sweep.settings["problem"] == name, ["method", "alpha", "momentum", "runs"]]
+    settings = settings.reset_index(drop=True)
+    settings["label"] = _label(settings)
+    runs = sweep.drawn[sweep.drawn["problem"] == name]
+    label = _label(runs)        # each drawn run's setting label, aligned with runs
+    curves = sweep.curves
+    chosen = _pick(list(settings.itertuples(index=False)), MAX_PANELS)
+    traced = runs["run_id"].isin(traces["run_id"].unique())      # a few runs (no index over all of them)
+    traces = traces.assign(label=traces["run_id"].map(dict(zip(runs.loc[traced, "run_id"], label[traced]))))
+
+    if problem.dim == 1 and len(traces):
+        fig, axes = F.figure_panels(len(chosen))
+        for ax, s in zip(axes, chosen):
+            t = traces[traces["label"] == s.label]
+            first = t[t["run_id"] == t["run_id"].min()] if len(t) else t
+            F.plot_curve_1d(problem, first, f"{name}: the path of {s.label}", ax)
+        figs.save(fig, name, "curve", f"{name}: the function with the points each step visited, one panel per "
+                                     "step size (as in the lessons).")
+    if problem.dim == 2 and len(traces):
+        fig, axes = F.figure_panels(len(chosen), width=4.6, height=4.2)
+        for ax, s in zip(axes, chosen):
+            F.plot_paths_2d(problem, traces[traces["label"] == s.label], f"{name}: paths of {s.label}", ax)
+        figs.save(fig, name, "paths", f"{name}: level lines, the direction −∇f (arrows), and the paths from "
+                                     "several starts (o start, × end, ★ known minima), one panel per setting.")
+
+    methods = list(settings["method"].unique())
+    if has_curves:
+        fig, axes = F.figure_panels(len(methods), width=5.2, height=4.0)
+        for ax, method in zip(axes, methods):
+            keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
+            sub = runs[label.isin(keep)]        # a setting's label names its method
+            bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
+                                      ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
+            bands["label"] = _label(bands)
+            # a setting's starts; the band draws MAX_RUNS of more
+            starts = settings.loc[settings["label"].isin(keep), "runs"].sum() // max(len(keep), 1)
+            shown = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
+            F.plot_bands(bands, f"{name}, {method}: median and 10–90% band\nacross {shown} starts", ax)
+        figs.save(fig, name, "bands", f"{name}: convergence against step (f − f* where the minima are known, "
+                                     "else ‖∇f‖), median with a 10–90% band across starts; a stopped run keeps "
+                                     "its last value.")
+
+    known = name in sweep.known
+    for method in methods:
+        s = summary[(summary["problem"] == name) & (summary["method"] == method)]
+        s = s[s["min_steps"] == s["min_steps"].min()]
+        if s["alpha"].nunique() < 2 and s["epsilon"].nunique() < 2:
+            continue
+        gammas = sorted(s["momentum"].dropna().unique())
+        if gammas:
+            s = s[s["momentum"] == gammas[-1]]
+        crits = sorted(s["criterion"].unique())
+        # a row of panels (one value, a panel per rule) shares its color scale, and a share spans 0 to 1:
+        # the same color is the same number across the rules compared; steps on a log scale
+        values = ([("success_rate", "success rate", "{:.2f}", "viridis", (0.0, 1.0), False)] if known else []) + \
+                 [("median_stop_step", "median stop step", "{:.0f}", "magma_r", F.value_limits(s["median_stop_step"]),
+                   True)]
+        fig, axes = F.figure_panels(len(crits) * len(values), width=4.0, height=3.4, max_cols=len(crits))
+        mom = s["momentum"].dropna()
+        extra = f" γ={mom.iloc[0]:g}" if len(mom) else ""
+        fig.suptitle(f"{name}, {method}{extra}: alpha × epsilon", fontsize=11)
+        for i, (col, what, fmt, cmap, limits, log) in enumerate(values):
+            for j, crit in enumerate(crits):
+                F.plot_heatmap(s[s["criterion"] == crit], col, f"{what}, rule {crit} < ε",
+                               axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits, log=log)
+        others = (f" Drawn for the largest γ of {', '.join(f'{g:g}' for g in gammas)}; the summary table has "
+                  "each." if len(gammas) > 1 else "")
+        figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: alpha × epsilon, a panel per criterion "
+                                                  "(success: the rule fired within success_tol of a known minimum)."
+                                                  + others)
+
+    if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
+        fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
+        starts = sweep.basins[sweep.basins["problem"] == name]        # at most MAX_POINTS a setting
+        starts = starts.assign(label=_label(starts))
+        ends = sweep.shares.reset_index(name="n")                       # every start, by where it ends
+        ends = ends[ends["problem"] == name]
+        ends = ends.assign(label=_label(ends))
+        for ax, s in zip(axes, chosen):
+            n = ends[ends["label"] == s.label].set_index("end")["n"]
+            F.plot_basins(problem, starts[starts["label"] == s.label], f"{name}: where {s.label} ends, by start",
+                          ax, tol=success_tol, shares=(n / n.sum()).to_dict())
+        drawn = (f" A setting of more than {MAX_POINTS:,} starts shows {MAX_POINTS:,} of them, drawn at random; "
+                 "the shares in its legend are of all its starts." if settings["runs"].max() > MAX_POINTS else "")
+        figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
+                                      f"its run ended within {success_tol:g} of (grey: none).{drawn}")
+
+    if known and has_curves:
+        keep = _pick(list(settings["label"]), MAX_LINES)
+        sub = runs[label.isin(keep)]
+        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"],
+                            max_runs=MAX_RUNS)     # the runs _gather kept the curves of
+        hits["label"] = _label(hits)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
+        figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by step k, targets "
+                                    "10^1 … 10^−8 on f − f* (steps at checkpoint resolution).")
+    if known:
+        # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
+        # of at most MAX_RUNS starts a setting)
+        few = runs[runs["run_id"].isin(sweep.bands)]
+        outcomes = rule_outcomes(few, sweep.stops_drawn[sweep.stops_drawn["run_id"].isin(few["run_id"])],
+                                 success_tol, sweep.has_minima)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
+        figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
+                                     "is cheaper, lower is more accurate.")
+
+
+#: an extra section of the page: (sweep folder, report folder, warnings, figure writer) → (html, once its
+#: figures are saved; markdown lines), or None where it has nothing to add (a lesson's numbers and picture)
+Section = Callable[[Path, Path, list, FigureWriter], "tuple[Callable[[], str], list[str]] | None"]
+
+
+@dataclass
+class _Sweep:
+    """What the report takes from a sweep's runs, stops and curves, read one part at a time
+    (:func:`_gather`): the tables take gigabytes at 10⁷ runs, the curves tens of rows a run."""
+    tally: RuleTally             # the summary and stopping-rule tables' aggregates
+    runs: int                    # rows of the runs and stops tables
+    stops: int
+    has_curves: bool
+    counts: pd.DataFrame         # runs (size) and first run_id (min) per problem × method × alpha × status
+    settings: pd.DataFrame       # problem, method, alpha, momentum, runs: in order of first run
+    known: set                   # problems where some run's f − f* is known (it has known minima)
+    has_minima: pd.Series        # problem → whether any run has a nearest known minimum
+    stalled: pd.DataFrame        # max_iter runs that are cycling (stalled_runs), with their setting
+    stuck: pd.Series             # float32: rules that never fired on runs parked on a minimum, by criterion × ε
+    drawn: pd.DataFrame          # the runs the figures draw (bands, ECDF, traced), the columns they read
+    bands: pd.Series             # the ids of the bands' draw (the stopping-rule figure draws from them too)
+    curves: pd.DataFrame         # the drawn runs' curve rows
+    stops_drawn: pd.DataFrame    # the bands' draw's stop rows
+    basins: pd.DataFrame | None  # the basins figure's draw of starts (of the 2-D problems)
+    shares: pd.Series | None     # their starts per setting × the known minimum they end near (−1: none)
+
+
+_SLIM = ["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap", "min_id"]
+_RUNS_READ = [*_SLIM, "dist_to_min", "x0"]    # the runs' columns the report reads (not x_final, a costly list)
+
+
+def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None,
+            records: dict[int, dict] | None = None) -> _Sweep:
+    """One pass over the sweep's parts (a part holds whole runs, in every table), keeping per part
+    only what the tables and figures aggregate, and the runs the figures draw: the bands and the
+    ECDF draw at most :data:`MAX_RUNS` runs a setting, the basins :data:`MAX_POINTS` starts, and
+    which runs depends on the runs alone (:func:`sample_groups`), so the draw of the parts read so
+    far, drawn again with the next part, is the draw of the whole. ``traced``: the traced runs' ids;
+    ``progress``: counts the runs read; ``records``: the folder's part records, where the caller
+    has read them."""
+    sf = SweepFolder(folder)
+    records = sf.records() if records is None else records
+    has_minima = pd.concat([problems_with_minima(p)
+                            for p in sf.read_parts("runs", records, columns=["problem", "min_id"])]
+                           ).groupby(level=0).max()
+    tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
+    counts, settings, stalled, stuck, known = [], [], [], [], set()
+    n_runs = n_stops = n_curves = 0
+    bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
+    followed, curves, stops_drawn, shares, seen = [], [], [], [], None
+    flat = [p.name for p in sw.problems if p.dim == 2]
+    tables = (sf.read_parts("runs", records, columns=_RUNS_READ), sf.read_parts("stops", records),
+              sf.read_parts("curves", records))
+    for runs, stops, part in prefetched(zip(*tables)):     # the next part is read while this one is worked on
+        n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
+        if progress is not None:
+            progress.update(len(runs))
+        tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima), target_steps(runs, part, sw.f_target))
+        setting, seen = group_codes(runs, SETTING, seen)
+        run_id = runs["run_id"].to_numpy()
+        counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))
+        settings.append(_by_setting(setting, seen, SETTING, run_id=run_id))
+        known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
+        max_iter = (runs["status"] == "max_iter").to_numpy()
+        cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
+        stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
+        if sw.dtype == "float32":
+            parked = run_id[max_iter & (runs["dist_to_min"] <= sw.success_tol).to_numpy()]
+            stuck.append(stops[stops["run_id"].isin(parked) & ~stops["fired"]].groupby(["criterion", "epsilon"]).size())
+        slim = runs[_SLIM].assign(_setting=setting)
+        fresh_bands, pruned = bands.add(slim)
+        fresh_ecdf, pruned_ecdf = ecdf.add(slim[slim["f_gap"].notna()])
+        followed.append(slim[slim["run_id"].isin(traced)])
+        if pruned or pruned_ecdf:      # the rows of runs no longer drawn go
+            ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
+            curves = [rows_of(c, ids) for c in curves]
+            stops_drawn = [rows_of(c, bands.ids()) for c in stops_drawn]
+        fresh = np.concatenate([fresh_bands, fresh_ecdf, followed[-1]["run_id"].to_numpy()])
+        curves.append(rows_of(part, fresh))
+        stops_drawn.append(rows_of(stops, fresh_bands))
+        if flat:
+            mine = seen["problem"].isin(flat).to_numpy()[setting]
+            basins.add(runs.loc[mine, ["run_id", *SETTING, "x0", "min_id", "dist_to_min"]].assign(
+                _setting=setting[mine]))
+            near = ((runs["min_id"] >= 0) & (runs["dist_to_min"] <= sw.success_tol)).to_numpy()[mine]
+            end = np.where(near, runs["min_id"].to_numpy()[mine], -1)
+            shares.append(_by_setting(setting[mine], seen, SETTING, {"end": end}))
+    bands, ecdf = bands.frame(), ecdf.frame()
+    drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id").drop(columns="_setting")
+    curves = pd.concat(curves, ignore_index=True)
+    curves = curves[curves["run_id"].isin(drawn["run_id"])]
+    stops_drawn = pd.concat(stops_drawn, ignore_index=True)
+    stops_drawn = stops_drawn[stops_drawn["run_id"].isin(bands["run_id"])]
+    settings = pd.concat(settings).groupby(level=list(range(len(SETTING))), dropna=False).agg(
+        {"size": "sum", "min": "min"}).sort_values("min").reset_index().rename(columns={"size": "runs"})
+    return _Sweep(
+        tally=tally, runs=n_runs, stops=n_stops, has_curves=n_curves > 0,
+        counts=pd.concat(counts).groupby(level=[0, 1, 2, 3], dropna=False).agg({"size": "sum", "min": "min"}),
+        settings=settings.drop(columns="min"), known=known, has_minima=has_minima,
+        stalled=pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
+        stuck=pd.concat(stuck).groupby(level=[0, 1]).sum() if stuck else pd.Series(dtype=np.int64),
+        drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
+        stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
+        basins=_sorted(basins.frame().drop(columns="_setting"), ["run_id"]) if flat else None,
+        shares=pd.concat(shares).groupby(level=list(range(len(SETTING) + 1)), dropna=False).sum() if flat else None)
+
+
+def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: dict | None = None,
+                run_id: np.ndarray | None = None):
+    """Rows counted by their setting's ``keys`` (and the values in ``more``, a name each): a
+    ``groupby(keys + list(more), dropna=False)`` of the rows, ``.size()``, or with ``run_id`` the
+    size and the least run id of each group. ``setting``: the rows' setting codes, ``seen`` the
+    settings (:func:`group_codes`). The rows are grouped by the codes, and the groups named after:
+    grouping a part's runs by their text columns took most of the time."""
+    more = {name: v.array if isinstance(v, pd.Series) else np.asarray(v) for name, v in (more or {}).items()}
+    frame = pd.DataFrame({"_setting": setting, **more, **({} if run_id is None else {"run_id": run_id})})
+    grouped = frame.groupby(["_setting", *more], sort=False, dropna=False)
+    out = grouped.size() if run_id is None else grouped["run_id"].agg(["size", "min"])
+    named = seen[keys].iloc[out.index.get_level_values(0).to_numpy()]
+    out.index = pd.MultiIndex.from_arrays([*(named[k] for k in keys),
+                                           *(out.index.get_level_values(i + 1) for i in range(len(more)))],
+                                          names=[*keys, *more])
+    return out
+
+
+class _Draw:
+    """At most ``cap`` runs a setting, drawn (:func:`sample_groups`) from parts as they come; the
+    frames added carry their setting's code (``_setting``, :func:`group_codes`). A run is drawn when
+    its key (:func:`run_keys`) is among its setting's ``cap`` smallest, so once a setting has ``cap``
+    runs kept, a run whose key is above all of theirs is dropped as it comes. The rows kept are
+    drawn down once they are twice what the last draw kept."""
+
+    def __init__(self, cap: int):
+        self.cap, self.frames, self.rows, self.kept = cap, [], 0, 0
+        self.bound = np.empty(0, np.uint64)     # per setting: the largest key it can still draw
+
+    def add(self, frame: pd.DataFrame) -> tuple[np.ndarray, bool]:
+        """Keep those of ``frame``'s rows that may be drawn; their run ids, and whether the rows
+        kept before were drawn down."""
+        setting = frame["_setting"].to_numpy()
+        bound = np.full(setting.max(initial=-1) + 1, np.iinfo(np.uint64).max, np.uint64)
+        known = min(len(bound), len(self.bound))
+        bound[:known] = self.bound[:known]
+        frame = frame[run_keys(frame["run_id"].to_numpy()) <= bound[setting]]
+        self.frames.append(frame)
+        self.rows += len(frame)
+        drawn = self.rows > 2 * max(self.kept, self.cap)
+        if drawn:
+            self.frame()
+        return frame["run_id"].to_numpy(), drawn
+
+    def frame(self) -> pd.DataFrame:
+        """The draw of every row added, in the order added."""
+        whole = pd.concat(self.frames, ignore_index=True) if len(self.frames) != 1 else self.frames[0]
+        whole = sample_groups(whole, ["_setting"], self.cap)
+        self.frames, self.rows, self.kept = [whole], len(whole), len(whole)
+        setting = whole["_setting"].to_numpy()
+        size = np.bincount(setting, minlength=len(self.bound))
+        largest = np.zeros(len(size), np.uint64)
+        np.maximum.at(largest, setting, run_keys(whole["run_id"].to_numpy()))
+        self.bound = np.where(size >= self.cap, largest, np.iinfo(np.uint64).max)
+        return whole
+
+    def ids(self) -> np.ndarray:
+        """The run ids of the rows kept, a superset of the draw's."""
+        return np.concatenate([f["run_id"].to_numpy() for f in self.frames]) if self.frames else np.array([], int)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """In the order of the whole table read at once (parts of several shards interleave their runs)."""
+    return frame.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def _warnings(sweep: _Sweep, dtype: str, success_tol: float) -> list[str]:
+    out = []
+    stalled = sweep.stalled
+    if len(stalled):
+        by = stalled.groupby(["problem", "method", "alpha"], dropna=False).size()
+        where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
+        out.append(f"{len(stalled)} max_iter run(s) are cycling, not converging: f stopped changing while ‖∇f‖ "
+                   f"stayed above 1e-3 — bouncing across a point where f is not differentiable (like |x| at 0) "
+                   f"or caught in a cycle of a too-large step. ({where})")
+    counts = sweep.counts["size"]
+    bad = counts.groupby(level="status").sum()
+    for status, why in (("nonfinite", "a nan or inf appeared (for example at a point where f is not "
+                                      "differentiable, like a cone's tip)"),
+                        ("invalid_start", "f or ∇f is not finite at the start"),
+                        ("diverged", "|x| or |f| grew past the divergence bound: the step size is too large "
+                                     "for this landscape, or f is unbounded below")):
+        if bad.get(status, 0):
+            by = counts.xs(status, level="status")
+            where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
+            out.append(f"{bad[status]} run(s) ended {status}: {why}. ({where}{' …' if len(by) > 6 else ''})")
+    if dtype == "float32" and len(sweep.stuck):
+        # a rule that did not fire on runs that spent every step sitting on a minimum: its epsilon is
+        # below what float32 resolves at this problem's scale
+        rules = ", ".join(f"{c} < {e:g} ({n:,} runs)" for (c, e), n in sweep.stuck.items())
+        out.append(f"float32 cannot resolve some tolerances: {rules} never fired although the run ended "
+                   f"within {success_tol:g} of a minimum and ran to max_iter. float32 keeps about 7 "
+                   "significant digits; use dtype: float64 (or a larger epsilon).")
+    return out
+
+
+PAGE_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;
+line-height:1.45;padding:0 1em} h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:12px;margin:.6em 0} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{background:#f4f4f4} tr:nth-child(even) td{background:#fafafa} .facts td:first-child{text-align:left;font-weight:600}
+.warn{background:#fff4e0;border-left:4px solid #e69a00;padding:.5em 1em;margin:.5em 0} figure{margin:1em 0}
+figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:13px;color:#555}
+pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:12px} .scroll{overflow-x:auto;max-height:520px;overflow-y:auto}
+"""
+
+
+def _html_table(frame: pd.DataFrame, cls: str = "") -> str:
+    return frame.to_html(index=False, classes=cls, border=0, na_rep="–", float_format=lambda v: f"{v:.4g}")
+
+
+def build(folder: Path | str, log: Callable[[str], None] = print, show_progress: bool = True,
+          sections: Sequence[Section] = ()) -> Path:
+    """Write ``report/`` inside the sweep folder; return the path of index.html. ``show_progress``:
+    a bar on a terminal (lines in ``log`` elsewhere) while the runs are read, once that has taken
+    5 s (10⁷ runs take about 20). ``sections``: extra sections put at the top of the page (a lesson's
+    numbers and picture: :func:`gdlab.lessons.page.lesson_section`)."""
+    t0 = time.perf_counter()
+    folder = Path(folder)
+    res = load(folder, tables=("traces",))     # the runs, stops and curves are read part by part (_gather)
+    sw = validate(res.config)
+    out = folder / "report"
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    traces = res.traces
+    records = SweepFolder(folder).records()
+    total = sum(record["files"]["runs"]["rows"] for record in records.values())
+    progress = Progress(total, show_progress, lambda line: log(f"report: {line}"), quiet=5.0, what="runs read",
+                        desc="report")
+    try:
+        sweep = _gather(folder, sw, traces["run_id"].unique(), progress, records)
+    finally:
+        progress.close()
+
+    summary = sweep.tally.summary()
+    rules = sweep.tally.comparison(curves=sweep.has_curves)
+    statuses = sweep.counts["size"].groupby(level=["problem", "method", "status"]).sum().unstack(fill_value=0)
+    statuses.columns.name = None
+    statuses = statuses.reset_index()
+    summary.to_csv(out / "tables" / "summary.csv", index=False)
+    rules.to_csv(out / "tables" / "stopping_rules.csv", index=False)
+    statuses.to_csv(out / "tables" / "statuses.csv", index=False)
+
+    writer = FigureWriter()
+    figs = _Figures(out / "figures", writer)
+    problems = {p.name: p for p in sw.problems}
+    for name, prob in problems.items():
+        if (sweep.settings["problem"] == name).any():
+            _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"))
+
+    warnings = _warnings(sweep, sw.dtype, sw.success_tol)
+    if not sw.curves:
+        warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
+                           "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
+                           "for cycling runs need them and are left out")
+    extra = [got for got in (section(folder, out, warnings, writer) for section in sections) if got]
+    for w in warnings:
+        log(f"warning: {w}")
+    facts = res.facts
+    fact_rows = [("sweep", f"{sw.experiment} / {folder.name}"), ("runs", f"{sweep.runs:,}"),
+                 ("stop rules", f"{len(sw.rules)} ({sweep.stops:,} run × rule rows)"),
+                 ("status", facts.get("status")), ("dtype", facts.get("dtype")),
+                 ("device", f"{facts.get('device')} × {facts.get('device_count')} ({facts.get('backend')})"),
+                 ("compute time", f"{facts.get('seconds') or 0:.1f} s"),
+                 ("lane utilisation", f"{facts['lane_utilisation']:.3f} (useful ÷ executed lane-steps; a kernel's "
+                                      "lanes wait for its slowest runs at its end, so a small sweep with a long "
+                                      "tail reads low)" if facts.get("lane_utilisation") else "–"),
+                 ("gdlab / JAX", f"{facts.get('gdlab')} / {facts.get('jax')}"),
+                 ("success", f"the rule fired within {sw.success_tol:g} of a known minimum; "
+                             f"f-target for wasted steps: f − f* ≤ {sw.f_target:g}")]
+    # as value_counts orders them: by count, then by first appearance
+    by_status = sweep.counts.groupby(level="status").agg({"size": "sum", "min": "min"}).sort_values("min")
+    status_counts = by_status["size"].sort_values(ascending=False, kind="stable").to_dict()
+
+    md = [f"# gdlab report: {sw.experiment} / {folder.name}", "",
+          f"{sweep.runs:,} runs, {len(sw.rules)} stop rules, dtype {sw.dtype}; statuses: "
+          + ", ".join(f"{k} {v:,}" for k, v in status_counts.items()), ""]
+    md += [f"> warning: {w}" for w in warnings] + [""]
+    md += [line for _, lines in extra for line in lines]
+    md += ["## Summary per setting and stop rule", "", markdown_table(summary), "",
+           "## Stopping rules compared", "", markdown_table(rules), ""]
+    md += [f"![{stem}](figures/{stem}.png)" for _, stem, _, _ in figs.items]
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+
+    body = [f"<h1>gdlab report: {html.escape(sw.experiment)}</h1>",
+            f"<p>{sweep.runs:,} descents; statuses: "
+            + ", ".join(f"<b>{html.escape(k)}</b> {v:,}" for k, v in status_counts.items()) + "</p>"]
+    body += [f'<div class="warn">⚠ {html.escape(w)}</div>' for w in warnings]
+    body += [html_of() for html_of, _ in extra]
+    body.append("<table class='facts'>" + "".join(f"<tr><td>{html.escape(str(k))}</td><td style='text-align:left'>"
+                                                  f"{html.escape(str(v))}</td></tr>" for k, v in fact_rows)
+                + "</table>")
+    body.append("<h2>Summary per setting and stop rule</h2><p>success_rate: share of starts where the rule fired "
+                "near a known minimum; premature: fired far from every known minimum; aRT: all steps spent ÷ "
+                "successes (COCO); distinct_minima: different minima reached across starts.</p>"
+                f"<div class='scroll'>{_html_table(summary)}</div>")
+    body.append(f"<h2>Stopping rules compared</h2><div class='scroll'>{_html_table(rules)}</div>")
+    body.append(f"<h2>Statuses</h2>{_html_table(statuses)}")
+    for name in problems:
+        items = [it for it in figs.items if it[0] == name]
+        if items:
+            body.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(problems[name].doc)}</p>")
+        for _, stem, caption, png in items:
+            body.append(f"<figure><img alt='{stem}' src='data:image/png;base64,{png}'>"
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    body.append(f"<h2>Resolved config</h2><pre>{html.escape(yaml.safe_dump(res.config, sort_keys=False))}</pre>")
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gdlab: {html.escape(sw.experiment)}"
+            f"</title><style>{PAGE_CSS}</style></head><body>{''.join(body)}</body></html>")
+    index = out / "index.html"
+    index.write_text(page)
+    (out / "facts.json").write_text(json.dumps({"built_seconds": time.perf_counter() - t0,
+                                                "figures": [s for _, s, _, _ in figs.items]}, indent=1))
+    log(f"report: {index} ({len(figs.items)} figures, {time.perf_counter() - t0:.1f} s)")
+    return index

@@ -1,0 +1,236 @@
+"""Saving figures: SVG and PNG, in worker processes while the report draws the next figure.
+
+Laying a figure out and rendering it twice (SVG, then PNG) is most of a small
+or mid-sized report's time, and matplotlib does it on one core. A
+:class:`FigureWriter` pickles each figure, hands it to a worker process and
+returns a future of its PNG bytes; the report collects them when it writes
+its page. The files are the same bits as :func:`save_figure` in the caller's
+process (the workers render with the caller's rcParams).
+
+This module imports matplotlib and nothing of JAX: a worker is a plain
+``python -c`` process that loads only this module (and what a pickled figure
+names), not the ``gdlab`` package's engine, so it starts in about a third of a
+second. Workers are not ``multiprocessing`` children, which would import the
+caller's main script again (a script without an ``if __name__ == "__main__"``
+guard would run once more in each). They start on the first figure, are kept
+for the process's later reports, and end when it does (their input closes).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import queue
+import re
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+__all__ = ["save_figure", "FigureWriter", "figure_workers", "PowerFormatter", "log_axes"]
+
+MAX_WORKERS = 4      # figure workers at most (a report has a few dozen figures)
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+class PowerFormatter(ticker.LogFormatterSciNotation):
+    """A log axis's tick labels as matplotlib's default formatter chooses them (which ticks get one,
+    10⁻³ or 2×10⁻³), written in plain text instead of mathtext. Mathtext's parser takes about 7 ms a
+    label and keeps few of them, so a report's log-axis figures spent most of their time there."""
+
+    def __call__(self, x, pos=None):
+        label = super().__call__(x, pos)
+        inner = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", label)
+        if inner is None:
+            return label
+        text = re.sub(r"\^\{([^}]*)\}", lambda m: m.group(1).translate(_SUPERSCRIPT),
+                      inner.group(1).replace(r"\times", "×"))
+        return "−" + text[1:] if text.startswith("-") else text
+
+
+def log_axes(ax, x: bool = True, y: bool = True):
+    """Log scale on the axes asked for, with :class:`PowerFormatter` labels."""
+    for on, axis, scale in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if on:
+            scale("log")
+            axis.set_major_formatter(PowerFormatter())
+            axis.set_minor_formatter(PowerFormatter(labelOnlyBase=False))
+    return ax
+
+
+def save_figure(fig, folder: Path | str, stem: str) -> bytes:
+    """Lay ``fig`` out, write ``stem``.svg and ``stem``.png (110 dpi) into ``folder`` and close it;
+    return the PNG's bytes. The same figure gives the same bits: the SVG carries no date and its
+    ids are hashed with a fixed salt (matplotlib's are random otherwise)."""
+    fig.tight_layout()
+    with matplotlib.rc_context({"svg.hashsalt": "gdlab"}):
+        fig.savefig(Path(folder) / f"{stem}.svg", metadata={"Date": None})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    png = buf.getvalue()
+    (Path(folder) / f"{stem}.png").write_bytes(png)
+    plt.close(fig)
+    return png
+
+
+def _save_pickled(job: tuple) -> bytes:
+    payload, rc, folder, stem = job
+    with matplotlib.rc_context(rc):
+        return save_figure(pickle.loads(payload), folder, stem)
+
+
+def figure_workers() -> int:
+    """Worker processes for figures: ``GDLAB_FIGURE_WORKERS`` if set (0: save in this process), else
+    one per usable core up to :data:`MAX_WORKERS`, and none on a single core."""
+    env = os.environ.get("GDLAB_FIGURE_WORKERS", "").strip()
+    if env:
+        if not env.isdigit():
+            raise ValueError(f"GDLAB_FIGURE_WORKERS must be a whole number of processes (0: none), got {env!r}")
+        return int(env)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(cores, MAX_WORKERS)
+
+
+class _WorkerLost(Exception):
+    """A worker died or could not start; the figure is saved in the caller's process instead."""
+
+
+# The worker's program: ``gdlab`` and ``gdlab.report`` as bare packages (their __init__ would import
+# JAX and the engine), then this module's loop
+_BOOT = ("import sys, types, os.path\n"
+         "for name, path in (('gdlab', os.path.dirname(sys.argv[1])), ('gdlab.report', sys.argv[1])):\n"
+         "    pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg\n"
+         "from gdlab.report.render import _serve; _serve()")
+
+
+def _serve() -> None:
+    """A worker: (job) pickles in on stdin, ("ok", png) or ("error", text) pickles out on stdout,
+    until stdin closes."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the caller's to handle; stdin closing ends this
+    channel_in, channel_out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr          # a stray print must not corrupt the channel
+    while True:
+        try:
+            job = pickle.load(channel_in)
+        except (EOFError, pickle.UnpicklingError):      # the caller closed the channel, or exited mid-job
+            return
+        try:
+            reply = ("ok", _save_pickled(job))
+        except Exception as exc:     # the caller saves it again in its own process, and sees the error there
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            pickle.dump(reply, channel_out)
+            channel_out.flush()
+        except BrokenPipeError:
+            return
+
+
+class _Pool:
+    """Threads that each feed one worker process, from one queue of (future, job)."""
+
+    def __init__(self, n: int):
+        self.jobs: queue.Queue = queue.Queue()
+        self.broken = False      # a worker could not start: the caller saves its figures itself from then on
+        for i in range(n):
+            threading.Thread(target=self._feed, name=f"gdlab-figures-{i}", daemon=True).start()
+
+    def submit(self, job: tuple) -> Future:
+        future: Future = Future()
+        self.jobs.put((future, job))
+        return future
+
+    def _feed(self) -> None:
+        proc = None
+        while True:
+            future, job = self.jobs.get()
+            try:
+                if proc is None or proc.poll() is not None:
+                    proc, answered = self._start(), False
+                pickle.dump(job, proc.stdin)
+                proc.stdin.flush()
+                status, value = pickle.load(proc.stdout)
+                answered = True
+            except Exception as exc:     # the pipe broke, the worker died, a job that does not pickle
+                if proc is not None:
+                    proc.kill()
+                    self.broken = self.broken or not answered    # it never answered: it will not
+                proc = None
+                future.set_exception(_WorkerLost(str(exc)))
+                continue
+            if status == "ok":
+                future.set_result(value)
+            else:
+                future.set_exception(_WorkerLost(value))
+
+    @staticmethod
+    def _start() -> subprocess.Popen:
+        # the worker looks for modules where this process does (a notebook may have added a folder)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        return subprocess.Popen([sys.executable, "-c", _BOOT, str(Path(__file__).parent)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+
+_POOLS: dict[int, _Pool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(n: int) -> _Pool:
+    with _POOLS_LOCK:
+        if n not in _POOLS:
+            _POOLS[n] = _Pool(n)
+        return _POOLS[n]
+
+
+class _Saving:
+    """A figure being saved by a worker: :meth:`result` is its PNG, saved here if the worker failed."""
+
+    def __init__(self, future: Future, job: tuple):
+        self.future, self.job = future, job
+
+    def result(self) -> bytes:
+        try:
+            return self.future.result()
+        except _WorkerLost:
+            return _save_pickled(self.job)
+
+
+class _Saved:
+    def __init__(self, png: bytes):
+        self.png = png
+
+    def result(self) -> bytes:
+        return self.png
+
+
+class FigureWriter:
+    """Saves figures (:func:`save_figure`) in worker processes while the caller draws the next one.
+
+    ``submit(fig, folder, stem)`` pickles the figure, closes it and returns at once; the returned
+    object's ``result()`` is the PNG's bytes once the files are written. ``workers``: how many
+    worker processes (default :func:`figure_workers`); with none, or for a figure that does not
+    pickle, ``submit`` saves the figure itself. A figure a worker fails on is saved again in this
+    process, so an error in it is raised here, with its traceback."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = figure_workers() if workers is None else workers
+
+    def submit(self, fig, folder: Path | str, stem: str):
+        pool = _pool(self.workers) if self.workers else None
+        if pool is None or pool.broken:
+            return _Saved(save_figure(fig, folder, stem))
+        try:
+            job = (pickle.dumps(fig), dict(matplotlib.rcParams), str(folder), stem)
+        except Exception:            # an artist that does not pickle (a lambda formatter): saved here
+            return _Saved(save_figure(fig, folder, stem))
+        plt.close(fig)
+        return _Saving(pool.submit(job), job)

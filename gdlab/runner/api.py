@@ -1,0 +1,92 @@
+"""The Python entry points: run a config or an array of starts, inspect a point.
+
+Each takes a problem as whatever is handiest — a registry name, an
+expression string, a config mapping, a :class:`~gdlab.core.problems.Problem`
+or a plain JAX function — and returns plain data (:class:`Results`,
+:class:`~gdlab.core.points.PointInfo`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..core.errors import InputError, UnknownNameError
+from ..core.expressions import parse_expression
+from ..core.points import PointInfo, point_info
+from ..core.problems import PROBLEMS, Problem, function_problem
+from ..tables.results import Results
+from .execute import run_sweep
+from .schema import resolve_problem, validate
+
+__all__ = ["sweep", "descend", "inspect_point", "as_problem"]
+
+
+def sweep(config: Mapping | None = None) -> Results:
+    """Validate a config mapping (docs/config.md's keys), run every run, and return the tables in memory."""
+    return run_sweep(validate(config))
+
+
+def as_problem(spec) -> Problem:
+    """A Problem from a registry name (``rastrigin``, ``rastrigin-10d``), an expression string in
+    x, y, z or x1 … xn, a config mapping, or a Problem (a plain function needs its starts:
+    :func:`gdlab.core.problems.function_problem`)."""
+    if isinstance(spec, str) and spec not in PROBLEMS:
+        base, _, dims = spec.rpartition("-")
+        if base in PROBLEMS and dims.endswith("d") and dims[:-1].isdigit():
+            return resolve_problem({"name": base, "dim": int(dims[:-1])})
+        if spec.replace("_", "").isalnum() and spec not in ("x", "y", "z") and not spec.startswith("x"):
+            raise UnknownNameError("problem", spec, PROBLEMS, "or give an expression such as 'x**2 + 3*y'")
+        fn, dim = parse_expression(spec)
+        return Problem(name=spec, fn=fn, dim=dim, domain=((-1.0, 1.0),) * dim, doc=f"inline expression {spec}",
+                       vectorized=True, key=("expr", spec, dim, "null"))
+    return resolve_problem(spec)
+
+
+def inspect_point(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> PointInfo:
+    """f, ∇f, the Hessian, its eigenvalues and the point's type at ``x`` (float64).
+
+    ``problem`` is a Problem, a registry name, a config mapping, an expression
+    string, or a plain function ``f(x)`` written with ``jax.numpy``.
+    ``point_type`` is ``non_stationary`` unless the Newton step ‖H⁺∇f‖ is
+    within ``stationary_tol`` (a stationary point).
+    """
+    if callable(problem) and not isinstance(problem, Problem):
+        problem, _ = function_problem(problem, np.asarray(x, dtype=np.float64).reshape(1, -1))
+    return point_info(as_problem(problem), x, stationary_tol)
+
+
+def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
+            criterion=("df",), epsilon=(1e-6,), min_steps=(0,), max_iter: int = 10_000,
+            dtype: str = "float64", traces: int = 0, **settings) -> Results:
+    """Descend from each row of ``x0s`` (shape (n, d), or (n,) for 1-d problems).
+
+    ``problem`` is a registry name, an expression (``"x**4 - 3*x**2 + x"``), a config
+    mapping, a :class:`Problem`, or a plain function ``f(x)`` of one point written with
+    ``jax.numpy`` (:func:`gdlab.core.problems.function_problem`). ``alpha``, ``momentum``,
+    ``criterion``, ``epsilon`` and ``min_steps`` may be scalars or lists (grid
+    axes, as in a sweep). Defaults to float64, the notebook's choice; sweeps
+    default to float32.
+    """
+    if callable(problem) and not isinstance(problem, Problem):
+        prob, x0s = function_problem(problem, x0s)
+    else:
+        prob = as_problem(problem)
+        try:
+            x0s = np.asarray(x0s, dtype=np.float64)
+        except (TypeError, ValueError) as exc:      # ragged lists, strings: NumPy's words are no help
+            raise InputError(f"starts must be an (n, {prob.dim}) array of numbers: {exc}") from None
+    if prob.dim == 1:
+        x0s = x0s.reshape(-1, 1)
+    elif x0s.ndim == 1:
+        x0s = x0s.reshape(1, -1)
+    config = {
+        "experiment": "descend", "problems": [prob], "method": [method],
+        "alpha": np.atleast_1d(alpha).tolist(), "momentum": np.atleast_1d(momentum).tolist(),
+        "starts": {"kind": "points", "points": x0s.tolist()},
+        "criterion": np.atleast_1d(criterion).tolist(), "epsilon": np.atleast_1d(epsilon).tolist(),
+        "min_steps": np.atleast_1d(min_steps).tolist(), "max_iter": max_iter, "dtype": dtype,
+        "traces": traces, **settings,
+    }
+    return run_sweep(validate(config))

@@ -1,0 +1,352 @@
+"""Run a validated sweep through the engine, part by part, into memory or a sweep folder.
+
+The runs of a sweep are cut into parts: consecutive run_ids of one
+(problem, method), at most ``part_size`` each. A shard takes every
+``shard.count``-th part. Each (problem, method) share streams through one
+kernel; as soon as every run of a part has finished, the part's four tables
+are built and handed to a sink — kept in memory by :func:`run_sweep`, written to
+the sweep folder by :func:`run_to_folder` (which skips parts already there:
+that is resume).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..core.methods import METHODS
+from ..core.problems import Problem
+from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
+from ..storage.folder import SORT_KEYS, TABLES, SweepFolder, sweep_id
+from ..tables.build import curves_table, runs_table, stops_table, traces_table
+from ..tables.results import Results
+from .plan import Block, Part, n_starts, plan_parts, run_blocks, run_inputs, runs_frame
+from .progress import Progress
+from .schema import Sweep
+
+__all__ = ["INTERRUPTED", "check_interrupt", "execute", "run_sweep", "run_to_folder", "engine_options", "sweep_folder",
+           "part_tables", "PartWriter"]
+
+
+INTERRUPTED = threading.Event()
+"""Set by the command line's Ctrl-C handler. Python raises KeyboardInterrupt in whatever frame runs
+next, which may be a finalizer that swallows it; the sweep also checks this flag between kernel
+calls, so a Ctrl-C always stops the sweep (finished parts stay whole)."""
+
+
+def check_interrupt() -> None:
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+def engine_options(sw: Sweep, total_runs: int, dim: int, n_hyper: int = 2) -> EngineOptions:
+    """Engine settings for a kernel with ``total_runs`` runs in the whole sweep (all shards).
+
+    The lane width depends on that total, the problem's dimension and the device's memory only,
+    so every shard on the same kind of machine computes the same bits.
+    """
+    chunk = sw.engine.get("chunk")      # None: each call picks it from the runs finished so far
+    lanes = sw.engine.get("lanes") or default_lanes(
+        total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype, sw.curves, n_hyper))
+    return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
+                         lanes=lanes, part=sw.engine.get("part"), chunk=chunk, curves=sw.curves)
+
+
+def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
+    """The start ids whose runs keep full trajectories: a seeded random choice (not evenly spaced
+    ids, which on a grid would all lie on the border rows); the same in every shard."""
+    if per_setting <= 0 or n_starts == 0:
+        return np.zeros(0, np.int64)
+    if per_setting >= n_starts:
+        return np.arange(n_starts, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n_starts, per_setting, replace=False)).astype(np.int64)
+
+
+def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0: np.ndarray, hyper: np.ndarray,
+                rec: dict, opts: EngineOptions, traced: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The four tables of one part, from its runs' records in run order (``hyper``: the runs'
+    hyperparameters (n, H), in the method's row order)."""
+    run_ids = rows["run_id"].to_numpy()
+    chosen = np.flatnonzero(np.isin(rows["start_id"].to_numpy(), traced))
+    paths = trace_runs(problem, method, x0[chosen], hyper[chosen], rec["k"][chosen], sw.rules, opts)
+    return {
+        "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol),
+        "stops": stops_table(run_ids, problem, rec, sw.rules),
+        "curves": curves_table(run_ids, rec, opts.max_iter, opts.curves),
+        "traces": traces_table(run_ids[chosen], paths, problem.dim),
+    }
+
+
+def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[Part, dict, dict], None],
+            progress: Progress | None = None) -> dict:
+    """Stream the given parts through the engine; call ``sink(part, tables, facts)`` as each completes."""
+    by_name = {p.name: p for p in sw.problems}
+    kernel_sizes: dict[tuple[str, str], int] = {}
+    for b in blocks:
+        kernel_sizes[(b.problem, b.method)] = kernel_sizes.get((b.problem, b.method), 0) + b.n
+    stats: dict = {"useful": 0, "executed": 0, "lanes": {}}
+    with jax.enable_x64(sw.dtype == "float64"):
+        for (prob, meth), group in _by_group(parts):
+            opts = engine_options(sw, kernel_sizes[(prob, meth)], by_name[prob].dim, len(METHODS[meth].rows))
+            stats["lanes"][f"{prob}/{meth}"] = opts.lanes
+            _execute_group(sw, problem=by_name[prob], method=meth, group=group, blocks=blocks,
+                           opts=opts, sink=sink, progress=progress, stats=stats)
+    stats["lane_utilisation"] = stats["useful"] / stats["executed"] if stats["executed"] else math.nan
+    return stats
+
+
+def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], blocks: list[Block],
+                   opts: EngineOptions, sink, progress, stats: dict) -> None:
+    """One (problem, method) kernel over its parts. The kernel's queue takes the runs slice by slice
+    (built when needed: memory does not grow with the sweep); runs finish out of order, so each
+    part's records are gathered until the part is whole, then its tables go to the sink."""
+    traced = traced_starts(n_starts(sw.starts, problem), sw.traces)
+    sizes = np.array([p.stop - p.start for p in group], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(sizes)]          # group-local index of each part's first run
+
+    def take(a: int, b: int):
+        pieces = []
+        for i in range(np.searchsorted(offsets, a, side="right") - 1, len(group)):
+            lo, hi = max(a, offsets[i]), min(b, offsets[i + 1])
+            if lo >= hi:
+                break
+            first = group[i].start - offsets[i]
+            pieces.append(run_inputs(sw, blocks, int(first + lo), int(first + hi)))
+        return tuple(np.concatenate([pc[k] for pc in pieces]) for k in range(2))
+
+    pending: dict[int, _PartRecords] = {}
+    t0 = time.perf_counter()
+    source = RunSource(int(offsets[-1]), take)
+    for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats, host_bound=True):
+        check_interrupt()
+        run = rec["run"]
+        if not len(run):
+            continue
+        owner = np.searchsorted(offsets, run, side="right") - 1
+        one = owner.min() == owner.max()
+        for i in ((int(owner[0]),) if one else np.unique(owner).tolist()):
+            which = slice(None) if one else np.flatnonzero(owner == i)
+            got = pending.setdefault(i, _PartRecords(int(sizes[i])))
+            got.put(rec, run[which] - offsets[i], which)
+            if got.left == 0:
+                part = group[i]
+                rows = runs_frame(blocks, part.start, part.stop, sw.hyper_columns)
+                x0, hyper = run_inputs(sw, blocks, part.start, part.stop)
+                tables = part_tables(sw, problem, method, rows, x0, hyper, pending.pop(i).fields, opts, traced)
+                sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
+        if progress:
+            progress.update(len(run))
+
+
+class _PartRecords:
+    """One part's records, put in run order as they come (runs finish out of order, and a call's
+    records may belong to several parts): each field's rows are written by run, with no sort and
+    no concatenation."""
+
+    def __init__(self, n: int):
+        self.left = n                                       # runs still to come
+        self.fields: dict[str, np.ndarray] | None = None    # the part's record, runs first
+
+    def put(self, rec: dict, pos: np.ndarray, which) -> None:
+        """``rec``'s runs ``which`` (a slice or indices) go to the part's runs ``pos``."""
+        if self.fields is None:
+            self.fields = {k: np.empty((self.left,) + v.shape[1:], v.dtype) for k, v in rec.items()}
+        for k, v in rec.items():
+            self.fields[k][pos] = v[which]
+        self.left -= len(pos)
+
+
+def _by_group(parts: list[Part]):
+    out: dict[tuple[str, str], list[Part]] = {}
+    for p in parts:
+        out.setdefault((p.problem, p.method), []).append(p)
+    return out.items()
+
+
+def _facts(sw: Sweep, n_runs: int, seconds: float, stats: dict) -> dict:
+    return {
+        "runs": int(n_runs), "seconds": seconds, "dtype": sw.dtype,
+        "device": str(jax.devices()[0]), "device_count": jax.local_device_count(), "backend": jax.default_backend(),
+        "jax": jax.__version__, "gdlab": __version__, "python": platform.python_version(),
+        "useful_lane_steps": int(stats.get("useful", 0)), "executed_lane_steps": int(stats.get("executed", 0)),
+        "lane_utilisation": stats.get("lane_utilisation", math.nan), "lanes": stats.get("lanes"),
+    }
+
+
+def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+
+
+def run_sweep(sw: Sweep) -> Results:
+    """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
+    blocks = run_blocks(sw)
+    parts = _my_parts(sw, plan_parts(blocks, sw.part_size))
+    got: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    t0 = time.perf_counter()
+    stats = execute(sw, parts, blocks, lambda p, tables, facts: [got[t].append(tables[t]) for t in TABLES])
+    tables = [_concat(got[t], t) for t in TABLES]
+    return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
+
+
+def _my_parts(sw: Sweep, plan: list[Part]) -> list[Part]:
+    """This shard's parts: every shard.count-th one."""
+    return [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
+
+
+def sweep_folder(sw: Sweep, root: Path | str | None = None) -> Path:
+    return Path(root if root is not None else sw.out_dir) / sw.experiment / sweep_id(sw.config)
+
+
+def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str], None] = print,
+                  show_progress: bool = True) -> Path:
+    """Run the shard's missing parts into the sweep folder and update its manifest; return the folder."""
+    folder = SweepFolder(sweep_folder(sw, root))
+    folder.prepare(sw.config)
+    blocks = run_blocks(sw)
+    plan = plan_parts(blocks, sw.part_size)
+    n_runs = sum(b.n for b in blocks)
+    shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
+    with folder.lock(shard, log=log):
+        folder.clean_temporaries()
+        done = folder.records()
+        mine = _my_parts(sw, plan)
+        todo = [p for p in mine if p.part not in done]
+        if not todo:
+            log(f"sweep {folder.path.name}: all {len(mine)} parts of this shard are already complete; nothing to compute")
+            stats = {}
+        else:
+            if done:
+                log(f"resuming: {len(mine) - len(todo)} of {len(mine)} parts already done")
+            n_todo = sum(p.stop - p.start for p in todo)
+            log(f"sweep {folder.path.name}: {n_todo:,} runs in {len(todo):,} parts (the sweep: {sweep_shape(sw, blocks)}; "
+                f"dtype {sw.dtype}, {jax.local_device_count()} {jax.default_backend()} device(s))")
+            progress = Progress(n_todo, show_progress, log)
+            t0 = time.perf_counter()
+            projected = False
+
+            def write(p: Part, tables, facts) -> dict:
+                nonlocal projected
+                record = folder.write_part(p.part, tables, {**facts, "shard": shard})
+                if not projected:       # the first part written tells what the rest will take on disk
+                    projected = True
+                    try:
+                        lines = disk_projection(folder.path, record, n_todo)
+                    except OSError:     # a guess never stops a sweep
+                        lines = []
+                    for line in lines:
+                        progress.note(line)
+                return record
+
+            writer = PartWriter(write)
+            try:
+                stats = execute(sw, todo, blocks, writer.submit, progress)
+            finally:
+                progress.close()
+                writer.finish()     # the part being written is finished, whatever stopped the sweep
+            stats["seconds"] = time.perf_counter() - t0
+        _update_manifest(folder, sw, plan, n_runs, stats)
+    return folder.path
+
+
+def sweep_shape(sw: Sweep, blocks: list[Block]) -> str:
+    """The sweep's runs as settings × starts, in words: '12 settings × 400 starts, a grid of 20 per axis'."""
+    ns = sorted({b.n for b in blocks})
+    starts = f"{ns[0]:,} starts" if len(ns) == 1 else f"{ns[0]:,}–{ns[-1]:,} starts"
+    shape = f"{len(blocks):,} setting{'s' if len(blocks) != 1 else ''} × {starts}"
+    if sw.starts.get("kind") == "grid":
+        shape += f", a grid of {sw.starts['n']:,} per axis"
+    return shape
+
+
+LARGE_SWEEP_BYTES = 10 ** 9    # a sweep projected to take more than this on disk says so
+
+
+def disk_projection(path: Path, record: Mapping, n_runs: int) -> list[str]:
+    """What ``n_runs`` runs will take on disk, judged by one written part's ``record``: a line when
+    that is over :data:`LARGE_SWEEP_BYTES`, and a warning when it is more than the disk has free."""
+    rows = record["files"]["runs"]["rows"]
+    size = sum((path / f["file"]).stat().st_size for f in record["files"].values())
+    if not rows:
+        return []
+    need = size / rows * n_runs
+    free = shutil.disk_usage(path).free
+    lines = []
+    if need > LARGE_SWEEP_BYTES:
+        lines.append(f"sweep: its first part took {_bytes(size)} for {rows:,} runs, so {n_runs:,} runs will "
+                     f"take about {_bytes(need)} on disk ({_bytes(free)} free)")
+    if need - size > free:
+        lines.append(f"warning: the sweep needs about {_bytes(need - size)} more on disk than the "
+                     f"{_bytes(free)} free under {path}: it will stop when the disk is full, keeping the parts "
+                     "finished (fewer starts, curves: false, or a folder with more room: out_dir=…)")
+    return lines
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+class PartWriter:
+    """Writes each part in a background thread while the next one is computed; one write at a time.
+
+    Writing a part (parquet encoding, fsync) takes about as long as building its tables, and
+    both pyarrow and fsync release the GIL, so the two overlap. A failed write (a full disk)
+    raises in the sweep's thread at the next part or at :meth:`finish`; a write under way when
+    the sweep stops (Ctrl-C, an error) is waited for, so a computed part is not lost."""
+
+    def __init__(self, write: Callable):
+        self.write, self.pool, self.pending = write, ThreadPoolExecutor(1, thread_name_prefix="gdlab-writer"), None
+
+    def submit(self, part, tables, facts) -> None:
+        self._wait()
+        self.pending = self.pool.submit(self.write, part, tables, facts)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: int, stats: dict) -> dict:
+    records = folder.records()
+    complete = all(p.part in records for p in plan)
+    previous = {}
+    if (folder.path / "manifest.json").exists():
+        previous = folder.manifest().get("runs_by_shard", {})
+    shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
+    if stats:
+        previous[shard] = {k: stats.get(k) for k in ("useful", "executed", "lane_utilisation", "lanes", "seconds")}
+    useful = sum((s.get("useful") or 0) for s in previous.values())
+    executed = sum((s.get("executed") or 0) for s in previous.values())
+    body = {
+        "sweep_id": folder.path.name, "experiment": sw.experiment,
+        "status": "complete" if complete else f"partial: {len(records)} of {len(plan)} parts",
+        "n_runs": n_runs, "n_parts": len(plan), "rules": [r._asdict() for r in sw.rules],
+        "gdlab": __version__, "jax": jax.__version__, "device": str(jax.devices()[0]),
+        "device_count": jax.local_device_count(), "backend": jax.default_backend(), "dtype": sw.dtype,
+        "lane_utilisation": useful / executed if executed else None,
+        "useful_lane_steps": useful, "executed_lane_steps": executed,
+        "seconds": sum((s.get("seconds") or 0) for s in previous.values()),
+        "runs_by_shard": previous,
+    }
+    return folder.write_manifest(body)

@@ -1,0 +1,166 @@
+"""A validated sweep as runs: blocks of one setting, their starts, the runs frame, and the parts.
+
+Runs are numbered problem, setting (method and hyperparameters), start, so the
+same config always numbers its runs the same way. Nothing proportional to the
+number of runs is built up front: blocks are a few per setting, and each
+slice of starts and rows is built when it is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import ConfigError
+from ..core.problems import Problem
+from ..tables.columns import string_column
+from .schema import Sweep
+
+__all__ = ["Block", "Part", "make_starts", "n_starts", "starts_range", "run_blocks", "runs_frame", "run_inputs",
+           "expand", "plan_parts"]
+
+
+class Block(NamedTuple):
+    """Consecutive runs of one setting: ``n`` starts of ``problem`` with ``method`` and its
+    hyperparameters ``hyper`` ((name, value) in the method's row order), run_ids ``first`` …
+    ``first + n − 1``, start_ids 0 … n − 1."""
+
+    problem: str
+    dim: int
+    method: str
+    hyper: tuple[tuple[str, float], ...]
+    n: int
+    first: int
+
+
+def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
+    """The (n, d) start points of ``problem`` for a starts spec (grid, uniform or points)."""
+    kind = starts.get("kind")
+    lo, hi = problem.domain_array[:, 0], problem.domain_array[:, 1]
+    if kind == "grid":
+        axes = [np.linspace(a, b, int(starts["n"])) for a, b in zip(lo, hi)]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        return np.stack([m.reshape(-1) for m in mesh], axis=1)
+    if kind == "uniform":
+        rng = np.random.default_rng(int(starts.get("seed", 0)))
+        return lo + (hi - lo) * rng.random((int(starts["n"]), problem.dim))
+    if kind == "points":
+        return np.asarray(starts["points"], dtype=np.float64).reshape(-1, problem.dim)
+    raise ConfigError(f"starts.kind must be grid, uniform or points, got {kind!r}")
+
+
+def n_starts(starts: Mapping, problem: Problem) -> int:
+    kind = starts.get("kind")
+    if kind == "grid":
+        return int(starts["n"]) ** problem.dim
+    if kind == "uniform":
+        return int(starts["n"])
+    return len(starts["points"])
+
+
+def starts_range(starts: Mapping, problem: Problem, lo: int, hi: int) -> np.ndarray:
+    """Starts ``lo`` … ``hi − 1`` of :func:`make_starts`, bit for bit, without building the others.
+
+    A grid start is found from its index; a uniform start from the seeded
+    PCG64 stream advanced past the draws of the starts before it.
+    """
+    kind = starts.get("kind")
+    dom = problem.domain_array
+    if kind == "grid":
+        n = int(starts["n"])
+        idx = np.unravel_index(np.arange(lo, hi, dtype=np.int64), (n,) * problem.dim)
+        axes = [np.linspace(a, b, n) for a, b in dom]
+        return np.stack([ax[i] for ax, i in zip(axes, idx)], axis=1) if hi > lo else np.zeros((0, problem.dim))
+    if kind == "uniform":
+        gen = np.random.default_rng(int(starts.get("seed", 0)))
+        gen.bit_generator.advance(lo * problem.dim)   # one 64-bit draw per coordinate
+        return dom[:, 0] + (dom[:, 1] - dom[:, 0]) * gen.random((hi - lo, problem.dim))
+    return make_starts(starts, problem)[lo:hi]
+
+
+def run_blocks(sweep: Sweep) -> list[Block]:
+    """The sweep's runs as blocks, in run_id order: problem, setting, start."""
+    blocks, first = [], 0
+    for p in sweep.problems:
+        n = n_starts(sweep.starts, p)
+        for s in sweep.settings:
+            blocks.append(Block(p.name, p.dim, s.method.name, s.hyper, n, first))
+            first += n
+    return blocks
+
+
+def _overlaps(blocks: Sequence[Block], start: int, stop: int):
+    """(block, lo, hi): the start_ids lo … hi − 1 of each block within run_ids start … stop − 1."""
+    for b in blocks:
+        lo, hi = max(start, b.first), min(stop, b.first + b.n)
+        if lo < hi:
+            yield b, lo - b.first, hi - b.first
+
+
+def runs_frame(blocks: Sequence[Block], start: int, stop: int,
+               hyper_columns: Sequence[str] = ("alpha", "momentum")) -> pd.DataFrame:
+    """Rows ``start`` … ``stop − 1`` of the runs frame: run_id, problem, dim, method, one column per
+    hyperparameter (NaN where the run's method has none such), start_id."""
+    pieces = list(_overlaps(blocks, start, stop))
+    sizes = np.array([hi - lo for _, lo, hi in pieces], dtype=np.int64)
+    piece = np.repeat(np.arange(len(pieces)), sizes)     # each row's piece
+
+    def rep(values, dtype):
+        return np.asarray(values, dtype=dtype)[piece]
+
+    return pd.DataFrame({
+        "run_id": np.arange(start, stop, dtype=np.int64),
+        "problem": string_column(piece, [b.problem for b, _, _ in pieces]),
+        "dim": rep([b.dim for b, _, _ in pieces], np.int64),
+        "method": string_column(piece, [b.method for b, _, _ in pieces]),
+        **{name: rep([dict(b.hyper).get(name, math.nan) for b, _, _ in pieces], np.float64) for name in hyper_columns},
+        "start_id": (np.concatenate([np.arange(lo, hi, dtype=np.int64) for _, lo, hi in pieces])
+                     if pieces else np.zeros(0, np.int64)),
+    })
+
+
+def run_inputs(sweep: Sweep, blocks: Sequence[Block], start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x0 (m, d), hyperparameters (m, H)) of run_ids ``start`` … ``stop − 1``, which must share one
+    problem and one method (the hyperparameters in its row order)."""
+    by_name = {p.name: p for p in sweep.problems}
+    xs, hp = [], []
+    for b, lo, hi in _overlaps(blocks, start, stop):
+        xs.append(starts_range(sweep.starts, by_name[b.problem], lo, hi))
+        hp.append(np.broadcast_to(np.array([v for _, v in b.hyper], np.float64), (hi - lo, len(b.hyper))))
+    return np.concatenate(xs), np.concatenate(hp)
+
+
+def expand(sweep: Sweep) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The whole runs frame (run_id, problem, dim, method, hyperparameters, start_id) and each problem's
+    starts, in memory. Sweeps themselves use :func:`run_blocks` and build slices as they go."""
+    blocks = run_blocks(sweep)
+    total = blocks[-1].first + blocks[-1].n if blocks else 0
+    return (runs_frame(blocks, 0, total, sweep.hyper_columns),
+            {p.name: make_starts(sweep.starts, p) for p in sweep.problems})
+
+
+class Part(NamedTuple):
+    part: int
+    problem: str
+    method: str
+    start: int   # first row of the runs frame
+    stop: int    # one past the last row
+
+
+def plan_parts(blocks: list[Block], part_size: int) -> list[Part]:
+    """Consecutive run_ids of one (problem, method), at most ``part_size`` each, numbered from 0."""
+    spans: list[list] = []   # [problem, method, first, stop] of each (problem, method) stretch
+    for b in blocks:
+        if spans and spans[-1][:2] == [b.problem, b.method] and spans[-1][3] == b.first:
+            spans[-1][3] = b.first + b.n
+        else:
+            spans.append([b.problem, b.method, b.first, b.first + b.n])
+    parts = []
+    for prob, meth, lo, hi in spans:
+        for a in range(lo, hi, part_size):
+            parts.append(Part(len(parts), prob, meth, a, min(a + part_size, hi)))
+    return parts

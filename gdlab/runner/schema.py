@@ -1,0 +1,481 @@
+"""The sweep config: its keys declared once, validated all at once, resolved into a Sweep.
+
+A sweep is a flat mapping (docs/config.md); every list is a grid axis. The
+keys, their defaults, their one-line docs and their checks are declared once,
+in :class:`SweepConfig` and its nested :class:`Starts`, :class:`Engine` and
+:class:`Shard`. From that declaration come :data:`DEFAULTS`, Hydra's
+structured config (:func:`register_schema`), the key table of the docs
+(:func:`key_table`) and :func:`validate`, which turns a mapping into a
+:class:`Sweep` or raises :class:`~gdlab.core.errors.ConfigError` naming every
+bad key at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import json
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from ..core.criteria import CRITERIA, StopRule, stop_rules
+from ..core.errors import ConfigError, GdlabError, ProblemError, UnknownNameError
+from ..core.expressions import inline_problem
+from ..core.methods import ALPHA, METHODS, Method
+from ..core.names import did_you_mean
+from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
+from ..tables.stats import REPORT_DEFAULTS
+
+__all__ = ["Starts", "Engine", "Shard", "SweepConfig", "DEFAULTS", "register_schema", "key_table", "Setting", "Sweep",
+           "validate", "merge", "resolve_problem", "NOT_IN_ID"]
+
+
+def _key(default, doc: str, check: Callable[[Any], str | None] | None = None):
+    """A config key: its default, its line in the docs, and its check (value → what is wrong, or None)."""
+    return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"doc": doc, "check": check})
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _int_at_least(low: int, none_ok: bool = False):
+    def check(v):
+        if v is None and none_ok:
+            return None
+        if _is_int(v) and v >= low:
+            return None
+        return f"must be an integer ≥ {low}{' or null' if none_ok else ''}, got {v!r}"
+    return check
+
+
+def _positive(v):
+    return None if _is_number(v) and math.isfinite(v) and v > 0 else f"must be a number > 0, got {v!r}"
+
+
+def _one_of(*choices):
+    def check(v):
+        return None if v in choices else f"must be {' or '.join(map(str, choices))}, got {v!r}{did_you_mean(v, choices)}"
+    return check
+
+
+def _boolean(v):
+    return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
+
+
+def _name(v):
+    ok = isinstance(v, str) and v and v.replace("_", "").replace("-", "").isalnum()
+    return None if ok else f"must be a name of letters, digits, - and _, got {v!r}"
+
+
+def _folder(v):
+    return None if isinstance(v, str) and v else f"must be a folder path, got {v!r}"
+
+
+@dataclasses.dataclass
+class Starts:
+    """Where the runs start, on each problem's domain."""
+
+    kind: Any = _key("grid", "grid (n per axis), uniform (n random), points (the list given)")
+    n: Any = _key(20, "starts per axis (grid) or in all (uniform)")
+    seed: Any = _key(0, "the uniform draw's seed")
+    points: Any = _key(None, "the start points of kind points: a list of coordinate lists")
+
+
+@dataclasses.dataclass
+class Engine:
+    """The kernel's shape; each null picks itself from the sweep and the device."""
+
+    lanes: Any = _key(None, "runs advanced at once per device", _int_at_least(1, none_ok=True))
+    part: Any = _key(None, "runs queued per kernel call", _int_at_least(1, none_ok=True))
+    chunk: Any = _key(None, "steps between refills (null: adapts to the runs' lengths)", _int_at_least(1, none_ok=True))
+
+
+@dataclasses.dataclass
+class Shard:
+    """This job's slice of the sweep's parts: every count-th part from index."""
+
+    index: Any = _key(0, "which slice, 0 … count − 1")
+    count: Any = _key(1, "how many slices", _int_at_least(1))
+
+
+@dataclasses.dataclass
+class SweepConfig:
+    """Every key a sweep may set, with its default (docs/config.md).
+
+    Registered with Hydra's ConfigStore as ``gdlab_schema``, so the command line
+    knows every key. Hydra sees each field as ``Any``: :func:`validate` checks
+    types and values and reports every bad key at once, where a typed schema
+    would stop at the first.
+    """
+
+    experiment: Any = _key("default", "the experiment's name: results go to <out_dir>/<experiment>/<sweep_id>/", _name)
+    problems: Any = _key(["himmelblau"], "registry names, {name, dim, domain}, inline {name, expr, domain, …}, "
+                                         "or {name, _target_, dim, domain}")
+    method: Any = _key(["gd"], "method names, or {name: m, <hyperparameter>: value or list} (gdlab list methods)")
+    alpha: Any = _key([0.01], "step sizes (sign_halving: the initial Δx)")
+    momentum: Any = _key([0.9], "γ of the methods that have it (momentum, nesterov), unless their mapping sets it")
+    starts: Any = _key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points, n, seed, points}")
+    criterion: Any = _key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
+    epsilon: Any = _key([1.0e-3, 1.0e-6], "the criteria's tolerances")
+    min_steps: Any = _key([0], "steps before a rule may fire")
+    max_iter: Any = _key(10_000, "the hard cap on a run's steps", _int_at_least(1))
+    dtype: Any = _key("float32", "float32 or float64", _one_of("float32", "float64"))
+    diverge_x: Any = _key(1.0e8, "|x|∞ past this: diverged", _positive)
+    diverge_f: Any = _key(1.0e30, "|f| past this: diverged", _positive)
+    traces: Any = _key(4, "full trajectories kept per setting (problem, method, hyperparameters)", _int_at_least(0))
+    curves: Any = _key(True, "false: no checkpoint curves (an empty curves table, a faster kernel)", _boolean)
+    success_tol: Any = _key(REPORT_DEFAULTS["success_tol"], "a run succeeded if it ended this close to a known minimum",
+                            _positive)
+    f_target: Any = _key(REPORT_DEFAULTS["f_target"], "the report's target: f − f* ≤ f_target", _positive)
+    stationary_tol: Any = _key(0.05, "point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this",
+                               _positive)
+    part_size: Any = _key(131_072, "runs per stored part: the unit of resume and of sharding", _int_at_least(1))
+    out_dir: Any = _key("results", "sweep folders go to <out_dir>/<experiment>/<sweep_id>/", _folder)
+    engine: Any = _key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
+    shard: Any = _key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
+    lessons: Any = _key(None, "experiment=lessons: the scenarios to run one after the other")
+
+
+DEFAULTS: dict[str, Any] = dataclasses.asdict(SweepConfig())
+NESTED: dict[str, type] = {"starts": Starts, "engine": Engine, "shard": Shard}
+#: keys that say where or how a sweep is split, not what it computes (not part of its id)
+NOT_IN_ID = ("shard", "out_dir")
+
+
+def register_schema() -> None:
+    """Make the schema the base of the primary config (``defaults: [gdlab_schema, ...]``)."""
+    from hydra.core.config_store import ConfigStore
+    ConfigStore.instance().store(name="gdlab_schema", node=SweepConfig)
+
+
+def key_table() -> str:
+    """The docs' table of every key: name, default and what it does (docs/config.md)."""
+    rows = ["| key | default | what it sets |", "|---|---|---|"]
+
+    def add(prefix, cls):
+        for f in dataclasses.fields(cls):
+            default = f.default_factory()
+            if f.name in NESTED:
+                add(f"{f.name}.", NESTED[f.name])
+                continue
+            shown = json.dumps(default) if default is not None else "null"
+            rows.append(f"| `{prefix}{f.name}` | `{shown}` | {f.metadata['doc']} |")
+    add("", SweepConfig)
+    return "\n".join(rows) + "\n"
+
+
+class Setting(NamedTuple):
+    """One method with one value of each of its hyperparameters (``hyper``: name → value, alpha
+    first, in the method's row order)."""
+
+    method: Method
+    hyper: tuple[tuple[str, float], ...]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(v for _, v in self.hyper)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: resolved problems, the settings (methods × hyperparameters) and the rules,
+    and the settings of the run."""
+
+    experiment: str
+    problems: tuple[Problem, ...]
+    settings: tuple[Setting, ...]
+    hyper_columns: tuple[str, ...]     # the runs table's hyperparameter columns: alpha, momentum, then others
+    starts: dict
+    rules: tuple[StopRule, ...]
+    max_iter: int
+    dtype: str
+    diverge_x: float
+    diverge_f: float
+    traces: int
+    curves: bool
+    success_tol: float
+    f_target: float
+    stationary_tol: float
+    part_size: int
+    out_dir: str
+    engine: dict
+    shard: dict
+    config: dict           # the resolved mapping it came from
+
+
+def _as_list(v):
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if hasattr(v, "__iter__") and not isinstance(v, (str, Mapping)):
+        return list(v)
+    return [v]
+
+
+def resolve_problem(entry) -> Problem:
+    """A registry name, ``{name, dim?, domain?}``, or an inline/``_target_`` definition → Problem."""
+    if isinstance(entry, Problem):
+        return entry
+    if isinstance(entry, str):
+        return get_problem(entry)
+    if isinstance(entry, Mapping):
+        entry = dict(entry)
+        if "expr" in entry or "_target_" in entry:
+            return inline_problem(entry)
+        name = entry.get("name")
+        if name not in PROBLEMS:
+            raise UnknownNameError("problem", name, PROBLEMS, "or define one inline with expr")
+        unknown = set(entry) - {"name", "dim", "domain"}
+        if unknown:
+            raise ProblemError(f"unknown keys {sorted(unknown)} for a registry problem (allowed: name, dim, domain)")
+        prob = get_problem(name, entry.get("dim"))
+        if entry.get("domain") is not None:
+            prob = prob.with_domain(domain_pairs(entry["domain"], prob.dim))
+        return prob
+    if callable(entry):     # a sweep draws its starts from the domain, which a bare function does not have
+        raise ProblemError(f"a problem is a name, a mapping or a gdlab.Problem, got the function "
+                           f"{getattr(entry, '__name__', entry)!r}: give it a domain with "
+                           "Problem(name=…, fn=f, dim=d, domain=[[lo, hi], …]) (gdlab.descend takes it bare)")
+    raise ProblemError(f"a problem is a name, a mapping or a gdlab.Problem, got {type(entry).__name__}")
+
+
+def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
+    if not isinstance(starts, Mapping):
+        errors.append(f"starts: must be a mapping like {{kind: grid, n: 20}}, got {starts!r}")
+        return
+    kind = starts.get("kind")
+    # all four keys may be present (Hydra merges overrides into them); each kind reads its own
+    _check_keys("starts", starts, errors)
+    if kind not in ("grid", "uniform", "points"):
+        errors.append(f"starts.kind: must be grid, uniform or points, got {kind!r}")
+        return
+    if kind in ("grid", "uniform"):
+        n = starts.get("n")
+        if not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1):
+            errors.append(f"starts.n: must be an integer ≥ 1, got {n!r}")
+        elif kind == "grid":
+            for p in problems:
+                if n ** p.dim > 10 ** 8:
+                    errors.append(f"starts.n: a grid of {n} per axis on {p.name} ({p.dim}-d) is {n}^{p.dim} "
+                                  "starts; use kind: uniform for high dimensions")
+        if kind == "uniform" and not isinstance(starts.get("seed", 0), numbers.Integral):
+            errors.append(f"starts.seed: must be an integer, got {starts.get('seed')!r}")
+        return
+    pts = starts.get("points")
+    if not isinstance(pts, (list, tuple)) or not pts:
+        errors.append(f"starts.points: must be a non-empty list of points, got {pts!r}")
+        return
+    for i, pt in enumerate(pts):
+        pt_list = _as_list(pt)
+        if not all(_is_number(v) for v in pt_list):
+            errors.append(f"starts.points[{i}]: {pt!r} is not a list of numbers")
+            continue
+        if not all(math.isfinite(v) for v in pt_list):
+            errors.append(f"starts.points[{i}]: {pt!r} is not finite")
+            continue
+        for p in problems:
+            if len(pt_list) != p.dim:
+                errors.append(f"starts.points[{i}]: {pt_list} has dimension {len(pt_list)}, "
+                              f"problem {p.name} has {p.dim}")
+            elif any(not (lo <= v <= hi) for v, (lo, hi) in zip(pt_list, p.domain)):
+                errors.append(f"starts.points[{i}]: {pt_list} is outside the domain "
+                              f"{[list(ax) for ax in p.domain]} of problem {p.name} "
+                              "(widen it with {name: ..., domain: ...})")
+
+
+def merge(config: Mapping | None) -> dict:
+    """DEFAULTS updated by ``config`` (nested mappings merged one level deep)."""
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError(f"a sweep config is a mapping of keys (see docs/config.md), got {type(config).__name__}")
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in (config or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "starts":
+            out[key] = {**out[key], **dict(value)}
+        else:
+            out[key] = value
+    return out
+
+
+def _problems(entries: list, errors: list[str]) -> list[Problem]:
+    """Each entry resolved; the same definition twice, or two definitions under one name, is an error."""
+    problems, by_name = [], {}
+    if not entries:
+        errors.append("problems: empty list; give at least one problem")
+    for i, entry in enumerate(entries):
+        try:
+            p = resolve_problem(entry)
+        except GdlabError as exc:
+            errors.append(f"problems[{i}]: {exc}")
+            continue
+        if p.name in by_name:
+            j, q = by_name[p.name]
+            if q.key == p.key and q.domain == p.domain:
+                errors.append(f"problems[{i}]: {p.name} is listed twice (problems[{j}]); list it once")
+            else:
+                errors.append(f"problems[{i}]: the name {p.name!r} is also problems[{j}], with another definition "
+                              f"({_what(q)} against {_what(p)}); give each definition its own name")
+            continue
+        by_name[p.name] = (i, p)
+        problems.append(p)
+    return problems
+
+
+def _what(p: Problem) -> str:
+    return p.doc or p.name
+
+
+def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list[Setting]:
+    """The method entries × their hyperparameter grids, in run order: per entry, alpha, then each
+    hyperparameter in the method's order (a mapping's list, else the top-level list for momentum,
+    else the default)."""
+    entries = _as_list(cfg["method"])
+    if not entries:
+        errors.append("method: empty list; give at least one method")
+    settings, seen = [], {}
+    unknown = []
+    for i, entry in enumerate(entries):
+        where = f"method[{i}]" if len(entries) > 1 else "method"
+        spec = dict(entry) if isinstance(entry, Mapping) else {"name": entry}
+        name = spec.pop("name", None)
+        if not isinstance(name, str) or name not in METHODS:
+            unknown.append(name)
+            continue
+        m = METHODS[name]
+        axes = {}
+        for key in sorted(set(spec) - set(m.rows), key=str):
+            errors.append(f"{where}.{key}: method {name} has no hyperparameter {key!r}"
+                          f"{did_you_mean(key, m.rows)} (its: {', '.join(m.rows)})")
+        for row in m.rows:
+            hp = m.hyperparameter(row)
+            if row in spec:
+                values = _as_list(spec[row])
+            elif row == ALPHA:
+                values = alpha
+            elif row == "momentum":
+                values = momentum
+            else:
+                values = [hp.default]
+            if not values and row in spec:
+                errors.append(f"{where}.{row}: empty list; give at least one value")
+            bad = [v for v in values if not (_is_number(v) and hp.allows(float(v)))]
+            if bad and (row in spec or row not in (ALPHA, "momentum")):
+                errors.append(f"{where}.{row}: {bad[0]!r} is outside {hp.range}, the range of {name}'s {row}")
+            dup = _duplicate(values)
+            if dup is not None and row in spec:
+                errors.append(f"{where}.{row}: {dup!r} is listed twice; list each value once")
+            axes[row] = [float(v) for v in values]
+        for combo in itertools.product(*(axes[r] for r in m.rows)):
+            setting = Setting(m, tuple(zip(m.rows, combo)))
+            if setting in seen:
+                errors.append(f"{where}: {name} with {dict(setting.hyper)} is also given by method[{seen[setting]}]; "
+                              "list each setting once")
+                break
+            seen[setting] = i
+            settings.append(setting)
+    if unknown:
+        names = ", ".join(repr(n) + did_you_mean(n, METHODS) for n in unknown)
+        errors.append(f"method: must be one of {', '.join(METHODS.names())}, got {names} "
+                      "(gdlab list methods)")
+    return settings
+
+
+def _duplicate(values: list):
+    seen = set()
+    for v in values:
+        key = json.dumps(v, sort_keys=True, default=str)
+        if key in seen:
+            return v
+        seen.add(key)
+    return None
+
+
+def validate(config: Mapping | None) -> Sweep:
+    """Check every key of a sweep config; raise ConfigError listing all that are bad."""
+    cfg = merge(config)
+    errors: list[str] = []
+
+    for key in sorted(set(cfg) - set(DEFAULTS), key=str):
+        errors.append(f"{key}: unknown key{did_you_mean(key, DEFAULTS)} (known: {', '.join(sorted(DEFAULTS))})")
+
+    def grid(key, check, what, known=()):
+        values = _as_list(cfg[key])
+        if not values:
+            errors.append(f"{key}: empty list; give at least one value")
+            return []
+        bad = [v for v in values if not check(v)]
+        if bad:
+            errors.append(f"{key}: {what}, got {bad[0]!r}{did_you_mean(bad[0], known)}")
+            return []
+        dup = _duplicate(values)
+        if dup is not None:
+            errors.append(f"{key}: {dup!r} is listed twice; list each value once")
+            return []
+        return values
+
+    problems = _problems(_as_list(cfg["problems"]), errors)
+    alpha = grid("alpha", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
+    momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1)")
+    settings = _settings(cfg, alpha, momentum, errors)
+    criterion = grid("criterion", lambda v: isinstance(v, str) and v in CRITERIA,
+                     f"must be one of {', '.join(CRITERIA)}", CRITERIA)
+    epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
+    min_steps = grid("min_steps", lambda v: _is_int(v) and v >= 0, "must be an integer ≥ 0")
+
+    for f in dataclasses.fields(SweepConfig):
+        check = f.metadata["check"]
+        if check is not None and f.name in cfg:
+            problem = check(cfg[f.name])
+            if problem:
+                errors.append(f"{f.name}: {problem}")
+    for key, cls in NESTED.items():
+        if key == "starts":
+            continue
+        if not isinstance(cfg[key], Mapping):
+            errors.append(f"{key}: must be a mapping with keys {', '.join(DEFAULTS[key])}, got {cfg[key]!r}")
+            continue
+        _check_keys(key, cfg[key], errors)
+        for f in dataclasses.fields(cls):
+            if f.metadata["check"] is not None:
+                problem = f.metadata["check"](cfg[key].get(f.name, f.default_factory()))
+                if problem:
+                    errors.append(f"{key}.{f.name}: {problem}")
+    shard = cfg["shard"] if isinstance(cfg["shard"], Mapping) else {}
+    count, index = shard.get("count"), shard.get("index")
+    if _is_int(count) and count >= 1 and not (_is_int(index) and 0 <= index < count):
+        errors.append(f"shard.index: must be an integer in [0, {count}), got {index!r}")
+
+    if problems:
+        _check_starts(cfg["starts"], problems, errors)
+    if cfg["lessons"] is not None:
+        names = cfg["lessons"] if isinstance(cfg["lessons"], (list, tuple)) else None
+        if not names or not all(isinstance(n, str) for n in names):
+            errors.append(f"lessons: must be a non-empty list of scenario names, got {cfg['lessons']!r}")
+
+    if errors:
+        raise ConfigError(errors)
+    hyper_columns = [ALPHA, "momentum"]
+    for s in settings:
+        hyper_columns += [name for name, _ in s.hyper if name not in hyper_columns]
+    return Sweep(
+        experiment=cfg["experiment"], problems=tuple(problems), settings=tuple(settings),
+        hyper_columns=tuple(hyper_columns), starts=dict(cfg["starts"]),
+        rules=tuple(stop_rules(criterion, [float(e) for e in epsilon], [int(m) for m in min_steps])),
+        max_iter=int(cfg["max_iter"]), dtype=cfg["dtype"], diverge_x=float(cfg["diverge_x"]),
+        diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), curves=cfg["curves"],
+        success_tol=float(cfg["success_tol"]), stationary_tol=float(cfg["stationary_tol"]),
+        f_target=float(cfg["f_target"]), part_size=int(cfg["part_size"]), out_dir=cfg["out_dir"],
+        engine=dict(cfg["engine"]), shard=dict(cfg["shard"]), config=cfg)
+
+
+def _check_keys(key: str, mapping: Mapping, errors: list[str]):
+    """An error for each key of ``mapping`` (config key ``key``) that DEFAULTS[key] does not have."""
+    allowed = list(DEFAULTS[key])
+    for k in sorted(set(mapping) - set(allowed), key=str):
+        errors.append(f"{key}.{k}: unknown key{did_you_mean(k, allowed)} (allowed: {', '.join(allowed)})")

@@ -1,0 +1,129 @@
+"""Engine records → tidy tables: runs, stops, curves and traces, one part at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core.criteria import STATUS_NAMES, Status, StopRule, checkpoints
+from ..core.points import POINT_TYPES, point_kinds
+from ..core.problems import Problem
+from .columns import list_column, string_column
+
+__all__ = ["nearest_minimum", "runs_table", "stops_table", "curves_table", "traces_table"]
+
+
+def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
+    """(min_id, dist_to_min, f_gap) of each point against the problem's known minima.
+
+    min_id is -1 (dist and gap NaN) where no minimum is known or the point is not finite.
+    """
+    xs = np.asarray(xs, dtype=np.float64).reshape(-1, problem.dim)
+    n = len(xs)
+    mins = problem.minima_array
+    if len(mins) == 0:
+        return np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.nan)
+    dist2 = np.zeros((n, len(mins)))
+    for j, m in enumerate(mins):   # loop over the few minima, vectorised over runs
+        dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
+    ok = np.isfinite(dist2).all(axis=1)
+    idx = np.where(ok, np.argmin(np.where(np.isfinite(dist2), dist2, np.inf), axis=1), -1)
+    dist = np.where(ok, np.sqrt(dist2[np.arange(n), np.maximum(idx, 0)]), np.nan)
+    f_min = np.asarray(problem.f_min, dtype=np.float64)
+    gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
+    return idx.astype(np.int64), dist, gap
+
+
+def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
+               stationary_tol: float = 0.05) -> pd.DataFrame:
+    """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome."""
+    min_id, dist, gap = nearest_minimum(problem, rec["x"], rec["f"])
+    point_type = np.full(len(rec["status"]), -1)
+    conv = rec["status"] == Status.converged
+    point_type[conv] = point_kinds(problem, rec["x"][conv], dtype, stationary_tol)
+    out = meta.reset_index(drop=True).copy()
+    out["x0"] = list_column(x0)
+    out["x_final"] = list_column(rec["x"])
+    out["f_final"] = rec["f"].astype(np.float64)
+    out["grad_norm_final"] = _grad_norm_final(rec)
+    out["n_iter"] = rec["k"].astype(np.int64)
+    out["status"] = string_column(rec["status"], STATUS_NAMES)
+    out["min_id"] = min_id
+    out["dist_to_min"] = dist
+    out["f_gap"] = gap
+    out["point_type"] = string_column(point_type, POINT_TYPES)
+    return out
+
+
+def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequence[StopRule]) -> pd.DataFrame:
+    """One row per run × stop rule."""
+    n, R = len(run_ids), len(rules)
+    step = rec["fired"].astype(np.int64).reshape(-1)
+    f_at = rec["f_at"].astype(np.float64).reshape(-1)
+    min_id, dist, gap = nearest_minimum(problem, rec["x_at"].reshape(n * R, problem.dim), f_at)
+    rule_id = np.tile(np.arange(R, dtype=np.int64), n)
+    return pd.DataFrame({
+        "run_id": np.repeat(run_ids, R).astype(np.int64),
+        "rule_id": rule_id,
+        "criterion": string_column(rule_id, [r.criterion for r in rules]),
+        "epsilon": np.asarray([r.epsilon for r in rules], np.float64)[rule_id],
+        "min_steps": np.asarray([r.min_steps for r in rules], np.int64)[rule_id],
+        "fired": step >= 0,
+        "step": step,
+        "f_at_stop": f_at,
+        "min_id_at_stop": min_id,
+        "dist_to_min_at_stop": dist,
+        "f_gap_at_stop": gap,
+    }, copy=False)
+
+
+def _grad_norm_final(rec: dict) -> np.ndarray:
+    """‖∇f‖ at each run's last point, in float64 (the runs table's column, the curves' last row)."""
+    return np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
+
+
+def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = True) -> pd.DataFrame:
+    """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step
+    (no rows when the sweep keeps no curves: ``curves=False``).
+
+    Rows come ordered by (run_id, step) as they are built: a run's last step, where it is not a
+    checkpoint, lies past every checkpoint it reached, so it goes in a last column of the
+    (runs, checkpoints + 1) grid, read in row-major order (no sort of the many rows)."""
+    if not curves:
+        return pd.DataFrame({"run_id": np.zeros(0, np.int64), "step": np.zeros(0, np.int64),
+                             "f": np.zeros(0), "grad_norm": np.zeros(0)})
+    cps = checkpoints(max_iter)
+    C = len(cps)
+    run_ids = np.asarray(run_ids, dtype=np.int64)
+    order = slice(None) if np.all(run_ids[1:] > run_ids[:-1]) else np.argsort(run_ids, kind="stable")
+    n_iter = rec["k"].astype(np.int64)[order]
+    reached = np.searchsorted(cps, n_iter, side="right")                  # checkpoints up to the last step
+    own = (reached == 0) | (cps[np.maximum(reached - 1, 0)] != n_iter)    # the last step is no checkpoint
+    keep = np.arange(C + 1) < reached[:, None]
+    keep[:, C] = own
+    steps = np.empty(keep.shape, np.int64)
+    steps[:, :C], steps[:, C] = cps, n_iter
+    f = np.empty(keep.shape, rec["f"].dtype)
+    f[:, :C], f[:, C] = rec["curve_f"][order], rec["f"][order]
+    g = np.empty(keep.shape, np.float64)
+    g[:, :C], g[:, C] = rec["curve_g"][order], _grad_norm_final(rec)[order]
+    return pd.DataFrame({
+        "run_id": np.repeat(run_ids[order], reached + own),
+        "step": steps[keep],
+        "f": f[keep].astype(np.float64),
+        "grad_norm": g[keep].astype(np.float64),
+    }, copy=False)
+
+
+def traces_table(run_ids: Sequence[int], paths: Sequence[tuple[np.ndarray, np.ndarray]], dim: int) -> pd.DataFrame:
+    """Full trajectories of one problem's sampled runs: one row per (run, step), the point and f there."""
+    xs = np.concatenate([x for x, _ in paths]) if paths else np.zeros((0, dim))
+    return pd.DataFrame({
+        "run_id": np.concatenate([np.full(len(f), r, np.int64) for r, (_, f) in zip(run_ids, paths)]
+                                 or [np.zeros(0, np.int64)]),
+        "step": np.concatenate([np.arange(len(f), dtype=np.int64) for _, f in paths] or [np.zeros(0, np.int64)]),
+        "x": list_column(xs),
+        "f": np.concatenate([f for _, f in paths] or [np.zeros(0)]).astype(np.float64),
+    })

@@ -1,0 +1,523 @@
+"""Report statistics: plain pandas group-bys over the runs, stops and curves tables.
+
+Definitions (also in the report):
+
+- a run *succeeds under a rule* when the rule fired and the point where it
+  fired lies within ``success_tol`` (Euclidean) of a known minimum;
+- a *premature stop*: the rule fired farther than ``success_tol`` from every
+  known minimum;
+- *steps spent* under a rule: the step it fired at, or the whole run if it
+  never fired (the run ended first: max_iter, divergence, a fault);
+- *aRT* (COCO's average runtime): all steps spent ÷ number of successes
+  (inf when nothing succeeded);
+- a run *reaches the f-target* at the first checkpoint step where
+  f − f* ≤ ``f_target``, f* being the value of the minimum it ended nearest;
+  *wasted steps*: how far past that step the rule fired.
+
+Success and f − f* need known minima; for problems without them they are NaN.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from ..core.criteria import checkpoints
+from .columns import in_order
+
+__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+           "row_groups", "rows_of",
+           "summary_table",
+           "rule_comparison", "target_steps",
+           "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS",
+           "REPORT_DEFAULTS"]
+
+SETTING = ["problem", "method", "alpha", "momentum"]
+RULE = ["criterion", "epsilon", "min_steps"]
+MAX_RUNS = 20_000    # runs of a setting the curve statistics (bands, ECDF) sample
+#: the settings the statistics read, with the sweep schema's defaults (gdlab.sweep.schema takes them from here)
+REPORT_DEFAULTS = {"success_tol": 1.0e-3, "f_target": 1.0e-6}
+
+
+def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
+    """f* of the known minimum each run ended nearest (NaN where none is known), indexed by run_id."""
+    return pd.Series((runs["f_final"] - runs["f_gap"]).to_numpy(), index=runs["run_id"].to_numpy())
+
+
+def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
+                  has_minima: pd.Series | None = None) -> pd.DataFrame:
+    """One row per run × rule, with the run's setting and status, and success/premature/spent.
+    ``has_minima``: per problem, whether it has known minima (some run's ``min_id`` ≥ 0), where the
+    caller knows it of more runs than ``runs`` holds (the report goes through the runs part by part)."""
+    cols = SETTING + ["run_id", "status", "n_iter"]
+    frame = stops.merge(runs[cols], on="run_id", how="left")
+    if len(frame) != len(stops):   # what validate="many_to_one" checks, without its 3 s of hashing at 10⁷ runs
+        raise ValueError("the runs table has a run_id more than once")
+    known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
+    has_minima = problems_with_minima(runs) if has_minima is None else has_minima
+    codes, names = pd.factorize(frame["problem"], use_na_sentinel=False)
+    has_minima = pd.Series(has_minima.reindex(names).to_numpy()[codes], index=frame.index)   # frame["problem"].map
+    frame["step_fired"] = frame["step"].where(frame["fired"])
+    frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
+    near = frame["dist_to_min_at_stop"] <= success_tol
+    frame["success"] = (frame["fired"] & near).where(has_minima)
+    frame["premature"] = (frame["fired"] & ~near & known).where(has_minima)
+    return frame
+
+
+def problems_with_minima(runs: pd.DataFrame) -> pd.Series:
+    """Per problem, whether it has known minima: some run has a nearest one (``min_id`` ≥ 0; −1 where
+    none is known, or the run's end is not finite)."""
+    return runs.groupby("problem")["min_id"].max() >= 0
+
+
+def _column_codes(column: pd.Series) -> tuple[np.ndarray | None, int]:
+    """A column's values as codes 0, 1, … in order of first appearance (NaN and NA a value of their
+    own), and how many there are; None for the codes where the column holds one value only. A part
+    of a sweep usually holds one setting, so most key columns are constant, and telling that is
+    cheap where factorizing is not (a hash of every row)."""
+    if len(column) == 0:
+        return None, 0
+    values = column.to_numpy() if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf" else None
+    if values is not None:
+        first = values[0]
+        if (values == first).all() or (first != first and np.isnan(values).all()):
+            return None, 1
+    elif hasattr(column.array, "__arrow_array__"):
+        arrow = column.array.__arrow_array__()
+        if arrow.null_count == 0 and pc.all(pc.equal(arrow, arrow[0])).as_py():
+            return None, 1
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return codes, len(uniques)
+
+
+def row_groups(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """Each row's group over ``by``, numbered in order of first appearance, NaN keys a group of
+    their own: ``frame.groupby(by, dropna=False, sort=False).ngroup()``, without hashing the
+    columns that hold one value (a part's setting columns, mostly)."""
+    group, size = None, 1
+    for name in by:
+        codes, n = _column_codes(frame[name])
+        if codes is None:
+            continue
+        group = codes if group is None else group * n + codes
+        size *= n
+        if size > len(frame):                    # keep the combined codes small: renumber them
+            group, uniques = pd.factorize(group)
+            size = len(uniques)
+    if group is None:
+        return np.zeros(len(frame), np.int64)
+    return pd.factorize(group)[0]
+
+
+def _key(values: tuple) -> tuple:
+    """A row of key values as a dict key: every NaN and NA alike, as a group-by or a merge has them."""
+    return tuple(None if pd.isna(v) else v for v in values)
+
+
+def group_codes(frame: pd.DataFrame, by: list[str], seen: pd.DataFrame | None = None
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's code (int32) for its values of ``by``, the same from call to call: ``seen`` holds
+    the values met in earlier calls, a row each in the order of their codes (None at first). Returns
+    the codes and ``seen`` with the frame's new values added. A sweep read part by part numbers its
+    settings (or setting × rule cells) this way once, then works on small integers."""
+    local = row_groups(frame, by)
+    first = np.full(local.max() + 1 if len(local) else 0, len(local))
+    np.minimum.at(first, local, np.arange(len(local)))          # each value's first row
+    mine = frame[by].iloc[first].reset_index(drop=True)
+    known = {} if seen is None else {_key(row): code for code, row in enumerate(seen.itertuples(index=False))}
+    codes, new = np.empty(len(mine), np.int64), []
+    for i, row in enumerate(mine.itertuples(index=False)):
+        key = _key(row)
+        if key not in known:
+            known[key] = len(known)
+            new.append(i)
+        codes[i] = known[key]
+    if seen is None:
+        seen = mine
+    elif new:
+        seen = pd.concat([seen, mine.iloc[new]], ignore_index=True)
+    return codes[local].astype(np.int32), seen
+
+
+class CellValues:
+    """The values of one statistic (a stop step, an error at the stop) of a sweep's setting × rule
+    cells, gathered part by part for their medians and quantiles, which need the values themselves.
+
+    Only what those statistics read is kept: NaN (or, for steps, −1: none) is left out, as pandas
+    skips it, and whole numbers are kept as counts of each value (a few hundred distinct steps a
+    cell, however many runs). So the median of a cell is pandas' over the same values, in any
+    order of the parts, and a sweep keeps 8 bytes of each run × rule's fired error, and next to
+    nothing of its steps."""
+
+    def __init__(self, counted: bool):
+        self.counted = counted              # whole numbers (≥ 0), kept as counts of each value
+        self._cells: dict[int, list] = {}   # cell → its arrays (floats) or (values, counts) pairs, a part each
+
+    def add(self, cell: np.ndarray, values: np.ndarray) -> None:
+        """``cell``: each row's cell code (small integers ≥ 0); ``values``: the row's value."""
+        kept = values >= 0 if self.counted else ~np.isnan(values)
+        cell, values = cell[kept], values[kept]
+        if not len(cell):
+            return
+        present = np.flatnonzero(np.bincount(cell))
+        if self.counted:
+            # counts of each (cell, value): one bincount over a key, the cells numbered within the part
+            local = np.empty(present[-1] + 1, np.int64)
+            local[present] = np.arange(len(present))
+            span = int(values.max()) + 1
+            if len(present) * span <= max(4 * len(values), 1 << 20):
+                counts = np.bincount(local[cell] * span + values, minlength=len(present) * span)
+                key = np.flatnonzero(counts)
+                counts = counts[key]
+            else:       # few rows over a wide range of values
+                key, counts = np.unique(local[cell] * span + values.astype(np.int64), return_counts=True)
+            cells, values = present[key // span], (key % span).astype(values.dtype)
+            payload = (values, counts)
+        else:
+            if len(present) > 1:
+                order = np.argsort(cell.astype(np.uint16) if present[-1] < 1 << 16 else cell, kind="stable")
+                cell, values = cell[order], values[order]
+            cells, payload = cell, (values,)
+        edges = np.flatnonzero(np.diff(cells)) + 1
+        for c, a, b in zip(cells[np.r_[0, edges]].tolist(), np.r_[0, edges].tolist(), np.r_[edges, len(cells)].tolist()):
+            self._cells.setdefault(c, []).append(tuple(p[a:b] for p in payload))
+
+    def of(self, cells) -> np.ndarray:
+        """The values of these cells together, as float64 (the floats the tables take)."""
+        pieces = [piece for c in cells for piece in self._cells.get(int(c), ())]
+        if not pieces:
+            return np.zeros(0)
+        if self.counted:
+            return np.repeat(np.concatenate([v for v, _ in pieces]), np.concatenate([n for _, n in pieces])
+                             ).astype(np.float64)
+        return np.concatenate([v for v, in pieces]).astype(np.float64, copy=False)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for pieces in self._cells.values() for piece in pieces for a in piece)
+
+
+class RuleTally:
+    """What the summary and stopping-rule tables aggregate, gathered from the run × rule outcomes
+    one part of a sweep at a time, so that neither table needs every run's rows at once.
+
+    Counts, sums and minima are kept per part and setting × rule (a few rows a part); the medians
+    and quantiles need their values (:class:`CellValues`): the steps as counts of each value per
+    cell, the error at the stop (f − f* and the distance to the minimum) of each run × rule whose
+    rule fired (16 bytes, against several hundred for its rows in the tables). The tables are the
+    same whether the outcomes come in one piece (:func:`summary_table`, :func:`rule_comparison`) or
+    in parts, in any order: the steps are counted exactly, the sums are of integers, and the medians
+    are pandas' over the same values.
+    """
+
+    KEYS = SETTING + RULE
+    COUNTED = ("step", "spent", "wasted")     # whole numbers, kept as counts; the others as they are
+
+    def __init__(self, rows: int | None = None):
+        """``rows``: how many run × rule rows will be added, where the caller knows (a sweep's
+        manifest does): adding more is an error, as the caller's count of them was wrong."""
+        self._cells: pd.DataFrame | None = None   # the setting × rule cells met so far, by code
+        self._sums: list[pd.DataFrame] = []
+        self._minima: list[pd.DataFrame] = []
+        self._values = {name: CellValues(name in self.COUNTED) for name in (*self.COUNTED, "gap", "dist")}
+        self._rows, self._filled = rows, 0
+
+    def add(self, outcomes: pd.DataFrame, reached: pd.Series | None = None) -> None:
+        """Add :func:`rule_outcomes` of some runs (every rule of each); ``reached``: their
+        :func:`target_steps`, for the wasted steps (None: not known)."""
+        o = outcomes
+        if self._rows is not None and self._filled + len(o) > self._rows:
+            raise ValueError(f"more run × rule rows than the {self._rows:,} the tally was made for")
+        cell, self._cells = group_codes(o, self.KEYS, self._cells)
+        fired = o["fired"].to_numpy(bool)
+        success = o["success"].astype(np.float64).to_numpy()
+        if reached is None:
+            wasted = np.full(len(o), np.nan)
+        else:
+            target = o["run_id"].map(reached).to_numpy(np.float64)
+            wasted = np.where(fired, np.clip(o["step"].to_numpy() - target, 0, None), np.nan)
+        status = o["status"]
+        f_fired = np.where(fired, o["f_at_stop"].to_numpy(np.float64), np.nan)
+        self._sums.append(self._cell_sums(cell, {
+            "success": success, "judged": ~np.isnan(success),
+            "premature": o["premature"].astype(np.float64).to_numpy(), "never": ~fired,
+            "diverged": (status == "diverged").to_numpy(),
+            "nonfinite": status.isin(["nonfinite", "invalid_start"]).to_numpy(),
+            "spent": o["spent"].to_numpy(np.int64), "fired": fired, "wasted": wasted}, f_fired))
+        won = success == 1
+        self._minima.append(pd.DataFrame({"cell": cell[won], "min_id": o["min_id_at_stop"].to_numpy()[won]})
+                            .drop_duplicates())
+        step = o["step"].to_numpy(np.int64)
+        for name, column in (("step", np.where(fired, step, -1)), ("spent", o["spent"].to_numpy(np.int64)),
+                             ("wasted", np.where(np.isnan(wasted), -1, wasted).astype(np.int64)),
+                             ("gap", np.where(fired, o["f_gap_at_stop"].to_numpy(np.float64), np.nan)),
+                             ("dist", np.where(fired, o["dist_to_min_at_stop"].to_numpy(np.float64), np.nan))):
+            self._values[name].add(cell, column)
+        self._filled += len(o)
+
+    @staticmethod
+    def _cell_sums(cell: np.ndarray, columns: dict[str, np.ndarray], best_f: np.ndarray) -> pd.DataFrame:
+        """Per cell met: its rows (``runs``), each column's sum (NaN skipped; counts and steps as
+        integers) and the least ``best_f`` — a ``groupby("cell").agg(sum…, min)``, by ``bincount``:
+        every value summed is a whole number, so the sums are exact in any order, and a part's frame
+        of a dozen columns of every run × rule (and its group-by) is not built."""
+        n = int(cell.max()) + 1 if len(cell) else 0
+        rows = np.bincount(cell, minlength=n)
+        present = np.flatnonzero(rows)
+        out = {"runs": rows[present].astype(np.int64)}
+        for name, v in columns.items():
+            if v.dtype.kind == "f":
+                out[name] = np.bincount(cell, np.where(np.isnan(v), 0.0, v), n)[present]
+            else:
+                out[name] = np.bincount(cell, v.astype(np.float64), n)[present].astype(np.int64)
+        out["best_f"] = pd.Series(best_f).groupby(cell).min().to_numpy()     # the cells met, in order
+        return pd.DataFrame(out, index=pd.Index(present.astype(cell.dtype), name="cell"))
+
+    def _gathered(self):
+        # the parts' sums become one frame, once
+        self._sums = [pd.concat(self._sums).groupby(level=0).agg(
+            {**{c: "sum" for c in self._sums[0].columns if c != "best_f"}, "best_f": "min"})]
+        return self._cells, self._sums[0]
+
+    def _quantiles(self, groups: np.ndarray, columns: dict[str, tuple[str, Callable]]) -> pd.DataFrame:
+        """Per group 0, 1, …: each column's statistic (a median, a quantile: of pandas) over the values
+        of the group's cells; ``groups``: each cell's group."""
+        n = int(groups.max()) + 1 if len(groups) else 0
+        members = np.split(np.argsort(groups, kind="stable"), np.cumsum(np.bincount(groups, minlength=n))[:-1]) \
+            if n else []
+        out = {name: np.empty(n) for name in columns}
+        for g, cells in enumerate(members):
+            for name, (values, stat) in columns.items():
+                out[name][g] = stat(pd.Series(self._values[values].of(cells)))
+        return pd.DataFrame(out)
+
+    def summary(self) -> pd.DataFrame:
+        """:func:`summary_table` of everything added."""
+        cells, sums = self._gathered()
+        q = self._quantiles(np.arange(len(cells)), {"median": ("step", pd.Series.median),
+                                                   "p90": ("step", lambda s: s.quantile(0.9))})
+        minima = pd.concat(self._minima).drop_duplicates().groupby("cell").size()
+        table = pd.DataFrame({
+            "runs": sums["runs"], "success_rate": sums["success"] / sums["judged"].where(sums["judged"] > 0),
+            "median_stop_step": q["median"], "p90_stop_step": q["p90"],
+            "premature": sums["premature"], "never_fired": sums["never"], "diverged": sums["diverged"],
+            "nonfinite": sums["nonfinite"], "steps_spent": sums["spent"], "successes": sums["success"],
+            "distinct_minima": minima.reindex(sums.index, fill_value=0), "best_f": sums["best_f"]})
+        table["_judged"] = sums["judged"]
+        table = self._in_order(table, cells, self.KEYS)
+        known = table.pop("_judged") > 0
+        table["aRT"] = np.where(table["successes"] > 0, table["steps_spent"] / table["successes"].clip(lower=1),
+                                np.inf)
+        table.loc[~known, ["aRT", "premature", "distinct_minima"]] = np.nan
+        for col in ("premature", "never_fired", "diverged", "nonfinite", "successes"):
+            table[col] = table[col].astype("Int64" if table[col].isna().any() else np.int64)
+        return table.drop(columns=["steps_spent"]).reset_index()
+
+    def comparison(self, curves: bool = True) -> pd.DataFrame:
+        """:func:`rule_comparison` of everything added; ``curves``: whether the sweep kept curves
+        (without them the wasted steps are unknown, not 0)."""
+        cells, sums = self._gathered()
+        keys = ["problem"] + RULE
+        group = cells.groupby(keys, sort=True).ngroup()          # each cell's problem × rule, in order
+        sums = sums.drop(columns="best_f").groupby(group.reindex(sums.index).to_numpy()).sum()
+        median = pd.Series.median
+        q = self._quantiles(group.to_numpy(), {
+            "spent": ("spent", median), "gap": ("gap", median), "dist": ("dist", median),
+            "wasted": ("wasted", median)})
+        table = pd.DataFrame({
+            "runs": sums["runs"], "fired": sums["fired"] / sums["runs"],
+            "median_steps": q["spent"], "median_f_gap_at_stop": q["gap"], "median_dist_at_stop": q["dist"],
+            "median_wasted_steps": q["wasted"],
+            "total_wasted_steps": sums["wasted"], "premature": sums["premature"].astype(np.int64),
+            "success_rate": sums["success"] / sums["judged"].where(sums["judged"] > 0)})
+        firsts = cells.groupby(keys, sort=True).head(1)
+        table.index = pd.MultiIndex.from_frame(firsts.iloc[np.argsort(group[firsts.index].to_numpy())][keys])
+        if not curves:
+            table["total_wasted_steps"] = np.nan
+        return table.reset_index()
+
+    @staticmethod
+    def _in_order(table: pd.DataFrame, cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        """The cells' rows in the order of a sorted group-by over ``keys``, indexed by the keys."""
+        rank = cells.groupby(keys, dropna=False, sort=True).ngroup().to_numpy()
+        order = np.argsort(rank[table.index.to_numpy()])
+        out = table.iloc[order]
+        out.index = pd.MultiIndex.from_frame(cells.iloc[out.index.to_numpy()][keys])
+        return out
+
+
+def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
+    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts."""
+    tally = RuleTally()
+    tally.add(rule_outcomes(runs, stops, success_tol))
+    return tally.summary()
+
+
+def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_star: pd.Series | None = None
+                 ) -> pd.Series:
+    """First checkpoint step where f − f* ≤ f_target, per run_id (absent if never reached).
+    ``f_star``: :func:`f_star_of_runs` of ``runs``, for a caller that goes through the curves part by part."""
+    f_star = f_star_of_runs(runs) if f_star is None else f_star
+    run, step = curves["run_id"].to_numpy(), curves["step"].to_numpy()
+    ids = f_star.index.to_numpy()
+    if not (len(ids) and np.all(ids[1:] > ids[:-1]) and in_order(curves, ["run_id", "step"])):   # any order
+        gap = curves["f"].to_numpy() - f_star.reindex(run).to_numpy()
+        hit = curves.loc[gap <= f_target, ["run_id", "step"]]
+        return hit.groupby("run_id")["step"].min()
+    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if len(run) else np.zeros(0, np.int64)
+    first = run[starts]
+    # a sweep's part: runs by run_id, each run's curve rows together and by step — f* of each row
+    # repeated from its run's, and each run's first row at the target is its least step there
+    pos = np.minimum(np.searchsorted(ids, first), len(ids) - 1)
+    star = np.where(ids[pos] == first, f_star.to_numpy()[pos], np.nan)
+    gap = curves["f"].to_numpy() - np.repeat(star, np.diff(np.r_[starts, len(run)]))
+    at = np.flatnonzero(gap <= f_target)
+    at = at[np.r_[True, run[at][1:] != run[at][:-1]]] if len(at) else at
+    return pd.Series(step[at], index=pd.Index(run[at], name="run_id"), name="step")
+
+
+def rule_comparison(runs: pd.DataFrame, stops: pd.DataFrame, curves: pd.DataFrame,
+                    success_tol: float, f_target: float) -> pd.DataFrame:
+    """Per problem × stop rule: steps used against the error at the stop, wasted steps, premature stops."""
+    tally = RuleTally()
+    tally.add(rule_outcomes(runs, stops, success_tol), target_steps(runs, curves, f_target))
+    return tally.comparison(curves=len(curves) > 0)
+
+
+def run_keys(run_ids, seed: int = 0) -> np.ndarray:
+    """A pseudo-random uint64 per run id (splitmix64 of the id and the seed)."""
+    z = np.asarray(run_ids).astype(np.uint64) + np.uint64((seed + 1) * 0x9E3779B97F4A7C15 % 2 ** 64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def sample_groups(frame: pd.DataFrame, by: list[str], max_rows: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_rows`` runs of each group, drawn at random (all of a smaller group), in the frame's order.
+
+    A run's draw depends on its ``run_id`` alone (:func:`run_keys`: a group keeps its runs with the
+    smallest keys), so a group's sample is the same runs whichever frame holds the group: the
+    report finds the runs its figures will sample before it reads their curves."""
+    group = frame.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
+    if not len(group) or np.bincount(group).max() <= max_rows:
+        return frame
+    keys = run_keys(frame["run_id"].to_numpy(), seed)
+    order = np.argsort(group, kind="stable")      # each group's rows side by side (a sweep's come so: one pass)
+    edges = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0, True])
+    drawn = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        rows = order[a:b]
+        drawn.append(rows if b - a <= max_rows else rows[np.argpartition(keys[rows], max_rows - 1)[:max_rows]])
+    # only the drawn rows are taken (a take of every row and column of 10⁷ runs took seconds)
+    return frame.iloc[np.sort(np.concatenate(drawn))]
+
+
+def rows_of(frame: pd.DataFrame, run_ids) -> pd.DataFrame:
+    """``frame[frame["run_id"].isin(run_ids)]``; by binary search where the frame's run ids are in
+    order, as a part's are: a hash of every row of a part's curves (10⁶ and more) took longer than
+    finding the few runs asked for."""
+    run = frame["run_id"].to_numpy()
+    if not np.all(run[1:] >= run[:-1]):
+        return frame[frame["run_id"].isin(run_ids)]
+    ids = np.unique(np.asarray(run_ids, dtype=run.dtype))
+    lo, hi = np.searchsorted(run, ids, "left"), np.searchsorted(run, ids, "right")
+    n = hi - lo
+    rows = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())      # lo … hi − 1 of each id, in order
+    return frame.iloc[rows]
+
+
+def stalled_runs(runs: pd.DataFrame, curves: pd.DataFrame, grad_floor: float = 1e-3) -> pd.DataFrame:
+    """Runs that hit max_iter with f no longer changing while ‖∇f‖ stays large: they are cycling —
+    bouncing across a kink (|x| at 0) or caught in a 2-cycle of a too-large step — not converging.
+
+    Judged on the last two checkpoint rows of each max_iter run.
+    """
+    ids = runs.loc[runs["status"] == "max_iter", "run_id"]
+    rows = rows_of(curves, ids)
+    if in_order(rows, ["run_id", "step"]):
+        # a sweep's part: each run's rows together and by step, so its last two rows are where the run
+        # changes and the row before (a group-by tail of every max_iter run's rows took seconds)
+        run = rows["run_id"].to_numpy()
+        end = np.flatnonzero(np.r_[run[1:] != run[:-1], True]) if len(run) else np.zeros(0, np.int64)
+        two = (end > 0) & (run[np.maximum(end - 1, 0)] == run[end])
+        before = np.where(two, end - 1, end)
+        f, g = rows["f"].to_numpy(), rows["grad_norm"].to_numpy()
+        last = pd.DataFrame({"f_prev": f[before], "f_last": f[end], "grad_last": g[end],
+                             "rows": np.where(two, 2, 1)}, index=pd.Index(run[end], name="run_id"))
+    else:
+        tail = rows.groupby("run_id").tail(2)
+        last = tail.groupby("run_id").agg(f_prev=("f", "first"), f_last=("f", "last"),
+                                          grad_last=("grad_norm", "last"), rows=("f", "size"))
+    flat = (last["rows"] == 2) & ((last["f_last"] - last["f_prev"]).abs()
+                                  <= 1e-9 * np.maximum(1.0, last["f_last"].abs()))
+    return last[flat & (last["grad_last"] > grad_floor)].reset_index()
+
+
+TARGETS = 10.0 ** np.arange(1, -9, -1)   # COCO-style: 10^1 … 10^-8
+
+
+def ecdf_targets(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], targets=TARGETS,
+                 max_runs: int = MAX_RUNS, seed: int = 0) -> pd.DataFrame:
+    """For each group and (run, target) pair, the first checkpoint step with f − f* ≤ target (inf if never).
+
+    Long form: group columns, run_id, target, step. Groups are sampled to ``max_runs`` runs.
+    """
+    f_star = f_star_of_runs(runs)
+    keep = sample_groups(runs[runs["f_gap"].notna()], by, max_runs, seed)
+    c = curves[curves["run_id"].isin(keep["run_id"])]
+    gap = c["f"].to_numpy() - f_star.reindex(c["run_id"].to_numpy()).to_numpy()
+    rows = []
+    for t in targets:
+        hit = c.loc[gap <= t].groupby("run_id")["step"].min()
+        rows.append(pd.DataFrame({"run_id": keep["run_id"].to_numpy(), "target": t,
+                                  "step": hit.reindex(keep["run_id"].to_numpy()).fillna(np.inf).to_numpy()}))
+    out = pd.concat(rows, ignore_index=True)
+    return out.merge(keep[["run_id"] + by], on="run_id")
+
+
+def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], quantiles=(0.1, 0.5, 0.9),
+                      max_runs: int = MAX_RUNS, seed: int = 0) -> pd.DataFrame:
+    """Quantiles over runs of f − f* (or ‖∇f‖ where f* is unknown) at each checkpoint step, per group.
+
+    A run that has stopped keeps its last value at later checkpoints, so the
+    band describes every start, not only the ones still running.
+    """
+    runs = sample_groups(runs, by, max_runs, seed)
+    c = curves[curves["run_id"].isin(runs["run_id"])]
+    f_star = f_star_of_runs(runs)
+    known = runs.set_index("run_id")["f_gap"].notna()
+    value = np.where(known.reindex(c["run_id"].to_numpy()).to_numpy(),
+                     c["f"].to_numpy() - f_star.reindex(c["run_id"].to_numpy()).to_numpy(), c["grad_norm"].to_numpy())
+    # runs × checkpoint steps in numpy (pandas' pivot, ffill and quantile took seconds at 20,000 runs)
+    # Columns are the checkpoint steps; a run's last row (its stop, rarely a checkpoint) goes to the first
+    # checkpoint after it, from where it is carried on: one column per run's stop would make the grid
+    # as wide as max_iter.
+    ids, row = np.unique(c["run_id"].to_numpy(), return_inverse=True)
+    step = c["step"].to_numpy()
+    steps = checkpoints(int(step.max()) if len(step) else 0)
+    steps = np.append(steps, step.max()) if len(step) and steps[-1] < step.max() else steps
+    col = np.searchsorted(steps, step)
+    wide = np.full((len(ids), len(steps)), np.nan)
+    wide[row, col] = value
+    last = np.maximum.accumulate(np.where(np.isnan(wide), 0, np.arange(len(steps))[None, :]), axis=1)
+    wide = np.take_along_axis(wide, last, axis=1)     # a stopped run keeps its last value
+    out = []
+    meta = runs.set_index("run_id")[by]
+    # one key column is grouped by name (a scalar key); pandas 3 warns on a one-element list
+    for key, members in meta.groupby(by[0] if len(by) == 1 else by, dropna=False).groups.items():
+        block = wide[np.isin(ids, np.asarray(members))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # a step no run of the group reached: nan
+            qs = np.nanquantile(block, list(quantiles), axis=0) if len(block) else \
+                np.full((len(quantiles), len(steps)), np.nan)
+        q = pd.DataFrame({"step": steps, **{f"q{int(round(p * 100))}": v for p, v in zip(quantiles, qs)}})
+        for col_name, val in zip(by, key if isinstance(key, tuple) else (key,)):
+            q[col_name] = val
+        q["measure"] = "f - f*" if known.reindex(members).all() else "grad_norm"
+        out.append(q)
+    return pd.concat(out, ignore_index=True)
