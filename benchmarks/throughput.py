@@ -121,9 +121,9 @@ def starts(problem, n, seed=0):
 # --- the methods: each returns (seconds, useful steps, runs, compile seconds) ---------
 
 def run_gdlab(problem, x0, curves=True):
-    from gdlab.engine import EngineOptions, stream_batch
-    from gdlab.core.problems import get_problem
     from gdlab.core.criteria import stop_rules
+    from gdlab.core.problems import get_problem
+    from gdlab.engine import EngineOptions, stream_batch
     reg, dim, alpha = PROBLEMS[problem]
     p = get_problem(reg, dim)
     rules = stop_rules("df", EPS, MIN_STEPS)
@@ -251,8 +251,8 @@ def sweep_worker(n):
     """A whole sweep through gdlab's own path (config → parts on disk, no report): time and peak RSS."""
     import tempfile
 
-    from gdlab.runner.schema import validate
     from gdlab.runner.execute import run_to_folder
+    from gdlab.runner.schema import validate
     reg, dim, alpha = PROBLEMS["himmelblau"]
     with tempfile.TemporaryDirectory() as tmp:
         sw = validate({"experiment": "memory", "problems": [reg], "method": ["gd"], "alpha": [alpha],

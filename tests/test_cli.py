@@ -132,10 +132,10 @@ def test_the_batch_is_split_over_local_devices():
 
 
 def test_ctrl_c_in_gdlab_report_says_how_to_finish_and_exits_130(tmp_path, monkeypatch, capsys):
-    from gdlab import report
+    import gdlab.report as report
     from gdlab.app import cli
 
-    def interrupted(folder, log):
+    def interrupted(folder, log, **sections):
         raise KeyboardInterrupt
     monkeypatch.setattr(report, "build", interrupted)
     with pytest.raises(SystemExit) as exit_:

@@ -42,7 +42,7 @@ def test_every_scenario_has_a_config_and_a_readme():
     from gdlab.runner.experiments import CONFIG_DIR
     for name in LESSONS:
         assert (CONFIG_DIR / "experiment" / f"{name}.yaml").exists(), name
-        readme = CONFIG_DIR.parent / "experiments" / name / "README.md"
+        readme = CONFIG_DIR.parent.parent / "experiments" / name / "README.md"
         assert readme.exists(), name
         assert f"gdlab experiment={name}" in readme.read_text()
     assert experiment_config("lessons")["experiment"] == "lessons"

@@ -320,9 +320,9 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     Over a sweep of six parts, with the draws cut to 7 runs (bands, ECDF) and 9 starts (basins) a
     setting: the summary, the stopping-rule table, the statuses, the cycling warning, the bands,
     the ECDF and the basins' starts are those of the whole tables."""
-    import gdlab.report as R
+    import gdlab.report.page as R
     from gdlab.storage import SweepFolder
-    from gdlab.sweep import load
+    from gdlab.storage.load import load
     from gdlab.tables.stats import SETTING, sample_groups, stalled_runs
     absx = {"name": "absx", "expr": "abs(x) + 0*y", "domain": [[-1, 1], [-1, 1]], "minima": [[0, 0]]}
     sw = validate({"problems": ["himmelblau", absx], "alpha": [0.1, 0.01], "starts": {"kind": "uniform", "n": 30},
@@ -378,7 +378,7 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
 def test_rule_tables_are_the_same_from_parts_in_any_order():
     """A sweep's shards interleave their runs: the tables gathered from parts of runs, in any order,
     are the tables of the whole (sums of integers, medians of the same values)."""
-    from gdlab.sweep import descend
+    from gdlab.runner.api import descend
     from gdlab.tables.stats import RuleTally, rule_outcomes, target_steps
     res = descend("himmelblau", "gd", np.random.default_rng(0).uniform(-5, 5, (60, 2)), alpha=[0.01, 0.02],
                   criterion=["df", "grad", "dx"], epsilon=[1e-3, 1e-8], min_steps=[0, 20], max_iter=400)
@@ -438,7 +438,7 @@ def test_the_reports_shortcuts_give_what_pandas_does():
     rows by binary search and a run's first step at the target in one pass: each is checked here
     against the pandas it stands for (group-by, isin, drop_duplicates and merge), on frames with
     text and NA, NaN, constant columns, in order and shuffled."""
-    from gdlab.storage import in_order
+    from gdlab.tables.columns import in_order
     from gdlab.tables.stats import group_codes, row_groups, rows_of, stalled_runs, target_steps
     rng = np.random.default_rng(0)
     by = ["problem", "alpha", "momentum", "k"]
@@ -512,7 +512,7 @@ def test_the_reports_shortcuts_give_what_pandas_does():
 
 
 def test_a_part_read_back_is_put_in_order_only_when_it_is_not():
-    from gdlab.storage import in_order
+    from gdlab.tables.columns import in_order
     frame = pd.DataFrame({"run_id": [0, 0, 1, 1, 2], "step": [0, 5, 0, 1, 9]})
     assert in_order(frame, ["run_id", "step"]) and in_order(frame, ["run_id"])
     assert not in_order(frame.iloc[[0, 2, 1, 3, 4]], ["run_id"])
@@ -538,7 +538,7 @@ def test_the_heatmaps_of_one_value_share_a_color_scale_and_a_share_spans_0_to_1(
     """A rule whose success rate is 0 everywhere used to get the scale (−0.1, 0.1), its cells the
     middle color that reads as 0.5 in the next panel; and each rule's median stop steps had a scale of
     their own, so one color was different numbers across the rules compared."""
-    from gdlab import report
+    from gdlab.report import page as report
     folder = tmp_path / "copy"
     shutil.copytree(built_report[0], folder)
     drawn, save = {}, report._Figures.save

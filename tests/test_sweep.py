@@ -71,7 +71,7 @@ def test_each_bad_key_alone(key, value, piece):
     ({"lessons": ["multistrat"]}, "lessons: unknown scenario 'multistrat' (did you mean 'multistart'?)"),
     ({"zzz": 1}, "zzz: unknown key (known: alpha,"),             # nothing close: no guess
     ({"shard": 3}, "shard: must be a mapping with keys index, count, got 3"),
-    ({"problems": [abs]}, "problems[0]: a problem is a name, a mapping or a gdlab.problems.Problem, got the function "
+    ({"problems": [abs]}, "problems[0]: a problem is a name, a mapping or a gdlab.Problem, got the function "
                           "'abs': give it a domain with Problem("),
 ])
 def test_a_misspelt_name_gets_the_closest_known_one_and_a_bare_function_what_to_wrap_it_in(config, message):
@@ -83,7 +83,7 @@ def test_a_misspelt_name_gets_the_closest_known_one_and_a_bare_function_what_to_
 
 def test_overrides_reach_the_sweep():
     sw = validate(compose_config("alpha=[0.1,0.01]", "max_iter=7", "dtype=float64"))
-    assert sw.alpha == (0.1, 0.01) and sw.max_iter == 7 and sw.dtype == "float64"
+    assert list(dict.fromkeys(dict(s.hyper)["alpha"] for s in sw.settings)) == [0.1, 0.01] and sw.max_iter == 7 and sw.dtype == "float64"
 
 
 def test_every_bad_key_is_named_at_once():
@@ -161,9 +161,9 @@ def test_each_part_holds_its_runs_records_in_run_order_whatever_order_they_finis
     """Runs of very different lengths finish out of order, and one call's records belong to several
     parts (part_size 97, 64 lanes): every run's row holds its own record, the one run_batch gives
     for its start."""
-    from gdlab.config import resolve_problem
     from gdlab.core.criteria import stop_rules
     from gdlab.engine import EngineOptions, run_batch
+    from gdlab.runner.schema import resolve_problem
     cfg = {"problems": ["himmelblau"], "method": ["gd"], "alpha": [0.001, 0.012],
            "starts": {"kind": "uniform", "n": 700, "seed": 5}, "criterion": ["df", "grad"], "epsilon": [1e-6],
            "max_iter": 3000, "dtype": "float64", "traces": 0, "part_size": 97,
@@ -198,7 +198,7 @@ def test_a_sweep_without_curves_has_the_same_runs_stops_and_traces_and_no_curve_
 
 
 def test_curves_joins_the_sweep_id_only_when_turned_off():
-    from gdlab.config import merge
+    from gdlab.runner.schema import merge
     from gdlab.storage import sweep_id
     cfg = merge({"problems": ["himmelblau"]})
     before = {k: v for k, v in cfg.items() if k != "curves"}     # a config from before the key existed
@@ -283,8 +283,7 @@ def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeyp
     then a line every 5 s and one at the end; the sweep's (quiet 0) starts at once. A line's rate is
     that since the line before, or since the first update (before it: start-up, a compilation); the
     last line has the whole time."""
-    import importlib
-    S = importlib.import_module("gdlab.sweep")       # the module (gdlab.sweep is also the function)
+    import gdlab.runner.progress as S
     now = [100.0]
     monkeypatch.setattr(S.time, "perf_counter", lambda: now[0])
     lines = []
@@ -321,9 +320,8 @@ def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeyp
 def test_the_sweep_says_its_shape_and_what_it_will_take_on_disk(tmp_path, monkeypatch):
     """A grid's n is per axis: the opening line says what it came to. The first part written tells
     what the rest will take, and warns when that is more than the disk has free."""
-    import importlib
-    S = importlib.import_module("gdlab.sweep")
-    from gdlab.config import run_blocks
+    import gdlab.runner.execute as S
+    from gdlab.runner.plan import run_blocks
     sw = validate({**DEFAULTS, "problems": ["himmelblau"], "method": ["gd"], "alpha": [0.01, 0.02],
                    "starts": {"kind": "grid", "n": 2000}})
     assert S.sweep_shape(sw, run_blocks(sw)) == "2 settings × 4,000,000 starts, a grid of 2,000 per axis"

@@ -151,11 +151,12 @@ def report_main(argv: list[str] | None = None) -> None:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: gdlab-report <sweep folder>", file=sys.stderr)
         sys.exit(2)
+    import yaml
+
     from ..engine.compile_cache import enable_compile_cache
     from ..lessons import build_lessons_page, report_sections
     from ..report import build
     from ..report.render import figure_workers
-    from ..storage.load import load
     try:
         figure_workers()
     except ValueError as exc:
@@ -168,6 +169,7 @@ def report_main(argv: list[str] | None = None) -> None:
         if (folder / "lessons.json").exists():
             out = build_lessons_page(folder, log=_log)
         else:
-            experiment = load(folder, tables=()).config.get("experiment", "")
+            stored = folder / "config.yaml"
+            experiment = (yaml.safe_load(stored.read_text()) or {}).get("experiment") if stored.exists() else None
             out = build(folder, log=_log, sections=report_sections(experiment))
     print(f"report: {out}", flush=True)

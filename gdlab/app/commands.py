@@ -16,6 +16,7 @@ __all__ = ["point_main", "verify_main", "list_main", "LISTS"]
 
 def point_main(argv: list[str]) -> int:
     """``gdlab point <problem or expression> <x1> [x2 …]``."""
+    from ..core.errors import GdlabError
     from ..core.points import format_point
     from ..runner.api import inspect_point
 
@@ -29,7 +30,12 @@ def point_main(argv: list[str]) -> int:
     except ValueError:
         print(f"error: the point's coordinates must be numbers, got {argv[1:]}", file=sys.stderr)
         return 2
-    print(format_point(inspect_point(argv[0], coords)))
+    try:
+        info = inspect_point(argv[0], coords)
+    except GdlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(format_point(info))
     return 0
 
 

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError, ProblemError
+from .inputs import float_array
 from .registry import Registry
 
 __all__ = ["Problem", "Objective", "ProblemEntry", "Definition", "PROBLEMS", "problem", "get_problem",
@@ -282,10 +283,10 @@ def _function_name(fn) -> str:
 
 def domain_pairs(domain, dim: int) -> list[list[float]]:
     """``dim`` pairs [lo, hi] from a domain spec; a single pair stands for every axis."""
-    try:
-        dom = [[float(v) for v in ax] for ax in domain]
-    except (TypeError, ValueError):
-        raise ProblemError(f"domain must be {dim} pairs [lo, hi] of numbers, got {domain}") from None
+    what = f"domain must be {dim} pairs [lo, hi] of numbers"
+    if not isinstance(domain, (list, tuple)) or not all(isinstance(ax, (list, tuple)) for ax in domain):
+        raise ProblemError(f"{what}, got {domain!r}")
+    dom = [float_array(ax, what, ProblemError).reshape(-1).tolist() for ax in domain]
     if len(dom) == 1 and dim > 1:
         dom = dom * dim
     if len(dom) != dim or any(len(ax) != 2 for ax in dom):

@@ -9,7 +9,7 @@ their keys. A lookup of a name that is not there raises
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 from .errors import UnknownNameError
@@ -45,10 +45,9 @@ class Registry(dict, Generic[E]):
 
     def get_entry(self, name) -> E:
         """The entry ``name``, or :class:`UnknownNameError` naming the closest one."""
-        try:
+        if isinstance(name, Hashable) and name in self:
             return self[name]
-        except (KeyError, TypeError):
-            raise UnknownNameError(self.kind, name, self, self.hint) from None
+        raise UnknownNameError(self.kind, name, self, self.hint)
 
     def names(self) -> list[str]:
         return sorted(self)

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..core.criteria import CRITERIA, StopRule, rule_arrays
 from ..core.errors import InputError
+from ..core.inputs import float_array
 from ..core.methods import Method, get_method
 from ..core.problems import Problem
 from .chunks import HOST_WAIT, RunLengths, next_chunk
@@ -40,11 +41,7 @@ __all__ = ["RunSource", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
 
 
 def _starts(problem: Problem, x0) -> np.ndarray:
-    try:
-        x0 = np.asarray(x0, dtype=np.float64)
-    except (TypeError, ValueError) as exc:    # ragged lists, strings: NumPy's own words are no help
-        raise InputError(f"starts must be an (n, {problem.dim}) array of numbers for problem {problem.name!r}: "
-                         f"{exc}") from None
+    x0 = float_array(x0, f"starts must be an (n, {problem.dim}) array of numbers for problem {problem.name!r}")
     if x0.ndim == 1 and problem.dim == 1:
         x0 = x0[:, None]
     if x0.ndim != 2 or x0.shape[1] != problem.dim:

@@ -275,8 +275,10 @@ def _pack_width(spec: KernelSpec) -> int:
                         len(spec.method.rows))
 
 
-# The kernels made, for counting compilations (as many as the cache keeps)
+# The kernels made, for counting compilations (as many as the cache keeps), and the compilations of
+# those dropped from it
 _MADE: collections.deque = collections.deque(maxlen=KERNEL_CACHE)
+_DROPPED = [0]
 # The lanes the last finished batch left on its devices, every lane empty (run −1): the next batch of
 # the same kernel starts from them instead of building new ones (one entry, so idle memory stays bounded)
 IDLE_LANES: dict[tuple[KernelSpec, tuple], Lanes] = {}
@@ -327,13 +329,15 @@ def sharded_kernel(spec: KernelSpec, devices: tuple):
     # the lanes go in and come back: donated, the call updates them in place (chunk buffer included)
     options = cpu_compiler_options() if all(d.platform == "cpu" for d in devices) else None
     jitted = jax.jit(fn, donate_argnums=(0, 1), compiler_options=options)
+    if len(_MADE) == _MADE.maxlen:
+        _DROPPED[0] += _MADE[0]._cache_size()
     _MADE.append(jitted)
     return jitted, shardings, (init, init_out)
 
 
 def kernel_cache_size() -> int:
     """How many batch kernels have been compiled in this process (tests count compilations)."""
-    return sum(jitted._cache_size() for jitted in _MADE)
+    return _DROPPED[0] + sum(jitted._cache_size() for jitted in _MADE)
 
 
 @functools.lru_cache(maxsize=KERNEL_CACHE)

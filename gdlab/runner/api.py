@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..core.errors import InputError, UnknownNameError
+from ..core.errors import UnknownNameError
 from ..core.expressions import parse_expression
+from ..core.inputs import float_array
 from ..core.points import PointInfo, point_info
 from ..core.problems import PROBLEMS, Problem, function_problem
 from ..tables.results import Results
@@ -73,10 +74,7 @@ def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
         prob, x0s = function_problem(problem, x0s)
     else:
         prob = as_problem(problem)
-        try:
-            x0s = np.asarray(x0s, dtype=np.float64)
-        except (TypeError, ValueError) as exc:      # ragged lists, strings: NumPy's words are no help
-            raise InputError(f"starts must be an (n, {prob.dim}) array of numbers: {exc}") from None
+        x0s = float_array(x0s, f"starts must be an (n, {prob.dim}) array of numbers")
     if prob.dim == 1:
         x0s = x0s.reshape(-1, 1)
     elif x0s.ndim == 1:

@@ -8,18 +8,12 @@ with the same override syntax, so both give the same config.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from ..core.errors import ConfigError, UnknownNameError
+from .configs import CONFIG_DIR, experiment_names
 from .schema import DEFAULTS, register_schema
 
 __all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "experiment_config"]
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-
-
-def experiment_names() -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
 
 def experiment_doc(name: str) -> str:

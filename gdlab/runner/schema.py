@@ -28,6 +28,7 @@ from ..core.methods import ALPHA, METHODS, Method
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
 from ..tables.stats import REPORT_DEFAULTS
+from .configs import experiment_names
 
 __all__ = ["Starts", "Engine", "Shard", "SweepConfig", "DEFAULTS", "register_schema", "key_table", "Setting", "Sweep",
            "validate", "merge", "resolve_problem", "NOT_IN_ID"]
@@ -116,10 +117,10 @@ class SweepConfig:
     would stop at the first.
     """
 
-    experiment: Any = _key("default", "the experiment's name: results go to <out_dir>/<experiment>/<sweep_id>/", _name)
+    experiment: Any = _key("default", "the experiment's name: results go to out_dir/experiment/sweep_id/", _name)
     problems: Any = _key(["himmelblau"], "registry names, {name, dim, domain}, inline {name, expr, domain, …}, "
                                          "or {name, _target_, dim, domain}")
-    method: Any = _key(["gd"], "method names, or {name: m, <hyperparameter>: value or list} (gdlab list methods)")
+    method: Any = _key(["gd"], "method names, or {name: m, hyperparameter: value or list} (gdlab list methods)")
     alpha: Any = _key([0.01], "step sizes (sign_halving: the initial Δx)")
     momentum: Any = _key([0.9], "γ of the methods that have it (momentum, nesterov), unless their mapping sets it")
     starts: Any = _key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points, n, seed, points}")
@@ -138,7 +139,7 @@ class SweepConfig:
     stationary_tol: Any = _key(0.05, "point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this",
                                _positive)
     part_size: Any = _key(131_072, "runs per stored part: the unit of resume and of sharding", _int_at_least(1))
-    out_dir: Any = _key("results", "sweep folders go to <out_dir>/<experiment>/<sweep_id>/", _folder)
+    out_dir: Any = _key("results", "sweep folders go to out_dir/experiment/sweep_id/", _folder)
     engine: Any = _key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
     shard: Any = _key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
     lessons: Any = _key(None, "experiment=lessons: the scenarios to run one after the other")
@@ -167,7 +168,8 @@ def key_table() -> str:
                 add(f"{f.name}.", NESTED[f.name])
                 continue
             shown = json.dumps(default) if default is not None else "null"
-            rows.append(f"| `{prefix}{f.name}` | `{shown}` | {f.metadata['doc']} |")
+            doc = f.metadata["doc"].replace("|", "\\|")
+            rows.append(f"| `{prefix}{f.name}` | `{shown}` | {doc} |")
     add("", SweepConfig)
     return "\n".join(rows) + "\n"
 
@@ -457,6 +459,10 @@ def validate(config: Mapping | None) -> Sweep:
         names = cfg["lessons"] if isinstance(cfg["lessons"], (list, tuple)) else None
         if not names or not all(isinstance(n, str) for n in names):
             errors.append(f"lessons: must be a non-empty list of scenario names, got {cfg['lessons']!r}")
+        else:   # every scenario is a shipped experiment (gdlab.lessons checks the rest)
+            known = [n for n in experiment_names() if n not in ("default", "lessons")]
+            errors += [f"lessons: unknown scenario {n!r}{did_you_mean(n, known)} (known: {', '.join(known)})"
+                       for n in names if n not in known]
 
     if errors:
         raise ConfigError(errors)

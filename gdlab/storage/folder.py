@@ -192,10 +192,12 @@ class SweepFolder:
         """Remove temporary files left by processes that died mid-write (their pid is gone)."""
         removed = 0
         for tmp in self.path.rglob(".*.tmp-*"):
+            pid = tmp.name.rsplit("-", 1)[1]
             try:
-                os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
-                continue                       # that process is alive: it is still writing
-            except (ValueError, ProcessLookupError):
+                if pid.isdigit():
+                    os.kill(int(pid), 0)
+                    continue                   # that process is alive: it is still writing
+            except ProcessLookupError:
                 pass
             except PermissionError:
                 continue

@@ -1,0 +1,191 @@
+"""The package's shape: registries of one form, named hyperparameters, criteria as functions,
+one error base, the kernel cache keyed by value, the config keys declared once."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import optax
+import pytest
+
+import gdlab
+from gdlab.app.commands import list_main
+from gdlab.core.criteria import CRITERIA, Criterion, criterion
+from gdlab.core.methods import METHODS, Hyper, Method, method
+from gdlab.core.problems import PROBLEMS, ProblemEntry
+from gdlab.engine import kernel_cache_size
+from gdlab.lessons import SCENARIOS
+from gdlab.runner.schema import DEFAULTS, key_table, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+@pytest.fixture
+def scratch():
+    """Entries a test registers, taken out of their registries afterwards (other tests list them)."""
+    added = []
+    yield added
+    for registry, name in added:
+        registry.pop(name, None)
+
+
+REGISTRIES = {"problems": (PROBLEMS, ProblemEntry), "methods": (METHODS, Method), "criteria": (CRITERIA, Criterion)}
+
+
+@pytest.mark.parametrize("which", [*REGISTRIES, "scenarios"])
+def test_every_registry_is_a_name_to_entry_mapping_with_a_one_line_doc(which):
+    registry, kind = REGISTRIES.get(which, (SCENARIOS, object))
+    assert len(registry) >= 3
+    for name, entry in registry.items():
+        assert isinstance(entry, kind) and entry.name == name
+        assert entry.doc.strip() and "\n" not in entry.doc.strip().splitlines()[0]
+
+
+@pytest.mark.parametrize("which", list(REGISTRIES))
+def test_gdlab_list_prints_every_entry_of_its_registry(which, capsys):
+    assert list_main([which]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == REGISTRIES[which][0].names()
+
+
+def test_gdlab_list_experiments_names_every_shipped_experiment(capsys):
+    assert list_main(["experiments"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == sorted(p.stem for p in (ROOT / "gdlab" / "configs" / "experiment").glob("*.yaml"))
+    assert {"default", "lessons", *SCENARIOS} <= set(names)
+    assert list_main(["nothing"]) == 2
+
+
+def test_an_unknown_name_is_a_gdlab_error_and_a_key_error_with_the_closest_name():
+    for registry, bad, close in ((PROBLEMS, "himmelbalu", "himmelblau"), (METHODS, "momentun", "momentum"),
+                                 (CRITERIA, "grads", "grad")):
+        with pytest.raises(gdlab.UnknownNameError) as err:
+            registry.get_entry(bad)
+        assert isinstance(err.value, KeyError) and isinstance(err.value, gdlab.GdlabError)
+        assert f"did you mean {close!r}" in str(err.value)
+
+
+@pytest.mark.parametrize("call, kind", [
+    (lambda: validate({"alpha": [-1]}), gdlab.ConfigError),
+    (lambda: gdlab.get_problem("rosenbrock", 0), gdlab.ProblemError),
+    (lambda: gdlab.get_problem("himmelblau", 3), gdlab.ProblemError),
+    (lambda: gdlab.descend("himmelblau", "gd", [[1, 2], [3]]), gdlab.InputError),
+    (lambda: gdlab.descend("x**2 + y**", "gd", [[1, 2]]), gdlab.ExpressionError),
+    (lambda: gdlab.run_batch(gdlab.get_problem("himmelblau"), "gd", np.zeros((2, 3)), 0.1), gdlab.InputError),
+    (lambda: gdlab.run_batch(gdlab.get_problem("himmelblau"), "gd", np.zeros((2, 2)), {"alpha": 0.1, "b1": 1}),
+     gdlab.InputError),
+    (lambda: gdlab.load("/nonexistent/folder"), gdlab.FolderError),
+    (lambda: gdlab.sweep([1, 2]), gdlab.ConfigError),
+])
+def test_bad_input_raises_one_gdlab_error_naming_the_problem(call, kind):
+    with pytest.raises(kind) as err:
+        call()
+    assert isinstance(err.value, gdlab.GdlabError) and str(err.value)
+
+
+def test_no_module_of_gdlab_catches_a_tuple_of_builtin_exceptions():
+    broad = re.compile(r"except \((?:KeyError|ValueError|TypeError|SyntaxError)[^)]*,")
+    # (gdlab/core/inputs.py turns NumPy's conversion errors into gdlab's: the one such place)
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "gdlab").rglob("*.py") if p.name != "inputs.py"
+            for i, line in enumerate(p.read_text().splitlines(), 1) if broad.search(line)]
+    assert hits == [], hits
+
+
+def test_the_docs_key_table_is_the_schemas():
+    page = (ROOT / "docs" / "config.md").read_text()
+    block = page.split("<!-- keys:begin -->\n", 1)[1].split("<!-- keys:end -->", 1)[0]
+    assert block.strip() == key_table().strip()
+    for key in DEFAULTS:
+        assert f"`{key}" in block, key
+
+
+def test_a_registered_method_sweeps_its_hyperparameters_in_one_compilation_with_a_plain_loops_iterates(scratch):
+    """A method with two hyperparameters of its own (beyond alpha): every value is a traced row of
+    the kernel's (H, L) block, so a sweep over 4 × 3 values compiles one kernel, and each run's
+    iterates are those of a loop written here."""
+    name = "test_decayed_momentum"
+
+    @method(name, Hyper("beta", 0.5, 0.0, 1.0, high_closed=False), Hyper("shrink", 1.0, 0.0, 1.0, low_closed=False))
+    def _decayed(alpha, beta, shrink):
+        """momentum with a shrinking gradient, for the test"""
+        return optax.chain(optax.scale(shrink), optax.sgd(alpha, momentum=beta))
+    scratch.append((METHODS, name))
+
+    betas, shrinks = [0.0, 0.3, 0.6, 0.9], [0.25, 0.5, 1.0]
+    before = kernel_cache_size()
+    r = gdlab.sweep({"problems": ["paraboloid"], "method": [{"name": name, "beta": betas, "shrink": shrinks}],
+                     "alpha": [0.05], "starts": {"kind": "points", "points": [[3.0, -4.0]]}, "criterion": ["grad"],
+                     "epsilon": [1e-300], "max_iter": 25, "dtype": "float64", "traces": 1})
+    assert kernel_cache_size() - before == 1
+    runs = r.runs.sort_values("run_id")
+    assert list(runs.columns[:8]) == ["run_id", "problem", "dim", "method", "alpha", "momentum", "beta", "shrink"]
+    assert runs["momentum"].isna().all()
+    assert sorted(zip(runs["beta"], runs["shrink"])) == sorted((b, s) for b in betas for s in shrinks)
+    for row in runs.itertuples():
+        x, v = np.array([3.0, -4.0]), np.zeros(2)
+        for _ in range(25):
+            v = row.shrink * 2 * x + row.beta * v
+            x = x - 0.05 * v
+        np.testing.assert_allclose(gdlab.points(runs.loc[runs.run_id == row.run_id, "x_final"])[0], x,
+                                   rtol=0, atol=1e-13)
+
+
+def test_a_method_hyperparameter_out_of_range_or_unknown_is_named_with_the_method_and_range():
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"method": ["gd", {"name": "momentum", "momentum": [0.5, 1.5]}, {"name": "gd", "b1": 0.9}]})
+    text = str(err.value)
+    assert "method[1].momentum: 1.5 is outside [0, 1), the range of momentum's momentum" in text
+    assert "method[2].b1: method gd has no hyperparameter 'b1'" in text
+
+
+def test_a_method_mapping_sets_its_own_grid_and_the_top_level_momentum_list_still_works():
+    sw = validate({"method": ["gd", {"name": "momentum", "momentum": [0.5]}, "nesterov"], "alpha": [0.1, 0.01],
+                   "momentum": [0.9, 0.8]})
+    got = [(s.method.name, dict(s.hyper)) for s in sw.settings]
+    assert got == [("gd", {"alpha": 0.1}), ("gd", {"alpha": 0.01}),
+                   ("momentum", {"alpha": 0.1, "momentum": 0.5}), ("momentum", {"alpha": 0.01, "momentum": 0.5}),
+                   ("nesterov", {"alpha": 0.1, "momentum": 0.9}), ("nesterov", {"alpha": 0.1, "momentum": 0.8}),
+                   ("nesterov", {"alpha": 0.01, "momentum": 0.9}), ("nesterov", {"alpha": 0.01, "momentum": 0.8})]
+
+
+def test_a_registered_criterion_is_one_entry_and_fires_where_its_function_says(scratch):
+    """f itself below ε (a target on f): one @criterion function, no edit of the kernel."""
+    @criterion("f_below", at_start=True)
+    def _f_below(s):
+        """f(x_k) itself: stop once f is below ε (a target value)"""
+        return s.f
+    scratch.append((CRITERIA, "f_below"))
+    r = gdlab.descend("paraboloid", "gd", [[3.0, 4.0]], alpha=0.1, criterion=["f_below", "grad"],
+                      epsilon=[1e-2], max_iter=500)
+    stops = r.stops.set_index("criterion")
+    k = int(stops.loc["f_below", "step"])
+    # gd on x² + y² with α = 0.1 shrinks x by 0.8 a step: f_k = 25·0.64^k
+    assert k == int(np.ceil(np.log(1e-2 / 25) / np.log(0.64)))
+    assert stops.loc["f_below", "f_at_stop"] < 1e-2 <= 25 * 0.64 ** (k - 1)
+
+
+def test_identical_problems_share_one_compiled_kernel():
+    """The kernel cache is keyed by the problem's value (name and dimension, expression), not the
+    object: the same descent asked twice, from fresh mappings and strings, compiles once."""
+    for problem in ({"name": "rastrigin", "dim": 7}, "x**2 + 3*y**2 - x*y"):
+        before = kernel_cache_size()
+        for _ in range(2):
+            gdlab.descend(dict(problem) if isinstance(problem, dict) else problem, "gd", np.ones((3, 7 if
+                          isinstance(problem, dict) else 2)) * 0.1, alpha=0.001, max_iter=20)
+        assert kernel_cache_size() - before == 1, problem
+
+
+def test_two_definitions_under_one_name_are_refused_naming_both():
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"problems": ["himmelblau", {"name": "himmelblau", "expr": "x**2+y**2", "domain": [[-5, 5]] * 2}]})
+    assert "problems[1]: the name 'himmelblau' is also problems[0], with another definition" in str(err.value)
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"problems": [{"name": "p", "expr": "x**2", "domain": [[-1, 1]]},
+                               {"name": "p", "expr": "x**4", "domain": [[-1, 1]]}]})
+    assert "inline expression x**2 against inline expression x**4" in str(err.value)
+
+
+@pytest.mark.parametrize("key, values", [("alpha", [0.01, 0.01]), ("criterion", ["dx", "dx"]),
+                                         ("epsilon", [1e-3, 1e-3]), ("min_steps", [0, 0]),
+                                         ("problems", ["himmelblau", "himmelblau"])])
+def test_a_value_listed_twice_is_refused(key, values):
+    with pytest.raises(gdlab.ConfigError, match="listed twice"):
+        validate({key: values})
