@@ -148,7 +148,7 @@ def test_a_method_mapping_sets_its_own_grid_and_the_top_level_momentum_list_stil
 
 def test_a_registered_criterion_is_one_entry_and_fires_where_its_function_says(scratch):
     """f itself below ε (a target on f): one @criterion function, no edit of the kernel."""
-    @criterion("f_below", at_start=True)
+    @criterion("f_below", reads=("f",), at_start=True)
     def _f_below(s):
         """f(x_k) itself: stop once f is below ε (a target value)"""
         return s.f

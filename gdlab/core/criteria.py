@@ -28,14 +28,14 @@ from . import lanes
 from .errors import ConfigError
 from .registry import Registry
 
-__all__ = ["Status", "STATUS_NAMES", "StepValues", "Criterion", "CRITERIA", "criterion", "StopRule", "stop_rules",
+__all__ = ["Status", "STATUS_NAMES", "StepValues", "Criterion", "CRITERIA", "AT_THE_MOVE", "criterion", "StopRule", "stop_rules",
            "rule_arrays", "checkpoints"]
 
 
 class StepValues(NamedTuple):
     """What a criterion sees of step k, lanes last: x (d, L) after k updates, x_before (d, L) after
-    k − 1 (x itself at k = 0; ``None`` in a kernel none of whose criteria uses it), f and f_before
-    (L,), g = ∇f(x) (d, L), k (L,)."""
+    k − 1 (x itself at k = 0), f and f_before (L,), g = ∇f(x) (d, L), k (L,). A field the criterion
+    does not read (:attr:`Criterion.reads`) may be ``None``."""
 
     x: Any
     x_before: Any
@@ -45,43 +45,63 @@ class StepValues(NamedTuple):
     k: Any
 
 
+#: the values of a step that are at hand when the step is taken (before f and ∇f at the new point)
+AT_THE_MOVE = frozenset({"x", "x_before", "k"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Criterion:
     """A registry entry: ``value(step)`` is the quantity a rule compares with epsilon.
 
-    ``at_start``: the quantity is defined at k = 0, before any update (‖∇f‖ is; ‖Δx‖ is not).
-    ``uses_x_before``: the kernel must keep the point before (d more numbers a lane)."""
+    ``reads``: the :class:`StepValues` fields ``value`` reads. A criterion that reads the point
+    before and nothing but :data:`AT_THE_MOVE` is measured as the step is taken, and its value
+    carried (one number a lane); one that reads x_before with f or ∇f makes the kernel keep the
+    point before (d numbers a lane). ``at_start``: the quantity is defined at k = 0, before any
+    update (‖∇f‖ is; ‖Δx‖ is not)."""
 
     name: str
     value: Callable[[StepValues], Any]
     doc: str
+    reads: frozenset = frozenset(StepValues._fields)
     at_start: bool = False
-    uses_x_before: bool = False
+
+    @property
+    def at_the_move(self) -> bool:
+        return "x_before" in self.reads and self.reads <= AT_THE_MOVE
+
+    @property
+    def keeps_x_before(self) -> bool:
+        return "x_before" in self.reads and not self.at_the_move
 
 
 CRITERIA: Registry[Criterion] = Registry("criterion")
 
 
-def criterion(name: str, at_start: bool = False, uses_x_before: bool = False):
-    """Register ``value(step)`` as the stop criterion ``name``; its docstring is the entry's doc."""
+def criterion(name: str, reads: Iterable[str] = StepValues._fields, at_start: bool = False):
+    """Register ``value(step)`` as the stop criterion ``name`` (reading the StepValues fields
+    ``reads``); its docstring is the entry's doc."""
+    unknown = set(reads) - set(StepValues._fields)
+    if unknown:
+        raise ValueError(f"criterion {name!r} reads {sorted(unknown)}: not fields of StepValues {StepValues._fields}")
+
     def make(fn, **_):
-        return Criterion(name, fn, (fn.__doc__ or "").strip(), at_start, uses_x_before)
+        return Criterion(name, fn, (fn.__doc__ or "").strip(), frozenset(reads), at_start)
     return CRITERIA.register(make)
 
 
-@criterion("dx", uses_x_before=True)
+@criterion("dx", reads=("x", "x_before"))
 def _dx(s: StepValues):
     """‖x_k − x_{k−1}‖: the step just taken was short."""
     return lanes.norm(s.x - s.x_before)
 
 
-@criterion("df")
+@criterion("df", reads=("f", "f_before"))
 def _df(s: StepValues):
     """|f(x_k) − f(x_{k−1})|: f barely changed."""
     return jnp.abs(s.f - s.f_before)
 
 
-@criterion("grad", at_start=True)
+@criterion("grad", reads=("g",), at_start=True)
 def _grad(s: StepValues):
     """‖∇f(x_k)‖: the slope is nearly flat."""
     return lanes.norm(s.g)

@@ -31,7 +31,7 @@ from ..core import lanes as lanes_
 from ..core.criteria import CRITERIA, Status, StepValues
 from .layout import KernelSpec, buffered_rows, curve_steps, fills_at_on_host, float_dtype
 
-__all__ = ["Lanes", "where", "lane_fns", "uses_x_before"]
+__all__ = ["Lanes", "where", "lane_fns"]
 
 
 class Lanes(NamedTuple):
@@ -41,7 +41,8 @@ class Lanes(NamedTuple):
     x: Any          # (d, L): the current point, k updates from the start
     f: Any          # (L,): f(x)
     g: Any          # (d, L): ∇f(x)
-    x_before: Any   # (d, L): the point before (x itself at the start); (0, L) where no criterion uses it
+    x_before: Any   # (d, L): the point before (x itself at the start); (0, L) where no criterion keeps it
+    measured: Any   # (M, L): the criteria measured as the step was taken (‖Δx‖), for the step's judging
     f_before: Any   # (L,): f at the point before (f itself at the start): |Δf| is taken from it when judged
     opt: Any        # optax state, lanes last
     k: Any          # (L,) int32: updates done
@@ -60,11 +61,6 @@ class Lanes(NamedTuple):
 def where(cond, new, old):
     """Per-lane select over whole pytrees; ``cond`` is (L,) and broadcast over leading axes."""
     return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
-
-
-def uses_x_before(criteria) -> bool:
-    """Whether a kernel for these criteria (names) keeps each lane's point before."""
-    return any(CRITERIA[name].uses_x_before for name in criteria)
 
 
 def _value_and_grad(objective):
@@ -93,7 +89,10 @@ def lane_fns(spec: KernelSpec):
     C = len(curve_steps(spec.max_iter, spec.curves))
     R_at = 0 if fills_at_on_host(R) else R       # the rules whose f_at and x_at the lanes keep
     criteria = [CRITERIA[name] for name in spec.criteria]
-    keep_before = uses_x_before(spec.criteria)
+    # ‖Δx‖-like criteria are measured as the step is taken, while both points are at hand, and carried
+    # (a row a lane); the others are judged from the carry, which keeps the point before only for them
+    moved = [c for c in criteria if c.at_the_move]
+    keep_before = any(c.keeps_x_before for c in criteria)
     vg = _value_and_grad(spec.objective)
     # each lane's hyperparameters are its column of hp (H, L), in the method's row order
     v_init = jax.vmap(lambda x, hp: make(hp).init(x), in_axes=-1, out_axes=-1)
@@ -104,7 +103,8 @@ def lane_fns(spec: KernelSpec):
         hp = jnp.ones((H, L), dt)
         f, g = vg(x)
         return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g,
-                     x_before=x if keep_before else jnp.zeros((0, L), dt), f_before=f,
+                     x_before=x if keep_before else jnp.zeros((0, L), dt),
+                     measured=jnp.zeros((len(moved), L), dt), f_before=f,
                      opt=v_init(x, hp), k=jnp.zeros((L,), jnp.int32),
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R_at, L), jnp.nan, dt), x_at=jnp.full((R_at, d, L), jnp.nan, dt), hp=hp,
@@ -123,6 +123,7 @@ def lane_fns(spec: KernelSpec):
         # entry the new run reaches, and the packing blanks the others (fired < 0, checkpoint > k)
         x_before = jnp.where(take, x, lanes.x_before) if keep_before else lanes.x_before
         return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, x_before=x_before,
+                              measured=jnp.where(take, 0, lanes.measured),
                               f_before=jnp.where(take, f, lanes.f_before), opt=opt, k=jnp.where(take, 0, lanes.k),
                               status=jnp.where(take, Status.running, lanes.status),
                               fired=jnp.where(take, -1, lanes.fired), hp=hp)
@@ -142,7 +143,7 @@ def lane_fns(spec: KernelSpec):
         seen = StepValues(x, lanes.x_before if keep_before else None, f, lanes.f_before, g, k)
         value = None
         for code, entry in enumerate(criteria):
-            q = entry.value(seen)
+            q = lanes.measured[moved.index(entry)] if entry.at_the_move else entry.value(seen)
             value = q if value is None else jnp.where(crit == code, q, value)
         value = jnp.broadcast_to(jnp.zeros_like(f) if value is None else value, crit.shape[:1] + f.shape)
         # A comparison with nan is false, and a nonfinite step is refused outright:
@@ -171,7 +172,11 @@ def lane_fns(spec: KernelSpec):
         x_new = jnp.where(go, x + updates.astype(dt), x)
         opt = where(go, opt_next, lanes.opt)
         f_new, g_new = vg(x_new)
+        # the criteria measured as the step is taken, from both points while both are at hand
+        taken = StepValues(x_new, x, None, None, None, k + go.astype(jnp.int32))
+        measured = jnp.stack([c.value(taken) for c in moved]) if moved else lanes.measured
         lanes = lanes._replace(x=x_new, f=f_new, g=g_new, x_before=x if keep_before else lanes.x_before,
+                               measured=measured,
                                f_before=f, opt=opt, k=k + go.astype(jnp.int32),
                                status=status, fired=fired)
         return lanes, (x, f, gnorm)
