@@ -8,6 +8,7 @@ to exit statuses in one place.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def point_main(argv: list[str]) -> int:
         coords = [float(v) for v in argv[1:]]
     except ValueError:
         print(f"error: the point's coordinates must be numbers, got {argv[1:]}", file=sys.stderr)
+        return 2
+    if not all(math.isfinite(c) for c in coords):
+        print(f"error: the point's coordinates must be finite numbers, got {argv[1:]}", file=sys.stderr)
         return 2
     try:
         info = inspect_point(argv[0], coords)

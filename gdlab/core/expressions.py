@@ -36,6 +36,7 @@ MAX_LENGTH = 5000
 MAX_DEPTH = 40
 MAX_EXPONENT = 64.0
 MAX_NUMBER = 1e30
+MAX_DIM = 10_000      # variables of an expression: x1 … x10000
 _XYZ = ("x", "y", "z")
 _XN = re.compile(r"^x([1-9][0-9]*)$")
 
@@ -65,7 +66,7 @@ def _check(node: ast.AST, text: str, depth: int = 0) -> None:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ExpressionError(f"only numbers are allowed as constants, not {_piece(node, text)}")
-        if not math.isfinite(node.value) or abs(node.value) > MAX_NUMBER:
+        if abs(node.value) > MAX_NUMBER or not math.isfinite(node.value):     # an int of 400 digits too
             raise ExpressionError(f"number {_piece(node, text)} is out of range (|n| ≤ {MAX_NUMBER:g})")
         return None
     if isinstance(node, ast.Name):
@@ -166,10 +167,14 @@ def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):       # thousands of unary minus signs: Python's parser gives up
+        raise ExpressionError(f"expression nests deeper than {MAX_DEPTH} levels") from None
     _check(tree, text.strip())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in CONSTANTS}
     coords = _variables(names)
     need = max(coords.values(), default=-1) + 1
+    if need > MAX_DIM:
+        raise ExpressionError(f"expression uses x{need}: at most {MAX_DIM:,} variables (x1 … x{MAX_DIM})")
     dim = need if dim is None else int(dim)
     if dim < max(need, 1):
         raise ExpressionError(f"expression uses {sorted(coords)} but dim is {dim}")

@@ -22,7 +22,7 @@ from .errors import InputError
 __all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_info", "format_point", "curvature"]
 
 
-POINT_TYPES = np.array(["minimum", "maximum", "saddle", "degenerate", "non_stationary"], dtype=object)
+POINT_TYPES = np.array(["minimum", "maximum", "saddle", "degenerate", "non_stationary", "undefined"], dtype=object)
 
 
 def _eigh(h):
@@ -45,16 +45,19 @@ def _eigh(h):
 
 @functools.lru_cache(maxsize=64)
 def curvature(objective):
-    """x → (the Hessian's eigenvalues, ‖H⁺∇f‖), both from one symmetric eigendecomposition: H⁺
-    keeps 1/λ where |λ| is above pinv's cutoff (10·d·eps·max|λ|) and 0 elsewhere, which is
-    pinv's answer for a symmetric matrix at a third of the cost of an SVD and a second eigvalsh."""
+    """x → (the Hessian's eigenvalues, ‖H⁺∇f‖, the part of ∇f along H's zero eigenvalues), all
+    from one symmetric eigendecomposition: H⁺ keeps 1/λ where |λ| is above pinv's cutoff
+    (10·d·eps·max|λ|) and 0 elsewhere, which is pinv's answer for a symmetric matrix at a third of
+    the cost of an SVD and a second eigvalsh. The last is the slope the Hessian cannot account
+    for (f = 3x: all of it), which H⁺ drops from the Newton step."""
     def one(x):
         h = jax.hessian(objective.fn)(x)
         lam, v = _eigh(h)
         keep = jnp.abs(lam) > 10 * h.shape[0] * jnp.finfo(h.dtype).eps * jnp.max(jnp.abs(lam))
         along = v.T @ jax.grad(objective.fn)(x)
         newton = v @ jnp.where(keep, along / jnp.where(keep, lam, 1), 0)
-        return lam, jnp.sqrt(jnp.sum(newton ** 2))
+        flat = jnp.where(keep, 0, along)
+        return lam, jnp.sqrt(jnp.sum(newton ** 2)), jnp.sqrt(jnp.sum(flat ** 2))
     return jax.jit(jax.vmap(one))
 
 
@@ -62,9 +65,12 @@ def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float =
     """Classify points by the eigenvalues of the Hessian: minimum, maximum, saddle or degenerate.
 
     A point whose Newton step ‖H⁺∇f‖ (the distance to the stationary point the
-    quadratic model predicts) exceeds ``stationary_tol`` is ``non_stationary``:
-    a stop far from any stationary point is not a minimum, whatever the
-    curvature there. An eigenvalue counts as zero below √(machine eps)·max(1, max|λ|).
+    quadratic model predicts) exceeds ``stationary_tol``, or whose gradient has
+    a part above ``stationary_tol`` along a zero eigenvalue (where the Hessian
+    says nothing: f = 3x), is ``non_stationary``: a point with a slope is not a
+    minimum, whatever the curvature there. A point where x, ∇f or the Hessian is
+    not finite is ``undefined``. An eigenvalue counts as zero below
+    √(machine eps)·max(1, max|λ|).
     """
     return POINT_TYPES[point_kinds(problem, xs, dtype, stationary_tol)]
 
@@ -79,15 +85,17 @@ def point_kinds(problem, xs, dtype: str = "float64", stationary_tol: float = 0.0
     # padded (with the first point) to a power of two, so parts of any size share one compilation
     padded = np.concatenate([xs, np.broadcast_to(xs[:1], ((1 << math.ceil(math.log2(n))) - n, problem.dim))])
     with jax.enable_x64(dtype == "float64"):
-        eig, newton = curvature(problem.objective)(jnp.asarray(padded, dt))
-        eig, newton = np.asarray(eig, dtype=np.float64)[:n], np.asarray(newton, dtype=np.float64)[:n]
-    tol = np.sqrt(np.finfo(dt).eps) * np.maximum(1.0, np.abs(eig).max(axis=1, initial=0.0))[:, None]
+        eig, newton, flat = curvature(problem.objective)(jnp.asarray(padded, dt))
+        eig, newton, flat = (np.asarray(a, dtype=np.float64)[:n] for a in (eig, newton, flat))
+    with np.errstate(invalid="ignore", over="ignore"):
+        tol = np.sqrt(np.finfo(dt).eps) * np.maximum(1.0, np.abs(eig).max(axis=1, initial=0.0))[:, None]
     pos = (eig > tol).all(axis=1)
     neg = (eig < -tol).all(axis=1)
     mixed = (eig > tol).any(axis=1) & (eig < -tol).any(axis=1)
     kind = np.select([pos, neg, mixed], [0, 1, 2], 3)
-    kind = np.where(np.isfinite(eig).all(axis=1), kind, 3)
-    return np.where(np.isfinite(newton) & (newton > stationary_tol), 4, kind)
+    kind = np.where((newton > stationary_tol) | (flat > stationary_tol), 4, kind)
+    finite = np.isfinite(xs).all(axis=1) & np.isfinite(eig).all(axis=1) & np.isfinite(newton) & np.isfinite(flat)
+    return np.where(finite, kind, 5)
 
 
 class PointInfo(NamedTuple):
@@ -97,7 +105,7 @@ class PointInfo(NamedTuple):
     grad: np.ndarray          # ∂f/∂x_i
     hessian: np.ndarray       # ∂²f/∂x_i∂x_j
     eigenvalues: np.ndarray   # of the Hessian, ascending
-    point_type: str           # minimum | maximum | saddle | degenerate | non_stationary
+    point_type: str           # minimum | maximum | saddle | degenerate | non_stationary | undefined
 
 
 def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> PointInfo:
@@ -132,6 +140,7 @@ _MEANING = {
     "saddle": "∇f = 0 and the Hessian has eigenvalues of both signs",
     "degenerate": "∇f = 0 but an eigenvalue is 0: the Hessian cannot tell",
     "non_stationary": "∇f ≠ 0: not a stationary point",
+    "undefined": "f, ∇f or the Hessian is not finite here: the point has no type",
 }
 
 

@@ -83,7 +83,7 @@ def _sum_rows(v):
     Rastrigin step 1.4–1.8× slower at 2 to 10 dimensions. On one point (d,), a reduce, which a
     vmap over points batches into a reduce along the contiguous axis (the row additions there
     read strided columns: a vmapped Rastrigin 10-D descent went 3× slower)."""
-    if v.ndim == 1:
+    if v.ndim == 1 or v.shape[0] > 64:     # many coordinates: one reduce, not a chain the compiler unrolls
         return jnp.sum(v, axis=0)
     out = v[0]
     for i in range(1, v.shape[0]):
@@ -198,6 +198,7 @@ def _made(entry: ProblemEntry, d: int) -> Problem:
 
 
 PROBLEMS: Registry[ProblemEntry] = Registry("problem", "or define one inline with expr")
+MAX_DIM = 10_000      # gdlab runs many small descents: a lane holds a point and its gradient
 
 
 def problem(name: str, dim: int | None, default_dim: int | None = None):
@@ -220,8 +221,8 @@ def get_problem(name: str, dim: int | None = None) -> Problem:
         raise ProblemError(f"problem {name!r}: dim must be a whole number, got {dim!r}")
     if entry.dim is not None and dim != entry.dim:
         raise ProblemError(f"problem {name!r} is {entry.dim}-dimensional, not {dim}-dimensional")
-    if dim < 1:
-        raise ProblemError(f"problem {name!r}: dimension must be at least 1, got {dim}")
+    if not 1 <= dim <= MAX_DIM:
+        raise ProblemError(f"problem {name!r}: dimension must be in [1, {MAX_DIM:,}], got {dim:,}")
     prob = entry.make(int(dim))
     if entry.dim is None and dim != entry.default_dim:   # rastrigin-10d beside rastrigin in one sweep
         prob = dataclasses.replace(prob, name=f"{name}-{dim}d")

@@ -28,6 +28,7 @@ from ..core.methods import ALPHA, METHODS, Method
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
 from ..tables.stats import REPORT_DEFAULTS
+from .budget import budget_problems
 from .configs import experiment_names
 
 __all__ = ["Starts", "Engine", "Shard", "SweepConfig", "DEFAULTS", "register_schema", "key_table", "Setting", "Sweep",
@@ -54,6 +55,12 @@ def _int_at_least(low: int, none_ok: bool = False):
         if _is_int(v) and v >= low:
             return None
         return f"must be an integer ≥ {low}{' or null' if none_ok else ''}, got {v!r}"
+    return check
+
+
+def _int_between(low: int, high: int):
+    def check(v):
+        return None if _is_int(v) and low <= v <= high else f"must be an integer in [{low}, {high:,}], got {v!r}"
     return check
 
 
@@ -127,7 +134,7 @@ class SweepConfig:
     criterion: Any = _key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
     epsilon: Any = _key([1.0e-3, 1.0e-6], "the criteria's tolerances")
     min_steps: Any = _key([0], "steps before a rule may fire")
-    max_iter: Any = _key(10_000, "the hard cap on a run's steps", _int_at_least(1))
+    max_iter: Any = _key(10_000, "the hard cap on a run's steps", _int_between(1, 2 ** 31 - 2))
     dtype: Any = _key("float32", "float32 or float64", _one_of("float32", "float64"))
     diverge_x: Any = _key(1.0e8, "|x|∞ past this: diverged", _positive)
     diverge_f: Any = _key(1.0e30, "|f| past this: diverged", _positive)
@@ -428,7 +435,8 @@ def validate(config: Mapping | None) -> Sweep:
     criterion = grid("criterion", lambda v: isinstance(v, str) and v in CRITERIA,
                      f"must be one of {', '.join(CRITERIA)}", CRITERIA)
     epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
-    min_steps = grid("min_steps", lambda v: _is_int(v) and v >= 0, "must be an integer ≥ 0")
+    min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= 2 ** 31 - 2,
+                     f"must be an integer in [0, {2 ** 31 - 2:,}]")
 
     for f in dataclasses.fields(SweepConfig):
         check = f.metadata["check"]
@@ -469,7 +477,7 @@ def validate(config: Mapping | None) -> Sweep:
     hyper_columns = [ALPHA, "momentum"]
     for s in settings:
         hyper_columns += [name for name, _ in s.hyper if name not in hyper_columns]
-    return Sweep(
+    sw = Sweep(
         experiment=cfg["experiment"], problems=tuple(problems), settings=tuple(settings),
         hyper_columns=tuple(hyper_columns), starts=dict(cfg["starts"]),
         rules=tuple(stop_rules(criterion, [float(e) for e in epsilon], [int(m) for m in min_steps])),
@@ -478,6 +486,10 @@ def validate(config: Mapping | None) -> Sweep:
         success_tol=float(cfg["success_tol"]), stationary_tol=float(cfg["stationary_tol"]),
         f_target=float(cfg["f_target"]), part_size=int(cfg["part_size"]), out_dir=cfg["out_dir"],
         engine=dict(cfg["engine"]), shard=dict(cfg["shard"]), config=cfg)
+    too_big = budget_problems(sw)      # from the counts alone: nothing the size of the sweep is built first
+    if too_big:
+        raise ConfigError(too_big)
+    return sw
 
 
 def _check_keys(key: str, mapping: Mapping, errors: list[str]):

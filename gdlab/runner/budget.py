@@ -1,0 +1,79 @@
+"""What a sweep will ask of the machine, estimated before anything is computed, and refused where it cannot fit.
+
+Nothing proportional to the number of runs is built here: the counts come from
+the settings and the starts' kind, so a config asking for 10¹² starts is
+refused in a millisecond. The estimates are of memory (the kernel's lanes on a
+device, a part's tables on the host, the traced paths of a part), each named
+by the key that sets it, with the numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ..core.criteria import checkpoints
+from ..engine.layout import device_bytes, lane_bytes
+
+if TYPE_CHECKING:
+    from .schema import Sweep
+
+__all__ = ["MAX_PARTS", "MAX_STEP", "host_bytes", "budget_problems", "n_runs_of"]
+
+MAX_PARTS = 1_000_000          # a sweep's parts: each is a file per table and a record on disk
+MAX_STEP = 2 ** 31 - 2         # steps are counted in int32 in the kernel
+
+
+def host_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def n_runs_of(sw: Sweep) -> int:
+    """The sweep's runs (all shards), from the counts alone."""
+    total = 0
+    for p in sw.problems:
+        kind = sw.starts.get("kind")
+        n = int(sw.starts["n"]) ** p.dim if kind == "grid" else int(sw.starts["n"]) if kind == "uniform" \
+            else len(sw.starts["points"])
+        total += n * len(sw.settings)
+    return total
+
+
+def budget_problems(sw: Sweep) -> list[str]:
+    """What cannot fit in this machine, one message a key (empty where everything fits)."""
+    out = []
+    runs = n_runs_of(sw)
+    parts = -(-runs // sw.part_size)
+    if parts > MAX_PARTS:
+        out.append(f"starts: the sweep is {runs:,} runs, {parts:,} parts of part_size {sw.part_size:,}; at most "
+                   f"{MAX_PARTS:,} parts (fewer starts, or split it into separate sweeps)")
+    dims = {p.dim for p in sw.problems}
+    d = max(dims)
+    per_lane = max(lane_bytes(p.dim, len(sw.rules), sw.max_iter, sw.engine.get("chunk"), sw.dtype, sw.curves,
+                              max(len(s.hyper) for s in sw.settings)) for p in sw.problems)
+    room = device_bytes()
+    lanes = sw.engine.get("lanes")
+    if lanes and lanes * per_lane > room // 2:
+        out.append(f"engine.lanes: {lanes:,} lanes of {_size(per_lane)} each need {_size(lanes * per_lane)}, more "
+                   f"than half of a device's {_size(room)}; leave it null (gdlab sizes it) or give fewer")
+    # a part's tables on the host: the runs (x0, x_final as lists), the stops and the curves, in float64
+    rows_per_run = (2 * d + 12) + len(sw.rules) * 10 + (len(checkpoints(sw.max_iter)) * 4 if sw.curves else 0)
+    part_bytes = sw.part_size * rows_per_run * 8 * 3    # the records, the frames, the arrow tables
+    if part_bytes > host_bytes() // 2:
+        out.append(f"part_size: a part of {sw.part_size:,} runs takes about {_size(part_bytes)} on the host, more "
+                   f"than half of its {_size(host_bytes())}; give a smaller part_size")
+    # the traced runs of one setting replay up to max_iter steps each, (d + 1) numbers a step, in one call
+    traced = min(sw.traces, max(1, runs // max(1, len(sw.settings) * len(sw.problems))))
+    trace_bytes = traced * (sw.max_iter + 1) * (d + 1) * 8 * 3
+    if trace_bytes > host_bytes() // 4:
+        out.append(f"traces: {traced:,} full trajectories of up to {sw.max_iter + 1:,} steps take about "
+                   f"{_size(trace_bytes)}, more than a quarter of this machine's {_size(host_bytes())}; keep fewer "
+                   "(traces=…) or lower max_iter")
+    return out
