@@ -73,7 +73,7 @@ def test_the_command_line_refuses_an_impossible_sweep_at_once_and_writes_nothing
     proc = subprocess.run([sys.executable, "-m", "gdlab", f"out_dir={out}", "starts.kind=uniform",
                            "starts.n=1000000000000"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "starts: the sweep is 1,000,000,000,000 runs" in proc.stderr
+    assert "starts: the sweep is 12,000,000,000,000 runs" in proc.stderr     # the default experiment: 12 settings
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
