@@ -83,3 +83,208 @@ def test_ragged_starts_and_a_list_for_a_config_are_named_not_numpys_words():
     with pytest.raises(gdlab.ConfigError, match="a sweep config is a mapping"):
         gdlab.sweep([1, 2])
     assert np.isfinite(gdlab.descend("himmelblau", "gd", [[1, 2]], max_iter=5).runs["f_final"]).all()
+
+
+# --- damaged data, never reused -------------------------------------------------------------
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import warnings  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gdlab.app.commands import verify_main  # noqa: E402
+from gdlab.runner.execute import run_to_folder  # noqa: E402
+from gdlab.storage.verify import verify  # noqa: E402
+
+SMALL = {"experiment": "damage", "problems": ["himmelblau"], "method": ["gd"], "alpha": [0.01, 0.02],
+         "starts": {"kind": "grid", "n": 6}, "criterion": ["df", "grad"], "epsilon": [1e-6], "max_iter": 300,
+         "dtype": "float64", "traces": 1, "part_size": 16}
+
+
+def _tables(folder):
+    r = gdlab.load(folder)
+    return {t: getattr(r, t) for t in ("runs", "stops", "curves", "traces")}
+
+
+def _same(a, b):
+    for t in a:
+        assert a[t].equals(b[t]), t
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("finished")
+    folder = run_to_folder(validate(SMALL), root, log=lambda _: None, show_progress=False)
+    return folder, _tables(folder)
+
+
+@pytest.fixture
+def sweep_copy(finished, tmp_path):
+    folder, tables = finished
+    copy = tmp_path / folder.parent.name / folder.name
+    shutil.copytree(folder, copy)
+    return copy, tables
+
+
+def _resume(folder):
+    said = []
+    run_to_folder(validate(SMALL), folder.parent.parent, log=said.append, show_progress=False)
+    return "\n".join(said)
+
+
+def _report_exit(folder):
+    proc = subprocess.run([sys.executable, "-c", "from gdlab.app.cli import report_main; report_main()", str(folder)],
+                          capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stderr
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset % len(data)] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_bit_in_a_part_is_named_by_verify_load_and_the_report_and_recomputed_by_resume(sweep_copy):
+    folder, original = sweep_copy
+    part = folder / "runs" / "part-00002.parquet"
+    _flip(part, 200)
+    assert any("runs/part-00002.parquet" in line for line in verify(folder))
+    with pytest.raises(gdlab.FolderError, match="runs/part-00002.parquet"):
+        gdlab.load(folder)
+    code, err = _report_exit(folder)
+    assert code == 1 and "runs/part-00002.parquet" in err and "Traceback" not in err
+    said = _resume(folder)
+    assert "part 2: runs/part-00002.parquet is not the file that was written" in said and "computing it again" in said
+    assert verify(folder) == []
+    _same(_tables(folder), original)
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda f: (f / "stops" / "part-00001.parquet").unlink(), "stops/part-00001.parquet"),
+    (lambda f: (f / "curves" / "part-00003.parquet").write_bytes(
+        (f / "curves" / "part-00003.parquet").read_bytes()[:100]), "curves/part-00003.parquet"),
+])
+def test_a_missing_or_truncated_part_is_named_and_never_read_as_fewer_runs(sweep_copy, damage, says):
+    folder, original = sweep_copy
+    damage(folder)
+    assert any(says in line for line in verify(folder))
+    with pytest.raises(gdlab.FolderError, match=says):
+        gdlab.load(folder)
+    code, err = _report_exit(folder)
+    assert code == 1 and says in err and "Traceback" not in err
+    said = _resume(folder)
+    assert "computing it again" in said
+    _same(_tables(folder), original)
+
+
+@pytest.mark.parametrize("record", [None, "garbage{", '{"part": 9}', '[1, 2]'])
+def test_a_deleted_or_garbage_part_record_is_named_by_verify_and_recomputed_by_resume(sweep_copy, record):
+    folder, original = sweep_copy
+    path = folder / "parts" / "part-00004.json"
+    path.unlink() if record is None else path.write_text(record)
+    damage = verify(folder)
+    assert any("part-00004.json" in line or "part 4:" in line for line in damage), damage
+    assert verify_main([str(folder)]) == 1
+    said = _resume(folder)
+    assert "part 4:" in said and "computing it again" in said
+    assert verify(folder) == []
+    _same(_tables(folder), original)
+
+
+@pytest.mark.parametrize("manifest", ['{"parts": {"runs": [', "[1, 2, 3]", '{"status": "complete"}', "folder"])
+def test_a_damaged_manifest_is_a_message_and_resume_rebuilds_it_from_the_records(sweep_copy, manifest, capsys):
+    folder, original = sweep_copy
+    path = folder / "manifest.json"
+    path.unlink()
+    path.mkdir() if manifest == "folder" else path.write_text(manifest)
+    with pytest.raises(gdlab.FolderError, match="manifest.json"):
+        gdlab.load(folder)
+    assert verify_main([str(folder)]) == 1
+    assert "manifest.json" in capsys.readouterr().err
+    if manifest == "folder":
+        path.rmdir()
+    said = _resume(folder)
+    assert "nothing to compute" in said
+    assert verify(folder) == []
+    _same(_tables(folder), original)
+
+
+def test_a_missing_manifest_with_finished_parts_says_so(sweep_copy):
+    folder, _ = sweep_copy
+    (folder / "manifest.json").unlink()
+    with pytest.raises(gdlab.FolderError, match="has finished parts but no manifest.json"):
+        gdlab.load(folder)
+
+
+def test_readers_read_the_parts_the_manifest_listed_as_one_snapshot(sweep_copy):
+    """A manifest written while another shard still worked lists fewer parts than are on disk:
+    load and the report read those it lists (whole runs), and say the sweep is partial."""
+    folder, original = sweep_copy
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for table in manifest["parts"]:
+        manifest["parts"][table] = [e for e in manifest["parts"][table] if "part-00004" not in e["file"]]
+    manifest["status"] = "partial: 4 of 5 parts"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="partial sweep"):
+        r = gdlab.load(folder)
+    cut = original["runs"]["run_id"] < 64
+    assert r.runs.equals(original["runs"][cut].reset_index(drop=True))
+    code, _ = _report_exit(folder)
+    assert code == 0
+    assert "partial sweep" in (folder / "report" / "summary.md").read_text()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.integers(0, 10 ** 6), offset=st.integers(0, 10 ** 9))
+def test_a_random_byte_flipped_in_a_random_part_file_is_named_or_repaired_never_used(finished, tmp_path_factory,
+                                                                                     which, offset):
+    source, original = finished
+    folder = tmp_path_factory.mktemp("flip") / source.parent.name / source.name
+    shutil.copytree(source, folder)
+    files = sorted(p for p in folder.rglob("part-*") if p.is_file())
+    target = files[which % len(files)]
+    _flip(target, offset)
+    assert verify(folder) != []                   # verify names it, whatever the file
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _same(_tables(folder), original)      # load either refuses or gives the original numbers
+    except gdlab.FolderError as exc:
+        assert target.name in str(exc)
+    said = _resume(folder)                        # resume repairs: the numbers are the original's
+    assert "computing it again" in said
+    assert verify(folder) == []
+    _same(_tables(folder), original)
+
+
+# --- stopping: at once, saying so ---------------------------------------------------------------
+
+import signal  # noqa: E402
+import time  # noqa: E402
+
+BUSY = ["problems=[{name: rosenbrock, dim: 8}]", "method=[gd]", "alpha=[1e-5]", "starts.kind=uniform",
+        "starts.n=400000", "part_size=100000", "criterion=[grad]", "epsilon=[1e-12]", "max_iter=50000", "traces=0",
+        "curves=false"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_mid_kernel_call_exits_within_seconds_saying_what_is_kept(tmp_path, sig, code, word):
+    """Each kernel call here runs for tens of seconds; the signal arrives during one. The process
+    says what it keeps and exits at once (the call on the devices is left, not waited for)."""
+    p = subprocess.Popen([sys.executable, "-m", "gdlab", f"out_dir={tmp_path}", *BUSY], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("default/*/config.yaml")) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(6)                     # compiled, and deep in the first long call
+    assert p.poll() is None, p.communicate()[1][-2000:]
+    sent = time.time()
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=120)
+    took = time.time() - sent
+    assert p.returncode == code, err[-1000:]
+    assert f"{word}: finished parts are saved; run the same command again to resume" in err
+    assert took < 5, took

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 __all__ = ["main", "run", "report_main", "EXIT_BAD_CONFIG"]
 
 EXIT_BAD_CONFIG = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _log(msg: str) -> None:
@@ -79,8 +82,17 @@ def _exit_on_error(interrupted: str):
              "Finished parts are kept; fix this and run the same command again to resume.")
         sys.exit(1)
     except KeyboardInterrupt:
-        _log(interrupted)
-        sys.exit(EXIT_INTERRUPTED)
+        terminated = _catch_ctrl_c.received == signal.SIGTERM
+        _log(interrupted.replace("interrupted", "terminated", 1) if terminated else interrupted)
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        # A kernel call still running on the devices cannot be cancelled, and Python would wait for
+        # its thread at exit (tens of seconds on a long call); finished parts are whole on disk by now
+        # (the sweep waits for the part being written before it lets the interrupt through)
+        if any(t.name.startswith("gdlab-launch") and t.is_alive() for t in threading.enumerate()):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        sys.exit(code)
 
 
 def _task(cfg) -> None:
@@ -102,20 +114,23 @@ _task.started = False
 
 
 def _catch_ctrl_c() -> None:
-    """Ctrl-C raises KeyboardInterrupt as usual and also sets a flag the sweep checks between kernel calls."""
-    import signal
-    import threading
-
+    """Ctrl-C (and SIGTERM, a cluster's stop) raise KeyboardInterrupt and also set a flag the sweep
+    checks between kernel calls; :func:`_exit_on_error` says which it was."""
     from ..runner.execute import INTERRUPTED
 
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         INTERRUPTED.set()
+        _catch_ctrl_c.received = signum
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+_catch_ctrl_c.received = None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,6 @@ to exit statuses in one place.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -45,6 +44,8 @@ def point_main(argv: list[str]) -> int:
 
 def verify_main(argv: list[str]) -> int:
     """``gdlab verify <sweep folder>``: every part against the manifest; a lessons folder, each of its sweeps."""
+    from ..core.errors import FolderError
+    from ..lessons.page import read_listing
     from ..storage.folder import SweepFolder
     from ..storage.verify import verify
 
@@ -54,12 +55,20 @@ def verify_main(argv: list[str]) -> int:
         return 2
     listing = Path(argv[0]) / "lessons.json"
     if listing.exists():   # a lessons folder: verify each scenario's sweep
-        entries = json.loads(listing.read_text())["scenarios"]
-        codes = [verify_main([str((Path(argv[0]) / e["folder"]).resolve())]) for e in entries]
+        try:
+            entries = [e["folder"] for e in read_listing(listing.parent)["scenarios"]]
+        except FolderError as exc:
+            print(f"damaged: {exc}", file=sys.stderr)
+            return 1
+        codes = [verify_main([str((Path(argv[0]) / folder).resolve())]) for folder in entries]
         bad = sum(c != 0 for c in codes)
         print(f"{'ok' if not bad else 'damaged'}: {len(entries) - bad} of {len(entries)} lesson sweeps verified")
         return 1 if bad else 0
-    damage = verify(argv[0])
+    try:
+        damage = verify(argv[0])
+    except FolderError as exc:      # no readable manifest: the damage is the folder's
+        print(f"damaged: {exc}", file=sys.stderr)
+        return 1
     if damage:
         for line in damage:
             print(f"damaged: {line}")

@@ -205,7 +205,10 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     useful = executed = chunks_run = 0
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
     device_idle, chunks, blind, waited, cycled, back = host_bound, [], [], 0.0, 0.0, time.perf_counter()
-    with ThreadPoolExecutor(1, thread_name_prefix="gdlab-launch") as launcher:
+    # A batch stopped midway (Ctrl-C, an error in the caller) returns at once: the call on the devices
+    # cannot be cancelled, so it is left to finish on its thread rather than waited for.
+    launcher, finished = ThreadPoolExecutor(1, thread_name_prefix="gdlab-launch"), False
+    try:
         pending, held = dispatch(0), None
         for g in range(1, len(groups) + 1):
             ahead = dispatch(g)
@@ -235,6 +238,9 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
                 free_out.append(held)
             held, out = out, None
             pending = ahead
+        finished = True
+    finally:
+        launcher.shutdown(wait=finished, cancel_futures=True)
     # every device's last call drained it: each lane is empty, as good as new for the next batch
     keep_idle_lanes((spec, devices), lanes)
     if stats is not None:

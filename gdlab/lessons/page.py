@@ -11,19 +11,37 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core.errors import FolderError
 from ..report.page import PAGE_CSS
 from ..report.render import FigureWriter
 from ..storage.load import load
 from ..tables.results import Results
 from .scenarios import NUMBER_COLUMNS, SCENARIOS, Scenario, lesson_figure, lesson_numbers
 
-__all__ = ["build_lessons_page", "lesson_section", "report_sections", "section_md"]
+__all__ = ["build_lessons_page", "lesson_section", "report_sections", "section_md", "read_listing"]
+
+
+def read_listing(page_dir: Path | str) -> dict:
+    """A lessons folder's ``lessons.json`` ({scenarios: [{name, folder}, …]}), or FolderError saying
+    what is wrong with it."""
+    path = Path(page_dir) / "lessons.json"
+    try:
+        listing = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FolderError(f"{path} cannot be read ({type(exc).__name__}): run gdlab experiment=lessons again to "
+                          "rebuild it") from None
+    entries = listing.get("scenarios") if isinstance(listing, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and e.get("name") in SCENARIOS
+                                                and isinstance(e.get("folder"), str) for e in entries):
+        raise FolderError(f"{path} is not a list of lesson scenarios and their folders: run gdlab "
+                          "experiment=lessons again to rebuild it")
+    return listing
 
 
 def build_lessons_page(page_dir: Path | str, log: Callable[[str], None] = print) -> Path:
     """``report/index.html`` and ``summary.md`` of a lessons folder, from its scenarios' stored reports."""
     page_dir = Path(page_dir)
-    listing = json.loads((page_dir / "lessons.json").read_text())
+    listing = read_listing(page_dir)
     out = page_dir / "report"
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import html
 import json
 import math
 import time
+import warnings as pywarnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,13 +443,17 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     numbers and picture: :func:`gdlab.lessons.page.lesson_section`)."""
     t0 = time.perf_counter()
     folder = Path(folder)
-    res = load(folder, tables=("traces",))     # the runs, stops and curves are read part by part (_gather)
+    sf = SweepFolder(folder)
+    manifest = sf.manifest()    # one snapshot: the parts it lists, whatever other shards write meanwhile
+    records = sf.snapshot(manifest)
+    with pywarnings.catch_warnings(record=True) as partial:
+        pywarnings.simplefilter("always")
+        res = load(folder, tables=("traces",), manifest=manifest)   # the others are read part by part (_gather)
     sw = validate(res.config)
     out = folder / "report"
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     traces = res.traces
-    records = SweepFolder(folder).records()
     total = sum(record["files"]["runs"]["rows"] for record in records.values())
     progress = Progress(total, show_progress, lambda line: log(f"report: {line}"), quiet=5.0, what="runs read",
                         desc="report")
@@ -473,7 +478,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
         if (sweep.settings["problem"] == name).any():
             _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"))
 
-    warnings = _warnings(sweep, sw.dtype, sw.success_tol)
+    warnings = [str(w.message) for w in partial] + _warnings(sweep, sw.dtype, sw.success_tol)
     if not sw.curves:
         warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "

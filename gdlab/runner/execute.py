@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..core.errors import FolderError
 from ..core.methods import METHODS
 from ..core.problems import Problem
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
@@ -220,17 +221,19 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
     shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
     with folder.lock(shard, log=log):
         folder.clean_temporaries()
-        done = folder.records()
         mine = _my_parts(sw, plan)
+        done = _sound_parts(folder, {p.part for p in mine}, log)
         todo = [p for p in mine if p.part not in done]
         if not todo:
-            log(f"sweep {folder.path.name}: all {len(mine)} parts of this shard are already complete; nothing to compute")
+            log(f"sweep {folder.path.name}: all {_count(len(mine), 'part')} of this shard are already complete; "
+                "nothing to compute")
             stats = {}
         else:
-            if done:
+            if len(todo) < len(mine):
                 log(f"resuming: {len(mine) - len(todo)} of {len(mine)} parts already done")
             n_todo = sum(p.stop - p.start for p in todo)
-            log(f"sweep {folder.path.name}: {n_todo:,} runs in {len(todo):,} parts (the sweep: {sweep_shape(sw, blocks)}; "
+            log(f"sweep {folder.path.name}: {n_todo:,} runs in {_count(len(todo), 'part')} (the sweep: "
+                f"{sweep_shape(sw, blocks)}; "
                 f"dtype {sw.dtype}, {jax.local_device_count()} {jax.default_backend()} device(s))")
             progress = Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
@@ -256,7 +259,7 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 progress.close()
                 writer.finish()     # the part being written is finished, whatever stopped the sweep
             stats["seconds"] = time.perf_counter() - t0
-        _update_manifest(folder, sw, plan, n_runs, stats)
+        _update_manifest(folder, sw, plan, n_runs, stats, log)
     return folder.path
 
 
@@ -327,12 +330,37 @@ class PartWriter:
             self.pool.shutdown(wait=True)
 
 
-def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: int, stats: dict) -> dict:
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _sound_parts(folder: SweepFolder, mine: set[int], log: Callable[[str], None]) -> set[int]:
+    """This shard's finished parts that can be trusted: each record whole and each file the bytes its
+    sha256 names. A part that is not is said, discarded and computed again (resume never builds on
+    damaged data)."""
+    records, wrong = folder.scan()
+    wrong = {p: why for p, why in wrong.items() if p in mine}
+    wrong.update(folder.damaged({p: r for p, r in records.items() if p in mine}))
+    for part in sorted(mine - set(records) - set(wrong)):
+        if any(folder.table_path(t, part).exists() for t in TABLES):
+            wrong[part] = (f"its files are there without its record {folder.record_path(part).name} (a write cut "
+                           "short, or the record deleted)")
+    for part, why in sorted(wrong.items()):
+        log(f"part {part}: {why}; computing it again")
+        folder.discard(part)
+    return {p for p in records if p in mine and p not in wrong}
+
+
+def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: int, stats: dict,
+                     log: Callable[[str], None] = print) -> dict:
     records = folder.records()
     complete = all(p.part in records for p in plan)
     previous = {}
     if (folder.path / "manifest.json").exists():
-        previous = folder.manifest().get("runs_by_shard", {})
+        try:
+            previous = folder.manifest().get("runs_by_shard", {})
+        except FolderError as exc:      # rebuilt below from the part records, which hold what it needs
+            log(f"{exc}; rebuilding it from the part records")
     shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
     if stats:
         previous[shard] = {k: stats.get(k) for k in ("useful", "executed", "lane_utilisation", "lanes", "seconds")}

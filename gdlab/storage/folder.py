@@ -221,19 +221,54 @@ class SweepFolder:
         return record
 
     def records(self) -> dict[int, dict]:
-        """Records of the finished parts (a record whose files are missing does not count)."""
-        out = {}
+        """Records of the finished parts (a record unreadable, malformed or whose files are missing
+        does not count: :meth:`scan` says why)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[dict[int, dict], dict[int, str]]:
+        """(the finished parts' records, what is wrong with each other part record found): a record
+        that is not JSON, not of a record's shape, not of its own part, or whose files are missing."""
+        out, wrong = {}, {}
         folder = self.path / "parts"
         if not folder.exists():
-            return out
+            return out, wrong
         for path in sorted(folder.glob("part-*.json")):
+            stem = path.stem.removeprefix("part-")
+            if not stem.isdigit():
+                continue
+            part = int(stem)
             try:
                 rec = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                wrong[part] = f"its record parts/{path.name} is unreadable ({type(exc).__name__})"
                 continue
-            if all((self.path / f["file"]).exists() for f in rec["files"].values()):
-                out[int(rec["part"])] = rec
+            problem = _record_problem(rec, part)
+            if problem:
+                wrong[part] = f"its record parts/{path.name} {problem}"
+                continue
+            missing = [f["file"] for f in rec["files"].values() if not (self.path / f["file"]).exists()]
+            if missing:
+                wrong[part] = f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+                continue
+            out[part] = rec
+        return out, wrong
+
+    def damaged(self, records: Mapping[int, dict]) -> dict[int, str]:
+        """The parts among ``records`` whose files are not the bytes their record's sha256 names."""
+        out = {}
+        for part, rec in sorted(records.items()):
+            for table in TABLES:
+                entry = rec["files"][table]
+                if file_sha256(self.path / entry["file"]) != entry["sha256"]:
+                    out[part] = f"{entry['file']} is not the file that was written (its sha256 differs)"
+                    break
         return out
+
+    def discard(self, part: int) -> None:
+        """Remove a part's record, then its files: a crash midway leaves no record of a partial part."""
+        self.record_path(part).unlink(missing_ok=True)
+        for table in TABLES:
+            self.table_path(table, part).unlink(missing_ok=True)
 
     def write_manifest(self, body: Mapping) -> dict:
         """manifest.json: every finished part with rows and sha256, plus the sweep's facts."""
@@ -246,14 +281,61 @@ class SweepFolder:
         return manifest
 
     def manifest(self) -> dict:
+        """manifest.json, checked for the shape it is written in (FolderError naming what is wrong)."""
         path = self.path / "manifest.json"
-        if not path.exists():
-            raise FolderError(f"{self.path} has no manifest.json: not a gdlab sweep folder, or never finished a part")
-        return json.loads(path.read_text())
+        if not path.is_file():
+            if (self.path / "parts").is_dir() and any((self.path / "parts").glob("part-*.json")):
+                raise FolderError(f"{self.path} has finished parts but no manifest.json: run the sweep's command "
+                                  "again to rebuild it from the part records")
+            raise FolderError(f"{self.path} has no manifest.json: not a gdlab sweep folder, or it never finished "
+                              "a part")
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FolderError(f"{path} is damaged ({type(exc).__name__}): run the sweep's command again to rebuild "
+                              "it from the part records") from None
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise FolderError(f"{path} {problem}: run the sweep's command again to rebuild it from the part records")
+        return manifest
+
+    def snapshot(self, manifest: Mapping | None = None) -> dict[int, dict]:
+        """The parts the manifest lists, as records ({part: {"files": {table: entry}}}): what a reader
+        reads, as one consistent sweep, whatever other shards write meanwhile."""
+        manifest = self.manifest() if manifest is None else manifest
+        out: dict[int, dict] = {}
+        for table in TABLES:
+            for entry in manifest["parts"][table]:
+                out.setdefault(_part_of(entry["file"]), {"files": {}})["files"][table] = entry
+        short = sorted(p for p, rec in out.items() if len(rec["files"]) != len(TABLES))
+        if short:
+            raise FolderError(f"{self.path / 'manifest.json'} lists part {short[0]} in some tables only: run the "
+                              "sweep's command again to rebuild it")
+        return out
 
     def read(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
-        """One table over every finished part (all shards), as one frame ordered by run_id."""
-        return _ordered(table, pq.ParquetDataset(self._files(table, parts)).read())
+        """One table over every finished part (all shards), as one frame ordered by run_id; each
+        file checked against its sha256 as it is read (:meth:`read_file`)."""
+        parts = self.records() if parts is None else parts
+        if not parts:
+            raise FolderError(f"{self.path} has no finished parts")
+        return _ordered(table, pa.concat_tables([self.read_file(parts[p]["files"][table]) for p in sorted(parts)],
+                                                promote_options="default"))
+
+    def read_file(self, entry: Mapping, columns: list[str] | None = None) -> pa.Table:
+        """One part file, read once and checked against the sha256 of its entry (a record's or the
+        manifest's): altered or missing data is a FolderError naming the file, never a table."""
+        path = self.path / entry["file"]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise FolderError(f"{entry['file']} is missing from {self.path}: run the sweep's command again to "
+                              "compute its part anew (gdlab verify lists the damage)") from None
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise FolderError(f"{entry['file']} in {self.path} is not the file that was written (its sha256 "
+                              "differs): run the sweep's command again to compute its part anew (gdlab verify "
+                              "lists the damage)")
+        return pq.read_table(pa.BufferReader(data), columns=columns)
 
     def read_parts(self, table: str, parts: Mapping[int, dict] | None = None,
                    columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
@@ -263,21 +345,62 @@ class SweepFolder:
         part by part, holding one part's rows at a time: the report reads the sweep this way."""
         if columns is not None:
             columns = list(dict.fromkeys([*SORT_KEYS[table], *columns]))
-        for file in self._files(table, parts):
-            arrow = pq.read_table(file, columns=columns, memory_map=True)
+        parts = self.records() if parts is None else parts
+        if not parts:
+            raise FolderError(f"{self.path} has no finished parts")
+        for p in sorted(parts):
+            arrow = self.read_file(parts[p]["files"][table], columns)
             # pandas' metadata names every column's dtype, and pyarrow trips on those of columns left out
             yield _ordered(table, arrow if columns is None else arrow.replace_schema_metadata(None))
 
     def empty(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
-        """The table's columns, without its rows (read from a part's schema alone)."""
-        return _ordered(table, pq.read_schema(self._files(table, parts)[0]).empty_table())
-
-    def _files(self, table: str, parts: Mapping[int, dict] | None) -> list[str]:
+        """The table's columns, without its rows (read from a part's file, checked)."""
         parts = self.records() if parts is None else parts
-        files = [str(self.path / parts[p]["files"][table]["file"]) for p in sorted(parts)]
-        if not files:
+        if not parts:
             raise FolderError(f"{self.path} has no finished parts")
-        return files
+        return _ordered(table, self.read_file(parts[min(parts)]["files"][table]).schema.empty_table())
+
+
+def _part_of(file: str) -> int:
+    stem = Path(file).stem.removeprefix("part-")
+    if not stem.isdigit():
+        raise FolderError(f"{file!r} is not a part file's name")
+    return int(stem)
+
+
+def _entry_problem(entry) -> str | None:
+    if not (isinstance(entry, Mapping) and isinstance(entry.get("file"), str) and isinstance(entry.get("rows"), int)
+            and isinstance(entry.get("sha256"), str)):
+        return f"has an entry {str(entry)[:80]} that is not {{file, rows, sha256}}"
+    return None
+
+
+def _record_problem(rec, part: int) -> str | None:
+    """What is wrong with a part record's shape, or None."""
+    if not isinstance(rec, Mapping) or rec.get("part") != part or not isinstance(rec.get("files"), Mapping):
+        return "is not the record of this part"
+    if set(rec["files"]) != set(TABLES):
+        return f"names the tables {sorted(rec['files'])}, not {list(TABLES)}"
+    for entry in rec["files"].values():
+        problem = _entry_problem(entry)
+        if problem:
+            return problem
+    return None
+
+
+def _manifest_problem(manifest) -> str | None:
+    if not isinstance(manifest, Mapping):
+        return f"is not a manifest (a {type(manifest).__name__}, not a mapping)"
+    parts = manifest.get("parts")
+    if not isinstance(parts, Mapping) or set(parts) != set(TABLES) or not all(isinstance(v, list)
+                                                                             for v in parts.values()):
+        return "has no list of parts for each table"
+    for entries in parts.values():
+        for entry in entries:
+            problem = _entry_problem(entry)
+            if problem:
+                return problem
+    return None
 
 
 _END = object()

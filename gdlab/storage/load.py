@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
 
+from ..core.errors import FolderError
 from ..tables.results import Results
 from .folder import TABLES, SweepFolder
 
 __all__ = ["load"]
 
 
-def load(path: Path | str, tables: Iterable[str] = TABLES) -> Results:
-    """Read a sweep folder's tables (every finished part of every shard) back as Results.
+def load(path: Path | str, tables: Iterable[str] = TABLES, manifest: Mapping | None = None) -> Results:
+    """Read a sweep folder's tables (the parts its manifest lists, of every shard) back as Results.
 
-    ``tables``: the tables to read; the others are left empty (their columns only). A big sweep's
-    tables take gigabytes in pandas (the curves tens of rows a run): a caller that needs them for a
-    few runs, or run by run, reads them part by part (:meth:`SweepFolder.read_parts`), as the
-    report does."""
+    Each file is checked against the manifest's sha256 as it is read: a missing or altered part is
+    a :class:`~gdlab.core.errors.FolderError` naming it, never a table with runs left out or
+    changed. A sweep still partial (shards still running, or a run stopped) loads the parts it has
+    with a warning that says how many. ``tables``: the tables to read; the others are left empty
+    (their columns only). A big sweep's tables take gigabytes in pandas (the curves tens of rows a
+    run): a caller that needs them for a few runs, or run by run, reads them part by part
+    (:meth:`SweepFolder.read_parts` over :meth:`SweepFolder.snapshot`), as the report does.
+    ``manifest``: the one a caller has read, so that it reads the same parts (a snapshot)."""
     folder = SweepFolder(path)
-    manifest = folder.manifest()
-    records = folder.records()
+    manifest = folder.manifest() if manifest is None else manifest
+    parts = folder.snapshot(manifest)
+    if manifest.get("status") != "complete":
+        warnings.warn(f"{folder.path} is a partial sweep ({manifest.get('status')}): these tables hold its "
+                      f"{len(parts)} finished parts", stacklevel=2)
     wanted = set(tables)
-    tables = [folder.read(t, records) if t in wanted else folder.empty(t, records) for t in TABLES]
-    config = yaml.safe_load((folder.path / "config.yaml").read_text())
+    tables = [folder.read(t, parts) if t in wanted else folder.empty(t, parts) for t in TABLES]
+    try:
+        config = yaml.safe_load((folder.path / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise FolderError(f"{folder.path / 'config.yaml'} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(config, dict):
+        raise FolderError(f"{folder.path / 'config.yaml'} is not a sweep config")
     facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
     return Results(*tables, config=config, facts=facts, path=folder.path)

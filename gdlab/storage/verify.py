@@ -41,6 +41,17 @@ def verify(path: Path | str) -> list[str]:
             rel = str(file.relative_to(folder.path))
             if rel not in listed:
                 damage.append(f"{rel}: not in the manifest (an unfinished part, or the manifest is stale)")
+    # the part records, which resume trusts: each listed part's record there, whole, naming the same bytes
+    records, wrong = folder.scan()
+    for part in sorted(folder.snapshot(manifest)):
+        name = folder.record_path(part).relative_to(folder.path)
+        if part in wrong:
+            damage.append(f"part {part}: {wrong[part]}")
+        elif part not in records:
+            damage.append(f"{name}: missing (the manifest lists part {part})")
+        elif any(records[part]["files"][t]["sha256"] != e["sha256"]
+                 for t, e in folder.snapshot(manifest)[part]["files"].items()):
+            damage.append(f"{name}: names other files than the manifest does")
     if manifest.get("status") != "complete":
         damage.append(f"sweep is not complete: {manifest.get('status')}")
     return damage
