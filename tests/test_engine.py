@@ -540,16 +540,18 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
               get_problem("six_hump_camel"), flat, round_, cap):
         xs = np.random.default_rng(3).uniform(-3, 3, (64, p.dim))
         with jax.enable_x64(True):
-            eig, newton = (np.asarray(a) for a in _curvature(p)(xs))
-            for x, e, n in zip(xs, eig, newton):
+            eig, newton, unexplained = (np.asarray(a) for a in _curvature(p)(xs))
+            for x, e, n, u in zip(xs, eig, newton, unexplained):
                 h = np.asarray(jax.hessian(p.fn)(x))
                 g = np.asarray(jax.grad(p.fn)(x))
                 np.testing.assert_allclose(e, np.linalg.eigvalsh(h), rtol=1e-12, atol=1e-12)
                 np.testing.assert_allclose(n, np.linalg.norm(np.linalg.pinv(h) @ g), rtol=1e-9, atol=1e-12)
+                # the gradient's part along H's zero eigenvalues: (I − H H⁺) ∇f
+                np.testing.assert_allclose(u, np.linalg.norm(g - h @ np.linalg.pinv(h) @ g), rtol=1e-9, atol=1e-9)
         if p is flat:   # the flat problem's step is the distance to x1 = 1 along x1 only
             np.testing.assert_allclose(newton, np.abs(xs[:, 0] - 1.0), rtol=1e-12)
         # float32 (a sweep's default): within float32's rounding of the same numbers
-        eig32, newton32 = (np.asarray(a, np.float64) for a in _curvature(p)(xs.astype(np.float32)))
+        eig32, newton32, _ = (np.asarray(a, np.float64) for a in _curvature(p)(xs.astype(np.float32)))
         scale = np.maximum(np.abs(eig).max(axis=1, keepdims=True), 1.0)
         np.testing.assert_allclose(eig32 / scale, eig / scale, rtol=0, atol=2e-5)
         assert np.median(np.abs(newton32 - newton) / np.maximum(newton, 1e-3)) < 1e-5

@@ -58,8 +58,8 @@ def test_an_expression_too_big_to_compute_is_refused_before_it_is(text, says):
     ({"problems": [{"name": "rastrigin", "dim": "abc"}]}, "dim must be a whole number, got 'abc'"),
     ({"engine": {"lanes": 10 ** 9}}, "engine.lanes: 1,000,000,000 lanes of"),
     ({"traces": 50_000, "max_iter": 20_000, "starts": {"kind": "grid", "n": 300}}, "traces: 50,000 full trajectories"),
-    ({"max_iter": 2 ** 31}, "max_iter: must be an integer in [1, 2,147,483,646]"),
-    ({"min_steps": [3_000_000_000]}, "min_steps: must be an integer in [0, 2,147,483,646]"),
+    ({"max_iter": 2 ** 31}, "max_iter: must be an integer ≥ 1 and ≤ 2,147,483,646"),
+    ({"min_steps": [3_000_000_000]}, "min_steps: must be an integer ≥ 0 and ≤ 2,147,483,646"),
     ({"part_size": 10 ** 9}, "part_size: a part of 1,000,000,000 runs takes about"),
 ])
 def test_a_sweep_too_big_for_the_machine_is_a_config_error_naming_the_key_and_the_estimate(config, says):
@@ -274,17 +274,41 @@ BUSY = ["problems=[{name: rosenbrock, dim: 8}]", "method=[gd]", "alpha=[1e-5]", 
 def test_ctrl_c_or_sigterm_mid_kernel_call_exits_within_seconds_saying_what_is_kept(tmp_path, sig, code, word):
     """Each kernel call here runs for tens of seconds; the signal arrives during one. The process
     says what it keeps and exits at once (the call on the devices is left, not waited for)."""
+    import threading
     p = subprocess.Popen([sys.executable, "-m", "gdlab", f"out_dir={tmp_path}", *BUSY], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not list(tmp_path.glob("default/*/config.yaml")) and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(6)                     # compiled, and deep in the first long call
-    assert p.poll() is None, p.communicate()[1][-2000:]
+    lines, started = [], threading.Event()
+
+    def read():
+        for line in p.stderr:
+            lines.append(line)
+            if " runs in " in line:     # the sweep's opening line: the kernel's first call comes next
+                started.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert started.wait(180), "".join(lines)[-2000:]
+    time.sleep(5)                     # compiled, and deep in a long call
+    assert p.poll() is None, "".join(lines)[-2000:]
     sent = time.time()
     p.send_signal(sig)
-    out, err = p.communicate(timeout=120)
+    p.wait(timeout=120)
     took = time.time() - sent
+    reader.join(10)
+    err = "".join(lines)
     assert p.returncode == code, err[-1000:]
     assert f"{word}: finished parts are saved; run the same command again to resume" in err
     assert took < 5, took
+
+
+def test_a_sweep_past_warn_runs_says_its_size_first_and_warn_runs_is_not_part_of_its_id(tmp_path):
+    from gdlab.runner.schema import merge
+    from gdlab.storage.folder import sweep_id
+    small = {"problems": ["paraboloid"], "starts": {"kind": "grid", "n": 5}, "max_iter": 50, "traces": 0}
+    with pytest.warns(UserWarning, match=r"the sweep is 25 runs \(more than warn_runs = 10\), up to 1,250 steps"):
+        gdlab.sweep({**small, "warn_runs": 10})
+    said = []
+    run_to_folder(validate({**small, "warn_runs": 10}), tmp_path, log=said.append, show_progress=False)
+    assert said[0].startswith("warning: the sweep is 25 runs")
+    assert sweep_id(merge({**small, "warn_runs": 10})) == sweep_id(merge(small))
+    without = {k: v for k, v in merge(small).items() if k != "warn_runs"}
+    assert sweep_id(without) == sweep_id(merge(small))       # folders made before the key keep their id

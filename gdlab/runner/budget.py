@@ -18,7 +18,7 @@ from ..engine.layout import device_bytes, lane_bytes
 if TYPE_CHECKING:
     from .schema import Sweep
 
-__all__ = ["MAX_PARTS", "MAX_STEP", "host_bytes", "budget_problems", "n_runs_of"]
+__all__ = ["MAX_PARTS", "MAX_STEP", "host_bytes", "budget_problems", "n_runs_of", "size_warning"]
 
 MAX_PARTS = 1_000_000          # a sweep's parts: each is a file per table and a record on disk
 MAX_STEP = 2 ** 31 - 2         # steps are counted in int32 in the kernel
@@ -46,6 +46,25 @@ def n_runs_of(sw: Sweep) -> int:
     return total
 
 
+def size_warning(sw: Sweep, in_memory: bool) -> str | None:
+    """A line for a sweep of more runs than its ``warn_runs``: how big, and what that asks."""
+    runs = n_runs_of(sw)
+    if runs <= sw.config["warn_runs"]:
+        return None
+    line = (f"the sweep is {runs:,} runs (more than warn_runs = {sw.config['warn_runs']:,}), up to "
+            f"{runs * sw.max_iter:,} steps")
+    if in_memory:
+        line += (f"; its tables in memory take about {_size(runs * _run_bytes(sw))}, this machine has "
+                 f"{_size(host_bytes())}: gdlab on the command line writes them part by part instead")
+    return line + "; Ctrl-C keeps what is finished"
+
+
+def _run_bytes(sw: Sweep) -> int:
+    """A run's rows in the tables, in bytes (float64): its runs row, stop rows and curve rows."""
+    d = max(p.dim for p in sw.problems)
+    return 8 * ((2 * d + 12) + len(sw.rules) * 10 + (len(checkpoints(sw.max_iter)) * 4 if sw.curves else 0))
+
+
 def budget_problems(sw: Sweep) -> list[str]:
     """What cannot fit in this machine, one message a key (empty where everything fits)."""
     out = []
@@ -63,9 +82,8 @@ def budget_problems(sw: Sweep) -> list[str]:
     if lanes and lanes * per_lane > room // 2:
         out.append(f"engine.lanes: {lanes:,} lanes of {_size(per_lane)} each need {_size(lanes * per_lane)}, more "
                    f"than half of a device's {_size(room)}; leave it null (gdlab sizes it) or give fewer")
-    # a part's tables on the host: the runs (x0, x_final as lists), the stops and the curves, in float64
-    rows_per_run = (2 * d + 12) + len(sw.rules) * 10 + (len(checkpoints(sw.max_iter)) * 4 if sw.curves else 0)
-    part_bytes = sw.part_size * rows_per_run * 8 * 3    # the records, the frames, the arrow tables
+    # a part's tables on the host: the records, the frames and the arrow tables
+    part_bytes = sw.part_size * _run_bytes(sw) * 3
     if part_bytes > host_bytes() // 2:
         out.append(f"part_size: a part of {sw.part_size:,} runs takes about {_size(part_bytes)} on the host, more "
                    f"than half of its {_size(host_bytes())}; give a smaller part_size")

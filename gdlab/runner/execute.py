@@ -16,6 +16,7 @@ import platform
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream
 from ..storage.folder import SORT_KEYS, TABLES, SweepFolder, sweep_id
 from ..tables.build import curves_table, runs_table, stops_table, traces_table
 from ..tables.results import Results
+from .budget import size_warning
 from .plan import Block, Part, n_starts, plan_parts, run_blocks, run_inputs, runs_frame
 from .progress import Progress
 from .schema import Sweep
@@ -192,6 +194,9 @@ def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
 
 def run_sweep(sw: Sweep) -> Results:
     """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
+    big = size_warning(sw, in_memory=True)
+    if big:
+        warnings.warn(big, stacklevel=2)
     blocks = run_blocks(sw)
     parts = _my_parts(sw, plan_parts(blocks, sw.part_size))
     got: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
@@ -219,6 +224,9 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
     plan = plan_parts(blocks, sw.part_size)
     n_runs = sum(b.n for b in blocks)
     shard = f"shard-{sw.shard['index']}-of-{sw.shard['count']}"
+    big = size_warning(sw, in_memory=False)
+    if big:
+        log(f"warning: {big}")
     with folder.lock(shard, log=log):
         folder.clean_temporaries()
         mine = _my_parts(sw, plan)

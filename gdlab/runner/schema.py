@@ -32,7 +32,7 @@ from .budget import budget_problems
 from .configs import experiment_names
 
 __all__ = ["Starts", "Engine", "Shard", "SweepConfig", "DEFAULTS", "register_schema", "key_table", "Setting", "Sweep",
-           "validate", "merge", "resolve_problem", "NOT_IN_ID"]
+           "validate", "merge", "resolve_problem"]
 
 
 def _key(default, doc: str, check: Callable[[Any], str | None] | None = None):
@@ -60,7 +60,7 @@ def _int_at_least(low: int, none_ok: bool = False):
 
 def _int_between(low: int, high: int):
     def check(v):
-        return None if _is_int(v) and low <= v <= high else f"must be an integer in [{low}, {high:,}], got {v!r}"
+        return None if _is_int(v) and low <= v <= high else f"must be an integer ≥ {low} and ≤ {high:,}, got {v!r}"
     return check
 
 
@@ -147,6 +147,8 @@ class SweepConfig:
                                _positive)
     part_size: Any = _key(131_072, "runs per stored part: the unit of resume and of sharding", _int_at_least(1))
     out_dir: Any = _key("results", "sweep folders go to out_dir/experiment/sweep_id/", _folder)
+    warn_runs: Any = _key(100_000_000, "a sweep of more runs says so, with its size, before it starts",
+                          _int_at_least(1))
     engine: Any = _key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
     shard: Any = _key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
     lessons: Any = _key(None, "experiment=lessons: the scenarios to run one after the other")
@@ -154,8 +156,6 @@ class SweepConfig:
 
 DEFAULTS: dict[str, Any] = dataclasses.asdict(SweepConfig())
 NESTED: dict[str, type] = {"starts": Starts, "engine": Engine, "shard": Shard}
-#: keys that say where or how a sweep is split, not what it computes (not part of its id)
-NOT_IN_ID = ("shard", "out_dir")
 
 
 def register_schema() -> None:
@@ -436,7 +436,7 @@ def validate(config: Mapping | None) -> Sweep:
                      f"must be one of {', '.join(CRITERIA)}", CRITERIA)
     epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
     min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= 2 ** 31 - 2,
-                     f"must be an integer in [0, {2 ** 31 - 2:,}]")
+                     f"must be an integer ≥ 0 and ≤ {2 ** 31 - 2:,}")
 
     for f in dataclasses.fields(SweepConfig):
         check = f.metadata["check"]

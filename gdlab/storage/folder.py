@@ -31,7 +31,7 @@ import yaml
 from ..core.errors import FolderError
 from ..tables.columns import in_order
 
-__all__ = ["TABLES", "SORT_KEYS", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "column_encodings",
+__all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "column_encodings",
            "prefetched"]
 
 TABLES = ("runs", "stops", "curves", "traces")
@@ -39,7 +39,8 @@ TABLES = ("runs", "stops", "curves", "traces")
 SORT_KEYS = {"runs": ["run_id"], "stops": ["run_id", "rule_id"], "curves": ["run_id", "step"],
              "traces": ["run_id", "step"]}
 # Keys that say where or how a sweep is split, not what it computes.
-_NOT_IN_ID = ("shard", "out_dir")
+#: keys that say where or how a sweep is split or watched, not what it computes: not part of its id
+NOT_IN_ID = ("shard", "out_dir", "warn_runs")
 # Keys added after sweep folders existed join the id only when set away from their default, so a
 # folder made before keeps its id (and resumes)
 _ID_IF_SET = {"curves": True}
@@ -56,7 +57,7 @@ def _canonical(value):
 def sweep_id(config: Mapping) -> str:
     """A short hash of the resolved config (without shard and out_dir): same config, same folder."""
     body = {k: v for k, v in config.items()
-            if k not in _NOT_IN_ID and not (k in _ID_IF_SET and v is _ID_IF_SET[k])}
+            if k not in NOT_IN_ID and not (k in _ID_IF_SET and v is _ID_IF_SET[k])}
     text = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -158,8 +159,8 @@ class SweepFolder:
         cfg_path = self.path / "config.yaml"
         if cfg_path.exists():
             stored = yaml.safe_load(cfg_path.read_text()) or {}
-            old = {k: v for k, v in stored.items() if k not in _NOT_IN_ID}
-            new = {k: v for k, v in config.items() if k not in _NOT_IN_ID}
+            old = {k: v for k, v in stored.items() if k not in NOT_IN_ID}
+            new = {k: v for k, v in config.items() if k not in NOT_IN_ID}
             if _canonical(old) != _canonical(new):
                 changed = sorted(k for k in set(old) | set(new) if _canonical(old.get(k)) != _canonical(new.get(k)))
                 raise FolderError(f"{self.path} holds results of a different config (changed: "
