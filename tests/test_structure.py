@@ -180,7 +180,7 @@ def test_two_definitions_under_one_name_are_refused_naming_both():
     with pytest.raises(gdlab.ConfigError) as err:
         validate({"problems": [{"name": "p", "expr": "x**2", "domain": [[-1, 1]]},
                                {"name": "p", "expr": "x**4", "domain": [[-1, 1]]}]})
-    assert "inline expression x**2 against inline expression x**4" in str(err.value)
+    assert "(problems[0]: inline expression x**2; problems[1]: inline expression x**4)" in str(err.value)
 
 
 @pytest.mark.parametrize("key, values", [("alpha", [0.01, 0.01]), ("criterion", ["dx", "dx"]),

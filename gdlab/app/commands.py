@@ -96,7 +96,8 @@ LISTS = ("problems", "methods", "criteria", "experiments")
 def list_main(argv: list[str]) -> int:
     """``gdlab list problems|methods|criteria|experiments``: one line each, from the registries."""
     if len(argv) != 1 or argv[0] not in LISTS:
-        print(f"usage: gdlab list {'|'.join(LISTS)}", file=sys.stderr)
+        what = f"there is no list {argv[0]!r}; " if len(argv) == 1 and not argv[0].startswith("-") else ""
+        print(f"{what}usage: gdlab list {'|'.join(LISTS)}", file=sys.stderr)
         return 2
     if argv[0] == "experiments":
         from ..runner.experiments import experiment_doc, experiment_names

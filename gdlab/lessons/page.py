@@ -16,7 +16,7 @@ from ..report.page import PAGE_CSS
 from ..report.render import FigureWriter
 from ..storage.load import load
 from ..tables.results import Results
-from .scenarios import NUMBER_COLUMNS, SCENARIOS, Scenario, lesson_figure, lesson_numbers
+from .scenarios import NUMBER_COLUMNS, SCENARIOS, NotTheLessonsSweep, Scenario, lesson_figure, lesson_numbers
 
 __all__ = ["build_lessons_page", "lesson_section", "report_sections", "section_md", "read_listing"]
 
@@ -132,8 +132,9 @@ def report_sections(experiment: str) -> list:
         # whole tables, the curves included: a lesson's sweep is small
         try:
             return lesson_section(experiment, load(folder), out / "figures", out / "tables", writer)
-        except (LookupError, ValueError) as exc:
-            warnings.append(f"the lesson's numbers could not be taken from this sweep ({exc}); the config "
-                            f"differs from the experiment {experiment} in a way the lesson's check needs")
+        except NotTheLessonsSweep as exc:
+            warnings.append(f"the lesson's numbers need the lesson's own runs ({exc}): gdlab experiment="
+                            f"{experiment} with its own starts and settings gives them; this report has every "
+                            "table and figure of this sweep")
             return None
     return [section]

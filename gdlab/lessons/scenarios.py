@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..core.errors import GdlabError
 from ..core.names import did_you_mean
 from ..core.problems import Problem
 from ..core.registry import Registry
@@ -30,9 +31,14 @@ from ..tables.results import Results
 from ..tables.stats import convergence_bands, rule_comparison, summary_table
 
 __all__ = ["Scenario", "SCENARIOS", "LESSONS", "unknown_scenarios", "lesson_numbers", "lesson_figure",
-           "NUMBER_COLUMNS"]
+           "NUMBER_COLUMNS",
+           "NotTheLessonsSweep"]
 
 NUMBER_COLUMNS = ["quantity", "lesson", "gdlab", "value", "agrees"]
+
+
+class NotTheLessonsSweep(GdlabError, LookupError):
+    """A sweep of a scenario's name whose runs are not the lesson's (other starts or settings)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,15 +75,15 @@ def _run(res: Results, problem: str | None = None, x0=None, **equal) -> pd.Serie
         mask &= np.isclose(col, value) if isinstance(value, float) else (col == value)
     found = runs[mask]
     if len(found) != 1:
-        raise LookupError(f"expected one run with problem={problem} x0={x0} {equal}, found {len(found)}: "
-                          "was the scenario's config changed?")
+        raise NotTheLessonsSweep(f"it has {len(found)} runs with problem={problem} x0={x0} {equal}, where the "
+                                 "lesson has one")
     return found.iloc[0]
 
 
 def _trace(res: Results, run_id: int, upto: int | None = None) -> pd.DataFrame:
     t = res.traces[res.traces["run_id"] == run_id].sort_values("step")
     if not len(t):
-        raise LookupError(f"run {run_id} has no trace; raise the scenario's traces")
+        raise NotTheLessonsSweep(f"run {run_id} has no trace; the lesson draws it")
     return t if upto is None else t[t["step"] <= upto]
 
 
@@ -85,6 +91,8 @@ def _stop(res: Results, run_id: int, **rule) -> pd.Series:
     s = res.stops[res.stops["run_id"] == run_id]
     for key, value in rule.items():
         s = s[np.isclose(s[key], value)] if isinstance(value, float) else s[s[key] == value]
+    if not len(s):
+        raise NotTheLessonsSweep(f"run {run_id} has no stop rule {rule}, which the lesson uses")
     return s.iloc[0]
 
 

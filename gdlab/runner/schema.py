@@ -329,7 +329,8 @@ def _problems(entries: list, errors: list[str]) -> list[Problem]:
                 errors.append(f"problems[{i}]: {p.name} is listed twice (problems[{j}]); list it once")
             else:
                 errors.append(f"problems[{i}]: the name {p.name!r} is also problems[{j}], with another definition "
-                              f"({_what(q)} against {_what(p)}); give each definition its own name")
+                              f"(problems[{j}]: {_what(q)}; problems[{i}]: {_what(p)}); give each definition its own "
+                              "name")
             continue
         by_name[p.name] = (i, p)
         problems.append(p)
@@ -337,7 +338,7 @@ def _problems(entries: list, errors: list[str]) -> list[Problem]:
 
 
 def _what(p: Problem) -> str:
-    return p.doc or p.name
+    return (p.doc or p.name).rstrip(".")
 
 
 def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list[Setting]:
