@@ -61,7 +61,7 @@ def test_each_bad_key_alone(key, value, piece):
 @pytest.mark.parametrize("config, message", [
     ({"alpah": [0.1]}, "alpah: unknown key (did you mean 'alpha'?) (known: alpha,"),
     ({"problems": ["himelblau"]}, "problems[0]: unknown problem 'himelblau' (did you mean 'himmelblau'?); known:"),
-    ({"method": ["momentun"]}, "method: must be one of adam, gd, momentum, nesterov, sign_halving, got 'momentun' "
+    ({"method": ["momentun"]}, f"method: must be one of {', '.join(sorted(gdlab.METHODS))}, got 'momentun' "
                                "(did you mean 'momentum'?)"),
     ({"criterion": ["DF"]}, "criterion: must be one of dx, df, grad, got 'DF' (did you mean 'df'?)"),
     ({"starts": {"kind": "uniform", "n": 5, "sed": 1}},

@@ -123,10 +123,79 @@ def _nesterov(alpha, momentum):
     return optax.sgd(alpha, momentum=momentum, nesterov=True)
 
 
-@method("adam")
-def _adam(alpha):
-    """Adam (Kingma & Ba 2015) with optax's default β1, β2, ε"""
-    return optax.adam(alpha)
+B1 = Hyper("b1", 0.9, 0.0, 1.0, high_closed=False, doc="decay of the first moment (the mean of the gradients)")
+B2 = Hyper("b2", 0.999, 0.0, 1.0, high_closed=False, doc="decay of the second moment (the mean of their squares)")
+
+
+def _eps(default: float) -> Hyper:
+    return Hyper("eps", default, 0.0, math.inf, low_closed=False, high_closed=False,
+                 doc="added to the denominator, for stability")
+
+
+def _weight_decay(default: float) -> Hyper:
+    return Hyper("weight_decay", default, 0.0, math.inf, high_closed=False, doc="decoupled weight decay")
+
+
+@method("adam", B1, B2, _eps(1e-8))
+def _adam(alpha, b1, b2, eps):
+    """Adam (Kingma & Ba 2015): optax.adam"""
+    return optax.adam(alpha, b1=b1, b2=b2, eps=eps)
+
+
+@method("adamw", B1, B2, _eps(1e-8), _weight_decay(1e-4))
+def _adamw(alpha, b1, b2, eps, weight_decay):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): optax.adamw"""
+    return optax.adamw(alpha, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+
+
+@method("nadam", B1, B2, _eps(1e-8))
+def _nadam(alpha, b1, b2, eps):
+    """Adam with Nesterov momentum (Dozat 2016): optax.nadam"""
+    return optax.nadam(alpha, b1=b1, b2=b2, eps=eps)
+
+
+@method("amsgrad", B1, B2, _eps(1e-8))
+def _amsgrad(alpha, b1, b2, eps):
+    """Adam with the running maximum of the second moment (Reddi et al. 2018): optax.amsgrad"""
+    return optax.amsgrad(alpha, b1=b1, b2=b2, eps=eps)
+
+
+@method("adabelief", B1, B2, _eps(1e-16))
+def _adabelief(alpha, b1, b2, eps):
+    """Adam scaled by the belief in the gradient (Zhuang et al. 2020): optax.adabelief"""
+    return optax.adabelief(alpha, b1=b1, b2=b2, eps=eps)
+
+
+@method("rmsprop", Hyper("decay", 0.9, 0.0, 1.0, high_closed=False, doc="decay of the mean square"), _eps(1e-8))
+def _rmsprop(alpha, decay, eps):
+    """RMSProp (Tieleman & Hinton 2012): optax.rmsprop"""
+    return optax.rmsprop(alpha, decay=decay, eps=eps)
+
+
+@method("adagrad", Hyper("initial_accumulator_value", 0.1, 0.0, math.inf, high_closed=False,
+                         doc="the sum of squares it starts from"), _eps(1e-7))
+def _adagrad(alpha, initial_accumulator_value, eps):
+    """Adagrad (Duchi et al. 2011): optax.adagrad"""
+    return optax.adagrad(alpha, initial_accumulator_value=initial_accumulator_value, eps=eps)
+
+
+@method("adadelta", Hyper("rho", 0.9, 0.0, 1.0, high_closed=False, doc="decay of the running averages"), _eps(1e-6))
+def _adadelta(alpha, rho, eps):
+    """Adadelta (Zeiler 2012): optax.adadelta"""
+    return optax.adadelta(alpha, rho=rho, eps=eps)
+
+
+@method("lion", Hyper("b1", 0.9, 0.0, 1.0, high_closed=False, doc="interpolation of the update's momentum"),
+        Hyper("b2", 0.99, 0.0, 1.0, high_closed=False, doc="decay of the momentum"), _weight_decay(1e-3))
+def _lion(alpha, b1, b2, weight_decay):
+    """Lion (Chen et al. 2023): optax.lion"""
+    return optax.lion(alpha, b1=b1, b2=b2, weight_decay=weight_decay)
+
+
+@method("sign")
+def _sign(alpha):
+    """signSGD, x ← x − α·sign(∇f) (Bernstein et al. 2018): optax.sign_sgd"""
+    return optax.sign_sgd(alpha)
 
 
 class SignHalvingState(NamedTuple):
