@@ -312,3 +312,35 @@ def test_a_sweep_past_warn_runs_says_its_size_first_and_warn_runs_is_not_part_of
     assert sweep_id(merge({**small, "warn_runs": 10})) == sweep_id(merge(small))
     without = {k: v for k, v in merge(small).items() if k != "warn_runs"}
     assert sweep_id(without) == sweep_id(merge(small))       # folders made before the key keep their id
+
+
+def test_traced_paths_are_replayed_a_bounded_batch_at_a_time_with_the_same_paths(monkeypatch):
+    import gdlab.runner.execute as E
+    config = {"problems": ["himmelblau"], "method": ["gd"], "alpha": [0.01], "starts": {"kind": "grid", "n": 5},
+              "criterion": ["grad"], "epsilon": [1e-6], "max_iter": 400, "dtype": "float64", "traces": 12}
+    whole = gdlab.sweep(config).traces
+    calls = []
+    real = E.trace_runs
+    monkeypatch.setattr(E, "trace_runs", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    monkeypatch.setattr(E, "TRACE_BYTES", 1)       # less than a path: one path a call
+    batched = gdlab.sweep(config).traces
+    assert calls == [1] * 12
+    # the same steps and points; a replay one lane wide may round a multiply-add differently (XLA's FMA
+    # contraction depends on the width), so the last bits may differ
+    assert batched[["run_id", "step"]].equals(whole[["run_id", "step"]])
+    np.testing.assert_allclose(gdlab.points(batched["x"]), gdlab.points(whole["x"]), rtol=1e-12, atol=1e-12)
+
+
+def test_a_damaged_lessons_listing_or_stored_config_is_a_message_not_a_traceback(tmp_path, sweep_copy):
+    page = tmp_path / "lessons" / "abc"
+    page.mkdir(parents=True)
+    (page / "lessons.json").write_text('{"scenarios": [{"name": "x2_sin"')
+    for command in ("from gdlab.app.cli import report_main; report_main()",
+                    "import sys; sys.argv[1:1] = ['verify']; from gdlab.app.cli import main; main()"):
+        proc = subprocess.run([sys.executable, "-c", command, str(page)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and "lessons.json cannot be read" in proc.stderr and "Traceback" not in proc.stderr
+    folder, _ = sweep_copy
+    config = folder / "config.yaml"
+    config.write_text(config.read_text() + "alpah: [0.1]\n")
+    code, err = _report_exit(folder)
+    assert code == 2 and "alpah: unknown key (did you mean 'alpha'?)" in err and "Traceback" not in err

@@ -76,13 +76,21 @@ def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_starts, per_setting, replace=False)).astype(np.int64)
 
 
+TRACE_BYTES = 256 << 20     # the traced paths one replay call holds
+
+
 def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0: np.ndarray, hyper: np.ndarray,
                 rec: dict, opts: EngineOptions, traced: np.ndarray) -> dict[str, pd.DataFrame]:
     """The four tables of one part, from its runs' records in run order (``hyper``: the runs'
     hyperparameters (n, H), in the method's row order)."""
     run_ids = rows["run_id"].to_numpy()
     chosen = np.flatnonzero(np.isin(rows["start_id"].to_numpy(), traced))
-    paths = trace_runs(problem, method, x0[chosen], hyper[chosen], rec["k"][chosen], sw.rules, opts)
+    # the replay holds every step of the runs it replays: a few at a time, at most TRACE_BYTES a call
+    steps = int(rec["k"][chosen].max()) + 1 if len(chosen) else 1
+    per_call = max(1, TRACE_BYTES // (8 * (problem.dim + 1) * steps))
+    paths = [path for lo in range(0, len(chosen), per_call)
+             for path in trace_runs(problem, method, x0[chosen[lo:lo + per_call]], hyper[chosen[lo:lo + per_call]],
+                                    rec["k"][chosen[lo:lo + per_call]], sw.rules, opts)]
     return {
         "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol),
         "stops": stops_table(run_ids, problem, rec, sw.rules),
