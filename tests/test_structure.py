@@ -189,3 +189,14 @@ def test_two_definitions_under_one_name_are_refused_naming_both():
 def test_a_value_listed_twice_is_refused(key, values):
     with pytest.raises(gdlab.ConfigError, match="listed twice"):
         validate({key: values})
+
+
+def test_an_expression_a_mapping_a_name_and_a_function_each_work_where_a_problem_goes():
+    import jax.numpy as jnp
+    for problem in ("x**4 - 3*x**2 + x", {"name": "q", "expr": "x**4 - 3*x**2 + x", "domain": [[-3, 3]]},
+                    lambda x: x[0] ** 4 - 3 * x[0] ** 2 + x[0]):
+        r = gdlab.descend(problem, "gd", [[2.0], [-2.0]], alpha=0.01)
+        np.testing.assert_allclose(gdlab.points(r.runs["x_final"])[:, 0], [1.1308, -1.3008], atol=2e-3)
+        assert gdlab.inspect_point(problem, [1.0]).grad[0] == pytest.approx(4 - 6 + 1)
+    assert gdlab.inspect_point(lambda x: jnp.sum(x ** 2), [1.0, 2.0]).point_type == "non_stationary"
+    assert gdlab.descend("rastrigin-3d", "gd", np.zeros((1, 3)), max_iter=5).runs["dim"].tolist() == [3]

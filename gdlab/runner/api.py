@@ -79,6 +79,9 @@ def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
         x0s = x0s.reshape(-1, 1)
     elif x0s.ndim == 1:
         x0s = x0s.reshape(1, -1)
+    if isinstance(problem, str) and prob.key[0] == "expr" and x0s.size and np.isfinite(x0s).all():
+        # an expression has no domain of its own: the starts' box, widened by 1, frames the figures
+        prob = prob.with_domain(list(zip((x0s.min(axis=0) - 1).tolist(), (x0s.max(axis=0) + 1).tolist())))
     config = {
         "experiment": "descend", "problems": [prob], "method": [method],
         "alpha": np.atleast_1d(alpha).tolist(), "momentum": np.atleast_1d(momentum).tolist(),
