@@ -200,3 +200,18 @@ def test_an_expression_a_mapping_a_name_and_a_function_each_work_where_a_problem
         assert gdlab.inspect_point(problem, [1.0]).grad[0] == pytest.approx(4 - 6 + 1)
     assert gdlab.inspect_point(lambda x: jnp.sum(x ** 2), [1.0, 2.0]).point_type == "non_stationary"
     assert gdlab.descend("rastrigin-3d", "gd", np.zeros((1, 3)), max_iter=5).runs["dim"].tolist() == [3]
+
+
+def test_gdlab_help_lists_the_commands_and_every_key_and_version_names_gdlab_and_jax():
+    import subprocess
+    import sys
+    from importlib.metadata import version
+    helped = subprocess.run([sys.executable, "-m", "gdlab", "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0
+    for command in ("gdlab point", "gdlab verify", "gdlab list", "gdlab-report", "experiment=NAME"):
+        assert command in helped.stdout, command
+    for key in DEFAULTS:
+        assert f"\n  {key}" in helped.stdout, key
+    shown = subprocess.run([sys.executable, "-m", "gdlab", "--version"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0
+    assert shown.stdout.strip().startswith(f"gdlab {gdlab.__version__} (jax {version('jax')}")

@@ -134,9 +134,15 @@ _catch_ctrl_c.received = None
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``gdlab``: run a sweep (Hydra overrides), ``gdlab verify <folder>``, or ``gdlab point <problem> <x…>``."""
-    from .commands import list_main, point_main, verify_main
+    """``gdlab``: run a sweep (Hydra overrides), or one of the commands (``gdlab --help`` lists them)."""
+    from .commands import help_text, list_main, point_main, verify_main, version_text
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(help_text())
+        sys.exit(0)
+    if argv and argv[0] in ("-V", "--version"):
+        print(version_text())
+        sys.exit(0)
     commands = {"verify": verify_main, "point": point_main, "list": list_main}
     if argv and argv[0] in commands:
         with _exit_on_error("interrupted"):

@@ -11,7 +11,62 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["point_main", "verify_main", "list_main", "LISTS"]
+__all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text"]
+
+
+def version_text() -> str:
+    """gdlab's version and JAX's, read from the installed packages (without starting JAX)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+    return f"gdlab {__version__} (jax {of('jax')}, jaxlib {of('jaxlib')}, optax {of('optax')})"
+
+
+def help_text() -> str:
+    """``gdlab --help``: the commands, every config key with its line, and where to look next."""
+    import dataclasses
+
+    from ..runner.schema import NESTED, SweepConfig
+
+    keys = []
+    for f in dataclasses.fields(SweepConfig):
+        if f.name in NESTED:
+            keys += [(f"{f.name}.{g.name}", g.metadata["doc"]) for g in dataclasses.fields(NESTED[f.name])]
+        else:
+            keys.append((f.name, f.metadata["doc"]))
+    width = max(len(k) for k, _ in keys)
+    commands = [
+        ("gdlab [key=value …]", "run a sweep: the default experiment, with any key overridden"),
+        ("gdlab experiment=NAME [key=value …]", "run a shipped experiment (gdlab list experiments)"),
+        ("gdlab -m key=a,b …", "one job per value (Hydra's multirun: clusters, shards)"),
+        ("gdlab point PROBLEM X1 [X2 …]", "f, ∇f, the Hessian and the point's type (a name or an expression)"),
+        ("gdlab verify FOLDER", "check a sweep folder's parts against its manifest"),
+        ("gdlab list WHAT", "problems, methods, criteria or experiments, a line each"),
+        ("gdlab-report FOLDER", "rebuild a sweep's report (or a lessons page)"),
+        ("gdlab --version", "gdlab's version and JAX's"),
+    ]
+    left = max(len(c) for c, _ in commands)
+    return "\n".join([
+        "gdlab: many gradient descents in one compiled JAX kernel, tidy tables and a report out.",
+        "",
+        "usage:",
+        *(f"  {c:<{left}}  {what}" for c, what in commands),
+        "",
+        "Every list is a grid axis: gdlab 'alpha=[0.1,0.01]' 'method=[gd,{name: adam, b1: [0.8, 0.9]}]'.",
+        "The last line printed is `results: <sweep folder>`; the same command again resumes.",
+        "",
+        "config keys (docs/config.md has the whole reference):",
+        *(f"  {k:<{width}}  {doc}" for k, doc in keys),
+        "",
+        "Hydra's own help: gdlab --hydra-help.",
+    ])
+
 
 
 def point_main(argv: list[str]) -> int:
