@@ -172,8 +172,10 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     free_out = []     # output buffers the host is done with: the next calls write into them (donated)
 
     def launch(xq, hq, n_queue, base, drain, kd, grow):
-        """Start a call on the devices. On several CPU devices JAX returns only once the call before
-        has finished (its lanes are this one's input), so this runs on a thread of its own."""
+        """Run a call on the devices, on a thread of its own, and return once it is done. On several
+        CPU devices JAX returns only once the call before has finished (its lanes are this one's
+        input); and waiting here, not in the caller's thread, keeps the caller's wait (a future's)
+        interruptible: a wait inside JAX for a running call is not, and Ctrl-C would wait for it."""
         nonlocal lanes
         with jax.enable_x64(x64):
             out_buf = free_out.pop() if free_out else init_out()
@@ -182,6 +184,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
                                       jax.device_put(np.int32(kd), sh["rep"]), jax.device_put(np.bool_(grow), sh["rep"]),
                                       rules_dev, bounds,
                                       jax.device_put(drain, sh["per_dev"]))
+            counts.block_until_ready()
         return out, counts
 
     def dispatch(g):
