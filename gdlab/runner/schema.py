@@ -28,7 +28,7 @@ from ..core.methods import ALPHA, METHODS, Method
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
 from ..tables.stats import REPORT_DEFAULTS
-from .budget import budget_problems
+from .budget import MAX_STEP, budget_problems
 from .configs import experiment_names
 
 __all__ = ["Starts", "Engine", "Shard", "SweepConfig", "DEFAULTS", "register_schema", "key_table", "Setting", "Sweep",
@@ -134,7 +134,7 @@ class SweepConfig:
     criterion: Any = _key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
     epsilon: Any = _key([1.0e-3, 1.0e-6], "the criteria's tolerances")
     min_steps: Any = _key([0], "steps before a rule may fire")
-    max_iter: Any = _key(10_000, "the hard cap on a run's steps", _int_between(1, 2 ** 31 - 2))
+    max_iter: Any = _key(10_000, "the hard cap on a run's steps", _int_between(1, MAX_STEP))
     dtype: Any = _key("float32", "float32 or float64", _one_of("float32", "float64"))
     diverge_x: Any = _key(1.0e8, "|x|∞ past this: diverged", _positive)
     diverge_f: Any = _key(1.0e30, "|f| past this: diverged", _positive)
@@ -187,10 +187,6 @@ class Setting(NamedTuple):
 
     method: Method
     hyper: tuple[tuple[str, float], ...]
-
-    @property
-    def values(self) -> tuple[float, ...]:
-        return tuple(v for _, v in self.hyper)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -436,8 +432,8 @@ def validate(config: Mapping | None) -> Sweep:
     criterion = grid("criterion", lambda v: isinstance(v, str) and v in CRITERIA,
                      f"must be one of {', '.join(CRITERIA)}", CRITERIA)
     epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
-    min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= 2 ** 31 - 2,
-                     f"must be an integer ≥ 0 and ≤ {2 ** 31 - 2:,}")
+    min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= MAX_STEP,
+                     f"must be an integer ≥ 0 and ≤ {MAX_STEP:,}")
 
     for f in dataclasses.fields(SweepConfig):
         check = f.metadata["check"]
