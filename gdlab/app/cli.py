@@ -148,10 +148,12 @@ def main(argv: list[str] | None = None) -> None:
         with _exit_on_error("interrupted"):
             sys.exit(commands[argv[0]](argv[1:]))
     import hydra
+    import matplotlib
 
     from ..engine.compile_cache import enable_compile_cache
     from ..runner.experiments import CONFIG_DIR, plus_unknown
     from ..runner.schema import register_schema
+    matplotlib.use("Agg")         # the command line draws into files (importing gdlab leaves the backend alone)
     register_schema()
     enable_compile_cache()
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
@@ -172,10 +174,12 @@ def report_main(argv: list[str] | None = None) -> None:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: gdlab-report <sweep folder>", file=sys.stderr)
         sys.exit(2)
+    import matplotlib
     import yaml
 
     from ..engine.compile_cache import enable_compile_cache
     from ..lessons import build_lessons_page, report_sections
+    matplotlib.use("Agg")
     from ..report import build
     from ..report.render import figure_workers
     try:

@@ -30,10 +30,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib import ticker
 
 __all__ = ["save_figure", "FigureWriter", "figure_workers", "PowerFormatter", "log_axes"]
 
@@ -106,7 +104,8 @@ class _WorkerLost(Exception):
 
 # The worker's program: ``gdlab`` and ``gdlab.report`` as bare packages (their __init__ would import
 # JAX and the engine), then this module's loop
-_BOOT = ("import sys, types, os.path\n"
+_BOOT = ("import sys, types, os.path, matplotlib\n"
+         "matplotlib.use('Agg')\n"
          "for name, path in (('gdlab', os.path.dirname(sys.argv[1])), ('gdlab.report', sys.argv[1])):\n"
          "    pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg\n"
          "from gdlab.report.render import _serve; _serve()")
@@ -229,7 +228,9 @@ class FigureWriter:
         if pool is None or pool.broken:
             return _Saved(save_figure(fig, folder, stem))
         try:
-            job = (pickle.dumps(fig), dict(matplotlib.rcParams), str(folder), stem)
+            # the caller's style, not its backend (a notebook's is not the worker's to load)
+            rc = {k: matplotlib.rcParams[k] for k in matplotlib.rcParams if k != "backend"}
+            job = (pickle.dumps(fig), rc, str(folder), stem)
         except Exception:            # an artist that does not pickle (a lambda formatter): saved here
             return _Saved(save_figure(fig, folder, stem))
         plt.close(fig)

@@ -32,6 +32,7 @@ from ..core.errors import FolderError
 from ..tables.columns import in_order
 
 __all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "atomic_write", "file_sha256", "column_encodings",
+           "readable_metadata",
            "prefetched"]
 
 TABLES = ("runs", "stops", "curves", "traces")
@@ -40,10 +41,17 @@ SORT_KEYS = {"runs": ["run_id"], "stops": ["run_id", "rule_id"], "curves": ["run
              "traces": ["run_id", "step"]}
 # Keys that say where or how a sweep is split, not what it computes.
 #: keys that say where or how a sweep is split or watched, not what it computes: not part of its id
-NOT_IN_ID = ("shard", "out_dir", "warn_runs")
-# Keys added after sweep folders existed join the id only when set away from their default, so a
-# folder made before keeps its id (and resumes)
-_ID_IF_SET = {"curves": True}
+NOT_IN_ID = ("shard", "out_dir", "warn_runs", "report")
+#: keys added after sweep folders existed: they join the id only when set away from these defaults,
+#: so a folder made before keeps its id (and resumes)
+ID_IF_SET = {"curves": True, "schedule": ["constant"]}
+
+
+def _identity(config: Mapping) -> dict:
+    """What a sweep's id and a folder's config check compare: the config without NOT_IN_ID and
+    without the ID_IF_SET keys at their defaults."""
+    return {k: v for k, v in config.items()
+            if k not in NOT_IN_ID and not (k in ID_IF_SET and _canonical(v) == _canonical(ID_IF_SET[k]))}
 
 
 def _canonical(value):
@@ -56,10 +64,24 @@ def _canonical(value):
 
 def sweep_id(config: Mapping) -> str:
     """A short hash of the resolved config (without shard and out_dir): same config, same folder."""
-    body = {k: v for k, v in config.items()
-            if k not in NOT_IN_ID and not (k in _ID_IF_SET and v is _ID_IF_SET[k])}
+    body = _identity(config)
     text = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def readable_metadata(arrow: pa.Table) -> pa.Table:
+    """The table with pandas' metadata naming its list columns' dtype ``object``: pandas writes
+    ``list<item: double>[pyarrow]``, which no pandas can read back (``pd.read_parquet`` of a part
+    raised ``data type … not understood``); so a plain ``pd.read_parquet`` of a sweep's folder or
+    part gives those columns as arrays of floats, and gdlab, polars and DuckDB read the Arrow type."""
+    meta = arrow.schema.metadata or {}
+    if b"pandas" not in meta:
+        return arrow
+    pandas_meta = json.loads(meta[b"pandas"])
+    for column in pandas_meta.get("columns", []):
+        if "[pyarrow]" in str(column.get("numpy_type")) and str(column.get("pandas_type", "")).startswith("list"):
+            column["numpy_type"] = "object"
+    return arrow.replace_schema_metadata({**meta, b"pandas": json.dumps(pandas_meta).encode()})
 
 
 def file_sha256(path: Path) -> str:
@@ -159,12 +181,14 @@ class SweepFolder:
         cfg_path = self.path / "config.yaml"
         if cfg_path.exists():
             stored = yaml.safe_load(cfg_path.read_text()) or {}
-            old = {k: v for k, v in stored.items() if k not in NOT_IN_ID}
-            new = {k: v for k, v in config.items() if k not in NOT_IN_ID}
+            old, new = _identity(stored), _identity(config)
             if _canonical(old) != _canonical(new):
                 changed = sorted(k for k in set(old) | set(new) if _canonical(old.get(k)) != _canonical(new.get(k)))
                 raise FolderError(f"{self.path} holds results of a different config (changed: "
                                   f"{', '.join(changed)}); refusing to mix them")
+            if _canonical(stored.get("report")) != _canonical(config.get("report")):
+                # what the report draws is the latest run's choice
+                _write_text(cfg_path, yaml.safe_dump({**stored, "report": config.get("report")}, sort_keys=False))
         else:
             _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False))
 
@@ -213,7 +237,7 @@ class SweepFolder:
         for table in TABLES:
             path = self.table_path(table, part)
             frame = tables[table]
-            arrow = pa.Table.from_pandas(frame, preserve_index=False)
+            arrow = readable_metadata(pa.Table.from_pandas(frame, preserve_index=False))
             atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, **column_encodings(arrow)))
             files[table] = {"file": str(path.relative_to(self.path)), "rows": len(frame),
                             "sha256": file_sha256(path)}
