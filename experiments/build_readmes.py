@@ -34,6 +34,8 @@ SCALE_UP = {
     "step_size": "gdlab experiment=step_size 'alpha=[0.01,0.1,0.3,0.5,0.9,0.99,1.01,1.05]'",
     "regression": "gdlab experiment=regression 'alpha=[0.01,0.1,0.5]' starts.n=10000",
     "constraints": "gdlab experiment=constraints 'starts={kind: grid, n: 20}'",
+    "learning_rate": "gdlab experiment=learning_rate 'alpha=[0.0001,0.0003,0.001,0.003,0.01,0.03,0.1]'",
+    "methods_review": "gdlab experiment=methods_review starts.n=10000 'alpha=[0.0001,0.001,0.01,0.1,1.0]'",
 }
 
 

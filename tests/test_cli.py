@@ -57,7 +57,7 @@ def test_command_writes_the_sweep_folder_and_resumes(tmp_path):
 def test_bad_config_exits_2_names_every_key_and_writes_nothing(tmp_path):
     out = tmp_path / "never"
     bad = gdlab_cmd(f"out_dir={out}", "foo=1", "alpha=[0.1,-1]", "epsilon=[]", "max_iter=0",
-                    "method=[gd,newton]", "problems=[himmelblau,nope]", "max_iter=abc",
+                    "method=[gd,warp]", "problems=[himmelblau,nope]", "max_iter=abc",
                     "starts={kind:points,points:[[1,2,3]]}")
     assert bad.returncode == 2
     for piece in ["foo: unknown key", "alpha: must be > 0", "epsilon: empty list", "max_iter: must be an integer",

@@ -23,7 +23,7 @@ from gdlab.tables.columns import points
 def scenario(name, *overrides, problems=None):
     config = experiment_config(name, overrides)
     if problems is not None:
-        config["problems"] = [p for p in config["problems"] if p["name"] in problems]
+        config["problems"] = [p for p in config["problems"] if (p if isinstance(p, str) else p["name"]) in problems]
     res = run_sweep(validate(config))
     numbers = lesson_numbers(name, res)
     assert not (numbers["agrees"] == False).any(), numbers[numbers["agrees"] == False]   # noqa: E712
@@ -222,3 +222,23 @@ def test_lessons_page_from_the_command_line(tmp_path):
     # the same command again resumes every scenario: nothing is computed twice
     again = gdlab_cmd("experiment=lessons", "lessons=[two_x_sin,step_size]", f"out_dir={tmp_path}", timeout=300)
     assert again.returncode == 0 and again.stderr.count("already complete") == 2
+
+
+@pytest.mark.slow
+def test_learning_rate_scenario_on_x4():
+    res, numbers = scenario("learning_rate", problems=["x4"])
+    assert row(numbers, "first step lands at")["value"] == pytest.approx(-12.0, abs=1e-9)
+    fixed = row(numbers, "x4, gd with a fixed α")["gdlab"]
+    assert "α=0.001: 31489" in fixed and "α=0.01: diverged" in fixed
+    assert "converged in 4 of 4" in row(numbers, "bb1 at its best α")["quantity"]
+    assert row(numbers, "summed over the three problems")["agrees"]
+    assert set(res.runs["n_f"] >= res.runs["n_iter"] + 1) == {True}
+
+
+@pytest.mark.slow
+def test_methods_review_scenario_on_rosenbrock():
+    res, numbers = scenario("methods_review", "starts.n=20", problems=["rosenbrock"])
+    assert set(res.runs["method"]) == {"gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
+                                       "lbfgs", "newton"}
+    assert row(numbers, "methods that use curvature")["agrees"]
+    assert "100%" in row(numbers, "newton at its best α")["gdlab"]

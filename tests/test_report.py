@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gdlab.core.errors import ConfigError
 from gdlab.core.problems import get_problem
 from gdlab.report import figures as F
 from gdlab.report.page import build
@@ -584,9 +585,19 @@ def test_a_heatmap_of_one_of_several_momenta_says_so(tmp_path):
     sw = validate({"problems": ["himmelblau"], "method": ["momentum"], "alpha": [0.001, 0.005], "momentum": [0.5, 0.9],
                    "starts": {"kind": "grid", "n": 4}, "epsilon": [1e-3, 1e-6], "criterion": ["df"], "max_iter": 300,
                    "dtype": "float64", "out_dir": str(tmp_path)})
-    page = build(run_to_folder(sw, log=lambda m: None, show_progress=False), log=lambda m: None).read_text()
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    page = build(folder, log=lambda m: None).read_text()
     assert "himmelblau, momentum: alpha × epsilon, a panel per criterion (success: the rule fired within " \
-           "success_tol of a known minimum). Drawn for the largest γ of 0.5, 0.9; the summary table has each." in page
+           "success_tol of a known minimum). Drawn at momentum=0.9; the summary table has every setting." in page
+    # any two of the sweep's numeric columns, by config; the same folder (report is not part of the id), redrawn
+    again = run_to_folder(validate({**sw.config, "report": {"heatmap": ["momentum", "alpha"]}}),
+                          log=lambda m: None, show_progress=False)
+    assert again == folder
+    page = build(folder, log=lambda m: None).read_text()
+    assert "himmelblau, momentum: momentum × alpha, a panel per criterion" in page
+    assert "Drawn at epsilon=1e-06; the summary table has every setting." in page
+    with pytest.raises(ConfigError, match=r"report.heatmap: 'b1' is not a numeric column of this sweep"):
+        validate({**sw.config, "report": {"heatmap": ["alpha", "b1"]}})
 
 
 def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
@@ -620,3 +631,13 @@ def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
         for i in prefetched(parts(6, fail_at=3)):
             got.append(i)
     assert got[-3:] == [0, 1, 2]             # an error comes where its part would have
+
+
+def test_importing_gdlab_leaves_the_matplotlib_backend_alone():
+    """A notebook's backend stays its own: importing gdlab, its figures and lessons switches nothing."""
+    import sys
+    code = ("import matplotlib; matplotlib.use('pdf'); import gdlab, gdlab.report.figures, gdlab.lessons; "
+            "print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "pdf"

@@ -45,7 +45,7 @@ def test_the_schema_is_the_default_config():
     ("max_iter", 0, "max_iter: must be an integer ≥ 1"),
     ("criterion", [], "criterion: empty list"),
     ("problems", ["nope"], "problems[0]: unknown problem 'nope'"),
-    ("method", ["newton"], "method: must be one of"),
+    ("method", ["warp"], "method: must be one of"),
     ("starts", {"kind": "points", "points": [[1.0]]}, "starts.points[0]: [1.0] has dimension 1"),
     ("starts", {"kind": "points", "points": [[1.0, float("nan")]]}, "is not finite"),
     ("dtype", "float16", "dtype: must be float32 or float64"),
@@ -88,7 +88,7 @@ def test_overrides_reach_the_sweep():
 
 def test_every_bad_key_is_named_at_once():
     with pytest.raises(ConfigError) as err:
-        validate({"foo": 1, "alpha": [0.1, -1], "epsilon": [], "max_iter": 0, "method": ["gd", "newton"],
+        validate({"foo": 1, "alpha": [0.1, -1], "epsilon": [], "max_iter": 0, "method": ["gd", "warp"],
                   "problems": ["himmelblau", "nope"], "momentum": [1.5], "criterion": ["dy"],
                   "min_steps": [-1], "dtype": "float16",
                   "starts": {"kind": "points", "points": [[1, 2, 3], [9, 9], ["a", 1]]}})

@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text"]
+__all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text", "registry_table"]
 
 
 def version_text() -> str:
@@ -47,7 +47,7 @@ def help_text() -> str:
         ("gdlab -m key=a,b …", "one job per value (Hydra's multirun: clusters, shards)"),
         ("gdlab point PROBLEM X1 [X2 …]", "f, ∇f, the Hessian and the point's type (a name or an expression)"),
         ("gdlab verify FOLDER", "check a sweep folder's parts against its manifest"),
-        ("gdlab list WHAT", "problems, methods, criteria or experiments, a line each"),
+        ("gdlab list WHAT", "problems, methods, schedules, criteria or experiments, a line each"),
         ("gdlab-report FOLDER", "rebuild a sweep's report (or a lessons page)"),
         ("gdlab --version", "gdlab's version and JAX's"),
     ]
@@ -141,15 +141,38 @@ def _registry(which: str):
     if which == "methods":
         from ..core.methods import METHODS
         return METHODS
+    if which == "schedules":
+        from ..core.schedules import SCHEDULES
+        return SCHEDULES
     from ..core.criteria import CRITERIA
     return CRITERIA
 
 
-LISTS = ("problems", "methods", "criteria", "experiments")
+LISTS = ("problems", "methods", "schedules", "criteria", "experiments")
+
+
+def _hyper_text(h, markdown: bool = False) -> str:
+    default = "the problem's f*" if h.from_problem else f"{h.default:g}"
+    return f"`{h.name}` = {default}, {h.range}" if markdown else f"{h.name}={default} in {h.range}"
+
+
+def registry_table(which: str) -> str:
+    """The docs' table of every method or schedule: name, parameters (default, range), what it is and
+    where it comes from (docs/config.md; ``gdlab list`` prints the same)."""
+    registry = _registry(which)
+    head = {"methods": "| method | hyperparameters beside alpha: default, range | what it is, and its source |",
+            "schedules": "| schedule | parameters: default, range | the factor of alpha at step k |"}[which]
+    rows = [head, "|---|---|---|"]
+    for name in registry.names():
+        entry = registry[name]
+        params = ", ".join(_hyper_text(h, True) for h in entry.hyper) or "—"
+        doc = " ".join(entry.doc.split()).replace("|", "/")
+        rows.append(f"| `{name}` | {params} | {doc} |")
+    return "\n".join(rows)
 
 
 def list_main(argv: list[str]) -> int:
-    """``gdlab list problems|methods|criteria|experiments``: one line each, from the registries."""
+    """``gdlab list problems|methods|schedules|criteria|experiments``: one line each, from the registries."""
     if len(argv) != 1 or argv[0] not in LISTS:
         what = f"there is no list {argv[0]!r}; " if len(argv) == 1 and not argv[0].startswith("-") else ""
         print(f"{what}usage: gdlab list {'|'.join(LISTS)}", file=sys.stderr)
@@ -162,8 +185,8 @@ def list_main(argv: list[str]) -> int:
         rows = []
         for name, doc in registry.docs():
             entry = registry[name]
-            if argv[0] == "methods":
-                doc += "; " + ", ".join(f"{h.name}={h.default:g} in {h.range}" for h in (entry.hyper or ()))
+            if argv[0] in ("methods", "schedules"):
+                doc += "; " + ", ".join(_hyper_text(h) for h in (entry.hyper or ()))
                 doc = doc.rstrip("; ")
             elif argv[0] == "problems":
                 doc = f"{'n-d' if entry.dim is None else f'{entry.dim}-d'}: {doc}"

@@ -7,6 +7,14 @@ inside the compiled step with per-run traced values (one row of its
 ``(H, L)`` block each: alpha first, then the method's hyperparameters in the
 order declared), so a sweep over a hundred alphas or momenta compiles once.
 
+A method that needs more than the gradient says so: ``needs`` names the
+keyword arguments its ``update`` takes (``value``, ``grad``, ``value_fn``: the
+line searches, polyak, newton), and ``evals(state, x)`` says how many values
+and gradients of f one step spent, where that is not one of each (a line
+search's trials; newton's Hessian counts as d gradients). A
+:class:`~gdlab.core.schedules.Schedule` multiplies the step size: the kernel
+runs a :class:`Stepper`, a method with its schedule.
+
 A new method is one ``@method(name, Hyper(...), ...)`` function here (or in
 the user's code, before the sweep runs).
 """
@@ -16,16 +24,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from .errors import ConfigError
 from .registry import Registry
 
 __all__ = ["Hyper", "Method", "METHODS", "method", "get_method", "method_names", "sign_halving", "SignHalvingState",
-           "ALPHA"]
+           "ALPHA", "Stepper", "as_stepper", "problem_value", "problem_error", "rate", "newton_direction", "barzilai_borwein", "BBState", "FROM_PROBLEM"]
 
 ALPHA = "alpha"
 
@@ -41,6 +50,7 @@ class Hyper:
     low_closed: bool = True
     high_closed: bool = True
     doc: str = ""
+    from_problem: str | None = None    # "f_min": left unset, the value is the problem's known minimum f*
 
     @property
     def range(self) -> str:
@@ -65,6 +75,12 @@ class Method:
     build: Callable[..., optax.GradientTransformation] = dataclasses.field(repr=False)
     hyper: tuple[Hyper, ...]
     doc: str
+    needs: tuple[str, ...] = ()          # update's keyword arguments: value, grad, value_fn
+    evals: Callable | None = dataclasses.field(default=None, repr=False, compare=False)
+    takes_schedule: bool = False         # build(alpha, schedule, **hyper) instead of build(rate, **hyper)
+    max_dim: int | None = None           # the largest dimension it runs in (newton's d×d Hessians)
+    state_size: Callable[[int], int] = dataclasses.field(default=lambda d: 4 * d, repr=False, compare=False)
+    source: str = "optax"
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -77,20 +93,100 @@ class Method:
     def defaults(self) -> dict[str, float]:
         return {h.name: h.default for h in self.hyper}
 
-    def make(self, row_values) -> optax.GradientTransformation:
-        """The transformation for one lane's values of :attr:`rows` (traced inside the kernel)."""
+    def make(self, row_values, schedule: Callable | None = None) -> optax.GradientTransformation:
+        """The transformation for one lane's values of :attr:`rows` (traced inside the kernel), its
+        step size multiplied by ``schedule(count)`` where one is given."""
         alpha, *rest = row_values
-        return self.build(alpha, **dict(zip((h.name for h in self.hyper), rest)))
+        hyper = dict(zip((h.name for h in self.hyper), rest))
+        if self.takes_schedule:
+            return self.build(alpha, schedule, **hyper)
+        return self.build(rate(alpha, schedule), **hyper)
+
+
+def rate(alpha, schedule: Callable | None):
+    """alpha, or ``count → alpha·schedule(count)``: what optax takes as a learning rate."""
+    return alpha if schedule is None else (lambda count: alpha * schedule(count))
 
 
 METHODS: Registry[Method] = Registry("method")
 
 
-def method(name: str, *hyper: Hyper):
-    """Register ``build(alpha, **hyper)`` as the method ``name``; its docstring is the entry's doc."""
+def method(name: str, *hyper: Hyper, needs: tuple[str, ...] = (), evals: Callable | None = None,
+           takes_schedule: bool = False, max_dim: int | None = None, state_size: Callable | None = None,
+           source: str = "optax"):
+    """Register ``build(alpha, **hyper)`` as the method ``name``; its docstring is the entry's doc.
+    ``takes_schedule``: the builder is ``build(alpha, schedule, **hyper)`` (``schedule`` None or
+    ``count → factor``), for methods whose step size is not a plain learning rate."""
     def make(build, **_):
-        return Method(name, build, tuple(hyper), (build.__doc__ or "").strip())
+        extra = {"state_size": state_size} if state_size else {}
+        return Method(name, build, tuple(hyper), (build.__doc__ or "").strip(), needs=tuple(needs), evals=evals,
+                      takes_schedule=takes_schedule, max_dim=max_dim, source=source, **extra)
     return METHODS.register(make)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stepper:
+    """What one kernel runs: a method with its step-size schedule (a
+    :class:`~gdlab.core.schedules.Schedule`, or None for the constant step). Its rows are the
+    method's (alpha first) and then the schedule's parameters."""
+
+    method: Method
+    schedule: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.method.name
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        return self.method.rows + (self.schedule.rows if self.schedule is not None else ())
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return self.method.needs
+
+    def defaults(self) -> dict[str, float]:
+        return {**self.method.defaults(), **(self.schedule.defaults() if self.schedule is not None else {})}
+
+    def make(self, row_values) -> optax.GradientTransformation:
+        n = len(self.method.rows)
+        factor = self.schedule.bind(row_values[n:]) if self.schedule is not None else None
+        return self.method.make(row_values[:n], factor)
+
+    @property
+    def n_evals(self) -> int:
+        """The rows of a record's ``spent`` (f and ∇f evaluations): 2 for a method that counts them."""
+        return 2 if self.method.evals is not None else 0
+
+    def evals(self, state, x):
+        """(values, gradients) of f one step spent, where the method counts them; else None (one each)."""
+        return self.method.evals(state, x) if self.method.evals is not None else None
+
+
+def problem_error(method: Method, hyper: Hyper, problem) -> str | None:
+    """Why a hyperparameter that comes from the problem (polyak's f_min: its known minimum f*) has
+    no value for ``problem``; None where it has one."""
+    if tuple(getattr(problem, hyper.from_problem, ()) or ()):
+        return None
+    name = getattr(problem, "name", "this problem")
+    return (f"{method.name}: {hyper.name} is the problem's known minimum f*, and {name} has none listed; "
+            f"give it, e.g. {{name: {method.name}, {hyper.name}: 0.0}}")
+
+
+def problem_value(method: Method, hyper: Hyper, problem) -> float:
+    """The value of a hyperparameter that comes from the problem (polyak's f_min: its known minimum
+    f*, the least listed); a ConfigError where the problem knows none."""
+    error = problem_error(method, hyper, problem)
+    if error:
+        raise ConfigError(error)
+    return float(min(getattr(problem, hyper.from_problem)))
+
+
+def as_stepper(method) -> Stepper:
+    """A Stepper from a method's name, a Method or a Stepper (a method alone: the constant step)."""
+    if isinstance(method, Stepper):
+        return method
+    return Stepper(get_method(method))
 
 
 def get_method(name: str | Method) -> Method:
@@ -106,13 +202,13 @@ MOMENTUM = Hyper("momentum", 0.9, 0.0, 1.0, high_closed=False, doc="γ, the weig
 
 @method("gd")
 def _gd(alpha):
-    """gradient descent x ← x − α∇f(x) (lessons 000, 001)"""
+    """gradient descent x ← x − α∇f(x) (lessons 000, 001): optax.sgd"""
     return optax.sgd(alpha)
 
 
 @method("momentum", MOMENTUM)
 def _momentum(alpha, momentum):
-    """heavy ball x ← x − α∇f(x) + γ(x − x_prev) (lesson 004)"""
+    """heavy ball x ← x − α∇f(x) + γ(x − x_prev) (lesson 004): optax.sgd with momentum"""
     # optax's trace v ← g + γv, x ← x − αv is the lesson's x ← x − α∇f + γ(x − x_prev), term for term.
     return optax.sgd(alpha, momentum=momentum)
 
@@ -230,7 +326,139 @@ def sign_halving(initial_step) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
-@method("sign_halving")
-def _sign_halving(alpha):
+def _scaled(tx: optax.GradientTransformation, schedule: Callable | None) -> optax.GradientTransformation:
+    """``tx``, its updates multiplied by ``schedule(count)`` where a schedule is given."""
+    return tx if schedule is None else optax.chain(tx, optax.scale_by_schedule(schedule))
+
+
+@method("sign_halving", takes_schedule=True, source="gdlab")
+def _sign_halving(alpha, schedule):
     """step Δx = alpha against the sign of f′, halved when the sign flips (lesson 000)"""
-    return sign_halving(alpha)
+    return _scaled(sign_halving(alpha), schedule)
+
+
+FROM_PROBLEM = "f_min"
+
+
+@method("polyak", Hyper("f_min", math.nan, doc="f*, the minimum the step aims at (default: the problem's known f*)",
+                        from_problem=FROM_PROBLEM),
+        Hyper("eps", 0.0, 0.0, math.inf, high_closed=False, doc="added to ‖∇f‖² in the step's denominator"),
+        needs=("value",), takes_schedule=True)
+def _polyak(alpha, schedule, f_min, eps):
+    """Polyak step (f − f*)/‖∇f‖², at most alpha (Loizou et al. 2021): optax.polyak_sgd; f* is the
+    problem's known minimum unless given, and a problem with none is refused"""
+    return optax.polyak_sgd(max_learning_rate=alpha, scaling=1.0 if schedule is None else schedule,
+                            f_min=f_min, eps=eps)
+
+
+def _linesearch_evals(state, x):
+    """A line search's trials: each evaluates f (backtracking) or f and ∇f (zoom)."""
+    return optax.tree.get(state, "num_linesearch_steps")
+
+
+def _backtracking_evals(state, x):
+    return _linesearch_evals(state, x), 1
+
+
+def _zoom_evals(state, x):
+    n = _linesearch_evals(state, x)
+    return n, n
+
+
+@method("lbfgs", needs=("value", "grad", "value_fn"), evals=_zoom_evals,
+        state_size=lambda d: 23 * d + 32)
+def _lbfgs(alpha):
+    """L-BFGS with 10 pairs and the zoom line search (strong Wolfe), trying alpha first (Nocedal &
+    Wright 2006, alg. 7.4): optax.lbfgs. Steps count the line search's evaluations of f and ∇f"""
+    return optax.lbfgs(learning_rate=alpha)
+
+
+@method("backtracking",
+        Hyper("c", 1e-4, 0.0, 1.0, low_closed=False, high_closed=False,
+              doc="Armijo's constant: accept f(x + t·d) ≤ f(x) + c·t·∇f·d"),
+        Hyper("shrink", 0.5, 0.0, 1.0, low_closed=False, high_closed=False, doc="t ← shrink·t while refused"),
+        Hyper("grow", 1.5, 1.0, math.inf, high_closed=False,
+              doc="the next step tries grow·t (never above alpha)"),
+        needs=("value", "grad", "value_fn"), evals=_backtracking_evals)
+def _backtracking(alpha, c, shrink, grow):
+    """steepest descent with Armijo backtracking from the step alpha, at most 30 halvings:
+    optax.sgd with optax.scale_by_backtracking_linesearch. Steps count its evaluations of f"""
+    return optax.chain(optax.sgd(alpha),
+                       optax.scale_by_backtracking_linesearch(max_backtracking_steps=30, slope_rtol=c,
+                                                              decrease_factor=shrink, increase_factor=grow))
+
+
+class BBState(NamedTuple):
+    x_prev: jax.Array     # the point of the last step (unused before the first)
+    g_prev: jax.Array     # ∇f there
+    count: jax.Array      # steps taken
+
+
+def barzilai_borwein(alpha, variant: int, min_step, max_step, schedule: Callable | None = None
+                     ) -> optax.GradientTransformation:
+    """Barzilai–Borwein steps x ← x − t·∇f with s = Δx, y = Δ∇f of the last step: t = s·s/s·y (``variant``
+    1) or s·y/y·y (2). The first step, and any where s·y ≤ 0 (no positive curvature along s) or t
+    is not finite, take t = alpha; t is clipped to [min_step, max_step]."""
+
+    def init(params):
+        return BBState(jnp.zeros_like(params), jnp.zeros_like(params), jnp.zeros((), jnp.int32))
+
+    def update(grads, state, params=None):
+        s, y = params - state.x_prev, grads - state.g_prev
+        sy, ss, yy = jnp.vdot(s, y), jnp.vdot(s, s), jnp.vdot(y, y)
+        bb = ss / sy if variant == 1 else sy / yy
+        ok = (state.count > 0) & (sy > 0) & jnp.isfinite(bb)
+        t = jnp.where(ok, jnp.clip(bb, min_step, max_step), alpha)
+        if schedule is not None:
+            t = t * schedule(state.count)
+        return -t * grads, BBState(params, grads, state.count + 1)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _bb_bounds():
+    return (Hyper("min_step", 1e-10, 0.0, math.inf, low_closed=False, high_closed=False, doc="the smallest step t"),
+            Hyper("max_step", 1e10, 0.0, math.inf, low_closed=False, high_closed=False, doc="the largest step t"))
+
+
+@method("bb1", *_bb_bounds(), takes_schedule=True, source="gdlab")
+def _bb1(alpha, schedule, min_step, max_step):
+    """Barzilai–Borwein, long step t = s·s/s·y (Barzilai & Borwein 1988); alpha is the first step and
+    the fallback where s·y ≤ 0"""
+    return barzilai_borwein(alpha, 1, min_step, max_step, schedule)
+
+
+@method("bb2", *_bb_bounds(), takes_schedule=True, source="gdlab")
+def _bb2(alpha, schedule, min_step, max_step):
+    """Barzilai–Borwein, short step t = s·y/y·y; alpha is the first step and the fallback where s·y ≤ 0"""
+    return barzilai_borwein(alpha, 2, min_step, max_step, schedule)
+
+
+def newton_direction() -> optax.GradientTransformationExtraArgs:
+    """The Newton direction H⁻¹∇f, H = ``jax.hessian(value_fn)`` at the point, by a Cholesky
+    factorisation; where H is not positive definite (the factorisation fails), ∇f itself."""
+
+    def init(params):
+        return optax.EmptyState()
+
+    def update(grads, state, params=None, *, value_fn, **extra):
+        del extra
+        h = jax.hessian(value_fn)(params)
+        chol = jnp.linalg.cholesky(h)
+        step = jax.scipy.linalg.cho_solve((chol, True), grads)
+        positive = jnp.all(jnp.isfinite(chol)) & jnp.all(jnp.isfinite(step))
+        return jnp.where(positive, step, grads), state
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def _newton_evals(state, x):
+    return 1, 1 + x.shape[0]
+
+
+@method("newton", needs=("value_fn",), evals=_newton_evals, max_dim=1000, source="gdlab",
+        state_size=lambda d: 3 * d * d + 4 * d)
+def _newton(alpha):
+    """damped Newton x ← x − α·H⁻¹∇f, H = jax.hessian(f) (lesson 004's Hessian); where H is not
+    positive definite it takes the gradient step x ← x − α∇f instead. A Hessian counts as d gradients"""
+    return optax.chain(newton_direction(), optax.scale_by_learning_rate(alpha))

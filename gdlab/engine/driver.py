@@ -29,7 +29,7 @@ import numpy as np
 from ..core.criteria import CRITERIA, StopRule, rule_arrays
 from ..core.errors import InputError
 from ..core.inputs import float_array
-from ..core.methods import Method, get_method
+from ..core.methods import Method, Stepper, as_stepper, problem_value
 from ..core.problems import Problem
 from .chunks import HOST_WAIT, RunLengths, next_chunk
 from .chunks import spans as call_spans
@@ -50,10 +50,15 @@ def _starts(problem: Problem, x0) -> np.ndarray:
     return x0
 
 
-def hyper_rows(method: Method, hyper, n: int) -> np.ndarray:
+def hyper_rows(method: Method | Stepper, hyper, n: int, problem: Problem | None = None) -> np.ndarray:
     """The (n, H) hyperparameters of n runs in ``method.rows`` order, from a number (alpha) or a
-    mapping of row names to a value or one value per run; rows not given take the method's defaults."""
+    mapping of row names to a value or one value per run; rows not given take the method's defaults
+    (polyak's f_min: the ``problem``'s known minimum)."""
+    method = as_stepper(method)
     given = dict(hyper) if isinstance(hyper, Mapping) else {"alpha": hyper}
+    for h in method.method.hyper:
+        if h.from_problem and given.get(h.name) is None:
+            given[h.name] = problem_value(method.method, h, problem)
     unknown = sorted(set(given) - set(method.rows))
     if unknown:
         raise InputError(f"method {method.name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
@@ -80,9 +85,9 @@ class RunSource:
         self.n, self.take = int(n), take
 
 
-def _array_source(problem: Problem, method: Method, x0, hyper) -> RunSource:
+def _array_source(problem: Problem, method: Stepper, x0, hyper) -> RunSource:
     x0 = _starts(problem, x0)
-    hp = hyper_rows(method, hyper, len(x0))
+    hp = hyper_rows(method, hyper, len(x0), problem)
     return RunSource(len(x0), lambda a, b: (x0[a:b], hp[a:b]))
 
 
@@ -124,7 +129,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     that much device memory stays in use between batches); a batch abandoned
     midway leaves none.
     """
-    method = get_method(method)
+    method = as_stepper(method)
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, method, x0, hyper)
     keep_freed_memory()    # each call's buffers of several MB are reused, not faulted in anew (gdlab/devices.py)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
@@ -138,6 +143,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     crit, eps, min_steps = rule_arrays(rules, spec.criteria)
     np_dt = np.dtype(opts.dtype)
     d, R, cps, H = problem.dim, len(rules), curve_steps(opts.max_iter, opts.curves), len(method.rows)
+    E = method.n_evals
     P = spec.part
     devices = tuple(devices or jax.local_devices())
     spans = call_spans(n, P, 2 * spec.lanes if opts.part is None else P, 2 * len(devices))
@@ -230,7 +236,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
             for block in out.addressable_shards:
                 j = (block.index[1].start or 0) // (out.shape[1] // k)
                 if counts[j, 0]:
-                    rec = unpack(np.asarray(block.data)[:, : counts[j, 0]], d, R, len(cps), H)
+                    rec = unpack(np.asarray(block.data)[:, : counts[j, 0]], d, R, len(cps), H, E)
                     lengths.add(rec["k"])
                     yield rec
                     del rec
@@ -279,13 +285,13 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
     batch took. ``hyper`` as for :func:`stream_batch`, or an (n, H) array of
     rows. Returns a list of ``(xs (n_iter+1, d), fs (n_iter+1,))``.
     """
-    method = get_method(method)
+    method = as_stepper(method)
     x0 = _starts(problem, x0)
     n_iter = np.asarray(n_iter, dtype=np.int64)
     n = len(x0)
     if n == 0:
         return []
-    hp = hyper if isinstance(hyper, np.ndarray) and hyper.ndim == 2 else hyper_rows(method, hyper, n)
+    hp = hyper if isinstance(hyper, np.ndarray) and hyper.ndim == 2 else hyper_rows(method, hyper, n, problem)
     L = bucket(n)
     used = tuple(name for name in CRITERIA if name in {r.criterion for r in rules})
     spec = KernelSpec(problem.objective, method, opts.dtype, len(rules), L, 0, 0, opts.max_iter, True, used)

@@ -33,6 +33,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..core.criteria import CRITERIA, Status
+from ..core.methods import as_stepper
 from .chunks import CHUNK_MAX, PART_LANES
 from .devices import cpu_compiler_options
 from .layout import (
@@ -161,7 +162,8 @@ def _fields(lanes: Lanes, dt, cps) -> list:
     beyond = cps[:, None] > lanes.k[None, :]
     blank = {"f_at": unfired, "x_at": unfired[:, None, :], "curve_f": beyond, "curve_g": beyond}
     cols = []
-    for name, _, is_int in out_layout(lanes.x.shape[0], lanes.fired.shape[0], lanes.curve_f.shape[0], lanes.hp.shape[0]):
+    for name, _, is_int in out_layout(lanes.x.shape[0], lanes.fired.shape[0], lanes.curve_f.shape[0], lanes.hp.shape[0],
+                                      lanes.spent.shape[0]):
         a = getattr(lanes, name)
         if name in blank:
             a = jnp.where(blank[name], jnp.nan, a)
@@ -272,7 +274,7 @@ def counted(high, low) -> int:
 
 def _pack_width(spec: KernelSpec) -> int:
     return record_width(spec.objective.dim, spec.n_rules, len(curve_steps(spec.max_iter, spec.curves)),
-                        len(spec.method.rows))
+                        len(spec.method.rows), spec.method.n_evals)
 
 
 # The kernels made, for counting compilations (as many as the cache keeps), and the compilations of
@@ -360,10 +362,13 @@ def trace_kernel(spec: KernelSpec, n_steps: int):
 
 def kernel_spec(problem, method, n_rules: int, n_runs: int, opts: EngineOptions,
                 criteria: Sequence[str] = ()) -> KernelSpec:
-    """The spec of the kernel for these runs: ``problem`` a Problem, ``method`` a Method entry,
-    ``criteria`` the names the rules use (kept in registry order)."""
+    """The spec of the kernel for these runs: ``problem`` a Problem, ``method`` a Method entry or a
+    :class:`~gdlab.core.methods.Stepper` (with its schedule), ``criteria`` the names the rules use
+    (kept in registry order)."""
+    method = as_stepper(method)
     lanes = opts.lanes or default_lanes(n_runs, lane_bytes(problem.dim, n_rules, opts.max_iter, opts.chunk, opts.dtype,
-                                                          opts.curves, len(method.rows)))
+                                                          opts.curves, len(method.rows),
+                                                          method.method.state_size(problem.dim), method.n_evals))
     chunk = opts.chunk or CHUNK_MAX
     # a few lanes' worth per call, so finished runs come back (and parts get written) as the group
     # runs; up to 16 for a large batch, a sixteenth of it, so calls and their fixed costs are few

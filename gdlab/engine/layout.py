@@ -105,14 +105,16 @@ def device_bytes() -> int:
 
 
 def lane_bytes(dim: int, n_rules: int, max_iter: int, chunk: int | None = None, dtype: str = "float32",
-               curves: bool = True, n_hyper: int = 2) -> int:
+               curves: bool = True, n_hyper: int = 2, state: int | None = None, n_evals: int = 0) -> int:
     """Device memory one lane takes: its state and a gathered copy, the chunk buffer, and its share
     of the queue (up to :data:`PART_LANES` runs a lane) and of the output's columns (two more).
-    ``n_hyper``: the method's hyperparameter rows (alpha included)."""
-    width = record_width(dim, n_rules, len(curve_steps(max_iter, curves)), n_hyper)
+    ``n_hyper``: the method's hyperparameter rows (alpha included); ``state``: the numbers its
+    optimiser state and a step's work hold (``Method.state_size``; default 4·dim)."""
+    width = record_width(dim, n_rules, len(curve_steps(max_iter, curves)), n_hyper, n_evals)
     chunk = chunk or CHUNK_MAX
     buffered = sum(dim if name == "x" else 1 for name in buffered_rows(n_rules, curves))
-    return np.dtype(dtype).itemsize * ((PART_LANES + 3) * width + chunk * buffered + PART_LANES * (dim + n_hyper) + 4 * dim)
+    state = 4 * dim if state is None else state
+    return np.dtype(dtype).itemsize * ((PART_LANES + 3) * width + chunk * buffered + PART_LANES * (dim + n_hyper) + state)
 
 
 def default_lanes(n_runs: int, per_lane: int = 0) -> int:
@@ -126,11 +128,12 @@ def default_lanes(n_runs: int, per_lane: int = 0) -> int:
     return min(cap, bucket(max(1, n_runs // 8)))
 
 
-# What a finished run's record holds: (name, leading shape as a function of (d, R, C, H), integer?)
-def record_layout(d: int, R: int, C: int, H: int = 2):
+# What a finished run's record holds: (name, leading shape as a function of (d, R, C, H, E), integer?);
+# E is 2 for a method that counts its evaluations of f and ∇f (Method.evals), else 0
+def record_layout(d: int, R: int, C: int, H: int = 2, E: int = 0):
     return (("run", (), True), ("x", (d,), False), ("f", (), False), ("g", (d,), False), ("k", (), True),
             ("status", (), True), ("fired", (R,), True), ("f_at", (R,), False), ("x_at", (R, d), False),
-            ("hp", (H,), False), ("curve_f", (C,), False), ("curve_g", (C,), False))
+            ("hp", (H,), False), ("spent", (E,), True), ("curve_f", (C,), False), ("curve_g", (C,), False))
 
 
 RECORD_FIELDS = tuple(name for name, _, _ in record_layout(1, 1, 1))
@@ -143,10 +146,10 @@ def fills_at_on_host(n_rules: int) -> bool:
     return n_rules == 1
 
 
-def out_layout(d: int, R: int, C: int, H: int = 2):
+def out_layout(d: int, R: int, C: int, H: int = 2, E: int = 0):
     """The fields a call's output holds of each run: the record's, less those the host fills in."""
     host = ("f_at", "x_at") if fills_at_on_host(R) else ()
-    return tuple(field for field in record_layout(d, R, C, H) if field[0] not in host)
+    return tuple(field for field in record_layout(d, R, C, H, E) if field[0] not in host)
 
 
 def buffers_x(n_rules: int) -> bool:
@@ -166,9 +169,9 @@ def buffered_rows(n_rules: int, curves: bool) -> tuple[str, ...]:
     return tuple(name for name, kept in (("x", rules), ("f", rules or curves), ("g", curves)) if kept)
 
 
-def record_width(d: int, R: int, C: int, H: int = 2) -> int:
+def record_width(d: int, R: int, C: int, H: int = 2, E: int = 0) -> int:
     """Numbers in one record as a call's output holds it (a column)."""
-    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in out_layout(d, R, C, H))
+    return sum(int(np.prod(shape, dtype=np.int64)) for _, shape, _ in out_layout(d, R, C, H, E))
 
 
 def decode(a: np.ndarray) -> np.ndarray:
@@ -176,12 +179,12 @@ def decode(a: np.ndarray) -> np.ndarray:
     return a.view(np.int32) if a.dtype == np.float32 else a.astype(np.int32)
 
 
-def unpack(packed: np.ndarray, d: int, R: int, C: int, H: int = 2) -> dict[str, np.ndarray]:
+def unpack(packed: np.ndarray, d: int, R: int, C: int, H: int = 2, E: int = 0) -> dict[str, np.ndarray]:
     """The record fields of the runs in the columns of ``packed`` (W, n): views, runs first (f_at
     and x_at, where the host fills them in, new arrays: :func:`fills_at_on_host`)."""
     out, row = {}, 0
     n = packed.shape[1]
-    for name, shape, is_int in out_layout(d, R, C, H):
+    for name, shape, is_int in out_layout(d, R, C, H, E):
         w = int(np.prod(shape, dtype=np.int64))
         a = packed[row:row + w]
         row += w

@@ -50,7 +50,9 @@ class Lanes(NamedTuple):
     fired: Any      # (R, L) int32: first step each rule fired, -1 if not yet
     f_at: Any       # (R, L); (0, L) with one rule, where the host fills them in (fills_at_on_host)
     x_at: Any       # (R, d, L); (0, d, L) likewise
-    hp: Any         # (H, L): the method's hyperparameters, alpha first (Method.rows)
+    hp: Any         # (H, L): the method's hyperparameters, alpha first, then its schedule's (Stepper.rows)
+    spent: Any      # (2, L) int32: f and ∇f evaluations of the run, for a method that counts its own
+                    # (Method.evals); (0, L) for the others, which spend one of each a step
     curve_f: Any    # (C, L): f at the checkpoint steps
     curve_g: Any    # (C, L): ‖∇f‖ at the checkpoint steps
     scratch: Any    # the chunk buffer: of each judged step, the rows the recorder reads (:func:`buffered_rows`):
@@ -82,8 +84,10 @@ def lane_fns(spec: KernelSpec):
     and advances every lane once, returning the judged (x, f, ‖∇f‖) for the
     chunk buffer.
     """
-    make = spec.method.make
-    H = len(spec.method.rows)
+    stepper = spec.method
+    make = stepper.make
+    H = len(stepper.rows)
+    E = 2 if stepper.method.evals is not None else 0
     dt = float_dtype(spec.dtype)
     d, R, L, K = spec.objective.dim, spec.n_rules, spec.lanes, spec.chunk
     C = len(curve_steps(spec.max_iter, spec.curves))
@@ -95,8 +99,25 @@ def lane_fns(spec: KernelSpec):
     keep_before = any(c.keeps_x_before for c in criteria)
     vg = _value_and_grad(spec.objective)
     # each lane's hyperparameters are its column of hp (H, L), in the method's row order
-    v_init = jax.vmap(lambda x, hp: make(hp).init(x), in_axes=-1, out_axes=-1)
-    v_update = jax.vmap(lambda g, o, x, hp: make(hp).update(g, o, x), in_axes=-1, out_axes=-1)
+    # a state's numbers strongly typed (optax's line searches start a count as a weakly typed 0, which
+    # their update returns strongly typed: the kernel would compile twice, for the lanes before and after)
+    v_init = jax.vmap(lambda x, hp: jax.tree.map(lambda a: jax.lax.convert_element_type(a, a.dtype), make(hp).init(x)),
+                      in_axes=-1, out_axes=-1)
+    # the keyword arguments a line search, polyak or newton takes: f and ∇f at the point, and f itself
+    # on one lane's point (d,), as every problem's function takes it
+    fn = spec.objective.fn
+    needs = stepper.needs
+
+    def update_one(g, o, x, hp, f):
+        extra = {"value": f, "grad": g, "value_fn": fn}
+        tx = make(hp)
+        new = tx.update(g, o, x, **{k: extra[k] for k in needs})
+        if E:
+            nf, ng = stepper.evals(new[1], x)
+            return new, jnp.stack([jnp.asarray(nf, jnp.int32), jnp.asarray(ng, jnp.int32)])
+        return new, jnp.zeros((0,), jnp.int32)
+
+    v_update = jax.vmap(update_one, in_axes=(-1, -1, -1, -1, 0), out_axes=-1)
 
     def empty():
         x = jnp.zeros((d, L), dt)
@@ -105,7 +126,7 @@ def lane_fns(spec: KernelSpec):
         return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g,
                      x_before=x if keep_before else jnp.zeros((0, L), dt),
                      measured=jnp.zeros((len(moved), L), dt), f_before=f,
-                     opt=v_init(x, hp), k=jnp.zeros((L,), jnp.int32),
+                     opt=v_init(x, hp), spent=jnp.ones((E, L), jnp.int32), k=jnp.zeros((L,), jnp.int32),
                      status=jnp.full((L,), int(Status.running), jnp.int32), fired=jnp.full((R, L), -1, jnp.int32),
                      f_at=jnp.full((R_at, L), jnp.nan, dt), x_at=jnp.full((R_at, d, L), jnp.nan, dt), hp=hp,
                      curve_f=jnp.full((C, L), jnp.nan, dt), curve_g=jnp.full((C, L), jnp.nan, dt),
@@ -125,6 +146,7 @@ def lane_fns(spec: KernelSpec):
         return lanes._replace(run=jnp.where(take, run, lanes.run), x=x, f=f, g=g, x_before=x_before,
                               measured=jnp.where(take, 0, lanes.measured),
                               f_before=jnp.where(take, f, lanes.f_before), opt=opt, k=jnp.where(take, 0, lanes.k),
+                              spent=jnp.where(take, 1, lanes.spent),
                               status=jnp.where(take, Status.running, lanes.status),
                               fired=jnp.where(take, -1, lanes.fired), hp=hp)
 
@@ -168,8 +190,9 @@ def lane_fns(spec: KernelSpec):
         status = jnp.where(live, status, lanes.status).astype(jnp.int32)
         go = live & (status == Status.running)
         # move the lanes still running; evaluate f and ∇f at the new point
-        updates, opt_next = v_update(g, lanes.opt, x, lanes.hp)
+        (updates, opt_next), spent = v_update(g, lanes.opt, x, lanes.hp, f)
         x_new = jnp.where(go, x + updates.astype(dt), x)
+        spent = lanes.spent + jnp.where(go, spent, 0) if E else lanes.spent
         opt = where(go, opt_next, lanes.opt)
         f_new, g_new = vg(x_new)
         # the criteria measured as the step is taken, from both points while both are at hand
@@ -177,7 +200,7 @@ def lane_fns(spec: KernelSpec):
         measured = jnp.stack([c.value(taken) for c in moved]) if moved else lanes.measured
         lanes = lanes._replace(x=x_new, f=f_new, g=g_new, x_before=x if keep_before else lanes.x_before,
                                measured=measured,
-                               f_before=f, opt=opt, k=k + go.astype(jnp.int32),
+                               f_before=f, opt=opt, spent=spent, k=k + go.astype(jnp.int32),
                                status=status, fired=fired)
         return lanes, (x, f, gnorm)
 

@@ -28,7 +28,7 @@ from ..runner.api import inspect_point
 from ..runner.schema import validate
 from ..tables.columns import points
 from ..tables.results import Results
-from ..tables.stats import convergence_bands, rule_comparison, summary_table
+from ..tables.stats import best_settings, convergence_bands, rule_comparison, summary_table
 
 __all__ = ["Scenario", "SCENARIOS", "LESSONS", "unknown_scenarios", "lesson_numbers", "lesson_figure",
            "NUMBER_COLUMNS",
@@ -65,9 +65,9 @@ def _problems(res: Results) -> dict[str, Problem]:
 def _run(res: Results, problem: str | None = None, x0=None, **equal) -> pd.Series:
     """The one run matching problem, start and column values (alpha=…, method=…)."""
     runs = res.runs
+    if problem is not None:       # first: the problems of a sweep may differ in dimension
+        runs = runs[runs["problem"] == problem]
     mask = np.ones(len(runs), bool)
-    if problem is not None:
-        mask &= (runs["problem"] == problem).to_numpy()
     if x0 is not None:
         mask &= np.all(np.isclose(points(runs["x0"]), np.atleast_1d(x0)), axis=1)
     for key, value in equal.items():
@@ -578,6 +578,152 @@ def _constraints_figure(res: Results):
     return fig
 
 
+def _setting_name(run: pd.Series) -> str:
+    """gd, gd + exponential_decay, adam, …: a run's method, with its schedule where it has one."""
+    sched = run.get("schedule", "constant")
+    return run["method"] if sched in ("constant", None) else f"{run['method']} + {sched}"
+
+
+def _with_names(res: Results) -> pd.DataFrame:
+    runs = res.runs.copy()
+    runs["setting"] = [_setting_name(r) for _, r in runs.iterrows()]
+    runs["evaluations"] = runs["n_f"] + runs["n_grad"]
+    return runs
+
+
+def _best_alpha(group: pd.DataFrame) -> pd.Series | None:
+    """The run of the fewest evaluations among those that converged (None where none did)."""
+    ok = group[group["status"] == "converged"]
+    return None if not len(ok) else ok.sort_values(["evaluations", "alpha"], kind="stable").iloc[0]
+
+
+def _learning_rate_numbers(res: Results) -> pd.DataFrame:
+    runs = _with_names(res)
+    rows = []
+    first = _run(res, "x4", 20.0, method="gd", alpha=0.001, schedule="constant")
+    x1 = float(_xs(_trace(res, int(first["run_id"]), 1))[1, 0])
+    rows.append(_row("x⁴ from 20, α = 0.001: the first step lands at", "−12: the step α·f′(20) = 32 jumps over "
+                     "the minimum", x1, abs(x1 + 12) < 1e-9))
+    fixed = runs[runs["setting"] == "gd"]
+    best = {}
+    for prob, g in fixed.groupby("problem", sort=False):
+        shown = ", ".join(f"α={r['alpha']:g}: {int(r['n_iter']) if r['status'] == 'converged' else r['status']}"
+                          for _, r in g.sort_values("alpha").iterrows())
+        b = _best_alpha(g)
+        best[prob] = None if b is None else float(b["alpha"])
+        rows.append(_row(f"{prob}, gd with a fixed α: steps to ‖∇f‖ < 1e-3", "too small crawls, too large "
+                         "overshoots or diverges", shown, None))
+    chosen = [a for a in best.values() if a is not None]
+    rows.append(_row("the fixed α with the fewest steps, per problem", "no one α suits every function",
+                     ", ".join(f"{p}: {a:g}" for p, a in best.items() if a is not None),
+                     len(set(chosen)) > 1 if len(chosen) > 1 else None))
+    totals = {}
+    for setting, g in runs.groupby("setting", sort=False):
+        parts, total = [], 0.0
+        for prob, h in g.groupby("problem", sort=False):
+            b = _best_alpha(h)
+            if b is None:
+                parts.append(f"{prob}: none converged")
+                total = math.nan
+                continue
+            parts.append(f"{prob}: {int(b['n_iter'])} steps, {int(b['evaluations'])} evaluations (α={b['alpha']:g})")
+            total += float(b["evaluations"])
+        ok = int((g["status"] == "converged").sum())
+        rows.append(_row(f"{setting} at its best α; converged in {ok} of {len(g)} (problem, α)", "–",
+                         "; ".join(parts), None))
+        rows[-1]["value"] = totals[setting] = total
+    measured = [m for m in ("backtracking", "bb1") if m in totals]
+    if "gd" in totals and measured:
+        rows.append(_row("evaluations at the best α, summed over the three problems: the steps chosen by "
+                         "measuring f (backtracking, Barzilai–Borwein) against the best fixed α",
+                         "a step that adapts to the function beats a fixed one",
+                         ", ".join(f"{m}: {totals[m]:.0f}" for m in [*measured, "gd"]),
+                         all(totals[m] < totals["gd"] for m in measured)))
+    return _frame(rows)
+
+
+def _learning_rate_figure(res: Results):
+    runs = _with_names(res)
+    problems = list(runs["problem"].unique())
+    fig, axes = F.figure_panels(len(problems), width=4.6, height=4.0)
+    for ax, prob in zip(axes, problems):
+        mine = runs[runs["problem"] == prob]
+        for setting, g in mine.groupby("setting", sort=False):
+            g = g.sort_values("alpha")
+            ok = g["status"] == "converged"
+            y = np.where(ok, g["evaluations"], np.nan)
+            line, = ax.loglog(g["alpha"], y, "o-", ms=4, lw=1.2, label=setting)
+            bad = g[~ok]
+            ax.plot(bad["alpha"], np.full(len(bad), 3e5), "x", ms=6, color=line.get_color())
+        ax.axhline(2e5, color="0.7", lw=0.8, ls=":")
+        ax.set_xlabel("α (a first step, for backtracking, BB and sign_halving)", fontsize=8)
+        ax.set_ylabel("evaluations of f and ∇f to ‖∇f‖ < 1e-3")
+        ax.set_title(f"{prob}: × above the dotted line: did not converge", fontsize=9)
+    axes[0].legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def _methods_review_numbers(res: Results) -> pd.DataFrame:
+    runs = _with_names(res)
+    tol = validate(res.config).success_tol
+    # a success: the rule fired (‖∇f‖ < ε) within success_tol of the minimum; steps and evaluations of those
+    runs["ok"] = (runs["status"] == "converged") & (runs["dist_to_min"] <= tol)
+    rows, med = [], {}
+    for method, g in runs.groupby("method", sort=False):
+        parts = []
+        for prob, h in g.groupby("problem", sort=False):
+            won = h[h["ok"]]
+            by = pd.DataFrame({"share": h.groupby("alpha")["ok"].mean(),
+                               "steps": won.groupby("alpha")["n_iter"].median(),
+                               "evals": won.groupby("alpha")["evaluations"].median()})
+            by["evals"] = by["evals"].fillna(math.inf)
+            b = by.sort_values(["share", "evals"], ascending=[False, True], kind="stable").iloc[0]
+            med[(method, prob)] = (b["share"], b["evals"], b["steps"])
+            alpha = by.sort_values(["share", "evals"], ascending=[False, True], kind="stable").index[0]
+            parts.append(f"{prob}: {b['share']:.0%}, median {b['steps']:.0f} steps, {b['evals']:.0f} evaluations "
+                         f"(α={alpha:g})" if b["share"] > 0 else f"{prob}: no start succeeded at any α")
+        rows.append(_row(f"{method} at its best α: success (‖∇f‖ < ε within {tol:g} of the minimum), and the "
+                         "successes' median steps and evaluations", "–", "; ".join(parts), None))
+    probs = list(runs["problem"].unique())
+
+    def evals(m, p):
+        share, e, _ = med.get((m, p), (0, math.inf, math.inf))
+        return e if share > 0.5 else math.inf
+
+    if "ravine" in probs and {"gd", "momentum", "nesterov"} <= {m for m, _ in med}:
+        rows.append(_row("ravine: median steps of momentum and nesterov against gd", "momentum keeps its speed "
+                         "along a ravine where gd zig-zags",
+                         ", ".join(f"{m}: {med[(m, 'ravine')][2]:.0f}" for m in ("gd", "momentum", "nesterov")),
+                         max(med[("momentum", "ravine")][2], med[("nesterov", "ravine")][2]) < med[("gd", "ravine")][2]))
+    second = [m for m in ("lbfgs", "newton") if (m, probs[0]) in med]
+    if second:
+        first = [m for m, _ in med if m not in second]
+        rows.append(_row("evaluations: the methods that use curvature (lbfgs, newton) against the fastest "
+                         "first-order one, per problem", "curvature buys far fewer steps",
+                         "; ".join(f"{p}: " + ", ".join(f"{m} {evals(m, p):.0f}" for m in second) +
+                                   f", best first-order {min(evals(m, p) for m in first):.0f}" for p in probs),
+                         all(max(evals(m, p) for m in second) < min(evals(m, p) for m in first) for p in probs)))
+    return _frame(rows)
+
+
+def _methods_review_figure(res: Results):
+    runs = _with_names(res)
+    tol = validate(res.config).success_tol
+    probs = list(runs["problem"].unique())
+    fig, axes = F.figure_panels(len(probs), width=6.0, height=4.4)
+    for ax, prob in zip(axes, probs):
+        mine = runs[runs["problem"] == prob]
+        label = mine["method"] + " α=" + mine["alpha"].map("{:g}".format)
+        best = best_settings(mine, label, tol)
+        sub = mine[label.isin(best["label"])]
+        bands = convergence_bands(sub, res.curves[res.curves["run_id"].isin(sub["run_id"])], ["method", "alpha"])
+        per_step = ((sub["n_f"] + sub["n_grad"]) / (sub["n_iter"] + 1)).groupby(sub["method"]).median()
+        bands["evaluations"] = (bands["step"] + 1) * bands["method"].map(per_step)
+        bands["label"] = bands["method"] + " α=" + bands["alpha"].map("{:g}".format)
+        F.plot_bands(bands, f"{prob}: each method at its best α", ax, against="evaluations")
+    return fig
+
+
 SCENARIOS: Registry[Scenario] = Registry("lesson scenario")
 for _scenario in [
     Scenario("derivatives", "000, 002, 004", "Derivatives, gradients and the Hessian",
@@ -640,6 +786,27 @@ for _scenario in [
              "(and (6, 4) with x1 ≥ 6); at μ = 10⁴ it is within 5e-5 (2e-4), with area 25.0003 (24.0006), and "
              "2μ·h(x) estimates "
              "the Lagrange multiplier λ = 2.5.", _constraints_numbers, _constraints_figure),
+    Scenario("learning_rate", "000", "How should the learning rate change from step to step?",
+             "On x⁴ from 20, x²·sin x from 2.5 and the ravine, how do a fixed α, a decaying α, a line search, "
+             "Barzilai–Borwein, Adam and the sign-and-halve rule compare, in steps and evaluations to ‖∇f‖ < 1e-3?",
+             "No fixed α suits all three: the one that is right on the ravine or x²·sin x diverges on x⁴ from 20, "
+             "and the one that survives x⁴ crawls elsewhere. A decay set in advance shrinks the step whether or "
+             "not it is too large, and stalls where the steps left sum to less than the distance. The steps "
+             "chosen from what the run measures (Armijo backtracking shrinks a step until f falls enough; "
+             "Barzilai–Borwein takes the curvature of the last step; Adam and sign_halving scale each "
+             "coordinate) reach the tolerance over most of the α range, and backtracking and Barzilai–Borwein "
+             "need fewer evaluations in all than the best fixed α.",
+             _learning_rate_numbers, _learning_rate_figure),
+    Scenario("methods_review", "000, 004", "The review of gradient methods, measured",
+             "On the ravine and on Rosenbrock's valley, how do gd, momentum, Nesterov, Adagrad, RMSProp, Adadelta, "
+             "Adam, L-BFGS and Newton do, each at its best α: how often they succeed, in how many steps and "
+             "evaluations?",
+             "Momentum and Nesterov cross the ravine in fewer steps than gd. The adaptive first-order methods "
+             "(Adagrad, RMSProp, Adadelta, Adam) are no faster on these smooth valleys: Adam is the most reliable "
+             "of all first-order methods on Rosenbrock, but RMSProp and Adadelta rarely get ‖∇f‖ below 1e-6 "
+             "there. The methods that use curvature, L-BFGS and Newton, need one to three orders of magnitude "
+             "fewer evaluations.",
+             _methods_review_numbers, _methods_review_figure),
 ]:
     SCENARIOS.add(_scenario)
 

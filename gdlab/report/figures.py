@@ -10,30 +10,47 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import matplotlib
+import jax
+import jax.numpy as jnp
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..core.problems import Problem  # noqa: E402
-from ..tables.columns import points  # noqa: E402
-from ..tables.stats import TARGETS  # noqa: E402
-from .render import PowerFormatter, log_axes  # noqa: E402,F401  (re-exported: the figures' axis helpers)
+from ..core.methods import METHODS, get_method
+from ..core.problems import Problem
+from ..core.schedules import SCHEDULES, get_schedule
+from ..tables.columns import points
+from ..tables.stats import TARGETS
+from .render import PowerFormatter, log_axes  # noqa: F401  (re-exported: the figures' axis helpers)
 
 __all__ = ["setting_label", "plot_curve_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "value_limits", "plot_basins",
            "plot_ecdf", "plot_rule_comparison", "figure_panels", "log_axes", "PowerFormatter"]
 
 
-def setting_label(method: str, alpha: float, momentum: float | None = None) -> str:
+#: how a label writes a setting's hyperparameters (the others by name)
+_SHORT = {"alpha": "α", "momentum": "γ"}
+
+
+def setting_label(method: str, alpha: float, momentum: float | None = None, schedule: str | None = None,
+                  **hyper) -> str:
+    """``adam α=0.01 b1=0.8``: the method, alpha and γ, each other hyperparameter it has (NaN: one it
+    has not) away from its default, then the schedule where it is not the constant step, with its
+    parameters away from their defaults."""
+    def given(v):
+        return v is not None and not (isinstance(v, float) and math.isnan(v))
+
     label = f"{method} α={alpha:g}"
-    if momentum is not None and not (isinstance(momentum, float) and math.isnan(momentum)):
+    if given(momentum):
         label += f" γ={momentum:g}"
+    sched = get_schedule(schedule) if given(schedule) and schedule in SCHEDULES else None
+    own = [(k, v) for k, v in hyper.items() if given(v) and not (sched and k in sched.rows)]
+    defaults = get_method(method).defaults() if method in METHODS else {}
+    label += "".join(f" {_SHORT.get(k, k)}={v:g}" for k, v in own if defaults.get(k) != v)
+    if sched is not None and sched.name != "constant":
+        label += f", {sched.name}" + "".join(f" {k}={hyper[k]:g}" for k in sched.rows
+                                             if given(hyper.get(k)) and hyper[k] != sched.defaults()[k])
     return label
 
 
@@ -113,11 +130,13 @@ def plot_paths_2d(problem: Problem, traces: pd.DataFrame, title: str, ax=None, f
     return ax
 
 
-def plot_bands(bands: pd.DataFrame, title: str, ax=None):
-    """Median and 10–90% band across starts against step, one line per setting (log axes)."""
+def plot_bands(bands: pd.DataFrame, title: str, ax=None, against: str = "step"):
+    """Median and 10–90% band across starts against step (``against="evaluations"``: the bands'
+    ``evaluations`` column), one line per setting (log axes)."""
     ax = ax or plt.gca()
     for label, b in bands.groupby("label", sort=False):
-        step = b["step"].to_numpy().astype(float) + 1   # step 0 on a log axis: plot at k + 1
+        # step 0 on a log axis: plot at k + 1
+        step = b["step"].to_numpy().astype(float) + 1 if against == "step" else b[against].to_numpy(float)
         lo, mid, hi = (np.clip(b[c].to_numpy(), 1e-17, None) for c in ("q10", "q50", "q90"))
         line, = ax.plot(step, mid, lw=1.6, label=label)
         ax.fill_between(step, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
@@ -127,7 +146,7 @@ def plot_bands(bands: pd.DataFrame, title: str, ax=None):
         top = 10 * np.nanmax(start)   # diverging runs leave through the top rather than squash the rest
         ax.set_ylim(top=top if not ax.get_ylim()[1] < top else None)
     measure = bands["measure"].iloc[0] if len(bands) else "f - f*"
-    ax.set_xlabel("step k + 1")
+    ax.set_xlabel("step k + 1" if against == "step" else "evaluations of f and ∇f")
     ax.set_ylabel("f − f*" if measure == "f - f*" else "‖∇f‖")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="best")
@@ -147,13 +166,14 @@ def value_limits(values) -> tuple[float, float]:
 
 
 def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str = "{:.2f}", cmap="viridis",
-                 limits: tuple[float, float] | None = None, log: bool = False):
-    """A grid of ``value`` over alpha (rows) × epsilon (columns), each cell annotated. ``limits``: the
+                 limits: tuple[float, float] | None = None, log: bool = False, rows: str = "alpha",
+                 columns: str = "epsilon"):
+    """A grid of ``value`` over ``rows`` (alpha) × ``columns`` (epsilon), each cell annotated. ``limits``: the
     color scale's (vmin, vmax), for a value with a fixed range (a share: (0, 1)) or panels that share a
     scale; by default the grid's own range. ``log``: a logarithmic scale where the limits are at least 1
     and span more than a factor of 10 (step counts, which range over orders of magnitude)."""
     ax = ax or plt.gca()
-    grid = table.pivot_table(index="alpha", columns="epsilon", values=value, aggfunc="first", dropna=False)
+    grid = table.pivot_table(index=rows, columns=columns, values=value, aggfunc="first", dropna=False)
     grid = grid.sort_index(ascending=False).sort_index(axis=1, ascending=False)
     data = grid.to_numpy(dtype=float)
     vmin, vmax = limits if limits is not None else value_limits(data)
@@ -171,8 +191,8 @@ def plot_heatmap(table: pd.DataFrame, value: str, title: str, ax=None, fmt: str 
     for (i, j), v in np.ndenumerate(data):
         ax.text(j, i, fmt.format(v) if known[i, j] else "–", ha="center", va="center", fontsize=7,
                 color="black" if light[i, j] else "white")
-    ax.set_xlabel("epsilon")
-    ax.set_ylabel("alpha")
+    ax.set_xlabel(columns)
+    ax.set_ylabel(rows)
     ax.set_title(title, fontsize=9)
     bar = plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if "norm" in norm:   # plain numbers at 1, 2, 5 × 10^k

@@ -32,8 +32,8 @@ from ..storage.folder import SweepFolder, prefetched
 from ..storage.load import load
 from ..tables.stats import (
     MAX_RUNS,
-    SETTING,
     RuleTally,
+    best_settings,
     convergence_bands,
     ecdf_targets,
     group_codes,
@@ -42,6 +42,7 @@ from ..tables.stats import (
     rule_outcomes,
     run_keys,
     sample_groups,
+    setting_columns,
     stalled_runs,
     target_steps,
 )
@@ -73,14 +74,16 @@ def _pick(items: list, n: int) -> list:
     return [items[i] for i in idx]
 
 
-def _label(frame: pd.DataFrame) -> pd.Series:
-    """Each row's setting label, built once per distinct (method, alpha, momentum)."""
-    keys = frame[["method", "alpha", "momentum"]]
+def _label(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Each row's setting label, built once per distinct setting (``keys``: method and its
+    hyperparameters, schedule and its parameters)."""
+    keys = frame[list(keys)]
     # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs, this 1 s)
     codes = keys.groupby(list(keys), dropna=False, sort=False).ngroup().to_numpy()
     first = np.full(codes.max() + 1 if len(codes) else 0, len(codes))
     np.minimum.at(first, codes, np.arange(len(codes)))         # each setting's first row
-    labels = np.array([F.setting_label(m, a, g) for m, a, g in keys.iloc[first].itertuples(index=False)],
+    names = list(keys.columns)
+    labels = np.array([F.setting_label(**dict(zip(names, row))) for row in keys.iloc[first].itertuples(index=False)],
                       dtype=object)
     return pd.Series(labels[codes], index=frame.index)
 
@@ -103,16 +106,46 @@ class _Figures:
         return [(p, s, c, base64.b64encode(f.result()).decode()) for p, s, c, f in self.saving]
 
 
+def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Series, curves: pd.DataFrame,
+                    keys: list[str], success_tol: float) -> None:
+    """The methods side by side, each at its best setting (:func:`best_settings`): f − f* against
+    evaluations of f and ∇f, median and 10–90% band across starts."""
+    if not {"n_f", "n_grad"} <= set(runs.columns):
+        return
+    best = best_settings(runs, label, success_tol)
+    sub = runs[label.isin(best["label"])]
+    bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
+    bands["label"] = _label(bands, keys)
+    # a step's evaluations: each run's evaluations per step, the setting's median (exact where every
+    # step costs the same; a line search's average)
+    per_step = ((sub["n_f"] + sub["n_grad"]) / (sub["n_iter"] + 1)).groupby(label[sub.index]).median()
+    bands["evaluations"] = (bands["step"] + 1) * bands["label"].map(per_step)
+    share = dict(zip(best["label"], best["share"]))
+    bands["label"] = bands["label"].map(lambda lab: f"{lab} ({share[lab]:.0%} ok)")
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    F.plot_bands(bands, f"{name}: each method at its best setting", ax, against="evaluations")
+    figs.save(fig, name, "methods", f"{name}: each method at its best setting (the most runs converged within "
+                                    f"{success_tol:g} of a known minimum, then the fewest evaluations): f − f* "
+                                    "against evaluations of f and ∇f (n_f + n_grad; a step at the setting's median "
+                                    "evaluations a step), median and 10–90% band across starts.")
+
+
+def _order(value):
+    """Sorts numbers by value and text after them."""
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
 def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd.DataFrame, summary: pd.DataFrame,
-                     success_tol: float, max_iter: int, starts_kind: str):
+                     success_tol: float, max_iter: int, starts_kind: str, heatmap=("alpha", "epsilon")):
     """The problem's figures, from the runs the sweep's pass drew (:func:`_gather`) and its tables."""
     name = problem.name
     has_curves = sweep.has_curves
-    settings = sweep.settings.loc[sweep.settings["problem"] == name, ["method", "alpha", "momentum", "runs"]]
+    keys = sweep.keys[1:]        # the setting's columns but problem
+    settings = sweep.settings.loc[sweep.settings["problem"] == name, [*keys, "runs"]]
     settings = settings.reset_index(drop=True)
-    settings["label"] = _label(settings)
+    settings["label"] = _label(settings, keys)
     runs = sweep.drawn[sweep.drawn["problem"] == name]
-    label = _label(runs)        # each drawn run's setting label, aligned with runs
+    label = _label(runs, keys)        # each drawn run's setting label, aligned with runs
     curves = sweep.curves
     chosen = _pick(list(settings.itertuples(index=False)), MAX_PANELS)
     traced = runs["run_id"].isin(traces["run_id"].unique())      # a few runs (no index over all of them)
@@ -139,9 +172,8 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         for ax, method in zip(axes, methods):
             keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
             sub = runs[label.isin(keep)]        # a setting's label names its method
-            bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])],
-                                      ["method", "alpha", "momentum"], max_runs=MAX_RUNS)
-            bands["label"] = _label(bands)
+            bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
+            bands["label"] = _label(bands, keys)
             # a setting's starts; the band draws MAX_RUNS of more
             starts = settings.loc[settings["label"].isin(keep), "runs"].sum() // max(len(keep), 1)
             shown = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
@@ -151,14 +183,23 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
                                      "its last value.")
 
     known = name in sweep.known
+    rows_axis, cols_axis = heatmap
     for method in methods:
         s = summary[(summary["problem"] == name) & (summary["method"] == method)]
-        s = s[s["min_steps"] == s["min_steps"].min()]
-        if s["alpha"].nunique() < 2 and s["epsilon"].nunique() < 2:
+        if s[rows_axis].isna().all() or s[cols_axis].isna().all():
+            continue                      # the method has no such hyperparameter
+        if s[rows_axis].nunique() < 2 and s[cols_axis].nunique() < 2:
             continue
-        gammas = sorted(s["momentum"].dropna().unique())
-        if gammas:
-            s = s[s["momentum"] == gammas[-1]]
+        # every other setting and rule column at one value: the tightest epsilon and the fewest
+        # min_steps, the largest of any other (γ as before); the summary table has each
+        fixed = []
+        for col in [c for c in [*keys[1:], "epsilon", "min_steps"] if c not in (rows_axis, cols_axis)]:
+            values = s[col].dropna().unique()
+            if len(values) < 2:
+                continue
+            pick = min(values) if col in ("epsilon", "min_steps") else max(values, key=_order)
+            s = s[s[col] == pick]
+            fixed.append(f"{col}={pick:g}" if isinstance(pick, float) else f"{col}={pick}")
         crits = sorted(s["criterion"].unique())
         # a row of panels (one value, a panel per rule) shares its color scale, and a share spans 0 to 1:
         # the same color is the same number across the rules compared; steps on a log scale
@@ -166,26 +207,26 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
                  [("median_stop_step", "median stop step", "{:.0f}", "magma_r", F.value_limits(s["median_stop_step"]),
                    True)]
         fig, axes = F.figure_panels(len(crits) * len(values), width=4.0, height=3.4, max_cols=len(crits))
-        mom = s["momentum"].dropna()
+        mom = s["momentum"].dropna() if "momentum" not in (rows_axis, cols_axis) else s["momentum"].iloc[:0]
         extra = f" γ={mom.iloc[0]:g}" if len(mom) else ""
-        fig.suptitle(f"{name}, {method}{extra}: alpha × epsilon", fontsize=11)
+        fig.suptitle(f"{name}, {method}{extra}: {rows_axis} × {cols_axis}", fontsize=11)
         for i, (col, what, fmt, cmap, limits, log) in enumerate(values):
             for j, crit in enumerate(crits):
                 F.plot_heatmap(s[s["criterion"] == crit], col, f"{what}, rule {crit} < ε",
-                               axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits, log=log)
-        others = (f" Drawn for the largest γ of {', '.join(f'{g:g}' for g in gammas)}; the summary table has "
-                  "each." if len(gammas) > 1 else "")
-        figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: alpha × epsilon, a panel per criterion "
-                                                  "(success: the rule fired within success_tol of a known minimum)."
-                                                  + others)
+                               axes[i * len(crits) + j], fmt=fmt, cmap=cmap, limits=limits, log=log,
+                               rows=rows_axis, columns=cols_axis)
+        others = f" Drawn at {', '.join(fixed)}; the summary table has every setting." if fixed else ""
+        figs.save(fig, name, f"heatmap-{method}", f"{name}, {method}: {rows_axis} × {cols_axis}, a panel per "
+                                                  "criterion (success: the rule fired within success_tol of a "
+                                                  "known minimum)." + others)
 
     if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
         starts = sweep.basins[sweep.basins["problem"] == name]        # at most MAX_POINTS a setting
-        starts = starts.assign(label=_label(starts))
+        starts = starts.assign(label=_label(starts, keys))
         ends = sweep.shares.reset_index(name="n")                       # every start, by where it ends
         ends = ends[ends["problem"] == name]
-        ends = ends.assign(label=_label(ends))
+        ends = ends.assign(label=_label(ends, keys))
         for ax, s in zip(axes, chosen):
             n = ends[ends["label"] == s.label].set_index("end")["n"]
             F.plot_basins(problem, starts[starts["label"] == s.label], f"{name}: where {s.label} ends, by start",
@@ -195,12 +236,14 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         figs.save(fig, name, "basins", f"{name}: basins of attraction — each start colored by the known minimum "
                                       f"its run ended within {success_tol:g} of (grey: none).{drawn}")
 
+    if known and has_curves and len(methods) > 1:
+        _methods_figure(figs, name, runs, label, curves, keys, success_tol)
     if known and has_curves:
         keep = _pick(list(settings["label"]), MAX_LINES)
         sub = runs[label.isin(keep)]
-        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], ["method", "alpha", "momentum"],
+        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], keys,
                             max_runs=MAX_RUNS)     # the runs _gather kept the curves of
-        hits["label"] = _label(hits)
+        hits["label"] = _label(hits, keys)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
         figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by step k, targets "
@@ -226,12 +269,13 @@ Section = Callable[[Path, Path, list, FigureWriter], "tuple[Callable[[], str], l
 class _Sweep:
     """What the report takes from a sweep's runs, stops and curves, read one part at a time
     (:func:`_gather`): the tables take gigabytes at 10⁷ runs, the curves tens of rows a run."""
+    keys: list[str]              # the setting's columns: problem, method, alpha, momentum, … (setting_columns)
     tally: RuleTally             # the summary and stopping-rule tables' aggregates
     runs: int                    # rows of the runs and stops tables
     stops: int
     has_curves: bool
     counts: pd.DataFrame         # runs (size) and first run_id (min) per problem × method × alpha × status
-    settings: pd.DataFrame       # problem, method, alpha, momentum, runs: in order of first run
+    settings: pd.DataFrame       # the setting's columns and runs: in order of first run
     known: set                   # problems where some run's f − f* is known (it has known minima)
     has_minima: pd.Series        # problem → whether any run has a nearest known minimum
     stalled: pd.DataFrame        # max_iter runs that are cycling (stalled_runs), with their setting
@@ -244,8 +288,9 @@ class _Sweep:
     shares: pd.Series | None     # their starts per setting × the known minimum they end near (−1: none)
 
 
-_SLIM = ["run_id", "problem", "method", "alpha", "momentum", "status", "n_iter", "f_final", "f_gap", "min_id"]
-_RUNS_READ = [*_SLIM, "dist_to_min", "x0"]    # the runs' columns the report reads (not x_final, a costly list)
+def _slim(keys: list[str]) -> list[str]:
+    """The runs' columns the figures' draws keep."""
+    return ["run_id", *keys, "status", "n_iter", "n_f", "n_grad", "f_final", "f_gap", "min_id", "dist_to_min"]
 
 
 def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None,
@@ -259,6 +304,10 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     has read them."""
     sf = SweepFolder(folder)
     records = sf.records() if records is None else records
+    stored = list(sf.empty("runs", records).columns)
+    keys = setting_columns(stored)
+    slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
+    read = [*slim, "x0"]               # the runs' columns the report reads (not x_final, a costly list)
     has_minima = pd.concat([problems_with_minima(p)
                             for p in sf.read_parts("runs", records, columns=["problem", "min_id"])]
                            ).groupby(level=0).max()
@@ -268,17 +317,17 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
     followed, curves, stops_drawn, shares, seen = [], [], [], [], None
     flat = [p.name for p in sw.problems if p.dim == 2]
-    tables = (sf.read_parts("runs", records, columns=_RUNS_READ), sf.read_parts("stops", records),
+    tables = (sf.read_parts("runs", records, columns=read), sf.read_parts("stops", records),
               sf.read_parts("curves", records))
     for runs, stops, part in prefetched(zip(*tables)):     # the next part is read while this one is worked on
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
         if progress is not None:
             progress.update(len(runs))
         tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima), target_steps(runs, part, sw.f_target))
-        setting, seen = group_codes(runs, SETTING, seen)
+        setting, seen = group_codes(runs, keys, seen)
         run_id = runs["run_id"].to_numpy()
         counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))
-        settings.append(_by_setting(setting, seen, SETTING, run_id=run_id))
+        settings.append(_by_setting(setting, seen, keys, run_id=run_id))
         known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
         max_iter = (runs["status"] == "max_iter").to_numpy()
         cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
@@ -286,10 +335,10 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         if sw.dtype == "float32":
             parked = run_id[max_iter & (runs["dist_to_min"] <= sw.success_tol).to_numpy()]
             stuck.append(stops[stops["run_id"].isin(parked) & ~stops["fired"]].groupby(["criterion", "epsilon"]).size())
-        slim = runs[_SLIM].assign(_setting=setting)
-        fresh_bands, pruned = bands.add(slim)
-        fresh_ecdf, pruned_ecdf = ecdf.add(slim[slim["f_gap"].notna()])
-        followed.append(slim[slim["run_id"].isin(traced)])
+        drawn_runs = runs[slim].assign(_setting=setting)
+        fresh_bands, pruned = bands.add(drawn_runs)
+        fresh_ecdf, pruned_ecdf = ecdf.add(drawn_runs[drawn_runs["f_gap"].notna()])
+        followed.append(drawn_runs[drawn_runs["run_id"].isin(traced)])
         if pruned or pruned_ecdf:      # the rows of runs no longer drawn go
             ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
             curves = [rows_of(c, ids) for c in curves]
@@ -299,21 +348,21 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         stops_drawn.append(rows_of(stops, fresh_bands))
         if flat:
             mine = seen["problem"].isin(flat).to_numpy()[setting]
-            basins.add(runs.loc[mine, ["run_id", *SETTING, "x0", "min_id", "dist_to_min"]].assign(
+            basins.add(runs.loc[mine, ["run_id", *keys, "x0", "min_id", "dist_to_min"]].assign(
                 _setting=setting[mine]))
             near = ((runs["min_id"] >= 0) & (runs["dist_to_min"] <= sw.success_tol)).to_numpy()[mine]
             end = np.where(near, runs["min_id"].to_numpy()[mine], -1)
-            shares.append(_by_setting(setting[mine], seen, SETTING, {"end": end}))
+            shares.append(_by_setting(setting[mine], seen, keys, {"end": end}))
     bands, ecdf = bands.frame(), ecdf.frame()
     drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id").drop(columns="_setting")
     curves = pd.concat(curves, ignore_index=True)
     curves = curves[curves["run_id"].isin(drawn["run_id"])]
     stops_drawn = pd.concat(stops_drawn, ignore_index=True)
     stops_drawn = stops_drawn[stops_drawn["run_id"].isin(bands["run_id"])]
-    settings = pd.concat(settings).groupby(level=list(range(len(SETTING))), dropna=False).agg(
+    settings = pd.concat(settings).groupby(level=list(range(len(keys))), dropna=False).agg(
         {"size": "sum", "min": "min"}).sort_values("min").reset_index().rename(columns={"size": "runs"})
     return _Sweep(
-        tally=tally, runs=n_runs, stops=n_stops, has_curves=n_curves > 0,
+        keys=keys, tally=tally, runs=n_runs, stops=n_stops, has_curves=n_curves > 0,
         counts=pd.concat(counts).groupby(level=[0, 1, 2, 3], dropna=False).agg({"size": "sum", "min": "min"}),
         settings=settings.drop(columns="min"), known=known, has_minima=has_minima,
         stalled=pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
@@ -321,7 +370,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
         stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
         basins=_sorted(basins.frame().drop(columns="_setting"), ["run_id"]) if flat else None,
-        shares=pd.concat(shares).groupby(level=list(range(len(SETTING) + 1)), dropna=False).sum() if flat else None)
+        shares=pd.concat(shares).groupby(level=list(range(len(keys) + 1)), dropna=False).sum() if flat else None)
 
 
 def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: dict | None = None,
@@ -476,7 +525,8 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     problems = {p.name: p for p in sw.problems}
     for name, prob in problems.items():
         if (sweep.settings["problem"] == name).any():
-            _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"))
+            _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"),
+                             tuple(sw.report["heatmap"]))
 
     warnings = [str(w.message) for w in partial] + _warnings(sweep, sw.dtype, sw.success_tol)
     if not sw.curves:

@@ -10,6 +10,7 @@ by the key that sets it, with the numbers.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..core.criteria import checkpoints
@@ -41,7 +42,7 @@ def n_runs_of(sw: Sweep) -> int:
     for p in sw.problems:
         kind = sw.starts.get("kind")
         n = int(sw.starts["n"]) ** p.dim if kind == "grid" else int(sw.starts["n"]) if kind == "uniform" \
-            else len(sw.starts["points"])
+            else len(sw.starts["points"][p.name] if isinstance(sw.starts["points"], Mapping) else sw.starts["points"])
         total += n * len(sw.settings)
     return total
 
@@ -75,8 +76,14 @@ def budget_problems(sw: Sweep) -> list[str]:
                    f"{MAX_PARTS:,} parts (fewer starts, or split it into separate sweeps)")
     dims = {p.dim for p in sw.problems}
     d = max(dims)
+    for s in {s.method: s for s in sw.settings}.values():
+        big = [p for p in sw.problems if s.method.max_dim and p.dim > s.method.max_dim]
+        if big:
+            out.append(f"method: {s.method.name} runs up to dimension {s.method.max_dim:,} (it forms a d×d Hessian "
+                       f"every step), and {big[0].name} has {big[0].dim:,}; use lbfgs or bb1 there")
     per_lane = max(lane_bytes(p.dim, len(sw.rules), sw.max_iter, sw.engine.get("chunk"), sw.dtype, sw.curves,
-                              max(len(s.hyper) for s in sw.settings)) for p in sw.problems)
+                              len(s.hyper), s.method.state_size(p.dim), s.stepper.n_evals)
+                   for p in sw.problems for s in sw.settings)
     room = device_bytes()
     lanes = sw.engine.get("lanes")
     if lanes and lanes * per_lane > room // 2:

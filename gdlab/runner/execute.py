@@ -27,8 +27,9 @@ import pandas as pd
 
 from .. import __version__
 from ..core.errors import FolderError
-from ..core.methods import METHODS
+from ..core.methods import METHODS, Stepper
 from ..core.problems import Problem
+from ..core.schedules import CONSTANT, SCHEDULES
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
 from ..storage.folder import SORT_KEYS, TABLES, SweepFolder, sweep_id
 from ..tables.build import curves_table, runs_table, stops_table, traces_table
@@ -53,7 +54,7 @@ def check_interrupt() -> None:
         raise KeyboardInterrupt
 
 
-def engine_options(sw: Sweep, total_runs: int, dim: int, n_hyper: int = 2) -> EngineOptions:
+def engine_options(sw: Sweep, total_runs: int, dim: int, stepper: Stepper | None = None) -> EngineOptions:
     """Engine settings for a kernel with ``total_runs`` runs in the whole sweep (all shards).
 
     The lane width depends on that total, the problem's dimension and the device's memory only,
@@ -61,9 +62,17 @@ def engine_options(sw: Sweep, total_runs: int, dim: int, n_hyper: int = 2) -> En
     """
     chunk = sw.engine.get("chunk")      # None: each call picks it from the runs finished so far
     lanes = sw.engine.get("lanes") or default_lanes(
-        total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype, sw.curves, n_hyper))
+        total_runs, lane_bytes(dim, len(sw.rules), sw.max_iter, chunk, sw.dtype, sw.curves,
+                               *_stepper_bytes(stepper, dim)))
     return EngineOptions(max_iter=sw.max_iter, dtype=sw.dtype, x_bound=sw.diverge_x, f_bound=sw.diverge_f,
                          lanes=lanes, part=sw.engine.get("part"), chunk=chunk, curves=sw.curves)
+
+
+def _stepper_bytes(stepper: Stepper | None, dim: int) -> tuple[int, int | None, int]:
+    """lane_bytes' (n_hyper, state, n_evals) for a stepper (None: gd's)."""
+    if stepper is None:
+        return 2, None, 0
+    return len(stepper.rows), stepper.method.state_size(dim), stepper.n_evals
 
 
 def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
@@ -79,7 +88,7 @@ def traced_starts(n_starts: int, per_setting: int, seed: int = 0) -> np.ndarray:
 TRACE_BYTES = 256 << 20     # the traced paths one replay call holds
 
 
-def part_tables(sw: Sweep, problem: Problem, method: str, rows: pd.DataFrame, x0: np.ndarray, hyper: np.ndarray,
+def part_tables(sw: Sweep, problem: Problem, method: Stepper, rows: pd.DataFrame, x0: np.ndarray, hyper: np.ndarray,
                 rec: dict, opts: EngineOptions, traced: np.ndarray) -> dict[str, pd.DataFrame]:
     """The four tables of one part, from its runs' records in run order (``hyper``: the runs'
     hyperparameters (n, H), in the method's row order)."""
@@ -103,21 +112,23 @@ def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[P
             progress: Progress | None = None) -> dict:
     """Stream the given parts through the engine; call ``sink(part, tables, facts)`` as each completes."""
     by_name = {p.name: p for p in sw.problems}
-    kernel_sizes: dict[tuple[str, str], int] = {}
+    kernel_sizes: dict[tuple[str, str, str], int] = {}
     for b in blocks:
-        kernel_sizes[(b.problem, b.method)] = kernel_sizes.get((b.problem, b.method), 0) + b.n
+        key = (b.problem, b.method, b.schedule)
+        kernel_sizes[key] = kernel_sizes.get(key, 0) + b.n
     stats: dict = {"useful": 0, "executed": 0, "lanes": {}}
     with jax.enable_x64(sw.dtype == "float64"):
-        for (prob, meth), group in _by_group(parts):
-            opts = engine_options(sw, kernel_sizes[(prob, meth)], by_name[prob].dim, len(METHODS[meth].rows))
-            stats["lanes"][f"{prob}/{meth}"] = opts.lanes
-            _execute_group(sw, problem=by_name[prob], method=meth, group=group, blocks=blocks,
+        for (prob, meth, sched), group in _by_group(parts):
+            stepper = Stepper(METHODS[meth], None if sched == CONSTANT else SCHEDULES[sched])
+            opts = engine_options(sw, kernel_sizes[(prob, meth, sched)], by_name[prob].dim, stepper)
+            stats["lanes"][f"{prob}/{meth}" + ("" if sched == CONSTANT else f"/{sched}")] = opts.lanes
+            _execute_group(sw, problem=by_name[prob], method=stepper, group=group, blocks=blocks,
                            opts=opts, sink=sink, progress=progress, stats=stats)
     stats["lane_utilisation"] = stats["useful"] / stats["executed"] if stats["executed"] else math.nan
     return stats
 
 
-def _execute_group(sw: Sweep, problem: Problem, method: str, group: list[Part], blocks: list[Block],
+def _execute_group(sw: Sweep, problem: Problem, method: Stepper, group: list[Part], blocks: list[Block],
                    opts: EngineOptions, sink, progress, stats: dict) -> None:
     """One (problem, method) kernel over its parts. The kernel's queue takes the runs slice by slice
     (built when needed: memory does not grow with the sweep); runs finish out of order, so each
@@ -179,9 +190,9 @@ class _PartRecords:
 
 
 def _by_group(parts: list[Part]):
-    out: dict[tuple[str, str], list[Part]] = {}
+    out: dict[tuple[str, str, str], list[Part]] = {}
     for p in parts:
-        out.setdefault((p.problem, p.method), []).append(p)
+        out.setdefault(p.kernel, []).append(p)
     return out.items()
 
 

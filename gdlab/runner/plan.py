@@ -16,18 +16,20 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import ConfigError
+from ..core.methods import problem_value
 from ..core.problems import Problem
+from ..core.schedules import CONSTANT
 from ..tables.columns import string_column
 from .schema import Sweep
 
-__all__ = ["Block", "Part", "make_starts", "n_starts", "starts_range", "run_blocks", "runs_frame", "run_inputs",
+__all__ = ["Block", "Part", "problem_points", "make_starts", "n_starts", "starts_range", "run_blocks", "runs_frame", "run_inputs",
            "expand", "plan_parts"]
 
 
 class Block(NamedTuple):
-    """Consecutive runs of one setting: ``n`` starts of ``problem`` with ``method`` and its
-    hyperparameters ``hyper`` ((name, value) in the method's row order), run_ids ``first`` …
-    ``first + n − 1``, start_ids 0 … n − 1."""
+    """Consecutive runs of one setting: ``n`` starts of ``problem`` with ``method``, its step-size
+    ``schedule`` and their hyperparameters ``hyper`` ((name, value) in the kernel's row order),
+    run_ids ``first`` … ``first + n − 1``, start_ids 0 … n − 1."""
 
     problem: str
     dim: int
@@ -35,6 +37,7 @@ class Block(NamedTuple):
     hyper: tuple[tuple[str, float], ...]
     n: int
     first: int
+    schedule: str = CONSTANT
 
 
 def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
@@ -49,7 +52,7 @@ def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
         rng = np.random.default_rng(int(starts.get("seed", 0)))
         return lo + (hi - lo) * rng.random((int(starts["n"]), problem.dim))
     if kind == "points":
-        return np.asarray(starts["points"], dtype=np.float64).reshape(-1, problem.dim)
+        return np.asarray(problem_points(starts, problem), dtype=np.float64).reshape(-1, problem.dim)
     raise ConfigError(f"starts.kind must be grid, uniform or points, got {kind!r}")
 
 
@@ -59,7 +62,14 @@ def n_starts(starts: Mapping, problem: Problem) -> int:
         return int(starts["n"]) ** problem.dim
     if kind == "uniform":
         return int(starts["n"])
-    return len(starts["points"])
+    return len(problem_points(starts, problem))
+
+
+def problem_points(starts: Mapping, problem: Problem) -> list:
+    """The start points of kind points for ``problem``: the list, or its entry in a mapping of problem
+    names to lists."""
+    pts = starts["points"]
+    return pts[problem.name] if isinstance(pts, Mapping) else pts
 
 
 def starts_range(starts: Mapping, problem: Problem, lo: int, hi: int) -> np.ndarray:
@@ -88,9 +98,16 @@ def run_blocks(sweep: Sweep) -> list[Block]:
     for p in sweep.problems:
         n = n_starts(sweep.starts, p)
         for s in sweep.settings:
-            blocks.append(Block(p.name, p.dim, s.method.name, s.hyper, n, first))
+            blocks.append(Block(p.name, p.dim, s.method.name, _for_problem(s, p), n, first, s.schedule.name))
             first += n
     return blocks
+
+
+def _for_problem(setting, problem: Problem) -> tuple[tuple[str, float], ...]:
+    """The setting's values, those left to the problem (polyak's f_min: its f*) filled in."""
+    from_problem = {h.name: h for h in setting.method.hyper if h.from_problem}
+    return tuple((name, problem_value(setting.method, from_problem[name], problem)
+                  if name in from_problem and math.isnan(value) else value) for name, value in setting.hyper)
 
 
 def _overlaps(blocks: Sequence[Block], start: int, stop: int):
@@ -102,9 +119,10 @@ def _overlaps(blocks: Sequence[Block], start: int, stop: int):
 
 
 def runs_frame(blocks: Sequence[Block], start: int, stop: int,
-               hyper_columns: Sequence[str] = ("alpha", "momentum")) -> pd.DataFrame:
+               hyper_columns: Sequence[str] = ("alpha", "momentum", "schedule")) -> pd.DataFrame:
     """Rows ``start`` … ``stop − 1`` of the runs frame: run_id, problem, dim, method, one column per
-    hyperparameter (NaN where the run's method has none such), start_id."""
+    hyperparameter (NaN where the run's method or schedule has none such) and ``schedule`` (the
+    schedule's name) where ``hyper_columns`` puts it, start_id."""
     pieces = list(_overlaps(blocks, start, stop))
     sizes = np.array([hi - lo for _, lo, hi in pieces], dtype=np.int64)
     piece = np.repeat(np.arange(len(pieces)), sizes)     # each row's piece
@@ -117,7 +135,9 @@ def runs_frame(blocks: Sequence[Block], start: int, stop: int,
         "problem": string_column(piece, [b.problem for b, _, _ in pieces]),
         "dim": rep([b.dim for b, _, _ in pieces], np.int64),
         "method": string_column(piece, [b.method for b, _, _ in pieces]),
-        **{name: rep([dict(b.hyper).get(name, math.nan) for b, _, _ in pieces], np.float64) for name in hyper_columns},
+        **{name: (string_column(piece, [b.schedule for b, _, _ in pieces]) if name == "schedule" else
+                  rep([dict(b.hyper).get(name, math.nan) for b, _, _ in pieces], np.float64))
+           for name in hyper_columns},
         "start_id": (np.concatenate([np.arange(lo, hi, dtype=np.int64) for _, lo, hi in pieces])
                      if pieces else np.zeros(0, np.int64)),
     })
@@ -149,18 +169,25 @@ class Part(NamedTuple):
     method: str
     start: int   # first row of the runs frame
     stop: int    # one past the last row
+    schedule: str = CONSTANT
+
+    @property
+    def kernel(self) -> tuple[str, str, str]:
+        """What the part's runs share a kernel by: (problem, method, schedule)."""
+        return self.problem, self.method, self.schedule
 
 
 def plan_parts(blocks: list[Block], part_size: int) -> list[Part]:
-    """Consecutive run_ids of one (problem, method), at most ``part_size`` each, numbered from 0."""
-    spans: list[list] = []   # [problem, method, first, stop] of each (problem, method) stretch
+    """Consecutive run_ids of one (problem, method, schedule), at most ``part_size`` each, numbered
+    from 0."""
+    spans: list[list] = []   # [problem, method, schedule, first, stop] of each stretch of one kernel
     for b in blocks:
-        if spans and spans[-1][:2] == [b.problem, b.method] and spans[-1][3] == b.first:
-            spans[-1][3] = b.first + b.n
+        if spans and spans[-1][:3] == [b.problem, b.method, b.schedule] and spans[-1][4] == b.first:
+            spans[-1][4] = b.first + b.n
         else:
-            spans.append([b.problem, b.method, b.first, b.first + b.n])
+            spans.append([b.problem, b.method, b.schedule, b.first, b.first + b.n])
     parts = []
-    for prob, meth, lo, hi in spans:
+    for prob, meth, sched, lo, hi in spans:
         for a in range(lo, hi, part_size):
-            parts.append(Part(len(parts), prob, meth, a, min(a + part_size, hi)))
+            parts.append(Part(len(parts), prob, meth, a, min(a + part_size, hi), sched))
     return parts

@@ -24,9 +24,10 @@ from typing import Any, NamedTuple
 from ..core.criteria import CRITERIA, StopRule, stop_rules
 from ..core.errors import ConfigError, GdlabError, ProblemError, UnknownNameError
 from ..core.expressions import inline_problem
-from ..core.methods import ALPHA, METHODS, Method
+from ..core.methods import ALPHA, METHODS, Method, Stepper, problem_error
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
+from ..core.schedules import CONSTANT, SCHEDULES, Schedule
 from ..tables.stats import REPORT_DEFAULTS
 from .budget import MAX_STEP, budget_problems
 from .configs import experiment_names
@@ -97,6 +98,22 @@ class Starts:
     points: Any = _key(None, "the start points of kind points: a list of coordinate lists")
 
 
+def _two_names(value) -> str | None:
+    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)
+            and value[0] != value[1]):
+        return None
+    return f"must be two different column names, [rows, columns], got {value!r}"
+
+
+@dataclasses.dataclass
+class Report:
+    """What the report draws; changing it changes no result (not part of the sweep's id)."""
+
+    heatmap: Any = _key(["alpha", "epsilon"], "the heatmaps' rows × columns: any two of alpha, epsilon, min_steps "
+                                              "and the sweep's hyperparameters (b1, momentum, decay_rate, …)",
+                        _two_names)
+
+
 @dataclasses.dataclass
 class Engine:
     """The kernel's shape; each null picks itself from the sweep and the device."""
@@ -130,6 +147,8 @@ class SweepConfig:
     method: Any = _key(["gd"], "method names, or {name: m, hyperparameter: value or list} (gdlab list methods)")
     alpha: Any = _key([0.01], "step sizes (sign_halving: the initial Δx)")
     momentum: Any = _key([0.9], "γ of the methods that have it (momentum, nesterov), unless their mapping sets it")
+    schedule: Any = _key([CONSTANT], "step-size schedules, or {name: s, parameter: value or list}: each multiplies "
+                                     "alpha (gdlab list schedules)")
     starts: Any = _key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points, n, seed, points}")
     criterion: Any = _key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
     epsilon: Any = _key([1.0e-3, 1.0e-6], "the criteria's tolerances")
@@ -150,12 +169,13 @@ class SweepConfig:
     warn_runs: Any = _key(100_000_000, "a sweep of more runs says so, with its size, before it starts",
                           _int_at_least(1))
     engine: Any = _key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
+    report: Any = _key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns]}")
     shard: Any = _key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
     lessons: Any = _key(None, "experiment=lessons: the scenarios to run one after the other")
 
 
 DEFAULTS: dict[str, Any] = dataclasses.asdict(SweepConfig())
-NESTED: dict[str, type] = {"starts": Starts, "engine": Engine, "shard": Shard}
+NESTED: dict[str, type] = {"starts": Starts, "engine": Engine, "shard": Shard, "report": Report}
 
 
 def register_schema() -> None:
@@ -182,11 +202,18 @@ def key_table() -> str:
 
 
 class Setting(NamedTuple):
-    """One method with one value of each of its hyperparameters (``hyper``: name → value, alpha
-    first, in the method's row order)."""
+    """One method with one value of each of its hyperparameters, and one step-size schedule with one
+    value of each of its parameters (``hyper``: name → value in the kernel's row order: alpha, the
+    method's, the schedule's)."""
 
     method: Method
     hyper: tuple[tuple[str, float], ...]
+    schedule: Schedule = SCHEDULES[CONSTANT]
+
+    @property
+    def stepper(self) -> Stepper:
+        """What the kernel runs: the method, with its schedule unless that is the constant step."""
+        return Stepper(self.method, None if self.schedule.name == CONSTANT else self.schedule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +224,8 @@ class Sweep:
     experiment: str
     problems: tuple[Problem, ...]
     settings: tuple[Setting, ...]
-    hyper_columns: tuple[str, ...]     # the runs table's hyperparameter columns: alpha, momentum, then others
+    hyper_columns: tuple[str, ...]     # the runs table's setting columns: alpha, momentum, the methods' others,
+                                       # schedule (its name) and the schedules' parameters
     starts: dict
     rules: tuple[StopRule, ...]
     max_iter: int
@@ -213,6 +241,7 @@ class Sweep:
     out_dir: str
     engine: dict
     shard: dict
+    report: dict
     config: dict           # the resolved mapping it came from
 
 
@@ -274,23 +303,36 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
             errors.append(f"starts.seed: must be an integer, got {starts.get('seed')!r}")
         return
     pts = starts.get("points")
+    if isinstance(pts, Mapping):      # each problem its own points (names of other problems are left unread)
+        for p in problems:
+            if p.name not in pts:
+                errors.append(f"starts.points: no points for problem {p.name} (a mapping gives each problem its "
+                              "own: {" + ", ".join(f"{q.name}: [[…]]" for q in problems) + "})")
+            else:
+                _check_points(pts[p.name], [p], f"starts.points.{p.name}", errors)
+        return
+    _check_points(pts, problems, "starts.points", errors)
+
+
+def _check_points(pts, problems: Sequence[Problem], where: str, errors: list[str]):
     if not isinstance(pts, (list, tuple)) or not pts:
-        errors.append(f"starts.points: must be a non-empty list of points, got {pts!r}")
+        errors.append(f"{where}: must be a non-empty list of points (or a mapping of problem names to "
+                      f"such lists), got {pts!r}")
         return
     for i, pt in enumerate(pts):
         pt_list = _as_list(pt)
         if not all(_is_number(v) for v in pt_list):
-            errors.append(f"starts.points[{i}]: {pt!r} is not a list of numbers")
+            errors.append(f"{where}[{i}]: {pt!r} is not a list of numbers")
             continue
         if not all(math.isfinite(v) for v in pt_list):
-            errors.append(f"starts.points[{i}]: {pt!r} is not finite")
+            errors.append(f"{where}[{i}]: {pt!r} is not finite")
             continue
         for p in problems:
             if len(pt_list) != p.dim:
-                errors.append(f"starts.points[{i}]: {pt_list} has dimension {len(pt_list)}, "
+                errors.append(f"{where}[{i}]: {pt_list} has dimension {len(pt_list)}, "
                               f"problem {p.name} has {p.dim}")
             elif any(not (lo <= v <= hi) for v, (lo, hi) in zip(pt_list, p.domain)):
-                errors.append(f"starts.points[{i}]: {pt_list} is outside the domain "
+                errors.append(f"{where}[{i}]: {pt_list} is outside the domain "
                               f"{[list(ax) for ax in p.domain]} of problem {p.name} "
                               "(widen it with {name: ..., domain: ...})")
 
@@ -337,59 +379,85 @@ def _what(p: Problem) -> str:
     return (p.doc or p.name).rstrip(".")
 
 
-def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list[Setting]:
-    """The method entries × their hyperparameter grids, in run order: per entry, alpha, then each
-    hyperparameter in the method's order (a mapping's list, else the top-level list for momentum,
-    else the default)."""
-    entries = _as_list(cfg["method"])
+SCHEDULE_COLUMN = "schedule"
+
+
+def _grid_entries(key: str, entries: list, registry, rows_of, fallback: Mapping[str, list],
+                  errors: list[str], extra: str | None = None) -> list[tuple[Any, tuple[tuple[str, float], ...], Any]]:
+    """The entries of a ``method`` or ``schedule`` list × their hyperparameter grids, in order: each
+    entry a name or ``{name, hyperparameter: value or list}``; a row not given takes the top-level
+    list in ``fallback`` (alpha, momentum) or the entry's default. ``extra``: a key an entry's mapping
+    may hold beside its hyperparameters (a method's own ``schedule`` list). Returns (entry, ((row,
+    value), …), the entry's ``extra`` value or None)."""
     if not entries:
-        errors.append("method: empty list; give at least one method")
-    settings, seen = [], {}
-    unknown = []
-    for i, entry in enumerate(entries):
-        where = f"method[{i}]" if len(entries) > 1 else "method"
-        spec = dict(entry) if isinstance(entry, Mapping) else {"name": entry}
+        errors.append(f"{key}: empty list; give at least one {registry.kind}")
+    out, seen, unknown = [], {}, []
+    for i, item in enumerate(entries):
+        where = f"{key}[{i}]" if len(entries) > 1 else key
+        spec = dict(item) if isinstance(item, Mapping) else {"name": item}
         name = spec.pop("name", None)
-        if not isinstance(name, str) or name not in METHODS:
+        own = spec.pop(extra, None) if extra else None
+        if not isinstance(name, str) or name not in registry:
             unknown.append(name)
             continue
-        m = METHODS[name]
+        entry = registry[name]
+        rows = rows_of(entry)
+        for k in sorted(set(spec) - set(rows), key=str):
+            errors.append(f"{where}.{k}: {registry.kind} {name} has no hyperparameter {k!r}"
+                          f"{did_you_mean(k, rows)} (its: {', '.join(rows) or 'none'})")
         axes = {}
-        for key in sorted(set(spec) - set(m.rows), key=str):
-            errors.append(f"{where}.{key}: method {name} has no hyperparameter {key!r}"
-                          f"{did_you_mean(key, m.rows)} (its: {', '.join(m.rows)})")
-        for row in m.rows:
-            hp = m.hyperparameter(row)
+        for row in rows:
+            hp = entry.hyperparameter(row)
             if row in spec:
                 values = _as_list(spec[row])
-            elif row == ALPHA:
-                values = alpha
-            elif row == "momentum":
-                values = momentum
+            elif row in fallback:
+                values = fallback[row]
             else:
                 values = [hp.default]
             if not values and row in spec:
                 errors.append(f"{where}.{row}: empty list; give at least one value")
+            unset = hp.from_problem is not None and row not in spec     # filled in from each problem
             bad = [v for v in values if not (_is_number(v) and hp.allows(float(v)))]
-            if bad and (row in spec or row not in (ALPHA, "momentum")):
+            if bad and not unset and (row in spec or row not in fallback):
                 errors.append(f"{where}.{row}: {bad[0]!r} is outside {hp.range}, the range of {name}'s {row}")
             dup = _duplicate(values)
             if dup is not None and row in spec:
                 errors.append(f"{where}.{row}: {dup!r} is listed twice; list each value once")
             axes[row] = [float(v) for v in values]
-        for combo in itertools.product(*(axes[r] for r in m.rows)):
-            setting = Setting(m, tuple(zip(m.rows, combo)))
-            if setting in seen:
-                errors.append(f"{where}: {name} with {dict(setting.hyper)} is also given by method[{seen[setting]}]; "
+        for combo in itertools.product(*(axes[r] for r in rows)):
+            one = (name, tuple(zip(rows, combo)))
+            if one in seen:
+                errors.append(f"{where}: {name} with {dict(one[1])} is also given by {key}[{seen[one]}]; "
                               "list each setting once")
                 break
-            seen[setting] = i
-            settings.append(setting)
+            seen[one] = i
+            out.append((entry, one[1], own))
     if unknown:
-        names = ", ".join(repr(n) + did_you_mean(n, METHODS) for n in unknown)
-        errors.append(f"method: must be one of {', '.join(METHODS.names())}, got {names} "
-                      "(gdlab list methods)")
-    return settings
+        names = ", ".join(repr(n) + did_you_mean(n, registry) for n in unknown)
+        errors.append(f"{key}: must be one of {', '.join(registry.names())}, got {names} "
+                      f"(gdlab list {registry.kind}s)")
+    return out
+
+
+def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list[Setting]:
+    """The method entries × their hyperparameter grids × the schedules × theirs, in run order: per
+    method entry, alpha, then each hyperparameter in the method's order (a mapping's list, else the
+    top-level list for momentum, else the default); within each, the schedules in order."""
+    methods = _grid_entries("method", _as_list(cfg["method"]), METHODS, lambda m: m.rows,
+                            {ALPHA: alpha, "momentum": momentum}, errors, extra="schedule")
+    schedules = _grid_entries("schedule", _as_list(cfg["schedule"]), SCHEDULES, lambda s: s.rows, {}, errors)
+    own: dict[int, list] = {}       # a method entry's own schedule list, where its mapping gives one
+    out = []
+    for m, mh, mine in methods:
+        if mine is not None:
+            if id(mine) not in own:
+                own[id(mine)] = _grid_entries(f"method.{m.name}.schedule", _as_list(mine), SCHEDULES,
+                                              lambda s: s.rows, {}, errors)
+            these = own[id(mine)]
+        else:
+            these = schedules
+        out += [Setting(m, mh + sh, sched) for sched, sh, _ in these]
+    return out
 
 
 def _duplicate(values: list):
@@ -471,9 +539,25 @@ def validate(config: Mapping | None) -> Sweep:
 
     if errors:
         raise ConfigError(errors)
+    # the runs table's: alpha, momentum, every method's own, "schedule", every schedule's parameters
     hyper_columns = [ALPHA, "momentum"]
     for s in settings:
-        hyper_columns += [name for name, _ in s.hyper if name not in hyper_columns]
+        hyper_columns += [h.name for h in s.method.hyper if h.name not in hyper_columns]
+    hyper_columns.append(SCHEDULE_COLUMN)
+    for s in settings:
+        hyper_columns += [name for name in s.schedule.rows if name not in hyper_columns]
+    for s in settings:
+        for h in s.method.hyper:
+            if h.from_problem:
+                errors += [f"{problem_error(s.method, h, p)}" for p in problems if problem_error(s.method, h, p)
+                           and math.isnan(dict(s.hyper)[h.name])]
+    axes = [c for c in hyper_columns if c != SCHEDULE_COLUMN] + ["epsilon", "min_steps"]
+    heatmap = cfg["report"].get("heatmap") if isinstance(cfg["report"], Mapping) else None
+    if not _two_names(heatmap):
+        errors += [f"report.heatmap: {a!r} is not a numeric column of this sweep{did_you_mean(a, axes)} "
+                   f"(its: {', '.join(axes)})" for a in heatmap if a not in axes]
+    if errors:
+        raise ConfigError(list(dict.fromkeys(errors)))
     sw = Sweep(
         experiment=cfg["experiment"], problems=tuple(problems), settings=tuple(settings),
         hyper_columns=tuple(hyper_columns), starts=dict(cfg["starts"]),
@@ -482,7 +566,8 @@ def validate(config: Mapping | None) -> Sweep:
         diverge_f=float(cfg["diverge_f"]), traces=int(cfg["traces"]), curves=cfg["curves"],
         success_tol=float(cfg["success_tol"]), stationary_tol=float(cfg["stationary_tol"]),
         f_target=float(cfg["f_target"]), part_size=int(cfg["part_size"]), out_dir=cfg["out_dir"],
-        engine=dict(cfg["engine"]), shard=dict(cfg["shard"]), config=cfg)
+        engine=dict(cfg["engine"]), shard=dict(cfg["shard"]), report={**DEFAULTS["report"], **cfg["report"]},
+        config=cfg)
     too_big = budget_problems(sw)      # from the counts alone: nothing the size of the sweep is built first
     if too_big:
         raise ConfigError(too_big)

@@ -12,7 +12,7 @@ from ..core.points import POINT_TYPES, point_kinds
 from ..core.problems import Problem
 from .columns import list_column, string_column
 
-__all__ = ["nearest_minimum", "runs_table", "stops_table", "curves_table", "traces_table"]
+__all__ = ["nearest_minimum", "evaluations", "runs_table", "stops_table", "curves_table", "traces_table"]
 
 
 def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
@@ -49,6 +49,7 @@ def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, 
     out["f_final"] = rec["f"].astype(np.float64)
     out["grad_norm_final"] = _grad_norm_final(rec)
     out["n_iter"] = rec["k"].astype(np.int64)
+    out["n_f"], out["n_grad"] = evaluations(rec)
     out["status"] = string_column(rec["status"], STATUS_NAMES)
     out["min_id"] = min_id
     out["dist_to_min"] = dist
@@ -77,6 +78,16 @@ def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequenc
         "dist_to_min_at_stop": dist,
         "f_gap_at_stop": gap,
     }, copy=False)
+
+
+def evaluations(rec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's evaluations of f and of ∇f: counted by the kernel for a method that spends more
+    than one of each a step (``spent``: line searches, newton), else one at the start and one a step."""
+    spent = rec.get("spent")
+    if spent is not None and spent.shape[1] == 2:
+        return spent[:, 0].astype(np.int64), spent[:, 1].astype(np.int64)
+    n = rec["k"].astype(np.int64) + 1
+    return n, n.copy()
 
 
 def _grad_norm_final(rec: dict) -> np.ndarray:

@@ -29,18 +29,33 @@ import pyarrow.compute as pc
 from ..core.criteria import checkpoints
 from .columns import in_order
 
-__all__ = ["SETTING", "RULE", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
            "row_groups", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
            "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS",
            "REPORT_DEFAULTS"]
 
-SETTING = ["problem", "method", "alpha", "momentum"]
+SETTING = ["problem", "method", "alpha", "momentum"]     # the setting columns every sweep's runs table has
 RULE = ["criterion", "epsilon", "min_steps"]
 MAX_RUNS = 20_000    # runs of a setting the curve statistics (bands, ECDF) sample
 #: the settings the statistics read, with the sweep schema's defaults (gdlab.sweep.schema takes them from here)
 REPORT_DEFAULTS = {"success_tol": 1.0e-3, "f_target": 1.0e-6}
+
+
+def setting_columns(columns) -> list[str]:
+    """The columns of a runs table (or a read of some of its columns) that name a run's setting:
+    problem, method, and the columns after method that are not outcomes (alpha, momentum, the
+    methods' other hyperparameters, schedule and the schedules' parameters), in order."""
+    columns = list(columns)
+    after = columns[columns.index("method") + 1:] if "method" in columns else []
+    return ["problem", "method", *(c for c in after if c not in NOT_SETTING)]
+
+
+#: runs table columns that are not part of a setting
+NOT_SETTING = frozenset(["run_id", "problem", "dim", "start_id", "x0", "x_final", "f_final", "grad_norm_final",
+                         "n_iter", "n_f", "n_grad", "status", "min_id", "dist_to_min", "f_gap", "point_type",
+                         "_setting"])
 
 
 def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
@@ -53,7 +68,8 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
     """One row per run × rule, with the run's setting and status, and success/premature/spent.
     ``has_minima``: per problem, whether it has known minima (some run's ``min_id`` ≥ 0), where the
     caller knows it of more runs than ``runs`` holds (the report goes through the runs part by part)."""
-    cols = SETTING + ["run_id", "status", "n_iter"]
+    keys = setting_columns(runs.columns)
+    cols = keys + ["run_id", "status", "n_iter"] + [c for c in ("n_f", "n_grad") if c in runs.columns]
     frame = stops.merge(runs[cols], on="run_id", how="left")
     if len(frame) != len(stops):   # what validate="many_to_one" checks, without its 3 s of hashing at 10⁷ runs
         raise ValueError("the runs table has a run_id more than once")
@@ -63,9 +79,17 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
     has_minima = pd.Series(has_minima.reindex(names).to_numpy()[codes], index=frame.index)   # frame["problem"].map
     frame["step_fired"] = frame["step"].where(frame["fired"])
     frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
+    if "n_f" in frame.columns:
+        # evaluations of f and ∇f to the stop: the run's all at its end, else its evaluations a step
+        # times the steps (exact where every step costs the same; a line search's average), whole
+        # numbers so their sums are exact in any order
+        evals = (frame["n_f"] + frame["n_grad"]).to_numpy(np.float64)
+        at = np.rint((frame["spent"].to_numpy() + 1) * evals / (frame["n_iter"].to_numpy() + 1))
+        frame["spent_evals"] = np.where(frame["spent"] == frame["n_iter"], evals, at).astype(np.int64)
     near = frame["dist_to_min_at_stop"] <= success_tol
     frame["success"] = (frame["fired"] & near).where(has_minima)
     frame["premature"] = (frame["fired"] & ~near & known).where(has_minima)
+    frame.attrs["setting"] = keys
     return frame
 
 
@@ -215,7 +239,6 @@ class RuleTally:
     are pandas' over the same values.
     """
 
-    KEYS = SETTING + RULE
     COUNTED = ("step", "spent", "wasted")     # whole numbers, kept as counts; the others as they are
 
     def __init__(self, rows: int | None = None):
@@ -226,6 +249,7 @@ class RuleTally:
         self._minima: list[pd.DataFrame] = []
         self._values = {name: CellValues(name in self.COUNTED) for name in (*self.COUNTED, "gap", "dist")}
         self._rows, self._filled = rows, 0
+        self.keys: list[str] | None = None       # the setting's columns and the rule's: the first outcomes' own
 
     def add(self, outcomes: pd.DataFrame, reached: pd.Series | None = None) -> None:
         """Add :func:`rule_outcomes` of some runs (every rule of each); ``reached``: their
@@ -233,7 +257,9 @@ class RuleTally:
         o = outcomes
         if self._rows is not None and self._filled + len(o) > self._rows:
             raise ValueError(f"more run × rule rows than the {self._rows:,} the tally was made for")
-        cell, self._cells = group_codes(o, self.KEYS, self._cells)
+        if self.keys is None:
+            self.keys = list(o.attrs.get("setting", SETTING)) + RULE
+        cell, self._cells = group_codes(o, self.keys, self._cells)
         fired = o["fired"].to_numpy(bool)
         success = o["success"].astype(np.float64).to_numpy()
         if reached is None:
@@ -248,7 +274,9 @@ class RuleTally:
             "premature": o["premature"].astype(np.float64).to_numpy(), "never": ~fired,
             "diverged": (status == "diverged").to_numpy(),
             "nonfinite": status.isin(["nonfinite", "invalid_start"]).to_numpy(),
-            "spent": o["spent"].to_numpy(np.int64), "fired": fired, "wasted": wasted}, f_fired))
+            "spent": o["spent"].to_numpy(np.int64), "fired": fired, "wasted": wasted,
+            "spent_evals": (o["spent_evals"] if "spent_evals" in o else o["spent"] * 0 - 1).to_numpy(np.int64)},
+            f_fired))
         won = success == 1
         self._minima.append(pd.DataFrame({"cell": cell[won], "min_id": o["min_id_at_stop"].to_numpy()[won]})
                             .drop_duplicates())
@@ -306,17 +334,23 @@ class RuleTally:
             "runs": sums["runs"], "success_rate": sums["success"] / sums["judged"].where(sums["judged"] > 0),
             "median_stop_step": q["median"], "p90_stop_step": q["p90"],
             "premature": sums["premature"], "never_fired": sums["never"], "diverged": sums["diverged"],
-            "nonfinite": sums["nonfinite"], "steps_spent": sums["spent"], "successes": sums["success"],
+            "nonfinite": sums["nonfinite"], "steps_spent": sums["spent"], "evals_spent": sums["spent_evals"],
+            "successes": sums["success"],
             "distinct_minima": minima.reindex(sums.index, fill_value=0), "best_f": sums["best_f"]})
         table["_judged"] = sums["judged"]
-        table = self._in_order(table, cells, self.KEYS)
+        table = self._in_order(table, cells, self.keys)
         known = table.pop("_judged") > 0
         table["aRT"] = np.where(table["successes"] > 0, table["steps_spent"] / table["successes"].clip(lower=1),
                                 np.inf)
+        # aRT in evaluations of f and ∇f (COCO counts evaluations): where the runs count them
+        counted = table["evals_spent"] >= 0
+        table["aRT_evals"] = np.where(table["successes"] > 0, table["evals_spent"] / table["successes"].clip(lower=1),
+                                      np.inf)
+        table.loc[~known | ~counted, "aRT_evals"] = np.nan
         table.loc[~known, ["aRT", "premature", "distinct_minima"]] = np.nan
         for col in ("premature", "never_fired", "diverged", "nonfinite", "successes"):
             table[col] = table[col].astype("Int64" if table[col].isna().any() else np.int64)
-        return table.drop(columns=["steps_spent"]).reset_index()
+        return table.drop(columns=["steps_spent", "evals_spent"]).reset_index()
 
     def comparison(self, curves: bool = True) -> pd.DataFrame:
         """:func:`rule_comparison` of everything added; ``curves``: whether the sweep kept curves
@@ -508,8 +542,13 @@ def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], q
     wide = np.take_along_axis(wide, last, axis=1)     # a stopped run keeps its last value
     out = []
     meta = runs.set_index("run_id")[by]
-    # one key column is grouped by name (a scalar key); pandas 3 warns on a one-element list
-    for key, members in meta.groupby(by[0] if len(by) == 1 else by, dropna=False).groups.items():
+    # groups by their numbers (a group-by's ``groups`` loses keys that hold NaN: a method without
+    # some hyperparameter of another)
+    group = meta.groupby(by, dropna=False, sort=True).ngroup().to_numpy()
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        members = meta.index[rows]
+        key = tuple(meta.iloc[rows[0]])
         block = wide[np.isin(ids, np.asarray(members))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # a step no run of the group reached: nan
@@ -521,3 +560,21 @@ def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], q
         q["measure"] = "f - f*" if known.reindex(members).all() else "grad_norm"
         out.append(q)
     return pd.concat(out, ignore_index=True)
+
+
+def best_settings(runs: pd.DataFrame, label: pd.Series, success_tol: float) -> pd.DataFrame:
+    """Each method's best setting among ``runs`` (one problem's; ``label`` names each run's setting):
+    the most runs that converged within ``success_tol`` of a known minimum, then the fewest
+    evaluations (median n_f + n_grad over those runs, all runs where none did). Columns: method,
+    label, share, evaluations."""
+    frame = pd.DataFrame({"method": runs["method"].to_numpy(), "label": label.to_numpy(),
+                          "ok": ((runs["status"] == "converged") & (runs["dist_to_min"] <= success_tol)).to_numpy(),
+                          "evals": (runs["n_f"] + runs["n_grad"]).to_numpy(np.float64)})
+    rows = []
+    for (method, lab), g in frame.groupby(["method", "label"], sort=False):
+        won = g.loc[g["ok"], "evals"]
+        rows.append({"method": method, "label": lab, "share": g["ok"].mean(),
+                     "evaluations": float((won if len(won) else g["evals"]).median())})
+    table = pd.DataFrame(rows, columns=["method", "label", "share", "evaluations"])
+    table = table.sort_values(["method", "share", "evaluations"], ascending=[True, False, True], kind="stable")
+    return table.groupby("method", sort=False).head(1).reset_index(drop=True)
