@@ -33,6 +33,7 @@ from ..core.schedules import CONSTANT, SCHEDULES
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
 from ..storage.folder import SORT_KEYS, TABLES, SweepFolder, sweep_id
 from ..tables.build import curves_table, runs_table, stops_table, traces_table
+from ..tables.columns import in_order
 from ..tables.results import Results
 from .budget import size_warning
 from .plan import Block, Part, n_starts, plan_parts, run_blocks, run_inputs, runs_frame
@@ -207,7 +208,12 @@ def _facts(sw: Sweep, n_runs: int, seconds: float, stats: dict) -> dict:
 
 
 def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
+    """The parts' frames as one table in its order. Given in part order they are in it already (a
+    part's rows are in run order, and parts are consecutive runs): one pass checks it, where a
+    sort took 2.5 s of a 10⁶-run sweep's 7 s."""
     frame = pd.concat(frames, ignore_index=True)
+    if in_order(frame, SORT_KEYS[table]):
+        return frame
     return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
@@ -218,10 +224,10 @@ def run_sweep(sw: Sweep) -> Results:
         warnings.warn(big, stacklevel=2)
     blocks = run_blocks(sw)
     parts = _my_parts(sw, plan_parts(blocks, sw.part_size))
-    got: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    got: dict[int, dict[str, pd.DataFrame]] = {}
     t0 = time.perf_counter()
-    stats = execute(sw, parts, blocks, lambda p, tables, facts: [got[t].append(tables[t]) for t in TABLES])
-    tables = [_concat(got[t], t) for t in TABLES]
+    stats = execute(sw, parts, blocks, lambda p, tables, facts: got.__setitem__(p.part, tables))
+    tables = [_concat([got[p][t] for p in sorted(got)], t) for t in TABLES]
     return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
 
 
