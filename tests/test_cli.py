@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from gdlab.core.criteria import stop_rules
 from gdlab.core.problems import get_problem
@@ -173,3 +174,34 @@ def test_a_bad_figure_worker_count_is_refused_before_any_work(tmp_path, monkeypa
     with pytest.raises(SystemExit) as exit_:
         cli.report_main([str(tmp_path)])
     assert exit_.value.code == cli.EXIT_BAD_CONFIG and "GDLAB_FIGURE_WORKERS" in capsys.readouterr().err
+
+
+def test_a_target_in_the_working_folder_is_found_by_the_gdlab_command(tmp_path):
+    """The console script's path does not hold the working folder (python -m's does): gdlab looks there."""
+    (tmp_path / "myfuncs.py").write_text("import jax.numpy as jnp\n\ndef bowl(x):\n    return jnp.sum((x - 1.0) ** 2)\n")
+    script = Path(sys.executable).parent / "gdlab"
+    if not script.exists():
+        pytest.skip("no gdlab console script beside this interpreter")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
+    done = subprocess.run([str(script), "problems=[{name: bowl, _target_: myfuncs.bowl, dim: 2, "
+                           "domain: [[-3, 3], [-3, 3]], minima: [[1, 1]]}]", "starts.n=3", "max_iter=300",
+                           f"out_dir={tmp_path / 'out'}", "traces=0"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    runs = load(done.stdout.strip().splitlines()[-1].removeprefix("results: ")).runs
+    assert set(runs["problem"]) == {"bowl"} and runs["f_final"].min() < 1e-6
+
+
+def test_an_experiment_of_ones_own_starts_from_the_schema_and_null_is_refused(tmp_path):
+    out = tmp_path / "res"
+    mine = gdlab_cmd(f"out_dir={out}", "experiment=mine", "starts.n=4", "max_iter=200", "traces=0")
+    assert mine.returncode == 0, mine.stderr
+    folder = Path(mine.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    assert folder.parent == out / "mine"
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    assert (config["experiment"], config["dtype"], config["method"], config["criterion"]) == \
+        ("mine", "float32", ["gd"], ["dx", "df", "grad"])         # the schema's defaults, not the showcase's
+    for bad in ("experiment=null", "experiment="):
+        refused = gdlab_cmd(f"out_dir={tmp_path / 'never'}", bad)
+        assert refused.returncode == 2 and "give a shipped experiment's name" in refused.stderr, refused.stderr
+    assert not (tmp_path / "never").exists()

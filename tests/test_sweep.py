@@ -348,3 +348,12 @@ def test_the_sweep_says_its_shape_and_what_it_will_take_on_disk(tmp_path, monkey
     free[0] = 10 ** 8
     [warning] = S.disk_projection(tmp_path, record, 100_000)               # 396 MB more against 100 MB
     assert "396.0 MB more on disk than the 100.0 MB free" in warning
+
+
+def test_a_python_config_naming_an_experiment_runs_it_with_its_other_keys_over_it():
+    r = gdlab.sweep({"experiment": "x2_sin"})
+    assert r.runs["alpha"].tolist() == [0.005, 0.0001] and r.config["dtype"] == "float64"
+    one = gdlab.sweep({"experiment": "x2_sin", "alpha": [0.005], "min_steps": [0]})
+    assert len(one.runs) == 1 and one.stops["step"].tolist() == [73]
+    own = gdlab.sweep({"experiment": "mine", "starts": {"kind": "uniform", "n": 3}, "max_iter": 50})
+    assert own.config["experiment"] == "mine" and len(own.runs) == 3

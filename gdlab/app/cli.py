@@ -103,6 +103,8 @@ def _task(cfg) -> None:
 
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra", None)
+    if _task.own_name:             # experiment=<a name of the user's own>: the schema's defaults, filed under it
+        config["experiment"] = _task.own_name
     overrides = tuple(HydraConfig.get().overrides.task) if HydraConfig.initialized() else ()
     _catch_ctrl_c()
     with _exit_on_error("interrupted: finished parts are saved; run the same command again to resume"):
@@ -111,6 +113,7 @@ def _task(cfg) -> None:
 
 
 _task.started = False
+_task.own_name = None
 
 
 def _catch_ctrl_c() -> None:
@@ -151,12 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     from ..engine.compile_cache import enable_compile_cache
-    from ..runner.experiments import CONFIG_DIR, plus_unknown
+    from ..runner.experiments import CONFIG_DIR, own_experiment, plus_unknown
     from ..runner.schema import register_schema
     matplotlib.use("Agg")         # the command line draws into files (importing gdlab leaves the backend alone)
     register_schema()
     enable_compile_cache()
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    with _exit_on_error("interrupted"):
+        argv, _task.own_name = own_experiment(argv)
     sys.argv = [sys.argv[0]] + plus_unknown(argv)
     entry = hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")(_task)
     try:

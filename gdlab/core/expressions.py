@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 
 import jax
@@ -298,10 +300,19 @@ def import_target(path, name: str = "") -> Callable:
         raise ProblemError(f"{what}_target_ must be a dotted path module.function, got {path!r}")
     module, _, attr = path.rpartition(".")
     try:
-        fn = getattr(importlib.import_module(module), attr)
+        try:
+            found = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # a module in the working folder, as `python -m` finds one (a console script's path has no '')
+            here = os.getcwd()
+            if here in sys.path or exc.name != module.split(".")[0]:
+                raise
+            sys.path.append(here)
+            found = importlib.import_module(module)
+        fn = getattr(found, attr)
     except (ImportError, AttributeError) as exc:
         raise ProblemError(f"{what}cannot import _target_ {path!r}: {exc} (is its module on the Python path? "
-                           "run from its folder, or set PYTHONPATH)") from None
+                           "gdlab looks in the working folder too; set PYTHONPATH for others)") from None
     if not callable(fn):
         raise ProblemError(f"{what}_target_ {path!r} is not a function")
     return fn

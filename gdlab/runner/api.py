@@ -19,14 +19,18 @@ from ..core.points import PointInfo, point_info
 from ..core.problems import PROBLEMS, Problem, function_problem
 from ..tables.results import Results
 from .execute import run_sweep
+from .experiments import with_experiment
 from .schema import resolve_problem, validate
 
 __all__ = ["sweep", "descend", "inspect_point", "as_problem"]
 
 
 def sweep(config: Mapping | None = None) -> Results:
-    """Validate a config mapping (docs/config.md's keys), run every run, and return the tables in memory."""
-    return run_sweep(validate(config))
+    """Validate a config mapping (docs/config.md's keys), run every run, and return the tables in memory.
+
+    Keys not given take the schema's defaults; ``{"experiment": "x2_sin", …}`` runs that shipped
+    experiment, the mapping's other keys over it (as ``gdlab experiment=x2_sin key=value``)."""
+    return run_sweep(validate(with_experiment(config)))
 
 
 def as_problem(spec) -> Problem:

@@ -7,13 +7,53 @@ with the same override syntax, so both give the same config.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..core.errors import ConfigError, UnknownNameError
 from .configs import CONFIG_DIR, experiment_names
 from .schema import DEFAULTS, register_schema
 
-__all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "experiment_config"]
+__all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "experiment_config", "own_experiment",
+           "with_experiment"]
+
+
+def own_experiment(args: Sequence[str]) -> tuple[list[str], str | None]:
+    """The command line's ``experiment=<name>`` where no shipped experiment has that name: the sweep
+    is the user's own, filed under ``out_dir/<name>/``, and starts from the schema's defaults (the
+    showcase's are not inherited). Returns the overrides for Hydra (the name replaced by removing the
+    default experiment, ``~experiment``) and the name, or None where it names a shipped one."""
+    out, name = [], None
+    for a in args:
+        key, eq, value = a.partition("=")
+        if eq and key == "experiment":
+            value = value.strip().strip("'\"")
+            if value in ("", "null", "None", "~"):
+                raise ConfigError([f"experiment: got {value or 'nothing'!r}; give a shipped experiment's name "
+                                   f"(gdlab list experiments: {', '.join(experiment_names())}), or your own, "
+                                   "which files the sweep under out_dir/<name>/ and starts from the schema's "
+                                   "defaults (docs/config.md)"])
+            if value not in experiment_names():
+                name = value
+                out.append("~experiment")
+                continue
+        out.append(a)
+    return out, name
+
+
+def with_experiment(config: Mapping | None) -> dict:
+    """A Python config naming a shipped experiment (``{"experiment": "x2_sin", …}``) is that experiment
+    with the mapping's other keys over it, as ``gdlab experiment=x2_sin key=value`` would be; any
+    other config (no experiment, or a name of the user's own) starts from the schema's defaults."""
+    config = dict(config or {})
+    name = config.get("experiment")
+    if not isinstance(name, str) or name not in experiment_names():
+        return config
+    if name == "lessons":
+        raise ConfigError(["experiment: 'lessons' runs every scenario into folders: run it from the command "
+                           "line (gdlab experiment=lessons) or with gdlab.lessons.run_lessons"])
+    base = experiment_config(name)
+    base.update({k: v for k, v in config.items() if k != "experiment"})
+    return base
 
 
 def experiment_doc(name: str) -> str:
