@@ -641,3 +641,19 @@ def test_importing_gdlab_leaves_the_matplotlib_backend_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "pdf"
+
+
+def test_results_show_themselves_in_a_notebook_with_a_link_to_their_report(tmp_path):
+    sw = validate({"problems": ["himmelblau"], "method": ["gd", {"name": "adam", "b1": [0.8, 0.9]}],
+                   "starts": {"kind": "grid", "n": 3}, "max_iter": 300, "out_dir": str(tmp_path), "traces": 0})
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    r = load(folder)
+    page = r._repr_html_()
+    counts = ", ".join(f"{k} {v}" for k, v in r.runs["status"].value_counts().items())
+    assert f"27 ({counts})" in page and "himmelblau" in page and "gd, adam" in page
+    assert "the report" not in page                  # none built yet
+    build(folder, log=lambda m: None)
+    page = r._repr_html_()
+    assert f"href='{(folder / 'report' / 'index.html').as_uri()}'" in page
+    summary = page.split("summary (", 1)[1]
+    assert "<th>b1</th>" in summary and "<td>adam</td>" in summary and "<th>momentum</th>" not in summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -42,3 +43,30 @@ class Results:
         where = f", path={str(self.path)!r}" if self.path else ""
         counts = self.runs["status"].value_counts().to_dict() if len(self.runs) else {}
         return f"Results(runs={len(self.runs)}, stops={len(self.stops)}, status={counts}{where})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the counts by status, the sweep's settings, the summary's first rows and,
+        for a sweep folder with a report, a link to it."""
+        c = self.config or {}
+        counts = self.runs["status"].value_counts().to_dict() if len(self.runs) else {}
+        status = ", ".join(f"{html.escape(str(k))} {v:,}" for k, v in counts.items()) or "no runs"
+        problems = sorted(self.runs["problem"].unique()) if len(self.runs) else []
+        methods = list(dict.fromkeys(self.runs["method"])) if len(self.runs) else []
+        facts = [("runs", f"{len(self.runs):,} ({status})"), ("problems", ", ".join(map(str, problems))),
+                 ("methods", ", ".join(map(str, methods))), ("dtype", c.get("dtype", "")),
+                 ("max_iter", f"{c.get('max_iter', '')}")]
+        if self.facts.get("seconds") is not None:
+            facts.append(("time", f"{self.facts['seconds']:.2f} s"))
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(str(v))}</td></tr>" for k, v in facts)
+        head = f"<b>gdlab Results</b>: {html.escape(str(c.get('experiment', '')))}"
+        report = self.path / "report" / "index.html" if self.path else None
+        if report is not None and report.exists():
+            head += f" — <a href='{html.escape(report.as_uri())}' target='_blank'>the report</a>"
+        table = ""
+        if len(self.runs) and len(self.stops):
+            summary = self.summary()
+            shown = summary.head(8).dropna(axis=1, how="all")
+            table = (f"<p>summary ({len(summary):,} rows; <code>.summary()</code> has all):</p>"
+                     + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–"))
+        return f"<div><p>{head}</p><table>{rows}</table>{table}</div>"
