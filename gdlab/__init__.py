@@ -12,40 +12,31 @@ plain function on plain data, in a layer of its own (docs/layout.md):
 - :func:`inspect_point` gives f, ∇f, the Hessian and the point's type at a point;
 - :data:`PROBLEMS`, :data:`METHODS` and :data:`CRITERIA` are the registries;
 - :class:`GdlabError` is the base of every error gdlab raises.
+
+Names are imported on first use, so ``import gdlab`` (and ``gdlab --help``)
+does not import JAX.
 """
 
 __version__ = "0.1.0"
 
-from .engine.devices import use_cpu_cores  # noqa: E402
+from ._lazy import exports  # noqa: E402
+from .engine.devices import use_cpu_cores  # noqa: E402  (JAX-free until JAX is imported)
 
 use_cpu_cores()   # before anything runs on JAX: one CPU device per core (gdlab/engine/devices.py)
 
-
-from .core.criteria import CRITERIA, Status, StopRule, stop_rules  # noqa: E402
-from .core.errors import (  # noqa: E402
-                          ConfigError,
-                          ExpressionError,
-                          FolderError,
-                          GdlabError,
-                          InputError,
-                          ProblemError,
-                          UnknownNameError,
-)
-from .core.methods import METHODS, Hyper, Method, get_method, method  # noqa: E402
-from .core.points import PointInfo, classify_points  # noqa: E402
-from .core.problems import PROBLEMS, Problem, get_problem, problem  # noqa: E402
-from .engine import EngineOptions, run_batch, stream_batch, trace_runs  # noqa: E402
-from .runner.api import descend, inspect_point, sweep  # noqa: E402
-from .runner.schema import validate  # noqa: E402
-from .storage.load import load  # noqa: E402
-from .tables.columns import points  # noqa: E402
-from .tables.results import Results  # noqa: E402
-
-__all__ = [
-    "__version__", "sweep", "descend", "load", "run_batch", "stream_batch", "trace_runs", "inspect_point",
-    "classify_points", "PointInfo", "validate", "EngineOptions", "Results", "points",
-    "Problem", "PROBLEMS", "get_problem", "problem", "METHODS", "Method", "Hyper", "get_method", "method",
-    "CRITERIA", "Status", "StopRule", "stop_rules",
-    "GdlabError", "ConfigError", "UnknownNameError", "ProblemError", "ExpressionError", "InputError", "FolderError",
-    "use_cpu_cores",
-]
+_NAMES = {
+    "sweep": ".runner.api", "descend": ".runner.api", "inspect_point": ".runner.api",
+    "load": ".storage.load", "run_batch": ".engine", "stream_batch": ".engine", "trace_runs": ".engine",
+    "EngineOptions": ".engine", "classify_points": ".core.points", "PointInfo": ".core.points",
+    "validate": ".runner.schema", "Results": ".tables.results", "points": ".tables.columns",
+    "Problem": ".core.problems", "PROBLEMS": ".core.problems", "get_problem": ".core.problems",
+    "problem": ".core.problems", "METHODS": ".core.methods", "Method": ".core.methods", "Hyper": ".core.methods",
+    "get_method": ".core.methods", "method": ".core.methods", "SCHEDULES": ".core.schedules",
+    "schedule": ".core.schedules", "CRITERIA": ".core.criteria", "Status": ".core.criteria",
+    "StopRule": ".core.criteria", "stop_rules": ".core.criteria",
+    "GdlabError": ".core.errors", "ConfigError": ".core.errors", "UnknownNameError": ".core.errors",
+    "ProblemError": ".core.errors", "ExpressionError": ".core.errors", "InputError": ".core.errors",
+    "FolderError": ".core.errors",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = ["__version__", *_NAMES, "use_cpu_cores"]

@@ -192,16 +192,22 @@ def test_a_target_in_the_working_folder_is_found_by_the_gdlab_command(tmp_path):
     assert set(runs["problem"]) == {"bowl"} and runs["f_final"].min() < 1e-6
 
 
-def test_an_experiment_of_ones_own_starts_from_the_schema_and_null_is_refused(tmp_path):
+def test_a_sweep_of_ones_own_is_named_with_name_and_an_unknown_experiment_is_refused(tmp_path):
     out = tmp_path / "res"
-    mine = gdlab_cmd(f"out_dir={out}", "experiment=mine", "starts.n=4", "max_iter=200", "traces=0")
+    mine = gdlab_cmd(f"out_dir={out}", "name=mine", "starts.n=4", "max_iter=200", "traces=0")
     assert mine.returncode == 0, mine.stderr
     folder = Path(mine.stdout.strip().splitlines()[-1].removeprefix("results: "))
     assert folder.parent == out / "mine"
     config = yaml.safe_load((folder / "config.yaml").read_text())
     assert (config["experiment"], config["dtype"], config["method"], config["criterion"]) == \
         ("mine", "float32", ["gd"], ["dx", "df", "grad"])         # the schema's defaults, not the showcase's
-    for bad in ("experiment=null", "experiment="):
+    lesson = gdlab_cmd(f"out_dir={out}", "experiment=x2_sin", "name=x2_sin_again")
+    assert lesson.returncode == 0, lesson.stderr
+    config = yaml.safe_load((Path(lesson.stdout.strip().splitlines()[-1].removeprefix("results: ")) /
+                             "config.yaml").read_text())
+    assert (config["experiment"], config["alpha"], config["dtype"]) == ("x2_sin_again", [0.005, 0.0001], "float64")
+    for bad, said in (("experiment=null", "'null' is no shipped experiment"),
+                      ("experiment=x2_sn", "did you mean 'x2_sin'?"), ("name=a/b", "name: must be a name")):
         refused = gdlab_cmd(f"out_dir={tmp_path / 'never'}", bad)
-        assert refused.returncode == 2 and "give a shipped experiment's name" in refused.stderr, refused.stderr
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
     assert not (tmp_path / "never").exists()

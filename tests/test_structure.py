@@ -1,7 +1,10 @@
 """The package's shape: registries of one form, named hyperparameters, criteria as functions,
 one error base, the kernel cache keyed by value, the config keys declared once."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ from gdlab.core.methods import METHODS, Hyper, Method, method
 from gdlab.core.problems import PROBLEMS, ProblemEntry
 from gdlab.engine import kernel_cache_size
 from gdlab.lessons import SCENARIOS
+from gdlab.runner.execute import run_to_folder
 from gdlab.runner.schema import DEFAULTS, key_table, validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,3 +219,30 @@ def test_gdlab_help_lists_the_commands_and_every_key_and_version_names_gdlab_and
     shown = subprocess.run([sys.executable, "-m", "gdlab", "--version"], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0
     assert shown.stdout.strip().startswith(f"gdlab {gdlab.__version__} (jax {version('jax')}")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["list", "experiments"], ["verify", "VERIFY"]])
+def test_commands_that_need_no_jax_do_not_import_it(argv, tmp_path):
+    """`gdlab --help`, `--version`, `list experiments` and `verify` answer without importing JAX (about 1.5 s
+    of its own): the package imports its names on first use."""
+    if "VERIFY" in argv:
+        sw = validate({"problems": ["himmelblau"], "starts": {"kind": "grid", "n": 2}, "max_iter": 50,
+                       "out_dir": str(tmp_path)})
+        argv = ["verify", str(run_to_folder(sw, log=lambda m: None, show_progress=False))]
+    code = ("import sys, contextlib, io\nfrom gdlab.app.cli import main\nsys.argv = ['gdlab', *sys.argv[1:]]\n"
+            "out = io.StringIO()\ntry:\n    with contextlib.redirect_stdout(out):\n        main()\n"
+            "except SystemExit as exc:\n    code = exc.code\nprint(code, 'jax' in sys.modules, repr(out.getvalue()[:40]))")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    exit_code, jax_imported, head = done.stdout.strip().split(" ", 2)
+    assert (exit_code, jax_imported) == ("0", "False"), done.stdout
+    assert head != "''"
+
+
+def test_import_gdlab_is_lazy_and_still_sets_one_cpu_device_per_core():
+    code = ("import sys, os\nimport gdlab\nlazy = 'jax' not in sys.modules\nsweep = gdlab.sweep\n"
+            "import jax\nfrom gdlab.engine.devices import usable_cores\n"
+            "print(lazy, callable(sweep), jax.local_device_count() == usable_cores(), 'sweep' in dir(gdlab))")
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES", "GDLAB_CPU_DEVICES")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.stdout.split() == ["True", "True", "True", "True"], done.stderr

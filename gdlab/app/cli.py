@@ -103,7 +103,7 @@ def _task(cfg) -> None:
 
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra", None)
-    if _task.own_name:             # experiment=<a name of the user's own>: the schema's defaults, filed under it
+    if _task.own_name:             # name=<a name of the user's own>: the sweep is filed under it
         config["experiment"] = _task.own_name
     overrides = tuple(HydraConfig.get().overrides.task) if HydraConfig.initialized() else ()
     _catch_ctrl_c()

@@ -32,7 +32,7 @@ def help_text() -> str:
     """``gdlab --help``: the commands, every config key with its line, and where to look next."""
     import dataclasses
 
-    from ..runner.schema import NESTED, SweepConfig
+    from ..runner.keys import NESTED, SweepConfig
 
     keys = []
     for f in dataclasses.fields(SweepConfig):
@@ -44,6 +44,7 @@ def help_text() -> str:
     commands = [
         ("gdlab [key=value …]", "run a sweep: the default experiment, with any key overridden"),
         ("gdlab experiment=NAME [key=value …]", "run a shipped experiment (gdlab list experiments)"),
+        ("gdlab name=NAME [key=value …]", "a sweep of your own from the schema's defaults, filed under NAME"),
         ("gdlab -m key=a,b …", "one job per value (Hydra's multirun: clusters, shards)"),
         ("gdlab point PROBLEM X1 [X2 …]", "f, ∇f, the Hessian and the point's type (a name or an expression)"),
         ("gdlab verify FOLDER", "check a sweep folder's parts against its manifest"),
@@ -100,7 +101,6 @@ def point_main(argv: list[str]) -> int:
 def verify_main(argv: list[str]) -> int:
     """``gdlab verify <sweep folder>``: every part against the manifest; a lessons folder, each of its sweeps."""
     from ..core.errors import FolderError
-    from ..lessons.page import read_listing
     from ..storage.folder import SweepFolder
     from ..storage.verify import verify
 
@@ -110,6 +110,7 @@ def verify_main(argv: list[str]) -> int:
         return 2
     listing = Path(argv[0]) / "lessons.json"
     if listing.exists():   # a lessons folder: verify each scenario's sweep
+        from ..lessons.page import read_listing  # (the lessons import JAX: only for their folder)
         try:
             entries = [e["folder"] for e in read_listing(listing.parent)["scenarios"]]
         except FolderError as exc:
@@ -178,7 +179,7 @@ def list_main(argv: list[str]) -> int:
         print(f"{what}usage: gdlab list {'|'.join(LISTS)}", file=sys.stderr)
         return 2
     if argv[0] == "experiments":
-        from ..runner.experiments import experiment_doc, experiment_names
+        from ..runner.configs import experiment_doc, experiment_names
         rows = [(name, experiment_doc(name)) for name in experiment_names()]
     else:
         registry = _registry(argv[0])

@@ -5,14 +5,39 @@ thing is a :class:`~gdlab.core.registry.Registry` of entries with a name and
 a one-line doc: :data:`PROBLEMS`, :data:`METHODS`, :data:`CRITERIA`.
 """
 
-from .criteria import CRITERIA, Criterion, Status, StepValues, StopRule, checkpoints, criterion, stop_rules
-from .errors import ConfigError, ExpressionError, FolderError, GdlabError, InputError, ProblemError, UnknownNameError
-from .methods import METHODS, Hyper, Method, get_method, method
-from .points import PointInfo, classify_points, point_info
-from .problems import PROBLEMS, Definition, Objective, Problem, get_problem, problem
-from .registry import Registry
+from .._lazy import exports
 
-__all__ = ["CRITERIA", "Criterion", "Status", "StepValues", "StopRule", "checkpoints", "criterion", "stop_rules",
-           "ConfigError", "ExpressionError", "FolderError", "GdlabError", "InputError", "ProblemError",
-           "UnknownNameError", "METHODS", "Hyper", "Method", "get_method", "method", "PointInfo", "classify_points",
-           "point_info", "PROBLEMS", "Definition", "Objective", "Problem", "get_problem", "problem", "Registry"]
+_NAMES = {
+    "CRITERIA": ".criteria",
+    "Criterion": ".criteria",
+    "Status": ".criteria",
+    "StepValues": ".criteria",
+    "StopRule": ".criteria",
+    "checkpoints": ".criteria",
+    "criterion": ".criteria",
+    "stop_rules": ".criteria",
+    "ConfigError": ".errors",
+    "ExpressionError": ".errors",
+    "FolderError": ".errors",
+    "GdlabError": ".errors",
+    "InputError": ".errors",
+    "ProblemError": ".errors",
+    "UnknownNameError": ".errors",
+    "METHODS": ".methods",
+    "Hyper": ".methods",
+    "Method": ".methods",
+    "get_method": ".methods",
+    "method": ".methods",
+    "PointInfo": ".points",
+    "classify_points": ".points",
+    "point_info": ".points",
+    "PROBLEMS": ".problems",
+    "Definition": ".problems",
+    "Objective": ".problems",
+    "Problem": ".problems",
+    "get_problem": ".problems",
+    "problem": ".problems",
+    "Registry": ".registry",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = list(_NAMES)

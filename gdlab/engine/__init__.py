@@ -4,9 +4,20 @@
 :func:`trace_runs` replays a few runs' paths. How it works: docs/engine.md.
 """
 
-from .driver import RunSource, hyper_rows, run_batch, stream_batch, trace_runs
-from .kernel import kernel_cache_size
-from .layout import EngineOptions, default_lanes, device_bytes, float_dtype, lane_bytes
+from .._lazy import exports
 
-__all__ = ["EngineOptions", "RunSource", "hyper_rows", "run_batch", "stream_batch", "trace_runs", "kernel_cache_size",
-           "default_lanes", "device_bytes", "float_dtype", "lane_bytes"]
+_NAMES = {
+    "EngineOptions": ".layout",
+    "RunSource": ".driver",
+    "hyper_rows": ".driver",
+    "run_batch": ".driver",
+    "stream_batch": ".driver",
+    "trace_runs": ".driver",
+    "kernel_cache_size": ".kernel",
+    "default_lanes": ".layout",
+    "device_bytes": ".layout",
+    "float_dtype": ".layout",
+    "lane_bytes": ".layout",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = list(_NAMES)

@@ -33,13 +33,13 @@ import ctypes
 import functools
 import os
 import platform
+import sys
 from pathlib import Path
-
-import jax
 
 __all__ = ["use_cpu_cores", "usable_cores", "keep_freed_memory", "cpu_info", "cpu_compiler_options"]
 
 ENV = "GDLAB_CPU_DEVICES"
+JAX_ENV = "JAX_NUM_CPU_DEVICES"    # JAX's own setting, read as JAX is imported
 MMAP_THRESHOLD = 32 << 20    # blocks below this come from the heap: glibc's largest allowed on 64-bit
 TRIM_THRESHOLD = 256 << 20   # free memory at a heap's top kept for reuse, up to this
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # mallopt's parameters (malloc.h)
@@ -59,17 +59,24 @@ def use_cpu_cores(n: int | None = None) -> int | None:
 
     Returns the count set, or None where it was left alone: the caller already chose one (an
     explicit ``n`` overrides that), or JAX has already started, when the count can no longer
-    change. A bad ``$GDLAB_CPU_DEVICES`` raises ValueError naming it."""
+    change. A bad ``$GDLAB_CPU_DEVICES`` raises ValueError naming it. Before JAX is imported the
+    count goes to JAX's own setting in the environment (``JAX_NUM_CPU_DEVICES``), which JAX reads
+    as it is imported: asking costs no import of JAX."""
     env = os.environ.get(ENV, "").strip()
     if n is None and env:
         n = int(env) if env.lstrip("+").isdigit() else 0
         if n < 1:
             raise ValueError(f"{ENV} must be a whole number of devices ≥ 1, got {env!r}")
+    jax = sys.modules.get("jax")
     if n is None:
-        if ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
-                or jax.config.jax_num_cpu_devices != -1):
+        chosen = ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+                  or (jax.config.jax_num_cpu_devices != -1 if jax is not None else JAX_ENV in os.environ))
+        if chosen:
             return None      # the caller chose already
         n = usable_cores()
+    if jax is None:
+        os.environ[JAX_ENV] = str(int(n))
+        return int(n)
     try:
         jax.config.update("jax_num_cpu_devices", int(n))
     except RuntimeError:   # JAX has run something already: its devices are fixed for this process

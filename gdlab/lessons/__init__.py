@@ -9,9 +9,19 @@ a matplotlib Figure). The sweep's report puts both at the top of its page;
 class.
 """
 
-from .page import build_lessons_page, lesson_section, report_sections
-from .run import run_lessons
-from .scenarios import LESSONS, SCENARIOS, Scenario, lesson_figure, lesson_numbers, unknown_scenarios
+from .._lazy import exports
 
-__all__ = ["build_lessons_page", "lesson_section", "report_sections", "run_lessons", "LESSONS", "SCENARIOS",
-           "Scenario", "lesson_figure", "lesson_numbers", "unknown_scenarios"]
+_NAMES = {
+    "build_lessons_page": ".page",
+    "lesson_section": ".page",
+    "report_sections": ".page",
+    "run_lessons": ".run",
+    "LESSONS": ".scenarios",
+    "SCENARIOS": ".scenarios",
+    "Scenario": ".scenarios",
+    "lesson_figure": ".scenarios",
+    "lesson_numbers": ".scenarios",
+    "unknown_scenarios": ".scenarios",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = list(_NAMES)

@@ -1,10 +1,23 @@
 """Sweeps: the config schema, the plan of runs and parts, their execution into memory or a folder."""
 
-from .api import as_problem, descend, inspect_point, sweep
-from .execute import run_sweep, run_to_folder
-from .experiments import experiment_config, experiment_names
-from .plan import expand, make_starts
-from .schema import DEFAULTS, Setting, Sweep, SweepConfig, validate
+from .._lazy import exports
 
-__all__ = ["as_problem", "descend", "inspect_point", "sweep", "run_sweep", "run_to_folder", "experiment_config",
-           "experiment_names", "expand", "make_starts", "DEFAULTS", "Setting", "Sweep", "SweepConfig", "validate"]
+_NAMES = {
+    "as_problem": ".api",
+    "descend": ".api",
+    "inspect_point": ".api",
+    "sweep": ".api",
+    "run_sweep": ".execute",
+    "run_to_folder": ".execute",
+    "experiment_config": ".experiments",
+    "experiment_names": ".experiments",
+    "expand": ".plan",
+    "make_starts": ".plan",
+    "DEFAULTS": ".schema",
+    "Setting": ".schema",
+    "Sweep": ".schema",
+    "SweepConfig": ".schema",
+    "validate": ".schema",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = list(_NAMES)

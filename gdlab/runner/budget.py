@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..core.criteria import checkpoints
 from ..engine.layout import device_bytes, lane_bytes
+from .keys import MAX_STEP
 
 if TYPE_CHECKING:
     from .schema import Sweep
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_PARTS", "MAX_STEP", "host_bytes", "budget_problems", "n_runs_of", "size_warning"]
 
 MAX_PARTS = 1_000_000          # a sweep's parts: each is a file per table and a record on disk
-MAX_STEP = 2 ** 31 - 2         # steps are counted in int32 in the kernel
 
 
 def host_bytes() -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..core.errors import ConfigError, UnknownNameError
-from .configs import CONFIG_DIR, experiment_names
+from ..core.names import did_you_mean
+from .configs import CONFIG_DIR, experiment_doc, experiment_names
 from .schema import DEFAULTS, register_schema
 
 __all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "experiment_config", "own_experiment",
@@ -18,33 +19,41 @@ __all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "
 
 
 def own_experiment(args: Sequence[str]) -> tuple[list[str], str | None]:
-    """The command line's ``experiment=<name>`` where no shipped experiment has that name: the sweep
-    is the user's own, filed under ``out_dir/<name>/``, and starts from the schema's defaults (the
-    showcase's are not inherited). Returns the overrides for Hydra (the name replaced by removing the
-    default experiment, ``~experiment``) and the name, or None where it names a shipped one."""
-    out, name = [], None
+    """The command line's ``name=<name>``: the sweep is filed under ``out_dir/<name>/`` and its report
+    titled so; without an ``experiment=`` it starts from the schema's defaults (the showcase's are
+    not inherited). ``experiment=`` must name a shipped experiment: a typo would otherwise run
+    something else under the name meant. Returns the overrides for Hydra (``name=`` taken out, and
+    ``~experiment`` where no experiment is named) and the name, or None."""
+    out, name, named = [], None, False
+    known = experiment_names()
     for a in args:
         key, eq, value = a.partition("=")
+        value = value.strip().strip("'\"")
         if eq and key == "experiment":
-            value = value.strip().strip("'\"")
-            if value in ("", "null", "None", "~"):
-                raise ConfigError([f"experiment: got {value or 'nothing'!r}; give a shipped experiment's name "
-                                   f"(gdlab list experiments: {', '.join(experiment_names())}), or your own, "
-                                   "which files the sweep under out_dir/<name>/ and starts from the schema's "
-                                   "defaults (docs/config.md)"])
-            if value not in experiment_names():
-                name = value
-                out.append("~experiment")
-                continue
+            named = True
+            if value not in known:
+                shown = value or "nothing"
+                raise ConfigError([f"experiment: {shown!r} is no shipped experiment{did_you_mean(value, known)} "
+                                   f"(gdlab list experiments: {', '.join(known)}); to file a sweep of your own "
+                                   "under a name, give name=<name>"])
+        if eq and key == "name":
+            if not (value and value.replace("_", "").replace("-", "").isalnum()):
+                raise ConfigError([f"name: must be a name of letters, digits, - and _, got {value!r}"])
+            name = value
+            continue
         out.append(a)
+    if name is not None and not named:
+        out.append("~experiment")
     return out, name
 
 
-def with_experiment(config: Mapping | None) -> dict:
+def with_experiment(config: Mapping | None):
     """A Python config naming a shipped experiment (``{"experiment": "x2_sin", …}``) is that experiment
     with the mapping's other keys over it, as ``gdlab experiment=x2_sin key=value`` would be; any
     other config (no experiment, or a name of the user's own) starts from the schema's defaults."""
-    config = dict(config or {})
+    if not isinstance(config, Mapping):
+        return config                  # None: the defaults; anything else: validate names what is wrong
+    config = dict(config)
     name = config.get("experiment")
     if not isinstance(name, str) or name not in experiment_names():
         return config
@@ -54,14 +63,6 @@ def with_experiment(config: Mapping | None) -> dict:
     base = experiment_config(name)
     base.update({k: v for k, v in config.items() if k != "experiment"})
     return base
-
-
-def experiment_doc(name: str) -> str:
-    """The experiment file's first comment line (after ``# @package``): what it shows."""
-    for line in (CONFIG_DIR / "experiment" / f"{name}.yaml").read_text().splitlines():
-        if line.startswith("#") and "@package" not in line:
-            return line.lstrip("# ").strip()
-    return ""
 
 
 def plus_unknown(args: Sequence[str]) -> list[str]:

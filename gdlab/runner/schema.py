@@ -18,7 +18,7 @@ import itertools
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ..core.criteria import CRITERIA, StopRule, stop_rules
@@ -28,177 +28,25 @@ from ..core.methods import ALPHA, METHODS, Method, Stepper, problem_error
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES, Schedule
-from ..tables.stats import REPORT_DEFAULTS
-from .budget import MAX_STEP, budget_problems
+from .budget import budget_problems
 from .configs import experiment_names
+from .keys import (
+    DEFAULTS,
+    MAX_STEP,
+    NESTED,
+    Engine,
+    Shard,
+    Starts,
+    SweepConfig,
+    key_table,
+    register_schema,
+    two_names,
+)
+from .keys import is_int as _is_int
+from .keys import is_number as _is_number
 
 __all__ = ["Starts", "Engine", "Shard", "SweepConfig", "DEFAULTS", "register_schema", "key_table", "Setting", "Sweep",
            "validate", "merge", "resolve_problem"]
-
-
-def _key(default, doc: str, check: Callable[[Any], str | None] | None = None):
-    """A config key: its default, its line in the docs, and its check (value → what is wrong, or None)."""
-    return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"doc": doc, "check": check})
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _int_at_least(low: int, none_ok: bool = False):
-    def check(v):
-        if v is None and none_ok:
-            return None
-        if _is_int(v) and v >= low:
-            return None
-        return f"must be an integer ≥ {low}{' or null' if none_ok else ''}, got {v!r}"
-    return check
-
-
-def _int_between(low: int, high: int):
-    def check(v):
-        return None if _is_int(v) and low <= v <= high else f"must be an integer ≥ {low} and ≤ {high:,}, got {v!r}"
-    return check
-
-
-def _positive(v):
-    return None if _is_number(v) and math.isfinite(v) and v > 0 else f"must be a number > 0, got {v!r}"
-
-
-def _one_of(*choices):
-    def check(v):
-        return None if v in choices else f"must be {' or '.join(map(str, choices))}, got {v!r}{did_you_mean(v, choices)}"
-    return check
-
-
-def _boolean(v):
-    return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
-
-
-def _name(v):
-    ok = isinstance(v, str) and v and v.replace("_", "").replace("-", "").isalnum()
-    return None if ok else f"must be a name of letters, digits, - and _, got {v!r}"
-
-
-def _folder(v):
-    return None if isinstance(v, str) and v else f"must be a folder path, got {v!r}"
-
-
-@dataclasses.dataclass
-class Starts:
-    """Where the runs start, on each problem's domain."""
-
-    kind: Any = _key("grid", "grid (n per axis), uniform (n random), points (the list given)")
-    n: Any = _key(20, "starts per axis (grid) or in all (uniform)")
-    seed: Any = _key(0, "the uniform draw's seed")
-    points: Any = _key(None, "the start points of kind points: a list of coordinate lists")
-
-
-def _two_names(value) -> str | None:
-    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)
-            and value[0] != value[1]):
-        return None
-    return f"must be two different column names, [rows, columns], got {value!r}"
-
-
-@dataclasses.dataclass
-class Report:
-    """What the report draws; changing it changes no result (not part of the sweep's id)."""
-
-    heatmap: Any = _key(["alpha", "epsilon"], "the heatmaps' rows × columns: any two of alpha, epsilon, min_steps "
-                                              "and the sweep's hyperparameters (b1, momentum, decay_rate, …)",
-                        _two_names)
-
-
-@dataclasses.dataclass
-class Engine:
-    """The kernel's shape; each null picks itself from the sweep and the device."""
-
-    lanes: Any = _key(None, "runs advanced at once per device", _int_at_least(1, none_ok=True))
-    part: Any = _key(None, "runs queued per kernel call", _int_at_least(1, none_ok=True))
-    chunk: Any = _key(None, "steps between refills (null: adapts to the runs' lengths)", _int_at_least(1, none_ok=True))
-
-
-@dataclasses.dataclass
-class Shard:
-    """This job's slice of the sweep's parts: every count-th part from index."""
-
-    index: Any = _key(0, "which slice, 0 … count − 1")
-    count: Any = _key(1, "how many slices", _int_at_least(1))
-
-
-@dataclasses.dataclass
-class SweepConfig:
-    """Every key a sweep may set, with its default (docs/config.md).
-
-    Registered with Hydra's ConfigStore as ``gdlab_schema``, so the command line
-    knows every key. Hydra sees each field as ``Any``: :func:`validate` checks
-    types and values and reports every bad key at once, where a typed schema
-    would stop at the first.
-    """
-
-    experiment: Any = _key("default", "the experiment's name: results go to out_dir/experiment/sweep_id/", _name)
-    problems: Any = _key(["himmelblau"], "registry names, {name, dim, domain}, inline {name, expr, domain, …}, "
-                                         "or {name, _target_, dim, domain}")
-    method: Any = _key(["gd"], "method names, or {name: m, hyperparameter: value or list} (gdlab list methods)")
-    alpha: Any = _key([0.01], "step sizes (sign_halving: the initial Δx)")
-    momentum: Any = _key([0.9], "γ of the methods that have it (momentum, nesterov), unless their mapping sets it")
-    schedule: Any = _key([CONSTANT], "step-size schedules, or {name: s, parameter: value or list}: each multiplies "
-                                     "alpha (gdlab list schedules)")
-    starts: Any = _key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points, n, seed, points}")
-    criterion: Any = _key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
-    epsilon: Any = _key([1.0e-3, 1.0e-6], "the criteria's tolerances")
-    min_steps: Any = _key([0], "steps before a rule may fire")
-    max_iter: Any = _key(10_000, "the hard cap on a run's steps", _int_between(1, MAX_STEP))
-    dtype: Any = _key("float32", "float32 or float64", _one_of("float32", "float64"))
-    diverge_x: Any = _key(1.0e8, "|x|∞ past this: diverged", _positive)
-    diverge_f: Any = _key(1.0e30, "|f| past this: diverged", _positive)
-    traces: Any = _key(4, "full trajectories kept per setting (problem, method, hyperparameters)", _int_at_least(0))
-    curves: Any = _key(True, "false: no checkpoint curves (an empty curves table, a faster kernel)", _boolean)
-    success_tol: Any = _key(REPORT_DEFAULTS["success_tol"], "a run succeeded if it ended this close to a known minimum",
-                            _positive)
-    f_target: Any = _key(REPORT_DEFAULTS["f_target"], "the report's target: f − f* ≤ f_target", _positive)
-    stationary_tol: Any = _key(0.05, "point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this",
-                               _positive)
-    part_size: Any = _key(131_072, "runs per stored part: the unit of resume and of sharding", _int_at_least(1))
-    out_dir: Any = _key("results", "sweep folders go to out_dir/experiment/sweep_id/", _folder)
-    warn_runs: Any = _key(100_000_000, "a sweep of more runs says so, with its size, before it starts",
-                          _int_at_least(1))
-    engine: Any = _key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
-    report: Any = _key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns]}")
-    shard: Any = _key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
-    lessons: Any = _key(None, "experiment=lessons: the scenarios to run one after the other")
-
-
-DEFAULTS: dict[str, Any] = dataclasses.asdict(SweepConfig())
-NESTED: dict[str, type] = {"starts": Starts, "engine": Engine, "shard": Shard, "report": Report}
-
-
-def register_schema() -> None:
-    """Make the schema the base of the primary config (``defaults: [gdlab_schema, ...]``)."""
-    from hydra.core.config_store import ConfigStore
-    ConfigStore.instance().store(name="gdlab_schema", node=SweepConfig)
-
-
-def key_table() -> str:
-    """The docs' table of every key: name, default and what it does (docs/config.md)."""
-    rows = ["| key | default | what it sets |", "|---|---|---|"]
-
-    def add(prefix, cls):
-        for f in dataclasses.fields(cls):
-            default = f.default_factory()
-            if f.name in NESTED:
-                add(f"{f.name}.", NESTED[f.name])
-                continue
-            shown = json.dumps(default) if default is not None else "null"
-            doc = f.metadata["doc"].replace("|", "\\|")
-            rows.append(f"| `{prefix}{f.name}` | `{shown}` | {doc} |")
-    add("", SweepConfig)
-    return "\n".join(rows) + "\n"
 
 
 class Setting(NamedTuple):
@@ -553,7 +401,7 @@ def validate(config: Mapping | None) -> Sweep:
                            and math.isnan(dict(s.hyper)[h.name])]
     axes = [c for c in hyper_columns if c != SCHEDULE_COLUMN] + ["epsilon", "min_steps"]
     heatmap = cfg["report"].get("heatmap") if isinstance(cfg["report"], Mapping) else None
-    if not _two_names(heatmap):
+    if not two_names(heatmap):
         errors += [f"report.heatmap: {a!r} is not a numeric column of this sweep{did_you_mean(a, axes)} "
                    f"(its: {', '.join(axes)})" for a in heatmap if a not in axes]
     if errors:

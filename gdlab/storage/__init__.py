@@ -1,7 +1,16 @@
 """Sweep folders on disk: atomic parquet parts, part records, the manifest, verification and loading."""
 
-from .folder import SORT_KEYS, TABLES, SweepFolder, file_sha256, prefetched, sweep_id
-from .load import load
-from .verify import verify
+from .._lazy import exports
 
-__all__ = ["SORT_KEYS", "TABLES", "SweepFolder", "file_sha256", "prefetched", "sweep_id", "load", "verify"]
+_NAMES = {
+    "SORT_KEYS": ".folder",
+    "TABLES": ".folder",
+    "SweepFolder": ".folder",
+    "file_sha256": ".folder",
+    "prefetched": ".folder",
+    "sweep_id": ".folder",
+    "load": ".load",
+    "verify": ".verify",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = list(_NAMES)

@@ -1,8 +1,18 @@
 """Engine records → tidy tables (runs, stops, curves, traces), their statistics, and Results."""
 
-from .build import curves_table, nearest_minimum, runs_table, stops_table, traces_table
-from .columns import in_order, list_column, points, string_column
-from .results import Results
+from .._lazy import exports
 
-__all__ = ["curves_table", "nearest_minimum", "runs_table", "stops_table", "traces_table", "in_order", "list_column",
-           "points", "string_column", "Results"]
+_NAMES = {
+    "curves_table": ".build",
+    "nearest_minimum": ".build",
+    "runs_table": ".build",
+    "stops_table": ".build",
+    "traces_table": ".build",
+    "in_order": ".columns",
+    "list_column": ".columns",
+    "points": ".columns",
+    "string_column": ".columns",
+    "Results": ".results",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = list(_NAMES)

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from ..core.criteria import checkpoints
+from ..core.settings import REPORT_DEFAULTS
 from .columns import in_order
 
 __all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
@@ -39,8 +40,6 @@ __all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "stalled_runs"
 SETTING = ["problem", "method", "alpha", "momentum"]     # the setting columns every sweep's runs table has
 RULE = ["criterion", "epsilon", "min_steps"]
 MAX_RUNS = 20_000    # runs of a setting the curve statistics (bands, ECDF) sample
-#: the settings the statistics read, with the sweep schema's defaults (gdlab.sweep.schema takes them from here)
-REPORT_DEFAULTS = {"success_tol": 1.0e-3, "f_target": 1.0e-6}
 
 
 def setting_columns(columns) -> list[str]:
