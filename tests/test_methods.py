@@ -305,3 +305,13 @@ def test_newton_is_refused_above_its_dimension():
     with pytest.raises(gdlab.ConfigError, match="newton runs up to dimension 1,000"):
         gdlab.sweep({"problems": [{"name": "rastrigin", "dim": 2000}], "method": ["newton"],
                      "starts": {"kind": "uniform", "n": 4}})
+
+
+def test_eight_values_of_adams_b1_compile_one_kernel():
+    before = gdlab.engine.kernel_cache_size()
+    b1 = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99]
+    r = gdlab.sweep({"problems": ["rosenbrock"], "method": [{"name": "adam", "b1": b1}], "alpha": [0.01],
+                     "starts": {"kind": "points", "points": [[-1.2, 1.0]]}, "criterion": ["grad"],
+                     "epsilon": [1e-12], "max_iter": 50, "dtype": "float64", "traces": 0})
+    assert gdlab.engine.kernel_cache_size() - before == 1
+    assert r.runs["b1"].tolist() == b1 and r.runs["f_final"].nunique() == 8

@@ -657,3 +657,28 @@ def test_results_show_themselves_in_a_notebook_with_a_link_to_their_report(tmp_p
     assert f"href='{(folder / 'report' / 'index.html').as_uri()}'" in page
     summary = page.split("summary (", 1)[1]
     assert "<th>b1</th>" in summary and "<td>adam</td>" in summary and "<th>momentum</th>" not in summary
+
+
+def test_ecdfs_in_evaluations_by_config():
+    """report.runtime: evaluations puts the ECDF on evaluations of f and ∇f; its steps are each pair's share."""
+    hits = pd.DataFrame({"label": ["a"] * 4, "step": [0, 3, 9, np.inf], "evaluations": [2.0, 8.0, 20.0, np.inf]})
+    fig, ax = plt.subplots()
+    F.plot_ecdf(hits, "t", 100, ax, against="evaluations")
+    x, y = ax.lines[0].get_data()
+    assert ax.get_xlabel() == "evaluations of f and ∇f"
+    for at, share in ((2, 0.25), (7, 0.25), (8, 0.5), (20, 0.75), (1e4, 0.75)):
+        below = x[x <= at]
+        if len(below):
+            assert y[len(below) - 1] == share, (at, share)
+    plt.close(fig)
+
+
+def test_a_report_with_runtime_in_evaluations_says_so(tmp_path):
+    sw = validate({"problems": ["himmelblau"], "method": ["gd", "backtracking"], "alpha": [0.01],
+                   "starts": {"kind": "grid", "n": 3}, "max_iter": 300, "out_dir": str(tmp_path), "traces": 0,
+                   "report": {"runtime": "evaluations"}})
+    page = build(run_to_folder(sw, log=lambda m: None, show_progress=False), log=lambda m: None).read_text()
+    assert "share of (start, target) pairs solved by evaluations of f and ∇f" in page
+    assert "himmelblau: each method at its best setting" in page
+    with pytest.raises(ConfigError, match="report.runtime: must be steps or evaluations"):
+        validate({**sw.config, "report": {"runtime": "seconds"}})

@@ -230,17 +230,26 @@ def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: 
     return ax
 
 
-def plot_ecdf(hits: pd.DataFrame, title: str, max_step: int, ax=None):
-    """COCO-style ECDF: share of (run, target) pairs with f − f* ≤ target reached by step k, per setting."""
+def plot_ecdf(hits: pd.DataFrame, title: str, max_step: int, ax=None, against: str = "step"):
+    """COCO-style ECDF: share of (run, target) pairs with f − f* ≤ target reached by step k, per setting
+    (``against="evaluations"``: by the hits' ``evaluations`` column, evaluations of f and ∇f)."""
     ax = ax or plt.gca()
-    steps = np.unique(np.round(np.logspace(0, math.log10(max(max_step, 2)) + 0.05, 120)))
+    if against == "step":
+        top = max(max_step, 2)
+    else:
+        finite = hits[against].to_numpy(float)
+        finite = finite[np.isfinite(finite)]
+        top = max(float(finite.max()) if finite.size else 2.0, 2.0)
+    grid = np.unique(np.round(np.logspace(0, math.log10(top) + 0.05, 120)))
     for label, h in hits.groupby("label", sort=False):
-        reached = np.sort(h["step"].to_numpy())
-        share = np.searchsorted(reached, steps - 1, side="right") / len(reached)
-        ax.step(steps, share, where="post", lw=1.5, label=label)
+        if against == "step":
+            share = np.searchsorted(np.sort(h["step"].to_numpy()), grid - 1, side="right") / len(h)
+        else:
+            share = np.searchsorted(np.sort(h[against].to_numpy(float)), grid, side="right") / len(h)
+        ax.step(grid, share, where="post", lw=1.5, label=label)
     log_axes(ax, y=False)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("step k + 1")
+    ax.set_xlabel("step k + 1" if against == "step" else "evaluations of f and ∇f")
     ax.set_ylabel(f"share of (start, target) pairs reached\ntargets 10^k, k = {int(math.log10(TARGETS[0]))} … "
                   f"{int(math.log10(TARGETS[-1]))}")
     ax.set_title(title, fontsize=9)

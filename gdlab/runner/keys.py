@@ -104,6 +104,8 @@ class Report:
     heatmap: Any = key(["alpha", "epsilon"], "the heatmaps' rows × columns: any two of alpha, epsilon, min_steps "
                                               "and the sweep's hyperparameters (b1, momentum, decay_rate, …)",
                         two_names)
+    runtime: Any = key("steps", "the ECDFs' runtime: steps, or evaluations of f and ∇f (COCO's)",
+                       one_of("steps", "evaluations"))
 
 
 @dataclasses.dataclass
@@ -161,7 +163,7 @@ class SweepConfig:
     warn_runs: Any = key(100_000_000, "a sweep of more runs says so, with its size, before it starts",
                           int_at_least(1))
     engine: Any = key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
-    report: Any = key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns]}")
+    report: Any = key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns], runtime}")
     shard: Any = key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
     lessons: Any = key(None, "experiment=lessons: the scenarios to run one after the other")
 
