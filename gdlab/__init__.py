@@ -29,7 +29,7 @@ _NAMES = {
     "load": ".storage.load", "run_batch": ".engine", "stream_batch": ".engine", "trace_runs": ".engine",
     "EngineOptions": ".engine", "classify_points": ".core.points", "PointInfo": ".core.points",
     "validate": ".runner.schema", "Results": ".tables.results", "points": ".tables.columns",
-    "Problem": ".core.problems", "PROBLEMS": ".core.problems", "get_problem": ".core.problems",
+    "Problem": ".core.problems", "PROBLEMS": ".core.problems", "get_problem": ".runner.api",
     "problem": ".core.problems", "METHODS": ".core.methods", "Method": ".core.methods", "Hyper": ".core.methods",
     "get_method": ".core.methods", "method": ".core.methods", "SCHEDULES": ".core.schedules",
     "schedule": ".core.schedules", "CRITERIA": ".core.criteria", "Status": ".core.criteria",

@@ -246,3 +246,15 @@ def test_import_gdlab_is_lazy_and_still_sets_one_cpu_device_per_core():
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES", "GDLAB_CPU_DEVICES")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert done.stdout.split() == ["True", "True", "True", "True"], done.stderr
+
+
+def test_get_problem_takes_a_name_an_expression_or_a_mapping():
+    assert gdlab.get_problem("rastrigin", 3).dim == 3
+    assert gdlab.get_problem({"name": "rastrigin", "dim": 4}).dim == 4
+    assert gdlab.get_problem({"name": "rastrigin"}, 5).dim == 5
+    bowl = gdlab.get_problem({"name": "bowl", "expr": "(x - 1)**2 + y**2", "domain": [[-2, 2], [-2, 2]],
+                              "minima": [[1, 0]]})
+    assert (bowl.name, bowl.dim, bowl.minima) == ("bowl", 2, ((1.0, 0.0),))
+    assert gdlab.get_problem("x**2 + y**2 + z**2").dim == 3
+    with pytest.raises(gdlab.ProblemError, match="sets its own dimension"):
+        gdlab.get_problem("x**2", 3)

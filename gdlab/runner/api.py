@@ -12,17 +12,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..core.errors import UnknownNameError
+from ..core.errors import ProblemError, UnknownNameError
 from ..core.expressions import parse_expression
 from ..core.inputs import float_array
 from ..core.points import PointInfo, point_info
 from ..core.problems import PROBLEMS, Problem, function_problem
+from ..core.problems import get_problem as registered_problem
 from ..tables.results import Results
 from .execute import run_sweep
 from .experiments import with_experiment
 from .schema import resolve_problem, validate
 
-__all__ = ["sweep", "descend", "inspect_point", "as_problem"]
+__all__ = ["sweep", "descend", "inspect_point", "as_problem", "get_problem"]
 
 
 def sweep(config: Mapping | None = None) -> Results:
@@ -47,6 +48,19 @@ def as_problem(spec) -> Problem:
         return Problem(name=spec, fn=fn, dim=dim, domain=((-1.0, 1.0),) * dim, doc=f"inline expression {spec}",
                        vectorized=True, key=("expr", spec, dim, "null"))
     return resolve_problem(spec)
+
+
+def get_problem(spec, dim: int | None = None) -> Problem:
+    """``gdlab.get_problem``: a registered problem by name (at ``dim``, its default if None), or
+    whatever :func:`as_problem` takes: an expression string, a config mapping
+    (``{"name": "rastrigin", "dim": 10}``, ``{"name": …, "expr": …, "domain": …}``) or a Problem."""
+    if isinstance(spec, str) and spec in PROBLEMS:
+        return registered_problem(spec, dim)
+    if dim is not None:
+        if isinstance(spec, Mapping):
+            return as_problem({**spec, "dim": dim})
+        raise ProblemError(f"dim={dim!r} is for a registered problem's name; {spec!r} sets its own dimension")
+    return as_problem(spec)
 
 
 def inspect_point(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> PointInfo:
