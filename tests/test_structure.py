@@ -258,3 +258,14 @@ def test_get_problem_takes_a_name_an_expression_or_a_mapping():
     assert gdlab.get_problem("x**2 + y**2 + z**2").dim == 3
     with pytest.raises(gdlab.ProblemError, match="sets its own dimension"):
         gdlab.get_problem("x**2", 3)
+
+
+def test_a_problem_may_know_its_best_value_alone():
+    """f_min without minima: f − f* is known (targets, the ECDF, polyak's f*), the distance is not."""
+    spec = {"name": "q", "expr": "x**4 - 3*x**2 + x", "domain": [[-3, 3]], "f_min": [-3.5]}
+    r = gdlab.descend(spec, "gd", [[-2.0], [2.0]], alpha=0.01, criterion="grad", epsilon=1e-8)
+    np.testing.assert_allclose(r.runs["f_gap"], r.runs["f_final"] + 3.5, rtol=0, atol=1e-12)
+    assert r.runs["min_id"].tolist() == [-1, -1] and r.runs["dist_to_min"].isna().all()
+    assert gdlab.descend(spec, "polyak", [[-2.0]], alpha=0.1).runs["f_min"].tolist() == [-3.5]
+    with pytest.raises(gdlab.ProblemError, match="or f\\* alone"):
+        gdlab.get_problem({**spec, "f_min": [-3.5, -1.0]})

@@ -108,7 +108,8 @@ class Problem:
     """One objective at one dimension.
 
     ``minima`` holds the known minimisers (one row each) and ``f_min`` their
-    values; both are empty where no minimum is known (or none exists).
+    values; both are empty where no minimum is known (or none exists), and
+    ``f_min`` alone holds f* where only the best value is known.
     ``smooth_minima`` is False where f is not differentiable at its minima
     (a cone tip), so ∇f(x*) is undefined there.
     ``stationary`` lists other known stationary points (saddles, maxima).
@@ -136,8 +137,11 @@ class Problem:
         for lo, hi in self.domain:
             if not lo < hi:
                 raise ProblemError(f"problem {self.name!r}: domain axis [{lo}, {hi}] is empty")
-        if len(self.minima) != len(self.f_min):
-            raise ProblemError(f"problem {self.name!r}: {len(self.minima)} minima but {len(self.f_min)} values")
+        # f_min holds the value of each minimum, or with no minimum known, the one best value f* where
+        # only that is known (a benchmark's listed optimum): f − f* is then known, the distance not
+        if len(self.minima) != len(self.f_min) and not (not self.minima and len(self.f_min) == 1):
+            raise ProblemError(f"problem {self.name!r}: {len(self.minima)} minima but {len(self.f_min)} values "
+                               "(give one value per minimum, or f* alone: f_min: [value] without minima)")
         for m in self.minima:
             if len(m) != self.dim:
                 raise ProblemError(f"problem {self.name!r}: minimum {m} is not of dimension {self.dim}")

@@ -18,13 +18,17 @@ __all__ = ["nearest_minimum", "evaluations", "runs_table", "stops_table", "curve
 def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
     """(min_id, dist_to_min, f_gap) of each point against the problem's known minima.
 
-    min_id is -1 (dist and gap NaN) where no minimum is known or the point is not finite.
+    min_id is -1 (dist and gap NaN) where no minimum is known or the point is not finite; where only
+    f* is known (``f_min`` without ``minima``), min_id is -1, dist NaN and the gap f − f*.
     """
     xs = np.asarray(xs, dtype=np.float64).reshape(-1, problem.dim)
     n = len(xs)
     mins = problem.minima_array
     if len(mins) == 0:
-        return np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.nan)
+        # f* alone (no minimiser known): the gap to it, and no nearest minimum nor distance
+        gap = np.asarray(fs, dtype=np.float64) - problem.f_min[0] if problem.f_min else np.full(n, np.nan)
+        ok = np.isfinite(xs).all(axis=1)
+        return np.full(n, -1, np.int64), np.full(n, np.nan), np.where(ok, gap, np.nan)
     dist2 = np.zeros((n, len(mins)))
     for j, m in enumerate(mins):   # loop over the few minima, vectorised over runs
         dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
