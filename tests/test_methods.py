@@ -26,11 +26,16 @@ def optax_loop(method, problem, x0, alpha, hyper):
         tx = method.make((alpha, *(hyper[h.name] for h in method.hyper)))
         state = tx.init(x)
         xs = [np.asarray(x)]
-        for _ in range(STEPS):
+
+        @jax.jit       # optax's loop, one step compiled (the line searches' while loops run slowly eagerly)
+        def step(x, state):
             value, grad = jax.value_and_grad(fn)(x)
             extra = {k: v for k, v in {"value": value, "grad": grad, "value_fn": fn}.items() if k in method.needs}
             updates, state = tx.update(grad, state, x, **extra)
-            x = optax.apply_updates(x, updates)
+            return optax.apply_updates(x, updates), state
+
+        for _ in range(STEPS):
+            x, state = step(x, state)
             xs.append(np.asarray(x))
     return np.array(xs)
 
@@ -248,10 +253,15 @@ def optax_evaluations(method, problem, x0, alpha, steps):
         tx = METHODS[method].make((alpha,) + tuple(h.default for h in METHODS[method].hyper))
         state = tx.init(x)
         n_f = n_g = 1
-        for _ in range(steps):
+
+        @jax.jit
+        def step(x, state):
             value, grad = jax.value_and_grad(fn)(x)
             updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=fn)
-            x = optax.apply_updates(x, updates)
+            return optax.apply_updates(x, updates), state
+
+        for _ in range(steps):
+            x, state = step(x, state)
             trials = int(optax.tree.get(state, "num_linesearch_steps"))
             n_f += trials
             n_g += trials if method == "lbfgs" else 1
