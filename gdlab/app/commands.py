@@ -74,8 +74,10 @@ def point_main(argv: list[str]) -> int:
     """``gdlab point <problem or expression> <x1> [x2 …]``."""
     from ..core.errors import GdlabError
     from ..core.points import format_point
+    from ..engine.compile_cache import enable_compile_cache
     from ..runner.api import inspect_point
 
+    enable_compile_cache()     # the point's functions compiled once, for every later call
     if len(argv) < 2 or argv[0] in ("-h", "--help"):
         print("usage: gdlab point <problem name or expression> <x1> [<x2> …]\n"
               "  e.g. gdlab point shifted_paraboloid 5 6\n"
