@@ -26,7 +26,7 @@ use_cpu_cores()   # before anything runs on JAX: one CPU device per core (gdlab/
 
 _NAMES = {
     "sweep": ".runner.api", "descend": ".runner.api", "inspect_point": ".runner.api",
-    "load": ".storage.load", "run_batch": ".engine", "stream_batch": ".engine", "trace_runs": ".engine",
+    "load": ".storage", "run_batch": ".engine", "stream_batch": ".engine", "trace_runs": ".engine",
     "EngineOptions": ".engine", "classify_points": ".core.points", "PointInfo": ".core.points",
     "validate": ".runner.schema", "Results": ".tables.results", "points": ".tables.columns",
     "Problem": ".core.problems", "PROBLEMS": ".core.problems", "get_problem": ".runner.api",

@@ -325,3 +325,31 @@ def test_eight_values_of_adams_b1_compile_one_kernel():
                      "epsilon": [1e-12], "max_iter": 50, "dtype": "float64", "traces": 0})
     assert gdlab.engine.kernel_cache_size() - before == 1
     assert r.runs["b1"].tolist() == b1 and r.runs["f_final"].nunique() == 8
+
+
+def test_a_schedule_multiplies_the_step_of_methods_that_work_their_step_out():
+    """polyak and bb1 work their step out; a factor of 0.5 from step 0 halves the step taken."""
+    problem = gdlab.get_problem("ravine")
+    half = {"boundary1": 0.0, "scale1": 0.5}
+    for name, hyper in (("polyak", {"f_min": 0.0}), ("bb1", {})):
+        plain = Stepper(METHODS[name])
+        halved = Stepper(METHODS[name], SCHEDULES["piecewise_constant"])
+        opts = EngineOptions(max_iter=1, dtype="float64")
+        [(a, _)] = trace_runs(problem, plain, [[3.0, -4.0]], {"alpha": 0.01, **hyper}, [1], (), opts)
+        [(b, _)] = trace_runs(problem, halved, [[3.0, -4.0]], {"alpha": 0.01, **hyper, **half}, [1], (), opts)
+        np.testing.assert_allclose(b[1] - b[0], 0.5 * (a[1] - a[0]), rtol=1e-12, err_msg=name)
+
+
+def test_a_method_with_its_own_schedule_list_is_a_setting_of_its_own():
+    sw = gdlab.validate({"method": ["gd", {"name": "gd", "schedule": ["cosine_decay"]}], "schedule": ["constant"]})
+    assert [(s.method.name, s.schedule.name) for s in sw.settings] == [("gd", "constant"), ("gd", "cosine_decay")]
+    with pytest.raises(gdlab.ConfigError, match="decay_steps .* must exceed its warmup_steps"):
+        gdlab.validate({"schedule": [{"name": "warmup_cosine_decay", "warmup_steps": 100, "decay_steps": 100}]})
+
+
+def test_evaluations_at_a_step_count_the_start_apart():
+    from gdlab.tables.stats import evaluations_at
+    # newton in 2-D: the start's 2, then 1 + 3 a step; 100 steps
+    total = 2 + 100 * 4
+    np.testing.assert_array_equal(evaluations_at([0, 10, 100], [total] * 3, [100] * 3), [2, 42, total])
+    np.testing.assert_array_equal(evaluations_at([0], [2], [0]), [2])

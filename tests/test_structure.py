@@ -269,3 +269,10 @@ def test_a_problem_may_know_its_best_value_alone():
     assert gdlab.descend(spec, "polyak", [[-2.0]], alpha=0.1).runs["f_min"].tolist() == [-3.5]
     with pytest.raises(gdlab.ProblemError, match="or f\\* alone"):
         gdlab.get_problem({**spec, "f_min": [-3.5, -1.0]})
+
+
+def test_the_storage_layer_keeps_its_function_names_after_its_modules_are_imported():
+    code = ("import gdlab, gdlab.storage.load, gdlab.storage.verify\nfrom gdlab.storage import load, verify\n"
+            "print(callable(load) and callable(verify) and callable(gdlab.load))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "True", done.stderr

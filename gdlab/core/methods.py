@@ -347,8 +347,9 @@ FROM_PROBLEM = "f_min"
 def _polyak(alpha, schedule, f_min, eps):
     """Polyak step (f − f*)/‖∇f‖², at most alpha (Loizou et al. 2021): optax.polyak_sgd; f* is the
     problem's known minimum unless given, and a problem with none is refused"""
-    return optax.polyak_sgd(max_learning_rate=alpha, scaling=1.0 if schedule is None else schedule,
-                            f_min=f_min, eps=eps)
+    # the schedule multiplies the step taken (optax's scaling scales the update before the Polyak step is
+    # worked out from it, which divides the step by the factor instead)
+    return _scaled(optax.polyak_sgd(max_learning_rate=alpha, scaling=1.0, f_min=f_min, eps=eps), schedule)
 
 
 def _linesearch_evals(state, x):

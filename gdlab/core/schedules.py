@@ -40,6 +40,7 @@ class Schedule:
     factor: Callable = dataclasses.field(repr=False)
     hyper: tuple[Hyper, ...]
     doc: str
+    check: Callable | None = dataclasses.field(default=None, repr=False, compare=False)   # params → what is wrong
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -63,10 +64,11 @@ class Schedule:
 SCHEDULES: Registry[Schedule] = Registry("schedule")
 
 
-def schedule(name: str, *hyper: Hyper):
-    """Register ``factor(count, **params)`` as the schedule ``name``; its docstring is the doc."""
+def schedule(name: str, *hyper: Hyper, check: Callable | None = None):
+    """Register ``factor(count, **params)`` as the schedule ``name``; its docstring is the doc.
+    ``check(params)`` says what is wrong with a combination of parameters (None where nothing is)."""
     def make(factor, **_):
-        return Schedule(name, factor, tuple(hyper), (factor.__doc__ or "").strip())
+        return Schedule(name, factor, tuple(hyper), (factor.__doc__ or "").strip(), check)
     return SCHEDULES.register(make)
 
 
@@ -141,11 +143,18 @@ def _cosine_decay(count, decay_steps, end_value, exponent):
     return _cosine(count, decay_steps, end_value, exponent)
 
 
+def _decay_after_warmup(params) -> str | None:
+    if params["decay_steps"] <= params["warmup_steps"]:
+        return (f"warmup_cosine_decay's decay_steps ({params['decay_steps']:g}) must exceed its warmup_steps "
+                f"({params['warmup_steps']:g}): decay_steps counts from the start, the warm-up included")
+    return None
+
+
 @schedule("warmup_cosine_decay",
           _steps("warmup_steps", 100, "steps of the linear warm-up from init_value to 1", False),
           DECAY_STEPS,
           _fraction("init_value", 0.0, "the factor at the start of the warm-up"),
-          END_VALUE, EXPONENT)
+          END_VALUE, EXPONENT, check=_decay_after_warmup)
 def _warmup_cosine(count, warmup_steps, decay_steps, init_value, end_value, exponent):
     """linear from init_value to 1 over warmup_steps, then a cosine to end_value at decay_steps
     (optax.schedules.warmup_cosine_decay_schedule with peak_value = alpha)"""

@@ -40,6 +40,7 @@ __all__ = ["use_cpu_cores", "usable_cores", "keep_freed_memory", "cpu_info", "cp
 
 ENV = "GDLAB_CPU_DEVICES"
 JAX_ENV = "JAX_NUM_CPU_DEVICES"    # JAX's own setting, read as JAX is imported
+SET_ENV = "GDLAB_SET_JAX_NUM_CPU_DEVICES"    # what gdlab put there (a child process inherits both)
 MMAP_THRESHOLD = 32 << 20    # blocks below this come from the heap: glibc's largest allowed on 64-bit
 TRIM_THRESHOLD = 256 << 20   # free memory at a heap's top kept for reuse, up to this
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3    # mallopt's parameters (malloc.h)
@@ -69,13 +70,17 @@ def use_cpu_cores(n: int | None = None) -> int | None:
             raise ValueError(f"{ENV} must be a whole number of devices ≥ 1, got {env!r}")
     jax = sys.modules.get("jax")
     if n is None:
+        # a JAX_NUM_CPU_DEVICES that gdlab set (here, or in the process that started this one, which may
+        # have had more cores) is not a choice of the caller's
+        ours = os.environ.get(JAX_ENV) is not None and os.environ.get(JAX_ENV) == os.environ.get(SET_ENV)
         chosen = ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
-                  or (jax.config.jax_num_cpu_devices != -1 if jax is not None else JAX_ENV in os.environ))
+                  or (jax.config.jax_num_cpu_devices != -1 if jax is not None
+                      else os.environ.get(JAX_ENV, "-1").strip() not in ("", "-1") and not ours))
         if chosen:
             return None      # the caller chose already
         n = usable_cores()
     if jax is None:
-        os.environ[JAX_ENV] = str(int(n))
+        os.environ[JAX_ENV] = os.environ[SET_ENV] = str(int(n))
         return int(n)
     try:
         jax.config.update("jax_num_cpu_devices", int(n))

@@ -32,10 +32,12 @@ from ..storage.folder import SweepFolder, prefetched
 from ..storage.load import load
 from ..tables.stats import (
     MAX_RUNS,
+    START_EVALS,
     RuleTally,
     best_settings,
     convergence_bands,
     ecdf_targets,
+    evaluations_at,
     group_codes,
     problems_with_minima,
     rows_of,
@@ -116,18 +118,18 @@ def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Ser
     sub = runs[label.isin(best["label"])]
     bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
     bands["label"] = _label(bands, keys)
-    # a step's evaluations: each run's evaluations per step, the setting's median (exact where every
-    # step costs the same; a line search's average)
-    per_step = ((sub["n_f"] + sub["n_grad"]) / (sub["n_iter"] + 1)).groupby(label[sub.index]).median()
-    bands["evaluations"] = (bands["step"] + 1) * bands["label"].map(per_step)
+    # a checkpoint step's evaluations: the start's two and the setting's median evaluations a step after
+    per_step = ((sub["n_f"] + sub["n_grad"] - START_EVALS) / sub["n_iter"].clip(lower=1)).groupby(
+        label[sub.index]).median()
+    bands["evaluations"] = START_EVALS + bands["step"] * bands["label"].map(per_step)
     share = dict(zip(best["label"], best["share"]))
     bands["label"] = bands["label"].map(lambda lab: f"{lab} ({share[lab]:.0%} ok)")
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     F.plot_bands(bands, f"{name}: each method at its best setting", ax, against="evaluations")
     figs.save(fig, name, "methods", f"{name}: each method at its best setting (the most runs converged within "
                                     f"{success_tol:g} of a known minimum, then the fewest evaluations): f − f* "
-                                    "against evaluations of f and ∇f (n_f + n_grad; a step at the setting's median "
-                                    "evaluations a step), median and 10–90% band across starts.")
+                                    "against evaluations of f and ∇f (n_f + n_grad: the start's two, then the "
+                                    "setting's median evaluations a step), median and 10–90% band across starts.")
 
 
 def _order(value):
@@ -187,8 +189,9 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
     rows_axis, cols_axis = heatmap
     for method in methods:
         s = summary[(summary["problem"] == name) & (summary["method"] == method)]
-        if s[rows_axis].isna().all() or s[cols_axis].isna().all():
-            continue                      # the method has no such hyperparameter
+        s = s[s[rows_axis].notna() & s[cols_axis].notna()]     # the settings that have both axes
+        if not len(s):
+            continue                      # the method (or its schedules) has no such hyperparameter
         if s[rows_axis].nunique() < 2 and s[cols_axis].nunique() < 2:
             continue
         # every other setting and rule column at one value: the tightest epsilon and the fewest
@@ -248,11 +251,13 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         if runtime == "evaluations" and {"n_f", "n_grad"} <= set(sub.columns):
             # a step's evaluations: the run's evaluations a step (exact where every step costs the same)
-            rate = ((sub["n_f"] + sub["n_grad"]) / (sub["n_iter"] + 1)).set_axis(sub["run_id"].to_numpy())
-            hits["evaluations"] = (hits["step"] + 1) * hits["run_id"].map(rate)
+            mine = sub.set_index("run_id").loc[hits["run_id"].to_numpy()]
+            hits["evaluations"] = np.where(np.isfinite(hits["step"]), evaluations_at(
+                np.where(np.isfinite(hits["step"]), hits["step"], 0), mine["n_f"] + mine["n_grad"], mine["n_iter"]),
+                np.inf)
             F.plot_ecdf(hits, f"{name}: ECDF of evaluations to reach f − f* ≤ 10^k (COCO style)", max_iter, ax,
                         against="evaluations")
-            unit = ("evaluations of f and ∇f (a checkpoint step times the run's evaluations a step; "
+            unit = ("evaluations of f and ∇f (the start's two and the run's evaluations a step after; "
                     "report.runtime: evaluations)")
         else:
             F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)

@@ -272,13 +272,19 @@ def _grid_entries(key: str, entries: list, registry, rows_of, fallback: Mapping[
             if dup is not None and row in spec:
                 errors.append(f"{where}.{row}: {dup!r} is listed twice; list each value once")
             axes[row] = [float(v) for v in values]
+        own_key = json.dumps(own, sort_keys=True, default=str)      # a method's own schedule list is its own
         for combo in itertools.product(*(axes[r] for r in rows)):
             one = (name, tuple(zip(rows, combo)))
-            if one in seen:
-                errors.append(f"{where}: {name} with {dict(one[1])} is also given by {key}[{seen[one]}]; "
+            if (one, own_key) in seen:
+                errors.append(f"{where}: {name} with {dict(one[1])} is also given by {key}[{seen[(one, own_key)]}]; "
                               "list each setting once")
                 break
-            seen[one] = i
+            seen[(one, own_key)] = i
+            if getattr(entry, "check", None) is not None:
+                problem = entry.check(dict(one[1]))
+                if problem:
+                    errors.append(f"{where}: {problem}")
+                    break
             out.append((entry, one[1], own))
     if unknown:
         names = ", ".join(repr(n) + did_you_mean(n, registry) for n in unknown)

@@ -1,16 +1,9 @@
 """Sweep folders on disk: atomic parquet parts, part records, the manifest, verification and loading."""
 
-from .._lazy import exports
+# imported here, not on first use: the names load and verify are also its modules' names, which the
+# import system would bind to the package in their place once either module is imported
+from .folder import SORT_KEYS, TABLES, SweepFolder, file_sha256, prefetched, sweep_id
+from .load import load
+from .verify import verify
 
-_NAMES = {
-    "SORT_KEYS": ".folder",
-    "TABLES": ".folder",
-    "SweepFolder": ".folder",
-    "file_sha256": ".folder",
-    "prefetched": ".folder",
-    "sweep_id": ".folder",
-    "load": ".load",
-    "verify": ".verify",
-}
-__getattr__, __dir__ = exports(__name__, _NAMES)
-__all__ = list(_NAMES)
+__all__ = ["SORT_KEYS", "TABLES", "SweepFolder", "file_sha256", "prefetched", "sweep_id", "load", "verify"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .stats import REPORT_DEFAULTS, rule_comparison, summary_table
+from ..core.settings import REPORT_DEFAULTS
 
 __all__ = ["Results"]
 
@@ -28,11 +28,13 @@ class Results:
     def summary(self) -> pd.DataFrame:
         """The report's ``summary.csv`` of these runs: per problem × method × α × γ × stop rule, the
         runs, success rate, stop steps, premature stops, aRT… (``success_tol`` from the config)."""
+        from .stats import summary_table  # the statistics import JAX's criteria: only when asked for
         return summary_table(self.runs, self.stops, self._setting("success_tol"))
 
     def stopping_rules(self) -> pd.DataFrame:
         """The report's ``stopping_rules.csv``: per problem × stop rule, the steps used against the error
         at the stop, the steps wasted after f − f* ≤ ``f_target``, premature stops."""
+        from .stats import rule_comparison
         return rule_comparison(self.runs, self.stops, self.curves, self._setting("success_tol"),
                                self._setting("f_target"))
 

@@ -30,7 +30,7 @@ from ..core.criteria import checkpoints
 from ..core.settings import REPORT_DEFAULTS
 from .columns import in_order
 
-__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "evaluations_at", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
            "row_groups", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
@@ -57,6 +57,19 @@ NOT_SETTING = frozenset(["run_id", "problem", "dim", "start_id", "x0", "x_final"
                          "_setting"])
 
 
+START_EVALS = 2      # a run's start: one value and one gradient of f
+
+
+def evaluations_at(step, evals, n_iter):
+    """A run's evaluations of f and ∇f by step ``step`` of its ``n_iter``, from its total ``evals``:
+    the start's two, then the steps' share of the rest (exact where every step costs the same, as for
+    gd or newton, whose start costs less than a step; a line search's average). At its last step,
+    all of them."""
+    step, evals, n_iter = (np.asarray(a, np.float64) for a in (step, evals, n_iter))
+    per_step = np.where(n_iter > 0, (evals - START_EVALS) / np.maximum(n_iter, 1), 0.0)
+    return np.where(step >= n_iter, evals, START_EVALS + step * per_step)
+
+
 def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
     """f* of the known minimum each run ended nearest (NaN where none is known), indexed by run_id."""
     return pd.Series((runs["f_final"] - runs["f_gap"]).to_numpy(), index=runs["run_id"].to_numpy())
@@ -79,12 +92,11 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
     frame["step_fired"] = frame["step"].where(frame["fired"])
     frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
     if "n_f" in frame.columns:
-        # evaluations of f and ∇f to the stop: the run's all at its end, else its evaluations a step
-        # times the steps (exact where every step costs the same; a line search's average), whole
-        # numbers so their sums are exact in any order
-        evals = (frame["n_f"] + frame["n_grad"]).to_numpy(np.float64)
-        at = np.rint((frame["spent"].to_numpy() + 1) * evals / (frame["n_iter"].to_numpy() + 1))
-        frame["spent_evals"] = np.where(frame["spent"] == frame["n_iter"], evals, at).astype(np.int64)
+        # evaluations of f and ∇f to the stop (evaluations_at), whole numbers so that their sums are
+        # exact in any order
+        evals = evaluations_at(frame["spent"].to_numpy(), (frame["n_f"] + frame["n_grad"]).to_numpy(),
+                               frame["n_iter"].to_numpy())
+        frame["spent_evals"] = np.rint(evals).astype(np.int64)
     near = frame["dist_to_min_at_stop"] <= success_tol
     frame["success"] = (frame["fired"] & near).where(has_minima)
     frame["premature"] = (frame["fired"] & ~near & known).where(has_minima)
@@ -563,11 +575,14 @@ def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], q
 
 def best_settings(runs: pd.DataFrame, label: pd.Series, success_tol: float) -> pd.DataFrame:
     """Each method's best setting among ``runs`` (one problem's; ``label`` names each run's setting):
-    the most runs that converged within ``success_tol`` of a known minimum, then the fewest
+    the most runs that converged within ``success_tol`` of a known minimum (where only f* is known,
+    with f − f* ≤ ``success_tol``), then the fewest
     evaluations (median n_f + n_grad over those runs, all runs where none did). Columns: method,
     label, share, evaluations."""
     frame = pd.DataFrame({"method": runs["method"].to_numpy(), "label": label.to_numpy(),
-                          "ok": ((runs["status"] == "converged") & (runs["dist_to_min"] <= success_tol)).to_numpy(),
+                          "ok": ((runs["status"] == "converged")
+                                 & ((runs["dist_to_min"] <= success_tol)
+                                    | (runs["dist_to_min"].isna() & (runs["f_gap"] <= success_tol)))).to_numpy(),
                           "evals": (runs["n_f"] + runs["n_grad"]).to_numpy(np.float64)})
     rows = []
     for (method, lab), g in frame.groupby(["method", "label"], sort=False):
