@@ -188,7 +188,8 @@ def list_main(argv: list[str]) -> int:
         rows = []
         for name, doc in registry.docs():
             entry = registry[name]
-            if argv[0] in ("methods", "schedules"):
+            if argv[0] in ("methods", "schedules"):      # the whole doc (the first line stops mid-sentence)
+                doc = " ".join(entry.doc.split())
                 doc += "; " + ", ".join(_hyper_text(h) for h in (entry.hyper or ()))
                 doc = doc.rstrip("; ")
             elif argv[0] == "problems":

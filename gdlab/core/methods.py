@@ -370,7 +370,7 @@ def _zoom_evals(state, x):
         state_size=lambda d: 23 * d + 32)
 def _lbfgs(alpha):
     """L-BFGS with 10 pairs and the zoom line search (strong Wolfe), trying alpha first (Nocedal &
-    Wright 2006, alg. 7.4): optax.lbfgs. Steps count the line search's evaluations of f and ∇f"""
+    Wright 2006, alg. 7.4): optax.lbfgs; n_f and n_grad count the line search's trials"""
     return optax.lbfgs(learning_rate=alpha)
 
 
@@ -382,8 +382,8 @@ def _lbfgs(alpha):
               doc="the next step tries grow·t (never above alpha)"),
         needs=("value", "grad", "value_fn"), evals=_backtracking_evals)
 def _backtracking(alpha, c, shrink, grow):
-    """steepest descent with Armijo backtracking from the step alpha, at most 30 halvings:
-    optax.sgd with optax.scale_by_backtracking_linesearch. Steps count its evaluations of f"""
+    """steepest descent with Armijo backtracking from the step alpha, shrinking it at most 30 times:
+    optax.sgd with optax.scale_by_backtracking_linesearch; n_f counts its trials of f"""
     return optax.chain(optax.sgd(alpha),
                        optax.scale_by_backtracking_linesearch(max_backtracking_steps=30, slope_rtol=c,
                                                               decrease_factor=shrink, increase_factor=grow))
