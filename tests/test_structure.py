@@ -276,3 +276,14 @@ def test_the_storage_layer_keeps_its_function_names_after_its_modules_are_import
             "print(callable(load) and callable(verify) and callable(gdlab.load))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "True", done.stderr
+
+
+@pytest.mark.parametrize("command", ["point", "verify", "list", "report"])
+def test_each_command_has_its_own_help(command, capsys):
+    from gdlab.app.cli import main
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and out.startswith(f"usage: gdlab {command} ")
+    from gdlab.app.commands import help_text
+    assert f"gdlab {command} " in help_text()

@@ -11,7 +11,20 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text", "registry_table"]
+__all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text", "registry_table", "USAGE"]
+
+#: each command's ``--help``
+USAGE = {
+    "point": "usage: gdlab point <problem name or expression> <x1> [<x2> …]\n"
+             "  f, ∇f, the Hessian, its eigenvalues and the point's type at a point\n"
+             "  e.g. gdlab point shifted_paraboloid 5 6\n"
+             "       gdlab point '3*x1**2 + 2*x1*x2' -20 -20",
+    "verify": "usage: gdlab verify <sweep folder>\n  checks every part file against the manifest's rows and sha256 "
+              "(a lessons folder: each of its sweeps); exits 1 on any damage",
+    "list": "usage: gdlab list problems|methods|schedules|criteria|experiments\n  one line each, from the registries",
+    "report": "usage: gdlab report <sweep folder>   (the same as gdlab-report)\n"
+              "  rebuilds the sweep's report from its stored tables (or the lessons page of results/lessons/<id>)",
+}
 
 
 def version_text() -> str:
@@ -49,7 +62,8 @@ def help_text() -> str:
         ("gdlab point PROBLEM X1 [X2 …]", "f, ∇f, the Hessian and the point's type (a name or an expression)"),
         ("gdlab verify FOLDER", "check a sweep folder's parts against its manifest"),
         ("gdlab list WHAT", "problems, methods, schedules, criteria or experiments, a line each"),
-        ("gdlab-report FOLDER", "rebuild a sweep's report (or a lessons page)"),
+        ("gdlab report FOLDER", "rebuild a sweep's report (or a lessons page); also gdlab-report FOLDER"),
+        ("gdlab COMMAND --help", "one command's usage"),
         ("gdlab --version", "gdlab's version and JAX's"),
     ]
     left = max(len(c) for c, _ in commands)
