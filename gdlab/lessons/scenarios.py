@@ -28,7 +28,14 @@ from ..runner.api import inspect_point
 from ..runner.schema import validate
 from ..tables.columns import points
 from ..tables.results import Results
-from ..tables.stats import START_EVALS, best_settings, convergence_bands, rule_comparison, summary_table
+from ..tables.stats import (
+    START_EVALS,
+    best_settings,
+    convergence_bands,
+    evaluations_per_step,
+    rule_comparison,
+    summary_table,
+)
 
 __all__ = ["Scenario", "SCENARIOS", "LESSONS", "unknown_scenarios", "lesson_numbers", "lesson_figure",
            "NUMBER_COLUMNS",
@@ -717,9 +724,8 @@ def _methods_review_figure(res: Results):
         best = best_settings(mine, label, tol)
         sub = mine[label.isin(best["label"])]
         bands = convergence_bands(sub, res.curves[res.curves["run_id"].isin(sub["run_id"])], ["method", "alpha"])
-        per_step = ((sub["n_f"] + sub["n_grad"] - START_EVALS) / sub["n_iter"].clip(lower=1)).groupby(
-            sub["method"]).median()
-        bands["evaluations"] = START_EVALS + bands["step"] * bands["method"].map(per_step)
+        bands["evaluations"] = START_EVALS + bands["step"] * bands["method"].map(
+            evaluations_per_step(sub, sub["method"]))
         bands["label"] = bands["method"] + " α=" + bands["alpha"].map("{:g}".format)
         F.plot_bands(bands, f"{prob}: each method at its best α", ax, against="evaluations")
     return fig

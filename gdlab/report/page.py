@@ -38,6 +38,7 @@ from ..tables.stats import (
     convergence_bands,
     ecdf_targets,
     evaluations_at,
+    evaluations_per_step,
     group_codes,
     problems_with_minima,
     rows_of,
@@ -119,8 +120,7 @@ def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Ser
     bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
     bands["label"] = _label(bands, keys)
     # a checkpoint step's evaluations: the start's two and the setting's median evaluations a step after
-    per_step = ((sub["n_f"] + sub["n_grad"] - START_EVALS) / sub["n_iter"].clip(lower=1)).groupby(
-        label[sub.index]).median()
+    per_step = evaluations_per_step(sub, label[sub.index])
     bands["evaluations"] = START_EVALS + bands["step"] * bands["label"].map(per_step)
     share = dict(zip(best["label"], best["share"]))
     bands["label"] = bands["label"].map(lambda lab: f"{lab} ({share[lab]:.0%} ok)")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from ..core.errors import ConfigError, UnknownNameError
 from ..core.names import did_you_mean
 from .configs import CONFIG_DIR, experiment_doc, experiment_names
+from .keys import name_check
 from .schema import DEFAULTS, register_schema
 
 __all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "experiment_config", "own_experiment",
@@ -37,8 +38,9 @@ def own_experiment(args: Sequence[str]) -> tuple[list[str], str | None]:
                                    f"(gdlab list experiments: {', '.join(known)}); to file a sweep of your own "
                                    "under a name, give name=<name>"])
         if eq and key == "name":
-            if not (value and value.replace("_", "").replace("-", "").isalnum()):
-                raise ConfigError([f"name: must be a name of letters, digits, - and _, got {value!r}"])
+            problem = name_check(value)
+            if problem:
+                raise ConfigError([f"name: {problem}"])
             name = value
             continue
         out.append(a)

@@ -400,11 +400,10 @@ def validate(config: Mapping | None) -> Sweep:
     hyper_columns.append(SCHEDULE_COLUMN)
     for s in settings:
         hyper_columns += [name for name in s.schedule.rows if name not in hyper_columns]
-    for s in settings:
+    for s in settings:           # a value left to the problem (polyak's f_min), where the problem has none
         for h in s.method.hyper:
-            if h.from_problem:
-                errors += [f"{problem_error(s.method, h, p)}" for p in problems if problem_error(s.method, h, p)
-                           and math.isnan(dict(s.hyper)[h.name])]
+            if h.from_problem and math.isnan(dict(s.hyper)[h.name]):
+                errors += [e for e in (problem_error(s.method, h, p) for p in problems) if e]
     axes = [c for c in hyper_columns if c != SCHEDULE_COLUMN] + ["epsilon", "min_steps"]
     heatmap = cfg["report"].get("heatmap") if isinstance(cfg["report"], Mapping) else None
     if not two_names(heatmap):

@@ -30,7 +30,7 @@ from ..core.criteria import checkpoints
 from ..core.settings import REPORT_DEFAULTS
 from .columns import in_order
 
-__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "evaluations_at", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "evaluations_at", "evaluations_per_step", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
            "row_groups", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
@@ -68,6 +68,13 @@ def evaluations_at(step, evals, n_iter):
     step, evals, n_iter = (np.asarray(a, np.float64) for a in (step, evals, n_iter))
     per_step = np.where(n_iter > 0, (evals - START_EVALS) / np.maximum(n_iter, 1), 0.0)
     return np.where(step >= n_iter, evals, START_EVALS + step * per_step)
+
+
+def evaluations_per_step(runs: pd.DataFrame, by: pd.Series) -> pd.Series:
+    """Per group of ``by`` (aligned with ``runs``), the median evaluations of f and ∇f a step after the
+    start's two: a checkpoint step k of the group is at START_EVALS + k × this (:func:`evaluations_at`)."""
+    per_run = (runs["n_f"] + runs["n_grad"] - START_EVALS) / runs["n_iter"].clip(lower=1)
+    return per_run.groupby(by).median()
 
 
 def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
