@@ -57,7 +57,7 @@ def test_a_kink_is_reported_as_cycling(tmp_path):
     logs = []
     build(folder, log=logs.append)
     cycling = [m for m in logs if "cycling, not converging" in m]
-    assert cycling and cycling[0].startswith("warning: 2 max_iter run(s)") and "not differentiable" in cycling[0]
+    assert cycling and cycling[0].startswith("warning: 2 max_iter runs are cycling") and "not differentiable" in cycling[0]
     assert "cycling, not converging" in (folder / "report" / "index.html").read_text()
 
 

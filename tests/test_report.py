@@ -141,6 +141,84 @@ def test_figure_artists():
     plt.close(fig)
 
 
+def test_a_diverging_1d_run_keeps_the_domain_in_view_and_points_where_it_went():
+    """x⁴ − 3x² + x from 2 with α = 0.2 reaches |x| ~ 1e12: the panel keeps [−2, 2] widened to the visited
+    points near it (not to 1e12), an arrow at the edge names the step, x and status, and the last
+    label of a run that stays lies inside the axes."""
+    import gdlab
+    res = gdlab.descend("x**4 - 3*x**2 + x", "gd", [[2.0]], alpha=0.2, max_iter=20, dtype="float64", traces=1)
+    prob = gdlab.get_problem("x**4 - 3*x**2 + x")
+    trace = res.traces
+    xs = np.stack(trace["x"].to_numpy())[:, 0]
+    assert np.nanmax(np.abs(xs)) > 1e6                     # it did diverge
+    fig, axes = F.figure_panels(2)
+    F.plot_curve_1d(prob.with_domain([[-2, 2]]), trace, "diverging", axes[0], status="ended diverged")
+    lo, hi = axes[0].get_xlim()
+    assert -2 - 8 <= lo <= -2 and 2 <= hi <= 2 + 8       # the domain, widened by at most two widths a side
+    y0, y1 = axes[0].get_ylim()
+    assert y1 < 1e4
+    first_out = int(np.flatnonzero(~((xs >= lo) & (xs <= hi)))[0])
+    arrow = [t for t in axes[0].texts if t.arrow_patch is not None]
+    assert len(arrow) == 1 and f"step {first_out}: x = {xs[first_out]:.3g}" in arrow[0].get_text()
+    assert "ended diverged" in arrow[0].get_text()
+    assert len(axes[0].collections[0].get_offsets()) == first_out       # the points in view only
+    stay = gdlab.descend("x**4 - 3*x**2 + x", "gd", [[2.0]], alpha=0.05, max_iter=200, dtype="float64", traces=1)
+    F.plot_curve_1d(prob.with_domain([[-2, 2]]), stay.traces, "staying", axes[1])
+    label = axes[1].texts[0]
+    assert label.arrow_patch is None and label.get_ha() == "right"      # the end (x ≈ 1.13) is right of centre
+    fig.canvas.draw()
+    inside = axes[1].get_window_extent()
+    box = label.get_window_extent()
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+    plt.close(fig)
+
+
+def test_summary_cells_say_not_defined_one_way_and_keep_digits_to_compare():
+    """Where no minimum is known, success_rate and successes are both not defined (NA, drawn "–" like
+    NaN), best_f keeps 7 digits, and the rules table's share of runs whose rule fired is ``fired_rate``."""
+    import gdlab
+    from gdlab.report.page import markdown_table
+    res = gdlab.descend("x**4 - 3*x**2 + x", "gd", [[2.0], [-2.0]], alpha=0.01, dtype="float64")
+    s = res.summary()
+    assert s["success_rate"].isna().all() and s["successes"].isna().all()
+    md = markdown_table(s)
+    assert "<NA>" not in md and "nan" not in md
+    row = md.splitlines()[2].split(" | ")
+    cols = list(s.columns)
+    assert row[cols.index("successes")] == "–" and row[cols.index("success_rate")] == "–"
+    best = float(s["best_f"].iloc[0])
+    assert row[cols.index("best_f")] == f"{best:.7g}" and abs(best - (-3.513905)) < 1e-5   # f at x ≈ −1.3008
+    assert "fired_rate" in res.stopping_rules().columns and "fired" not in res.stopping_rules().columns
+
+
+def test_a_float32_gradient_rule_that_stalls_just_above_its_epsilon_is_counted():
+    """Runs 0–2 ran to max_iter with the grad rule unfired: 0 sits on a minimum (counted for every rule),
+    1 has ‖∇f‖ = 1.05e-6 against ε = 1e-6 with no minimum known (counted: within 10× of ε), 2 has
+    ‖∇f‖ = 1e-3 (not counted: the landscape, not rounding); run 3 converged (not counted)."""
+    from gdlab.report.page import _stuck_rules
+    runs = pd.DataFrame({"run_id": [0, 1, 2, 3], "dist_to_min": [1e-5, np.nan, np.nan, 1e-7],
+                         "grad_norm_final": [1e-4, 1.05e-6, 1e-3, 1e-7]})
+    stops = pd.DataFrame({"run_id": [0, 0, 1, 1, 2, 3], "criterion": ["grad", "df", "grad", "df", "grad", "grad"],
+                          "epsilon": [1e-6, 1e-9, 1e-6, 1e-9, 1e-6, 1e-6],
+                          "fired": [False, False, False, True, False, True]})
+    got = _stuck_rules(runs, stops, np.array([True, True, True, False]), success_tol=1e-3)
+    assert got.to_dict() == {("df", 1e-9): 1, ("grad", 1e-6): 2}
+
+
+def test_tables_of_runs_past_1e154_warn_nothing():
+    """A run that leaves to |x| ~ 1e177 (diverge_x set past it) squares past float64's range: its
+    distance and ‖∇f‖ are inf or NaN without a NumPy RuntimeWarning in the log."""
+    import warnings
+
+    import gdlab
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = gdlab.descend("himmelblau", "gd", [[-4.0, 4.0], [4.0, 4.0]], alpha=0.5, diverge_x=1e300,
+                            diverge_f=1e308, max_iter=400, traces=2)
+        res.summary(), res.stopping_rules()
+    assert (res.runs["status"] == "nonfinite").all()
+
+
 def test_log_axes_label_the_ticks_matplotlib_would_in_plain_text():
     def labels(ax):
         ax.figure.canvas.draw()
@@ -257,7 +335,7 @@ def test_a_report_without_curves_leaves_out_what_needs_them(tmp_path):
     assert not stems & {"himmelblau-bands", "himmelblau-ecdf"}
     assert any("curves: false" in m for m in logs) and "curves: false" in index.read_text()
     rules = pd.read_csv(folder / "report" / "tables" / "stopping_rules.csv")
-    assert rules[["median_wasted_steps", "total_wasted_steps"]].isna().all().all() and (rules["fired"] > 0).any()
+    assert rules[["median_wasted_steps", "total_wasted_steps"]].isna().all().all() and (rules["fired_rate"] > 0).any()
 
 
 def test_a_report_is_the_same_bits_with_its_figures_saved_in_workers_or_here(built_report, tmp_path, monkeypatch):
@@ -373,7 +451,7 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     assert statuses.stack().sum() == len(whole.runs)
     assert (statuses.stack()[lambda s: s > 0].sort_index() ==
             whole.runs.groupby(["problem", "method", "status"]).size().sort_index()).all()
-    assert any(m.startswith(f"warning: {len(stalled)} max_iter run(s) are cycling") for m in logs)
+    assert any(m.startswith(f"warning: {len(stalled)} max_iter runs are cycling") for m in logs)
 
 
 def test_rule_tables_are_the_same_from_parts_in_any_order():

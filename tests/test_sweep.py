@@ -40,13 +40,13 @@ def test_the_schema_is_the_default_config():
 @pytest.mark.parametrize("key, value, piece", [
     ("foo", 1, "foo: unknown key"),
     ("max_iter", "abc", "max_iter: must be an integer"),
-    ("alpha", [0.0], "alpha: must be > 0"),
-    ("epsilon", [-1e-3], "epsilon: must be > 0"),
+    ("alpha", [0.0], "alpha: must be a number > 0"),
+    ("epsilon", [-1e-3], "epsilon: must be a number > 0"),
     ("max_iter", 0, "max_iter: must be an integer ≥ 1"),
     ("criterion", [], "criterion: empty list"),
     ("problems", ["nope"], "problems[0]: unknown problem 'nope'"),
     ("method", ["warp"], "method: must be one of"),
-    ("starts", {"kind": "points", "points": [[1.0]]}, "starts.points[0]: [1.0] has dimension 1"),
+    ("starts", {"kind": "points", "points": [[1.0]]}, "starts.points[0]: [1.0] is not of dimension 2"),
     ("starts", {"kind": "points", "points": [[1.0, float("nan")]]}, "is not finite"),
     ("dtype", "float16", "dtype: must be float32 or float64"),
     ("shard", {"index": 4, "count": 4}, "shard.index: must be an integer in [0, 4)"),
@@ -86,6 +86,15 @@ def test_overrides_reach_the_sweep():
     assert list(dict.fromkeys(dict(s.hyper)["alpha"] for s in sw.settings)) == [0.1, 0.01] and sw.max_iter == 7 and sw.dtype == "float64"
 
 
+def test_many_bad_points_make_one_line_with_a_count_and_the_first_three():
+    from gdlab.core.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        validate({"problems": ["x2_sin"], "starts": {"kind": "points", "points": [[-10.0 + i] for i in range(9)]}})
+    lines = str(err.value).splitlines()[1:]
+    assert lines == ["  - starts.points: 9 of 9 points are outside the domain [[1.0, 8.0]] of problem x2_sin: "
+                     "[0] [-10.0], [1] [-9.0], [2] [-8.0], … (6 more) (widen it with {name: ..., domain: ...})"]
+
+
 def test_every_bad_key_is_named_at_once():
     with pytest.raises(ConfigError) as err:
         validate({"foo": 1, "alpha": [0.1, -1], "epsilon": [], "max_iter": 0, "method": ["gd", "warp"],
@@ -93,10 +102,10 @@ def test_every_bad_key_is_named_at_once():
                   "min_steps": [-1], "dtype": "float16",
                   "starts": {"kind": "points", "points": [[1, 2, 3], [9, 9], ["a", 1]]}})
     text = "\n".join(err.value.problems)
-    for piece in ["foo: unknown key", "alpha: must be > 0", "epsilon: empty list", "max_iter: must be",
-                  "method: must be one of", "problems[1]: unknown problem 'nope'", "momentum: must be in",
+    for piece in ["foo: unknown key", "alpha: must be a number > 0", "epsilon: empty list", "max_iter: must be",
+                  "method: must be one of", "problems[1]: unknown problem 'nope'", "momentum: must be a number in",
                   "criterion: must be one of", "min_steps: must be", "dtype: must be",
-                  "starts.points[0]: [1, 2, 3] has dimension 3", "starts.points[1]: [9, 9] is outside the domain",
+                  "starts.points[0]: [1, 2, 3] is not of dimension 2", "starts.points[1]: [9, 9] is outside the domain",
                   "starts.points[2]: ['a', 1] is not a list of numbers"]:
         assert piece in text, piece
     assert len(err.value.problems) == 13
@@ -299,7 +308,7 @@ def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeyp
     now[0] += 1
     p.update(1)                 # the last
     # 8 runs read after 6 s, 5 of them in the 6 s since the first update: 0.83 a second, 2 left
-    assert lines == ["8/10 runs read, 1 runs/s, 2 s left", "10/10 runs read in 8.0 s, 1 runs/s"]
+    assert lines == ["8/10 runs read, 0.83 runs/s, 2 s left", "10/10 runs read in 8.0 s, 1.2 runs/s"]
     lines.clear()
     now[0] = 200.0
     q = S.Progress(4000, True, lines.append)

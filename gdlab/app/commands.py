@@ -11,6 +11,8 @@ import math
 import sys
 from pathlib import Path
 
+from ..core.names import count
+
 __all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text", "registry_table", "USAGE"]
 
 #: each command's ``--help``
@@ -144,7 +146,7 @@ def verify_main(argv: list[str]) -> int:
     if damage:
         for line in damage:
             print(f"damaged: {line}")
-        print(f"{len(damage)} problem(s) in {argv[0]}")
+        print(f"{count(len(damage), 'problem')} in {argv[0]}")
         return 1
     n = sum(len(v) for v in SweepFolder(argv[0]).manifest()["parts"].values())
     print(f"ok: {n} part files match the manifest (rows and sha256)")

@@ -25,7 +25,7 @@ from ..tables.columns import points
 from ..tables.stats import TARGETS
 from .render import PowerFormatter, log_axes  # noqa: F401  (re-exported: the figures' axis helpers)
 
-__all__ = ["setting_label", "plot_curve_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "value_limits", "plot_basins",
+__all__ = ["setting_label", "plot_curve_1d", "view_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "value_limits", "plot_basins",
            "plot_ecdf", "plot_rule_comparison", "figure_panels", "log_axes", "PowerFormatter"]
 
 
@@ -73,26 +73,63 @@ def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int
     return fig, list(axes.flat[:n])
 
 
-def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None, xlim=None):
-    """The lesson's picture: f on its domain (or ``xlim``) with the points a descent visited, the last one labelled."""
+#: how far past its domain a 1-D panel widens to show visited points, in widths of the domain on each side;
+#: a point further out (a diverging run) is drawn as an arrow at the edge, not by stretching the axes
+VIEW_WIDTHS = 2.0
+
+
+def view_1d(domain: tuple[float, float], xs: np.ndarray) -> tuple[float, float]:
+    """A 1-D panel's x range: the problem's domain, widened to the visited points within
+    :data:`VIEW_WIDTHS` domain widths of it."""
+    lo, hi = domain
+    reach = VIEW_WIDTHS * (hi - lo)
+    near = xs[np.isfinite(xs) & (xs >= lo - reach) & (xs <= hi + reach)]
+    return (min(lo, near.min()), max(hi, near.max())) if len(near) else (lo, hi)
+
+
+def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None, xlim=None, status: str | None = None):
+    """The lesson's picture: f on its domain (or ``xlim``) with the points a descent visited, the last one
+    labelled inside the axes. The view keeps the domain, widened to the visited points near it
+    (:func:`view_1d`); where the run leaves the view (a diverging step), an arrow at the edge says where
+    it went and how the run ended (``status``)."""
     ax = ax or plt.gca()
     xs = points(trace["x"])[:, 0] if len(trace) else np.zeros(0)
-    lo, hi = problem.domain[0]
-    finite = xs[np.isfinite(xs)]
-    if xlim is not None:
-        lo, hi = xlim
-    elif len(finite):
-        lo, hi = min(lo, finite.min()), max(hi, finite.max())
+    fs = trace["f"].to_numpy(dtype=np.float64) if len(trace) else np.zeros(0)
+    lo, hi = xlim if xlim is not None else view_1d(problem.domain[0], xs)
     grid = np.linspace(lo, hi, 1000)
-    ax.plot(grid, _evaluate(problem, grid[:, None]), color="0.3", lw=1.5, label="f(x)")
+    curve = _evaluate(problem, grid[:, None])
+    ax.plot(grid, curve, color="0.3", lw=1.5, label="f(x)")
+    inside = np.isfinite(xs) & np.isfinite(fs) & (xs >= lo) & (xs <= hi)
+    left = np.flatnonzero(~inside)
+    shown = len(xs) if not len(left) else left[0]          # the points up to the first one out of view
+    ys = np.r_[curve[np.isfinite(curve)], fs[:shown]]
+    if len(ys):
+        y0, y1 = ys.min(), ys.max()
+        pad = 0.06 * (y1 - y0 or 1.0)
+        ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_xlim(lo, hi)
     if len(xs):
-        fs = trace["f"].to_numpy()
         n = len(xs) - 1
-        ax.scatter(xs, fs, s=14, color="tab:red", zorder=3, label=f"{n} step{'s' if n != 1 else ''}")
-        ax.annotate(f"x={xs[-1]:.4f}\nf={fs[-1]:.4f}", (xs[-1], fs[-1]), textcoords="offset points",
-                    xytext=(6, 6), fontsize=8)
-    if xlim is not None:
-        ax.set_xlim(*xlim)
+        ax.scatter(xs[:shown], fs[:shown], s=14, color="tab:red", zorder=3,
+                   label=f"{n} step{'s' if n != 1 else ''}")
+        if shown < len(xs):
+            x_out = xs[shown]
+            # the side it left by: its own x, or (nan, inf) the side of the last point shown
+            side = x_out if not np.isnan(x_out) else (xs[shown - 1] if shown else hi)
+            right = side > (lo + hi) / 2
+            where = f"x = {x_out:.3g}" if np.isfinite(x_out) else f"x = {x_out}"
+            text = f"step {shown}: {where}" + (f"\n{status}" if status else "")
+            ax.annotate(text, xy=(0.99 if right else 0.01, 0.5), xycoords="axes fraction",
+                        xytext=(0.72 if right else 0.28, 0.5), textcoords="axes fraction",
+                        ha="center", va="center", fontsize=8, color="tab:red",
+                        arrowprops={"arrowstyle": "->", "color": "tab:red", "lw": 1.5})
+        elif shown:
+            x, f = xs[shown - 1], fs[shown - 1]
+            east = x > (lo + hi) / 2
+            north = f > np.mean(ax.get_ylim())
+            ax.annotate(f"x={x:.4f}\nf={f:.4f}", (x, f), textcoords="offset points",
+                        xytext=(-6 if east else 6, -6 if north else 6), ha="right" if east else "left",
+                        va="top" if north else "bottom", fontsize=8)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.set_title(title, fontsize=9)

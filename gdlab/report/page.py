@@ -14,6 +14,7 @@ import functools
 import html
 import json
 import math
+import re
 import time
 import warnings as pywarnings
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..core.names import count
 from ..core.problems import Problem
 from ..runner.progress import Progress
 from ..runner.schema import validate
@@ -59,14 +61,25 @@ MAX_PANELS = 4     # panels in one figure
 MAX_POINTS = 250_000   # starts of a setting the basins figure draws (a panel is about 500 × 450 pixels)
 
 
-def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    def cell(v):
-        if isinstance(v, float):
-            return "–" if math.isnan(v) else floatfmt.format(v)
+#: columns a reader compares between rows: more digits than the others' four
+PRECISE = {"best_f": "{:.7g}", "median_f_gap_at_stop": "{:.6g}", "median_dist_at_stop": "{:.6g}"}
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.4g}", formats: dict | None = None) -> str:
+    """``frame`` as a Markdown table: floats to ``floatfmt`` (``formats``: by column, default
+    :data:`PRECISE`), and "–" for every value that is not defined (NaN, pandas' NA, None)."""
+    formats = PRECISE if formats is None else formats
+    fmts = [formats.get(c, floatfmt) for c in frame.columns]
+
+    def cell(v, fmt):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        if isinstance(v, (float, np.floating)):
+            return fmt.format(v)
         return str(v)
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    body = ["| " + " | ".join(cell(v, f) for v, f in zip(row, fmts)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
 
 
@@ -75,6 +88,14 @@ def _pick(items: list, n: int) -> list:
         return items
     idx = np.unique(np.linspace(0, len(items) - 1, n).round().astype(int))
     return [items[i] for i in idx]
+
+
+def _ecdf_order(hits: pd.DataFrame, against: str = "step") -> list[str]:
+    """The settings (labels) of ECDF hits, best first: by the mean over (run, target) pairs of
+    1 / (1 + log10(runtime + 1)), an area under the ECDF on its log axis (0 for a pair never solved)."""
+    score = 1.0 / (1.0 + np.log10(hits[against].to_numpy(float) + 1.0))         # inf → 0
+    by = pd.Series(score, index=hits.index).groupby(hits["label"].to_numpy(), sort=False).mean()
+    return list(by.sort_values(ascending=False, kind="stable").index)
 
 
 def _label(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -100,7 +121,7 @@ class _Figures:
         self.saving: list[tuple[str, str, str, object]] = []   # (problem, name, caption, future of the png)
 
     def save(self, fig, problem: str, name: str, caption: str):
-        stem = f"{problem}-{name}"
+        stem = re.sub(r"[^\w.-]+", "_", f"{problem}-{name}")      # an expression's name may hold / or *
         self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem)))
 
     @functools.cached_property
@@ -159,7 +180,9 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         for ax, s in zip(axes, chosen):
             t = traces[traces["label"] == s.label]
             first = t[t["run_id"] == t["run_id"].min()] if len(t) else t
-            F.plot_curve_1d(problem, first, f"{name}: the path of {s.label}", ax)
+            status = runs.loc[runs["run_id"] == t["run_id"].min(), "status"] if len(t) else ()
+            F.plot_curve_1d(problem, first, f"{name}: the path of {s.label}", ax,
+                            status=f"ended {status.iloc[0]}" if len(status) else None)
         figs.save(fig, name, "curve", f"{name}: the function with the points each step visited, one panel per "
                                      "step size (as in the lessons).")
     if problem.dim == 2 and len(traces):
@@ -243,18 +266,23 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
     if known and has_curves and len(methods) > 1:
         _methods_figure(figs, name, runs, label, curves, keys, success_tol)
     if known and has_curves:
-        keep = _pick(list(settings["label"]), MAX_LINES)
-        sub = runs[label.isin(keep)]
-        hits = ecdf_targets(sub, curves[curves["run_id"].isin(sub["run_id"])], keys,
-                            max_runs=MAX_RUNS)     # the runs _gather kept the curves of
+        hits = ecdf_targets(runs, curves, keys, max_runs=MAX_RUNS)     # the runs _gather kept the curves of
         hits["label"] = _label(hits, keys)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        if runtime == "evaluations" and {"n_f", "n_grad"} <= set(sub.columns):
+        against = "step"
+        if runtime == "evaluations" and {"n_f", "n_grad"} <= set(runs.columns):
             # a step's evaluations: the run's evaluations a step (exact where every step costs the same)
-            mine = sub.set_index("run_id").loc[hits["run_id"].to_numpy()]
-            hits["evaluations"] = np.where(np.isfinite(hits["step"]), evaluations_at(
-                np.where(np.isfinite(hits["step"]), hits["step"], 0), mine["n_f"] + mine["n_grad"], mine["n_iter"]),
-                np.inf)
+            mine = runs.set_index("run_id").loc[hits["run_id"].to_numpy()]
+            reached = np.isfinite(hits["step"])
+            hits["evaluations"] = np.where(reached, evaluations_at(
+                np.where(reached, hits["step"], 0), mine["n_f"] + mine["n_grad"], mine["n_iter"]), np.inf)
+            against = "evaluations"
+        # a panel holds MAX_LINES lines: the settings that solve the most (start, target) pairs soonest
+        # (the largest area under their ECDF, on a log axis), the others named in the caption
+        order = _ecdf_order(hits, against)
+        left_out = order[MAX_LINES:]
+        hits = hits[hits["label"].isin(order[:MAX_LINES])]
+        if against == "evaluations":
             F.plot_ecdf(hits, f"{name}: ECDF of evaluations to reach f − f* ≤ 10^k (COCO style)", max_iter, ax,
                         against="evaluations")
             unit = ("evaluations of f and ∇f (the start's two and the run's evaluations a step after; "
@@ -262,8 +290,11 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         else:
             F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
             unit = "step k (steps at checkpoint resolution)"
+        dropped = (f" {len(left_out)} of {len(order)} settings are left out (a panel draws the {MAX_LINES} "
+                   f"with the largest area under the curve): {', '.join(left_out)}; every setting's numbers are "
+                   "in the summary table." if left_out else "")
         figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by {unit}, targets "
-                                    "10^1 … 10^−8 on f − f*.")
+                                    f"10^1 … 10^−8 on f − f*.{dropped}")
     if known:
         # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
         # of at most MAX_RUNS starts a setting)
@@ -309,6 +340,22 @@ def _slim(keys: list[str]) -> list[str]:
     return ["run_id", *keys, "status", "n_iter", "n_f", "n_grad", "f_final", "f_gap", "min_id", "dist_to_min"]
 
 
+#: a gradient rule that never fired on a run whose last ‖∇f‖ is within this factor of its ε stalled just
+#: above it: the float32 rounding of ∇f, not the landscape, kept it from firing
+STALL_FACTOR = 10.0
+
+
+def _stuck_rules(runs: pd.DataFrame, stops: pd.DataFrame, max_iter: np.ndarray, success_tol: float) -> pd.Series:
+    """Runs × rules a float32 sweep could not resolve, counted by (criterion, epsilon): a rule that never
+    fired on a run that ran to max_iter and ended within ``success_tol`` of a minimum, or (a gradient
+    rule) with ‖∇f‖ within :data:`STALL_FACTOR` of its ε."""
+    ran_out = runs.loc[max_iter, ["run_id", "dist_to_min", "grad_norm_final"]]
+    unfired = stops[~stops["fired"].to_numpy()].merge(ran_out, on="run_id")
+    parked = (unfired["dist_to_min"] <= success_tol).to_numpy()
+    stalled = ((unfired["criterion"] == "grad") & (unfired["grad_norm_final"] <= STALL_FACTOR * unfired["epsilon"]))
+    return unfired[parked | stalled.to_numpy()].groupby(["criterion", "epsilon"]).size()
+
+
 def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = None,
             records: dict[int, dict] | None = None) -> _Sweep:
     """One pass over the sweep's parts (a part holds whole runs, in every table), keeping per part
@@ -323,7 +370,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     stored = list(sf.empty("runs", records).columns)
     keys = setting_columns(stored)
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
-    read = [*slim, "x0"]               # the runs' columns the report reads (not x_final, a costly list)
+    read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
     has_minima = pd.concat([problems_with_minima(p)
                             for p in sf.read_parts("runs", records, columns=["problem", "min_id"])]
                            ).groupby(level=0).max()
@@ -349,8 +396,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
         stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
         if sw.dtype == "float32":
-            parked = run_id[max_iter & (runs["dist_to_min"] <= sw.success_tol).to_numpy()]
-            stuck.append(stops[stops["run_id"].isin(parked) & ~stops["fired"]].groupby(["criterion", "epsilon"]).size())
+            stuck.append(_stuck_rules(runs, stops, max_iter, sw.success_tol))
         drawn_runs = runs[slim].assign(_setting=setting)
         fresh_bands, pruned = bands.add(drawn_runs)
         fresh_ecdf, pruned_ecdf = ecdf.add(drawn_runs[drawn_runs["f_gap"].notna()])
@@ -461,7 +507,7 @@ def _warnings(sweep: _Sweep, dtype: str, success_tol: float) -> list[str]:
     if len(stalled):
         by = stalled.groupby(["problem", "method", "alpha"], dropna=False).size()
         where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
-        out.append(f"{len(stalled)} max_iter run(s) are cycling, not converging: f stopped changing while ‖∇f‖ "
+        out.append(f"{count(len(stalled), 'max_iter run')} {'is' if len(stalled) == 1 else 'are'} cycling, not converging: f stopped changing while ‖∇f‖ "
                    f"stayed above 1e-3 — bouncing across a point where f is not differentiable (like |x| at 0) "
                    f"or caught in a cycle of a too-large step. ({where})")
     counts = sweep.counts["size"]
@@ -474,14 +520,15 @@ def _warnings(sweep: _Sweep, dtype: str, success_tol: float) -> list[str]:
         if bad.get(status, 0):
             by = counts.xs(status, level="status")
             where = ", ".join(f"{p}/{m} α={a:g}: {n}" for (p, m, a), n in by.head(6).items())
-            out.append(f"{bad[status]} run(s) ended {status}: {why}. ({where}{' …' if len(by) > 6 else ''})")
+            out.append(f"{count(int(bad[status]), 'run')} ended {status}: {why}. ({where}{' …' if len(by) > 6 else ''})")
     if dtype == "float32" and len(sweep.stuck):
         # a rule that did not fire on runs that spent every step sitting on a minimum: its epsilon is
         # below what float32 resolves at this problem's scale
         rules = ", ".join(f"{c} < {e:g} ({n:,} runs)" for (c, e), n in sweep.stuck.items())
         out.append(f"float32 cannot resolve some tolerances: {rules} never fired although the run ended "
-                   f"within {success_tol:g} of a minimum and ran to max_iter. float32 keeps about 7 "
-                   "significant digits; use dtype: float64 (or a larger epsilon).")
+                   f"within {success_tol:g} of a minimum, or (a gradient rule) with ‖∇f‖ within "
+                   f"{STALL_FACTOR:g}× of ε, and ran to max_iter. float32 keeps about 7 significant digits; "
+                   "use dtype: float64 (or a larger epsilon).")
     return out
 
 
@@ -497,7 +544,10 @@ pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:12px} .scroll{overf
 
 
 def _html_table(frame: pd.DataFrame, cls: str = "") -> str:
-    return frame.to_html(index=False, classes=cls, border=0, na_rep="–", float_format=lambda v: f"{v:.4g}")
+    def precise(fmt):
+        return lambda v: "–" if pd.isna(v) else fmt.format(v)
+    return frame.to_html(index=False, classes=cls, border=0, na_rep="–", float_format=lambda v: f"{v:.4g}",
+                         formatters={c: precise(f) for c, f in PRECISE.items() if c in frame.columns})
 
 
 def build(folder: Path | str, log: Callable[[str], None] = print, show_progress: bool = True,

@@ -86,7 +86,8 @@ def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
     ``jax.numpy`` (:func:`gdlab.core.problems.function_problem`). ``alpha``, ``momentum``,
     ``criterion``, ``epsilon`` and ``min_steps`` may be scalars or lists (grid
     axes, as in a sweep). Defaults to float64, the notebook's choice; sweeps
-    default to float32.
+    default to float32. Starts outside the problem's domain widen it (the
+    domain frames the figures).
     """
     if callable(problem) and not isinstance(problem, Problem):
         prob, x0s = function_problem(problem, x0s)
@@ -97,9 +98,15 @@ def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
         x0s = x0s.reshape(-1, 1)
     elif x0s.ndim == 1:
         x0s = x0s.reshape(1, -1)
-    if isinstance(problem, str) and prob.key[0] == "expr" and x0s.size and np.isfinite(x0s).all():
-        # an expression has no domain of its own: the starts' box, widened by 1, frames the figures
-        prob = prob.with_domain(list(zip((x0s.min(axis=0) - 1).tolist(), (x0s.max(axis=0) + 1).tolist())))
+    if x0s.size and np.isfinite(x0s).all() and x0s.shape[1] == prob.dim:
+        lo, hi = x0s.min(axis=0), x0s.max(axis=0)
+        if isinstance(problem, str) and prob.key[0] == "expr":
+            # an expression has no domain of its own: the starts' box, widened by 1, frames the figures
+            prob = prob.with_domain(list(zip((lo - 1).tolist(), (hi + 1).tolist())))
+        elif (lo < prob.domain_array[:, 0]).any() or (hi > prob.domain_array[:, 1]).any():
+            # starts given one by one may lie outside the domain (which frames the figures): widened to them
+            dom = prob.domain_array
+            prob = prob.with_domain(list(zip(np.minimum(dom[:, 0], lo).tolist(), np.maximum(dom[:, 1], hi).tolist())))
     config = {
         "experiment": "descend", "problems": [prob], "method": [method],
         "alpha": np.atleast_1d(alpha).tolist(), "momentum": np.atleast_1d(momentum).tolist(),

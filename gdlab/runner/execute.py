@@ -11,6 +11,7 @@ that is resume).
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import shutil
@@ -28,7 +29,8 @@ import pandas as pd
 from .. import __version__
 from ..core.errors import FolderError
 from ..core.methods import METHODS, Stepper
-from ..core.problems import Problem
+from ..core.names import count
+from ..core.problems import Problem, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
 from ..storage.folder import SORT_KEYS, TABLES, SweepFolder, sweep_id
@@ -38,9 +40,9 @@ from ..tables.results import Results
 from .budget import size_warning
 from .plan import Block, Part, n_starts, plan_parts, run_blocks, run_inputs, runs_frame
 from .progress import Progress
-from .schema import Sweep
+from .schema import Sweep, validate
 
-__all__ = ["INTERRUPTED", "check_interrupt", "execute", "run_sweep", "run_to_folder", "engine_options", "sweep_folder",
+__all__ = ["INTERRUPTED", "check_interrupt", "execute", "run_sweep", "run_to_folder", "save_results", "problem_spec", "engine_options", "sweep_folder",
            "part_tables", "PartWriter"]
 
 
@@ -231,6 +233,78 @@ def run_sweep(sw: Sweep) -> Results:
     return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
 
 
+def problem_spec(problem: Problem):
+    """What a config stores for ``problem`` so that validating it builds the same function on the same
+    domain: a registry name (or ``{name, dim, domain}``), or an inline mapping for an expression or a
+    ``_target_``. A plain Python function has no such form: FolderError says what to do."""
+    key = problem.key
+    domain = [list(ax) for ax in problem.domain]
+    if isinstance(key, tuple) and key[0] == "registry":
+        _, name, dim = key
+        spec = {"name": name, "dim": dim, "domain": domain}
+        plain = get_problem(name, dim)
+        same_domain = [list(ax) for ax in plain.domain] == domain
+        return name if plain.name == name and same_domain else spec
+    if isinstance(key, tuple) and key[0] in ("expr", "target"):
+        kind, text, dim, constraints = key
+        spec = {"name": problem.name, "expr" if kind == "expr" else "_target_": text, "dim": dim,
+                "domain": domain, "minima": [list(m) for m in problem.minima], "f_min": list(problem.f_min)}
+        if constraints != "null":
+            spec["constraints"] = json.loads(constraints)
+        return spec
+    raise FolderError(f"problem {problem.name!r} is a Python function, which a sweep folder's config.yaml cannot "
+                      "hold: give it as an expression ({name: …, expr: …, domain: …}), as a _target_ "
+                      "(module.function), or register it with @gdlab.problem, then run and save again")
+
+
+def save_results(res: Results, path: Path | str | None = None, log: Callable[[str], None] = print) -> Path:
+    """Write in-memory results (``gdlab.sweep``'s) as a sweep folder: config.yaml, the parts the sweep
+    would have written and the manifest, so that ``gdlab report``, ``gdlab verify``, ``gdlab.load`` and a
+    resume read it as one the command wrote. ``path``: the sweep folder (default
+    ``<out_dir>/<experiment>/<sweep id>``). Returns the folder."""
+    sw = validate(res.config)
+    config = {**_plain_config(sw.config), "problems": [problem_spec(p) for p in sw.problems]}
+    again = validate(config)
+    if [(p.key, p.domain) for p in again.problems] != [(p.key, p.domain) for p in sw.problems]:
+        raise FolderError("these results' problems do not rebuild from a config (its problems: "
+                          f"{[p.name for p in sw.problems]}); run them from a config mapping and save again")
+    folder = SweepFolder(Path(path) if path is not None else sweep_folder(again))
+    folder.prepare(config)
+    blocks = run_blocks(again)
+    plan = plan_parts(blocks, again.part_size)
+    mine = _my_parts(again, plan)
+    run_id = res.runs["run_id"].to_numpy()
+    shard = f"shard-{again.shard['index']}-of-{again.shard['count']}"
+    with folder.lock(shard, log=log):
+        for p in mine:
+            lo, hi = np.searchsorted(run_id, [p.start, p.stop])
+            if hi - lo != p.stop - p.start:
+                raise FolderError(f"these results lack runs {p.start:,}–{p.stop - 1:,} of part {p.part} "
+                                  f"({hi - lo:,} of {p.stop - p.start:,} there): save the whole Results that "
+                                  "gdlab.sweep returned, not a filtered copy")
+            tables = {t: _rows_between(getattr(res, t), p.start, p.stop) for t in TABLES}
+            folder.write_part(p.part, tables, {"runs": p.stop - p.start, "shard": shard, "saved_from": "memory"})
+        facts = res.facts or {}
+        stats = {"useful": facts.get("useful_lane_steps"), "executed": facts.get("executed_lane_steps"),
+                 "lane_utilisation": facts.get("lane_utilisation"), "lanes": facts.get("lanes"),
+                 "seconds": facts.get("seconds")}
+        _update_manifest(folder, again, plan, sum(b.n for b in blocks), stats, log)
+    res.path = folder.path
+    return folder.path
+
+
+def _rows_between(frame: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
+    """The rows of runs ``start`` ≤ run_id < ``stop`` of a table in run order."""
+    ids = frame["run_id"].to_numpy()
+    lo, hi = np.searchsorted(ids, [start, stop])
+    return frame.iloc[lo:hi].reset_index(drop=True)
+
+
+def _plain_config(config: Mapping) -> dict:
+    """The config's keys but problems, as a config.yaml holds them."""
+    return {k: v for k, v in config.items() if k != "problems"}
+
+
 def _my_parts(sw: Sweep, plan: list[Part]) -> list[Part]:
     """This shard's parts: every shard.count-th one."""
     return [p for p in plan if p.part % sw.shard["count"] == sw.shard["index"]]
@@ -258,16 +332,16 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
         done = _sound_parts(folder, {p.part for p in mine}, log)
         todo = [p for p in mine if p.part not in done]
         if not todo:
-            log(f"sweep {folder.path.name}: all {_count(len(mine), 'part')} of this shard are already complete; "
+            log(f"sweep {folder.path.name}: all {count(len(mine), 'part')} of this shard are already complete; "
                 "nothing to compute")
             stats = {}
         else:
             if len(todo) < len(mine):
-                log(f"resuming: {len(mine) - len(todo)} of {len(mine)} parts already done")
+                log(f"resuming: {len(mine) - len(todo):,} of {count(len(mine), 'part')} already done")
             n_todo = sum(p.stop - p.start for p in todo)
-            log(f"sweep {folder.path.name}: {n_todo:,} runs in {_count(len(todo), 'part')} (the sweep: "
+            log(f"sweep {folder.path.name}: {count(n_todo, 'run')} in {count(len(todo), 'part')} (the sweep: "
                 f"{sweep_shape(sw, blocks)}; "
-                f"dtype {sw.dtype}, {jax.local_device_count()} {jax.default_backend()} device(s))")
+                f"dtype {sw.dtype}, {count(jax.local_device_count(), jax.default_backend() + ' device')})")
             progress = Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
             projected = False
@@ -299,8 +373,8 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
 def sweep_shape(sw: Sweep, blocks: list[Block]) -> str:
     """The sweep's runs as settings × starts, in words: '12 settings × 400 starts, a grid of 20 per axis'."""
     ns = sorted({b.n for b in blocks})
-    starts = f"{ns[0]:,} starts" if len(ns) == 1 else f"{ns[0]:,}–{ns[-1]:,} starts"
-    shape = f"{len(blocks):,} setting{'s' if len(blocks) != 1 else ''} × {starts}"
+    starts = count(ns[0], "start") if len(ns) == 1 else f"{ns[0]:,}–{ns[-1]:,} starts"
+    shape = f"{count(len(blocks), 'setting')} × {starts}"
     if sw.starts.get("kind") == "grid":
         shape += f", a grid of {sw.starts['n']:,} per axis"
     return shape
@@ -361,10 +435,6 @@ class PartWriter:
             self._wait()
         finally:
             self.pool.shutdown(wait=True)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _sound_parts(folder: SweepFolder, mine: set[int], log: Callable[[str], None]) -> set[int]:

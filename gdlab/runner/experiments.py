@@ -13,7 +13,7 @@ from ..core.errors import ConfigError, UnknownNameError
 from ..core.names import did_you_mean
 from .configs import CONFIG_DIR, experiment_doc, experiment_names
 from .keys import name_check
-from .schema import DEFAULTS, register_schema
+from .schema import DEFAULTS, merged, register_schema
 
 __all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc", "plus_unknown", "experiment_config", "own_experiment",
            "with_experiment"]
@@ -62,9 +62,8 @@ def with_experiment(config: Mapping | None):
     if name == "lessons":
         raise ConfigError(["experiment: 'lessons' runs every scenario into folders: run it from the command "
                            "line (gdlab experiment=lessons) or with gdlab.lessons.run_lessons"])
-    base = experiment_config(name)
-    base.update({k: v for k, v in config.items() if k != "experiment"})
-    return base
+    return merged({**experiment_config(name), "experiment": name},
+                  {k: v for k, v in config.items() if k != "experiment"})
 
 
 def plus_unknown(args: Sequence[str]) -> list[str]:

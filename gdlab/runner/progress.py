@@ -46,12 +46,12 @@ class Progress:
             t1, n1 = self.mark
             if self.done == self.total:
                 took = max(now - self.t0, 1e-9)
-                self.log(f"{head} in {took:,.1f} s, {self.done / took:,.0f} runs/s")
+                self.log(f"{head} in {took:,.1f} s, {_rate(self.done / took)}")
             elif self.done == n1:
                 self.log(f"{head}, the first after {now - self.t0:,.1f} s of start-up")
             else:
                 rate = (self.done - n1) / max(now - t1, 1e-9)
-                self.log(f"{head}, {rate:,.0f} runs/s, {(self.total - self.done) / rate:,.0f} s left")
+                self.log(f"{head}, {_rate(rate)}, {(self.total - self.done) / rate:,.0f} s left")
                 self.mark = (now, self.done)
 
     def note(self, line: str):
@@ -64,3 +64,10 @@ class Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def _rate(per_second: float) -> str:
+    """Runs a second to three significant digits: '0.37 runs/s', '4.2 runs/s', '215,301 runs/s'."""
+    if per_second >= 100:
+        return f"{per_second:,.0f} runs/s"
+    return f"{per_second:.2g} runs/s"

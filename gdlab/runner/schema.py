@@ -167,32 +167,47 @@ def _check_points(pts, problems: Sequence[Problem], where: str, errors: list[str
         errors.append(f"{where}: must be a non-empty list of points (or a mapping of problem names to "
                       f"such lists), got {pts!r}")
         return
+    bad: dict[tuple[str, str], list[str]] = {}        # (what is wrong, the fix) → the points it is wrong of
     for i, pt in enumerate(pts):
         pt_list = _as_list(pt)
         if not all(_is_number(v) for v in pt_list):
-            errors.append(f"{where}[{i}]: {pt!r} is not a list of numbers")
+            bad.setdefault(("not a list of numbers", ""), []).append(f"[{i}] {pt!r}")
             continue
         if not all(math.isfinite(v) for v in pt_list):
-            errors.append(f"{where}[{i}]: {pt!r} is not finite")
+            bad.setdefault(("not finite", ""), []).append(f"[{i}] {pt!r}")
             continue
         for p in problems:
             if len(pt_list) != p.dim:
-                errors.append(f"{where}[{i}]: {pt_list} has dimension {len(pt_list)}, "
-                              f"problem {p.name} has {p.dim}")
+                bad.setdefault((f"not of dimension {p.dim}, as problem {p.name} is", ""), []).append(
+                    f"[{i}] {pt_list}")
             elif any(not (lo <= v <= hi) for v, (lo, hi) in zip(pt_list, p.domain)):
-                errors.append(f"{where}[{i}]: {pt_list} is outside the domain "
-                              f"{[list(ax) for ax in p.domain]} of problem {p.name} "
-                              "(widen it with {name: ..., domain: ...})")
+                bad.setdefault((f"outside the domain {[list(ax) for ax in p.domain]} of problem {p.name}",
+                                " (widen it with {name: ..., domain: ...})"), []).append(f"[{i}] {pt_list}")
+    for (what, fix), which in bad.items():
+        if len(which) == 1:
+            errors.append(f"{where}{which[0].replace('] ', ']: ', 1)} is {what}{fix}")
+        else:
+            shown = ", ".join(which[:3]) + (f", … ({len(which) - 3:,} more)" if len(which) > 3 else "")
+            errors.append(f"{where}: {len(which):,} of {len(pts):,} points are {what}: {shown}{fix}")
 
 
 def merge(config: Mapping | None) -> dict:
-    """DEFAULTS updated by ``config`` (nested mappings merged one level deep)."""
+    """DEFAULTS updated by ``config`` (:func:`merged`)."""
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"a sweep config is a mapping of keys (see docs/config.md), got {type(config).__name__}")
-    out = copy.deepcopy(DEFAULTS)
-    for key, value in (config or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "starts":
-            out[key] = {**out[key], **dict(value)}
+    return merged(DEFAULTS, config or {})
+
+
+def merged(base: Mapping, over: Mapping) -> dict:
+    """``base`` with ``over``'s keys over it, as the command line's ``key=value`` and ``a.b=value`` are:
+    a mapping over a mapping is merged one level deep, except ``starts`` of another kind (its keys
+    depend on its kind: ``{kind: points, points: …}`` over a grid is the points alone)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and not (
+                key == "starts" and value.get("kind", old.get("kind")) != old.get("kind")):
+            out[key] = {**old, **dict(value)}
         else:
             out[key] = value
     return out
@@ -348,12 +363,12 @@ def validate(config: Mapping | None) -> Sweep:
         return values
 
     problems = _problems(_as_list(cfg["problems"]), errors)
-    alpha = grid("alpha", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
-    momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1)")
+    alpha = grid("alpha", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be a number > 0")
+    momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be a number in [0, 1)")
     settings = _settings(cfg, alpha, momentum, errors)
     criterion = grid("criterion", lambda v: isinstance(v, str) and v in CRITERIA,
                      f"must be one of {', '.join(CRITERIA)}", CRITERIA)
-    epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be > 0")
+    epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be a number > 0")
     min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= MAX_STEP,
                      f"must be an integer ≥ 0 and ≤ {MAX_STEP:,}")
 

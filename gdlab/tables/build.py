@@ -30,8 +30,9 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
         ok = np.isfinite(xs).all(axis=1)
         return np.full(n, -1, np.int64), np.full(n, np.nan), np.where(ok, gap, np.nan)
     dist2 = np.zeros((n, len(mins)))
-    for j, m in enumerate(mins):   # loop over the few minima, vectorised over runs
-        dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):     # a point past 1e154 is as far as inf: not ok
+        for j, m in enumerate(mins):   # loop over the few minima, vectorised over runs
+            dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
     ok = np.isfinite(dist2).all(axis=1)
     idx = np.where(ok, np.argmin(np.where(np.isfinite(dist2), dist2, np.inf), axis=1), -1)
     dist = np.where(ok, np.sqrt(dist2[np.arange(n), np.maximum(idx, 0)]), np.nan)
@@ -96,7 +97,9 @@ def evaluations(rec: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def _grad_norm_final(rec: dict) -> np.ndarray:
     """‖∇f‖ at each run's last point, in float64 (the runs table's column, the curves' last row)."""
-    return np.sqrt(np.sum(rec["g"].astype(np.float64) ** 2, axis=1))
+    g = rec["g"].astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):     # a gradient past 1e154: ‖∇f‖ is inf, as it is
+        return np.sqrt(np.sum(g ** 2, axis=1))
 
 
 def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = True) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import importlib
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,12 @@ import pandas as pd
 from ..core.settings import REPORT_DEFAULTS
 
 __all__ = ["Results"]
+
+
+def _above(module: str):
+    """A module of a layer above this one (runner, report), imported when a method that needs it is
+    called: as pandas finds its plotting backend, so that the tables layer imports none of them."""
+    return importlib.import_module(module)
 
 
 @dataclasses.dataclass
@@ -37,6 +44,36 @@ class Results:
         from .stats import rule_comparison
         return rule_comparison(self.runs, self.stops, self.curves, self._setting("success_tol"),
                                self._setting("f_target"))
+
+    def where(self, **columns) -> Results:
+        """The runs whose columns equal the values given (a list: any of them), with their rows of the
+        other tables: ``res.where(alpha=0.005)``, ``res.where(method=["gd", "adam"], problem="rosenbrock")``.
+        The selection is not a sweep folder's (``path`` None)."""
+        keep = pd.Series(True, index=self.runs.index)
+        for column, value in columns.items():
+            if column not in self.runs.columns:
+                raise KeyError(f"the runs table has no column {column!r} (columns: {', '.join(self.runs.columns)})")
+            values = value if isinstance(value, (list, tuple, set)) else [value]
+            keep &= self.runs[column].isin(values)
+        ids = self.runs.loc[keep, "run_id"]
+        tables = [self.runs[keep]] + [t[t["run_id"].isin(ids)] for t in (self.stops, self.curves, self.traces)]
+        return dataclasses.replace(self, runs=tables[0].reset_index(drop=True), stops=tables[1].reset_index(drop=True),
+                                   curves=tables[2].reset_index(drop=True), traces=tables[3].reset_index(drop=True),
+                                   path=None)
+
+    def plot(self, kind: str, problem: str | None = None, method: str | None = None, ax=None, **options):
+        """Draw one of the report's figures and return its matplotlib axes: ``curve``, ``bands``, ``ecdf``,
+        ``heatmap``, ``basins`` or ``rules`` (:func:`gdlab.report.plots.plot` says what each needs)."""
+        return _above("gdlab.report.plots").plot(self, kind, problem=problem, method=method, ax=ax, **options)
+
+    def save(self, path: Path | str | None = None, report: bool = True, log=print) -> Path:
+        """Write these results as a sweep folder (``path``, default ``<out_dir>/<experiment>/<sweep id>``)
+        with its report (``report=False``: the tables alone), as the ``gdlab`` command would have; set
+        and return :attr:`path`. :func:`gdlab.runner.execute.save_results` says what is written."""
+        folder = _above("gdlab.runner.execute").save_results(self, path, log=log)
+        if report:
+            _above("gdlab.report.page").build(folder, log=log, show_progress=False)
+        return folder
 
     def _setting(self, key: str) -> float:
         return float(self.config.get(key, REPORT_DEFAULTS[key]))

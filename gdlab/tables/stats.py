@@ -365,7 +365,7 @@ class RuleTally:
         table["aRT_evals"] = np.where(table["successes"] > 0, table["evals_spent"] / table["successes"].clip(lower=1),
                                       np.inf)
         table.loc[~known | ~counted, "aRT_evals"] = np.nan
-        table.loc[~known, ["aRT", "premature", "distinct_minima"]] = np.nan
+        table.loc[~known, ["aRT", "premature", "distinct_minima", "successes"]] = np.nan
         for col in ("premature", "never_fired", "diverged", "nonfinite", "successes"):
             table[col] = table[col].astype("Int64" if table[col].isna().any() else np.int64)
         return table.drop(columns=["steps_spent", "evals_spent"]).reset_index()
@@ -382,7 +382,7 @@ class RuleTally:
             "spent": ("spent", median), "gap": ("gap", median), "dist": ("dist", median),
             "wasted": ("wasted", median)})
         table = pd.DataFrame({
-            "runs": sums["runs"], "fired": sums["fired"] / sums["runs"],
+            "runs": sums["runs"], "fired_rate": sums["fired"] / sums["runs"],
             "median_steps": q["spent"], "median_f_gap_at_stop": q["gap"], "median_dist_at_stop": q["dist"],
             "median_wasted_steps": q["wasted"],
             "total_wasted_steps": sums["wasted"], "premature": sums["premature"].astype(np.int64),
