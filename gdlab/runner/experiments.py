@@ -51,10 +51,13 @@ def own_experiment(args: Sequence[str]) -> tuple[list[str], str | None]:
 
 def with_experiment(config: Mapping | None):
     """A Python config naming a shipped experiment (``{"experiment": "x2_sin", …}``) is that experiment
-    with the mapping's other keys over it, as ``gdlab experiment=x2_sin key=value`` would be; any
-    other config (no experiment, or a name of the user's own) starts from the schema's defaults."""
+    with the mapping's other keys over it, as ``gdlab experiment=x2_sin key=value`` would be. No config
+    (None or ``{}``) is the command's default sweep (bare ``gdlab``: experiment ``default``); any other
+    config (no experiment, or a name of the user's own) starts from the schema's defaults."""
+    if config is None or (isinstance(config, Mapping) and not config):
+        config = {"experiment": "default"}     # nothing given: the command's own default sweep, as bare `gdlab`
     if not isinstance(config, Mapping):
-        return config                  # None: the defaults; anything else: validate names what is wrong
+        return config                  # validate names what is wrong
     config = dict(config)
     name = config.get("experiment")
     if not isinstance(name, str) or name not in experiment_names():
