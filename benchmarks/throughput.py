@@ -4,6 +4,9 @@ The same multi-start work for every method: starts drawn uniformly in the
 problem's domain, gradient descent with a stable alpha, stop at the first step
 k ≥ 10 with |f_k − f_{k−1}| < 1e-6, or at max_iter = 2000, float32.
 
+  sweep   gdlab.sweep(config) in memory, end to end (config → Results with runs, stops, curves), warm
+  cli     the gdlab command in a subprocess, from the command to its last line (parts, manifest, report)
+  cli-noreport  the same with report.build=false
   gdlab   the engine (refill kernel), records streamed and counted
   gdlab-final  the same without checkpoint curves (EngineOptions(curves=False)): each run's record
           is its final state and stop table, which is more than any baseline keeps
@@ -27,7 +30,8 @@ minutes apart. Usage:
 
   python benchmarks/throughput.py                 # 10^3 … 10^6 starts, four problems, 3 rounds
   python benchmarks/throughput.py --quick         # 10^3 … 10^5
-  python benchmarks/throughput.py --scaling       # gdlab (with and without curves) on Himmelblau, 10^2 … 10^7, and a figure
+  python benchmarks/throughput.py --scaling       # the command, gdlab.sweep and the kernel on Himmelblau, 10^2 … 10^7,
+                                                  # with the baselines, and a figure
   python benchmarks/throughput.py --memory        # peak RSS of a whole sweep (gdlab's own folder), 10^5 … 10^7
   python benchmarks/throughput.py --goal          # the GPU goal: gdlab and the plain vmap on the 2-D problems
                                                   # at 10^7 starts, against 10^11 useful steps/s (--starts N)
@@ -229,15 +233,69 @@ def run_scipy(problem, x0):
     return time.perf_counter() - t, steps, len(x0), 0.0, math.nan
 
 
-JAX_METHODS = ("gdlab", "gdlab-final", "vmap")
+def sweep_config(problem, n, seed=0) -> dict:
+    """The benchmark's work as a gdlab config: the same problem, α, rule and max_iter, n uniform starts."""
+    reg, dim, alpha = PROBLEMS[problem]
+    return {"experiment": "benchmark", "problems": [{"name": reg, "dim": dim}], "method": ["gd"], "alpha": [alpha],
+            "starts": {"kind": "uniform", "n": n, "seed": seed}, "criterion": ["df"], "epsilon": [EPS],
+            "min_steps": [MIN_STEPS], "max_iter": MAX_ITER, "dtype": "float32", "traces": 0}
+
+
+def run_sweep(problem, x0):
+    """``gdlab.sweep(config)`` end to end: config → Results with the runs, stops and curves tables,
+    warm (a first call of the same size compiles; its extra time is the compile time)."""
+    import gdlab
+    config = sweep_config(problem, len(x0))
+    t = time.perf_counter()
+    gdlab.sweep(config)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    res = gdlab.sweep(config)
+    seconds = time.perf_counter() - t
+    return seconds, int(res.runs["n_iter"].sum()), len(res.runs), max(first - seconds, 0.0), \
+        res.facts["lane_utilisation"]
+
+
+def run_cli(problem, x0, report=True):
+    """The ``gdlab`` command in a subprocess, from the command to its last line: imports, config,
+    the sweep into a fresh folder (parts, manifest) and, with ``report``, the report. Cold, as a
+    user meets it (JAX's persistent compile cache, where gdlab keeps one, as it is)."""
+    import tempfile
+
+    import pyarrow.dataset as ds
+    reg, dim, alpha = PROBLEMS[problem]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [sys.executable, "-m", "gdlab", f"out_dir={tmp}", "name=benchmark",
+                f"problems=[{{name: {reg}, dim: {dim}}}]", "method=[gd]", f"alpha=[{alpha}]",
+                f"starts={{kind: uniform, n: {len(x0)}, seed: 0}}", "criterion=[df]", f"epsilon=[{EPS}]",
+                f"min_steps=[{MIN_STEPS}]", f"max_iter={MAX_ITER}", "dtype=float32", "traces=0",
+                f"report.build={'true' if report else 'false'}"]
+        env = {k: v for k, v in os.environ.items() if k != "GDLAB_CPU_DEVICES"}
+        t = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp)
+        seconds = time.perf_counter() - t
+        if done.returncode:
+            raise RuntimeError(done.stderr[-2000:])
+        folder = next(Path(tmp, "benchmark").iterdir())
+        steps = ds.dataset(folder / "runs", format="parquet").to_table(columns=["n_iter"]).column(0)
+        manifest = json.loads((folder / "manifest.json").read_text())
+    return seconds, int(steps.to_numpy().sum()), len(x0), 0.0, manifest["lane_utilisation"]
+
+
+JAX_METHODS = ("gdlab", "gdlab-final", "vmap", "sweep")
+#: what a user waits for: gdlab.sweep in memory, and the gdlab command with and without its report
+END_TO_END = ("sweep", "cli", "cli-noreport")
 METHODS = {"gdlab": run_gdlab, "gdlab-final": lambda problem, x0: run_gdlab(problem, x0, curves=False),
+           "sweep": run_sweep, "cli": run_cli, "cli-noreport": lambda problem, x0: run_cli(problem, x0, report=False),
            "python": run_python, "numpy": run_numpy, "vmap": run_vmap, "scipy": run_scipy}
 
 
 def worker(method, problem, n):
     x0 = starts(problem, n)
     seconds, steps, runs, compile_s, util = METHODS[method](problem, x0)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the command runs in a child process: its peak is the child's
+    who = resource.RUSAGE_CHILDREN if method in ("cli", "cli-noreport") else resource.RUSAGE_SELF
+    rss_mb = resource.getrusage(who).ru_maxrss / 1024
     device = None
     if method in JAX_METHODS:      # the others never start a JAX backend (on a GPU that would take its memory)
         import jax
@@ -263,13 +321,13 @@ def sweep_worker(n):
         run_to_folder(sw, log=lambda m: None, show_progress=False)
         seconds = time.perf_counter() - t
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"method": "sweep", "n": n, "seconds": seconds, "runs_per_s": n / seconds,
+    print(json.dumps({"method": "memory", "n": n, "seconds": seconds, "runs_per_s": n / seconds,
                       "peak_rss_mb": rss_mb}))
 
 
 def measure(method, problem, n):
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    if not method.startswith("gdlab") and method != "sweep":
+    if not method.startswith("gdlab") and method not in ("sweep", "memory", *END_TO_END):
         # the baselines get what plain JAX gives (one CPU device; XLA still splits large operations
         # over the cores); `import gdlab` would otherwise give their process a device per core
         env["GDLAB_CPU_DEVICES"] = "1"
@@ -312,7 +370,7 @@ def main():
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        if args.worker[0] == "sweep":
+        if args.worker[0] == "memory":
             return sweep_worker(int(args.worker[2]))
         return worker(args.worker[0], args.worker[1], int(args.worker[2]))
     import pandas as pd
@@ -326,7 +384,7 @@ def main():
     if args.memory:
         rows = []
         for n in (10 ** 5, 10 ** 6, 10 ** 7):
-            rows.append(measure("sweep", "himmelblau", n))
+            rows.append(measure("memory", "himmelblau", n))
             print(f"sweep n={n:>10,}  {rows[-1]['seconds']:7.1f} s  {rows[-1]['runs_per_s']:10,.0f} runs/s  "
                   f"peak RSS {rows[-1]['peak_rss_mb']:6.0f} MB", flush=True)
         frame = pd.DataFrame(rows)
@@ -340,9 +398,9 @@ def main():
     if args.scaling:
         rows = []
         for n in [10 ** k for k in range(2, 8)]:
-            for method in ("gdlab", "gdlab-final", "vmap", "numpy"):
-                if not method.startswith("gdlab") and n > 10 ** 6:
-                    continue
+            for method in ("cli", "sweep", "gdlab", "gdlab-final", "vmap", "numpy"):
+                if method not in ("cli", "gdlab", "gdlab-final") and n > 10 ** 6:
+                    continue        # the baselines, and the in-memory tables of 10^7 runs (curves: GBs)
                 rows.append(measure(method, "himmelblau", n))
                 print(f"{method:7s} n={n:>9,}  {rows[-1]['steps_per_s'] / 1e6:9.2f} M steps/s  "
                       f"{rows[-1]['peak_rss_mb']:7.0f} MB", flush=True)
@@ -352,7 +410,8 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        labels = {"gdlab": "gdlab", "gdlab-final": "gdlab, curves: false", "vmap": "plain vmap", "numpy": "NumPy"}
+        labels = {"cli": "gdlab command (with report)", "sweep": "gdlab.sweep (in memory)", "gdlab": "gdlab kernel",
+                  "gdlab-final": "gdlab kernel, curves: false", "vmap": "plain vmap", "numpy": "NumPy"}
         for method, block in frame.groupby("method", sort=False):
             ax.plot(block["n"], block["steps_per_s"], "o-", label=labels[method])
         ax.set_xscale("log")
@@ -410,19 +469,31 @@ def goal(n: int, out: Path):
     return frame
 
 
+#: what each measured path is, as the tables name it
+PATHS = {"sweep": "gdlab.sweep, in memory", "cli": "gdlab command, with report",
+         "cli-noreport": "gdlab command, no report", "gdlab": "kernel, with curves", "gdlab-final": "kernel, final only"}
+
+
 def summarise(frame):
     """One row per (gdlab's records, problem, starts): gdlab's median rates, and its ratio to each baseline
     as the median (and range) over rounds of the ratio within a round. The per-start baselines (Python,
     SciPy) are measured at the smallest size only; their rate does not depend on the number of starts."""
     import pandas as pd
     table = []
-    mine = frame[frame["method"].str.startswith("gdlab")]
+    mine = frame[frame["method"].str.startswith("gdlab") | frame["method"].isin(END_TO_END)]
+    order = {m: i for i, m in enumerate([*END_TO_END, "gdlab", "gdlab-final"])}
+    mine = mine.sort_values(["problem", "n", "method"], key=lambda c: c.map(order) if c.name == "method" else c,
+                            kind="stable")
     for (variant, problem, n), block in mine.groupby(["method", "problem", "n"], sort=False):
         block = block.set_index("round")
-        line = {"records": "final only" if variant == "gdlab-final" else "with curves",
-                "problem": problem, "starts": n, "gdlab M steps/s": block["steps_per_s"].median() / 1e6,
-                "gdlab runs/s": block["runs_per_s"].median(), "utilisation": block["utilisation"].median(),
+        line = {"path": PATHS[variant], "problem": problem, "starts": n,
+                "M steps/s": block["steps_per_s"].median() / 1e6,
+                "runs/s": block["runs_per_s"].median(), "utilisation": block["utilisation"].median(),
                 "peak RSS MB": block["peak_rss_mb"].max(), "rounds": len(block)}
+        kernel = frame[(frame["method"] == "gdlab") & (frame["problem"] == problem) & (frame["n"] == n)]
+        of_kernel = (block["steps_per_s"] / kernel.set_index("round")["steps_per_s"]).dropna()
+        if variant != "gdlab" and len(of_kernel):
+            line["of kernel"] = of_kernel.median()
         for method, rate in (("python", "steps_per_s"), ("numpy", "steps_per_s"), ("vmap", "steps_per_s"),
                              ("scipy", "runs_per_s")):
             base = frame[(frame["method"] == method) & (frame["problem"] == problem)]

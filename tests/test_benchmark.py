@@ -71,16 +71,23 @@ def test_summary_takes_each_ratio_within_its_round(bench):
     # gdlab without curves: a row of its own, against the same baselines' rounds
     rows += [{"method": "gdlab-final", "problem": "himmelblau", "n": 1000, "round": r, "steps_per_s": g,
               "runs_per_s": g / 10, "utilisation": 0.8, "peak_rss_mb": 400.0} for r, g in enumerate((20.0, 30.0, 40.0))]
+    # gdlab.sweep end to end: its share of the kernel's rate in the same round, and the baselines' ratios
+    rows += [{"method": "sweep", "problem": "himmelblau", "n": 1000, "round": r, "steps_per_s": g,
+              "runs_per_s": g / 10, "utilisation": 0.8, "peak_rss_mb": 700.0} for r, g in enumerate((5.0, 15.0, 15.0))]
     both = bench.summarise(pd.DataFrame(rows))
-    assert list(both["records"]) == ["with curves", "with curves", "final only"]
-    final = both[both["records"] == "final only"].iloc[0]
+    # what a user waits for first, then the kernel, size by size
+    assert list(both["path"]) == ["gdlab.sweep, in memory", "kernel, with curves", "kernel, final only",
+                                  "kernel, with curves"]
+    sweep = both.iloc[0]
+    assert sweep["of kernel"] == 0.5 and sweep["× numpy"] == 1.5      # 0.5, 0.75, 0.5 of it; 1, 3, 1.5 × numpy
+    final = both[both["path"] == "kernel, final only"].iloc[0]
     assert (final["× numpy"], final["× numpy min"], final["× numpy max"]) == (4.0, 4.0, 6.0)   # 4, 6, 4
-    summary = both[both["records"] == "with curves"].set_index("starts")
+    summary = both[both["path"] == "kernel, with curves"].set_index("starts")
     small = summary.loc[1000]
     # per round: numpy 2, 4, 3; vmap 0.5, 2, 3 — medians of the ratios, not ratios of the medians
     assert (small["× numpy"], small["× numpy min"], small["× numpy max"]) == (3.0, 2.0, 4.0)
     assert (small["× vmap"], small["× vmap min"], small["× vmap max"]) == (2.0, 0.5, 3.0)
-    assert small["gdlab M steps/s"] == 20.0 / 1e6 and small["rounds"] == 3 and small["peak RSS MB"] == 502.0
+    assert small["M steps/s"] == 20.0 / 1e6 and small["rounds"] == 3 and small["peak RSS MB"] == 502.0
     assert small["× scipy (runs/s)"] == 4.0            # runs/s: 1, 2, 3 over 0.5
     big = summary.loc[10000]
     assert big["× scipy (runs/s)"] == 8.0 and np.isnan(big["× numpy"])

@@ -58,6 +58,9 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
         _log(f"report: not yet — the sweep is {status}; the last shard builds it "
              f"(or run gdlab-report {folder})")
         return folder
+    if not sw.report.get("build", True):
+        _log(f"report: not built (report.build=false); gdlab report {folder} draws it")
+        return folder
     check_interrupt()
     with sweep.lock("report", log=_log):
         build(folder, log=_log, sections=report_sections(sw.experiment))

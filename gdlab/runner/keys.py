@@ -106,6 +106,8 @@ class Report:
                         two_names)
     runtime: Any = key("steps", "the ECDFs' runtime: steps, or evaluations of f and ∇f (COCO's)",
                        one_of("steps", "evaluations"))
+    build: Any = key(True, "false: the command writes the tables and stops (gdlab report FOLDER draws it later)",
+                     boolean)
 
 
 @dataclasses.dataclass
