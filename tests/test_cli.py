@@ -198,6 +198,16 @@ def test_a_sweep_of_ones_own_is_named_with_name_and_an_unknown_experiment_is_ref
     assert mine.returncode == 0, mine.stderr
     folder = Path(mine.stdout.strip().splitlines()[-1].removeprefix("results: "))
     assert folder.parent == out / "mine"
+    # counts with their nouns: a sweep of 16 runs in one part
+    assert "16 runs in 1 part (the sweep: 1 setting × 16 starts, a grid of 4 per axis" in mine.stderr + mine.stdout
+    assert "resuming" not in mine.stderr + mine.stdout                  # a fresh start resumes nothing
+    assert (folder / "report" / "index.html").exists()
+    bare = gdlab_cmd(f"out_dir={out}", "name=tables_only", "starts.n=3", "max_iter=50", "traces=0",
+                     "report.build=false")
+    assert bare.returncode == 0, bare.stderr
+    bare_folder = Path(bare.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    assert "report: not built (report.build=false)" in bare.stdout + bare.stderr
+    assert (bare_folder / "manifest.json").exists() and not (bare_folder / "report").exists()
     config = yaml.safe_load((folder / "config.yaml").read_text())
     assert (config["experiment"], config["dtype"], config["method"], config["criterion"]) == \
         ("mine", "float32", ["gd"], ["dx", "df", "grad"])         # the schema's defaults, not the showcase's
