@@ -29,13 +29,22 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
         gap = np.asarray(fs, dtype=np.float64) - problem.f_min[0] if problem.f_min else np.full(n, np.nan)
         ok = np.isfinite(xs).all(axis=1)
         return np.full(n, -1, np.int64), np.full(n, np.nan), np.where(ok, gap, np.nan)
-    dist2 = np.zeros((n, len(mins)))
+    # coordinate by coordinate over contiguous columns (a reduction along a row of d = 2 numbers, as
+    # np.sum(axis=1) does, took 0.2 s of 10⁶ runs' tables); the few minima in a loop
+    cols = np.ascontiguousarray(xs.T)
+    best = np.full(n, np.inf)
+    idx = np.full(n, -1, np.int64)
+    ok = np.ones(n, bool)
     with np.errstate(over="ignore", invalid="ignore"):     # a point past 1e154 is as far as inf: not ok
-        for j, m in enumerate(mins):   # loop over the few minima, vectorised over runs
-            dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
-    ok = np.isfinite(dist2).all(axis=1)
-    idx = np.where(ok, np.argmin(np.where(np.isfinite(dist2), dist2, np.inf), axis=1), -1)
-    dist = np.where(ok, np.sqrt(dist2[np.arange(n), np.maximum(idx, 0)]), np.nan)
+        for j, m in enumerate(mins):
+            d2 = np.zeros(n)
+            for c, mc in zip(cols, m):
+                d2 += (c - mc) ** 2
+            ok &= np.isfinite(d2)
+            np.copyto(idx, j, where=d2 < best)
+            np.minimum(best, d2, out=best)
+    idx[~ok] = -1
+    dist = np.where(ok, np.sqrt(best), np.nan)
     f_min = np.asarray(problem.f_min, dtype=np.float64)
     gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
     return idx.astype(np.int64), dist, gap
@@ -97,9 +106,12 @@ def evaluations(rec: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def _grad_norm_final(rec: dict) -> np.ndarray:
     """‖∇f‖ at each run's last point, in float64 (the runs table's column, the curves' last row)."""
-    g = rec["g"].astype(np.float64)
+    g = rec["g"]
+    total = np.zeros(len(g))
     with np.errstate(over="ignore", invalid="ignore"):     # a gradient past 1e154: ‖∇f‖ is inf, as it is
-        return np.sqrt(np.sum(g ** 2, axis=1))
+        for c in np.ascontiguousarray(g.T):                 # by coordinate, as in nearest_minimum
+            total += c.astype(np.float64) ** 2
+    return np.sqrt(total)
 
 
 def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = True) -> pd.DataFrame:
