@@ -10,6 +10,7 @@ plain function on plain data, in a layer of its own (docs/layout.md):
 - :func:`load` reads a sweep folder back as :class:`Results`;
 - :func:`run_batch` is the engine on raw arrays;
 - :func:`inspect_point` gives f, ∇f, the Hessian and the point's type at a point;
+- ``report(results_or_folder)`` writes a sweep's report (``gdlab.report`` is the report package, callable);
 - :data:`PROBLEMS`, :data:`METHODS` and :data:`CRITERIA` are the registries;
 - :class:`GdlabError` is the base of every error gdlab raises.
 
@@ -38,5 +39,14 @@ _NAMES = {
     "ProblemError": ".core.errors", "ExpressionError": ".core.errors", "InputError": ".core.errors",
     "FolderError": ".core.errors",
 }
-__getattr__, __dir__ = exports(__name__, _NAMES)
-__all__ = ["__version__", *_NAMES, "use_cpu_cores"]
+_getattr, __dir__ = exports(__name__, _NAMES)
+
+
+def __getattr__(name: str):
+    if name == "report":      # the subpackage, callable: gdlab.report(results_or_folder), gdlab.report.build
+        import importlib
+        return importlib.import_module(".report", __name__)
+    return _getattr(name)
+
+
+__all__ = ["__version__", *_NAMES, "report", "use_cpu_cores"]

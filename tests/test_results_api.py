@@ -48,6 +48,41 @@ def test_plot_refuses_what_it_cannot_draw_with_a_way_out(himmelblau):
     flat = gdlab.descend("rosenbrock", "gd", [[0.0, 0.0]], alpha=1e-3, max_iter=10)
     with pytest.raises(InputError, match="traces=1"):
         flat.plot("curve")
+    with pytest.raises(InputError, match="no option xlm .*did you mean 'xlim'"):
+        himmelblau.plot("curve", xlm=(0, 1))
+    with pytest.raises(InputError, match="no runs of gd have both alpha and momentum"):
+        himmelblau.plot("heatmap", method="gd", columns="momentum")
+    two_rules = gdlab.descend("himmelblau", "gd", [[1.0, 1.0], [-1.0, 2.0]], alpha=[1e-3, 1e-2],
+                              epsilon=[1e-6, 1e-3], min_steps=[0, 10], max_iter=100)
+    with pytest.raises(InputError, match=r"min_steps also vary .*min_steps=0\)"):
+        two_rules.plot("heatmap")
+    ax = two_rules.plot("heatmap", min_steps=10)
+    assert ax.images[0].get_array().shape == (2, 2)            # α × ε at min_steps 10
+
+    plt.close("all")
+
+
+def test_a_selection_of_one_problem_plots_without_naming_it(tmp_path):
+    two = gdlab.sweep({"problems": ["himmelblau", "rosenbrock"], "method": ["gd"], "alpha": [1e-3],
+                       "starts": {"kind": "uniform", "n": 4}, "max_iter": 200, "criterion": ["df"],
+                       "epsilon": [1e-6], "dtype": "float64"})
+    with pytest.raises(InputError, match="name one"):
+        two.plot("bands")
+    ax = two.where(problem="rosenbrock").plot("bands")
+    assert "rosenbrock" in ax.get_title()
+    plt.close("all")
+
+
+def test_a_1d_run_that_comes_to_rest_far_from_its_start_is_drawn_whole():
+    """An expression's domain in descend is the starts ± 1; a run that converges at 20 from 0 widens
+    the view to every point it visited (only a run that runs away is cut at the edge)."""
+    res = gdlab.descend("(x - 20)**2", "gd", [[0.0]], alpha=0.1, traces=1)
+    assert res.runs["status"][0] == "converged"
+    ax = res.plot("curve")
+    lo, hi = ax.get_xlim()
+    assert lo <= 0 and hi >= 19.99
+    assert not [t for t in ax.texts if t.arrow_patch is not None]
+    assert len(ax.collections[0].get_offsets()) == res.runs["n_iter"][0] + 1
     plt.close("all")
 
 
@@ -72,14 +107,40 @@ def test_gdlab_report_of_results_saves_them_and_draws_the_page(tmp_path):
     again = gdlab.load(res.path)
     assert again.runs.equals(res.runs)
     figures = sorted(p.name for p in (res.path / "report" / "figures").glob("*.png"))
-    assert figures and all("/" not in f and "*" not in f for f in figures)
+    assert any(f.startswith("x_4_-_3_x_2_x_") and f.endswith("-curve.png") for f in figures), figures
     assert gdlab.report(res.path) == page                    # a folder: its report again
     assert "the report" in res._repr_html_()
 
 
+def test_gdlab_report_is_there_in_a_fresh_session(tmp_path):
+    code = ("import gdlab\n"
+            "res = gdlab.descend('x**2', 'gd', [[1.0]], max_iter=5, out_dir='out')\n"
+            "print(gdlab.report(res).name, callable(gdlab.report), gdlab.report.build.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-3:] == ["index.html", "True", "build"]
+
+
+def test_save_of_a_mapping_config_files_it_where_the_command_would_and_keeps_inline_minima(tmp_path):
+    """A config of names and mappings is saved as given: the same folder and id as the command's; an
+    inline problem's minima (NumPy floats once resolved) are written as plain numbers."""
+    from gdlab.runner.execute import sweep_folder
+    from gdlab.runner.schema import validate
+    config = {"problems": [{"name": "bowl", "expr": "(x - 1)**2 + 10*(y + 2)**2", "domain": [[-5, 5], [-5, 5]],
+                            "minima": [[1, -2]]}, {"name": "rastrigin", "dim": 3}],
+              "starts": {"kind": "uniform", "n": 6, "seed": 1}, "max_iter": 300, "dtype": "float64",
+              "out_dir": str(tmp_path)}
+    res = gdlab.sweep(config)
+    folder = res.save(report=False)
+    assert folder == sweep_folder(validate(config))
+    back = gdlab.load(folder)
+    assert back.runs.equals(res.runs) and back.stops.equals(res.stops)
+    assert back.runs.loc[back.runs["problem"] == "bowl", "min_id"].ge(0).any()
+
+
 def test_a_python_function_problem_cannot_be_saved_and_says_how(tmp_path):
     res = gdlab.descend(lambda x: (x ** 2).sum(), "gd", [[1.0, 2.0]], alpha=0.1, max_iter=5)
-    with pytest.raises(FolderError, match="expression .* _target_ .* @gdlab.problem"):
+    with pytest.raises(FolderError, match="expression .* _target_ .*importable"):
         res.save(tmp_path / "f")
     assert not (tmp_path / "f" / "manifest.json").exists()
 

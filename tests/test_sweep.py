@@ -308,7 +308,7 @@ def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeyp
     now[0] += 1
     p.update(1)                 # the last
     # 8 runs read after 6 s, 5 of them in the 6 s since the first update: 0.83 a second, 2 left
-    assert lines == ["8/10 runs read, 0.83 runs/s, 2 s left", "10/10 runs read in 8.0 s, 1.2 runs/s"]
+    assert lines == ["8/10 runs read, 0.833 runs/s, 2 s left", "10/10 runs read in 8.0 s, 1.25 runs/s"]
     lines.clear()
     now[0] = 200.0
     q = S.Progress(4000, True, lines.append)

@@ -78,24 +78,32 @@ def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int
 VIEW_WIDTHS = 2.0
 
 
-def view_1d(domain: tuple[float, float], xs: np.ndarray) -> tuple[float, float]:
-    """A 1-D panel's x range: the problem's domain, widened to the visited points within
-    :data:`VIEW_WIDTHS` domain widths of it."""
+def view_1d(domain: tuple[float, float], xs: np.ndarray, runaway: bool = True) -> tuple[float, float]:
+    """A 1-D panel's x range: the problem's domain widened to the visited points, all of them for a run
+    that came to rest, or (``runaway``: it diverged or overflowed) those within :data:`VIEW_WIDTHS`
+    domain widths of it."""
     lo, hi = domain
-    reach = VIEW_WIDTHS * (hi - lo)
+    reach = VIEW_WIDTHS * (hi - lo) if runaway else np.inf
     near = xs[np.isfinite(xs) & (xs >= lo - reach) & (xs <= hi + reach)]
     return (min(lo, near.min()), max(hi, near.max())) if len(near) else (lo, hi)
 
 
+#: the statuses of a run that ran away: its 1-D panel is not stretched to where it went
+RUNAWAY = ("diverged", "nonfinite")
+
+
 def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None, xlim=None, status: str | None = None):
     """The lesson's picture: f on its domain (or ``xlim``) with the points a descent visited, the last one
-    labelled inside the axes. The view keeps the domain, widened to the visited points near it
-    (:func:`view_1d`); where the run leaves the view (a diverging step), an arrow at the edge says where
-    it went and how the run ended (``status``)."""
+    labelled inside the axes. The view keeps the domain, widened to the visited points (near it only
+    for a run that ran away: ``status`` names diverged or nonfinite, or its last point is not finite;
+    :func:`view_1d`); where the run leaves the view, an arrow at the edge says where it went and how
+    the run ended (``status``)."""
     ax = ax or plt.gca()
     xs = points(trace["x"])[:, 0] if len(trace) else np.zeros(0)
     fs = trace["f"].to_numpy(dtype=np.float64) if len(trace) else np.zeros(0)
-    lo, hi = xlim if xlim is not None else view_1d(problem.domain[0], xs)
+    runaway = any(word in (status or "") for word in RUNAWAY) or bool(len(xs)) and not (
+        np.isfinite(xs[-1]) and np.isfinite(fs[-1]))
+    lo, hi = xlim if xlim is not None else view_1d(problem.domain[0], xs, runaway)
     grid = np.linspace(lo, hi, 1000)
     curve = _evaluate(problem, grid[:, None])
     ax.plot(grid, curve, color="0.3", lw=1.5, label="f(x)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import html
 import json
 import math
@@ -121,13 +122,23 @@ class _Figures:
         self.saving: list[tuple[str, str, str, object]] = []   # (problem, name, caption, future of the png)
 
     def save(self, fig, problem: str, name: str, caption: str):
-        stem = re.sub(r"[^\w.-]+", "_", f"{problem}-{name}")      # an expression's name may hold / or *
+        stem = _stem(problem, name)
         self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem)))
 
     @functools.cached_property
     def items(self) -> list[tuple[str, str, str, str]]:
         """(problem, name, caption, base64 png) of each figure, once all are saved (no more are drawn)."""
         return [(p, s, c, base64.b64encode(f.result()).decode()) for p, s, c, f in self.saving]
+
+
+def _stem(problem: str, name: str) -> str:
+    """A figure's file name: ``{problem}-{name}``, or where the problem's name holds characters a file
+    name should not (an expression's / or *), those replaced and a short hash of the name added, so that
+    ``a*b`` and ``a/b`` do not share a file."""
+    safe = re.sub(r"[^\w.-]+", "_", problem)
+    if safe != problem:
+        safe += "_" + hashlib.sha256(problem.encode()).hexdigest()[:6]
+    return f"{safe}-{name}"
 
 
 def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Series, curves: pd.DataFrame,
@@ -341,18 +352,22 @@ def _slim(keys: list[str]) -> list[str]:
 
 
 #: a gradient rule that never fired on a run whose last ‖∇f‖ is within this factor of its ε stalled just
-#: above it: the float32 rounding of ∇f, not the landscape, kept it from firing
+#: above it: the float32 rounding of ∇f, not the landscape, kept it from firing — for an ε below
+#: STALL_EPS (√ of float32's machine epsilon: larger tolerances float32 resolves, and a run above
+#: one is still descending)
 STALL_FACTOR = 10.0
+STALL_EPS = float(np.sqrt(np.finfo(np.float32).eps))
 
 
 def _stuck_rules(runs: pd.DataFrame, stops: pd.DataFrame, max_iter: np.ndarray, success_tol: float) -> pd.Series:
     """Runs × rules a float32 sweep could not resolve, counted by (criterion, epsilon): a rule that never
     fired on a run that ran to max_iter and ended within ``success_tol`` of a minimum, or (a gradient
-    rule) with ‖∇f‖ within :data:`STALL_FACTOR` of its ε."""
+    rule of ε below :data:`STALL_EPS`) with ‖∇f‖ within :data:`STALL_FACTOR` of its ε."""
     ran_out = runs.loc[max_iter, ["run_id", "dist_to_min", "grad_norm_final"]]
     unfired = stops[~stops["fired"].to_numpy()].merge(ran_out, on="run_id")
     parked = (unfired["dist_to_min"] <= success_tol).to_numpy()
-    stalled = ((unfired["criterion"] == "grad") & (unfired["grad_norm_final"] <= STALL_FACTOR * unfired["epsilon"]))
+    stalled = ((unfired["criterion"] == "grad") & (unfired["epsilon"] < STALL_EPS)
+               & (unfired["grad_norm_final"] <= STALL_FACTOR * unfired["epsilon"]))
     return unfired[parked | stalled.to_numpy()].groupby(["criterion", "epsilon"]).size()
 
 

@@ -8,6 +8,7 @@ the report's (:mod:`gdlab.report.figures`). Importing this module leaves matplot
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -33,7 +34,8 @@ __all__ = ["plot", "KINDS"]
 
 
 def _problem(res: Results, name: str | None) -> Problem:
-    problems = {p.name: p for p in validate(res.config).problems}
+    present = set(res.runs["problem"])           # a .where selection holds some of the sweep's problems
+    problems = {p.name: p for p in validate(res.config).problems if p.name in present}
     if name is None:
         if len(problems) > 1:
             raise InputError(f"these results hold {len(problems)} problems ({', '.join(problems)}): name one, "
@@ -62,7 +64,7 @@ def _needs(res: Results, table: str, kind: str, how: str) -> pd.DataFrame:
     return frame
 
 
-def _curve(res, problem, runs, ax, **_):
+def _curve(res, problem, runs, ax, xlim=None):
     traces = _needs(res, "traces", "curve", "run with traces=1 or more")
     if problem.dim == 1:
         run = traces[traces["run_id"].isin(runs["run_id"])]
@@ -70,7 +72,7 @@ def _curve(res, problem, runs, ax, **_):
         status = runs.loc[runs["run_id"] == first["run_id"].min(), "status"]
         keys = setting_columns(runs.columns)
         label = _label(runs[runs["run_id"] == first["run_id"].min()], keys[1:]).iloc[0] if len(first) else ""
-        return F.plot_curve_1d(problem, first, f"{problem.name}: the path of {label}", ax,
+        return F.plot_curve_1d(problem, first, f"{problem.name}: the path of {label}", ax, xlim=xlim,
                                status=f"ended {status.iloc[0]}" if len(status) else None)
     if problem.dim == 2:
         return F.plot_paths_2d(problem, traces[traces["run_id"].isin(runs["run_id"])], f"{problem.name}: paths", ax)
@@ -78,7 +80,7 @@ def _curve(res, problem, runs, ax, **_):
                      "(plot('bands') draws any)")
 
 
-def _bands(res, problem, runs, ax, **_):
+def _bands(res, problem, runs, ax):
     curves = _needs(res, "curves", "bands", "run with curves: true")
     keys = setting_columns(runs.columns)
     bands = convergence_bands(runs, curves[curves["run_id"].isin(runs["run_id"])], keys)
@@ -86,7 +88,7 @@ def _bands(res, problem, runs, ax, **_):
     return F.plot_bands(bands, f"{problem.name}: median and 10–90% band across starts", ax)
 
 
-def _ecdf(res, problem, runs, ax, **_):
+def _ecdf(res, problem, runs, ax):
     curves = _needs(res, "curves", "ecdf", "run with curves: true")
     if runs["f_gap"].isna().all():
         raise InputError(f"plot('ecdf') needs f* (targets are f − f* ≤ 10^k); {problem.name} has no known "
@@ -97,29 +99,54 @@ def _ecdf(res, problem, runs, ax, **_):
     return F.plot_ecdf(hits, f"{problem.name}: ECDF of steps to reach f − f* ≤ 10^k", int(runs["n_iter"].max()), ax)
 
 
-def _heatmap(res, problem, runs, ax, rows="alpha", columns="epsilon", value="success_rate", criterion=None, **_):
+def _heatmap(res, problem, runs, ax, rows="alpha", columns="epsilon", value="success_rate", criterion=None,
+             epsilon=None, min_steps=None):
     s = summary_table(runs, res.stops[res.stops["run_id"].isin(runs["run_id"])], res._setting("success_tol"))
     crits = list(dict.fromkeys(s["criterion"]))
     criterion = criterion or crits[0]
     if criterion not in crits:
         raise InputError(f"no rule {criterion!r} in these results (rules: {', '.join(crits)})")
-    s = s[(s["criterion"] == criterion) & s[rows].notna() & s[columns].notna()]
+    s = s[s["criterion"] == criterion]
+    for column, want in (("epsilon", epsilon), ("min_steps", min_steps)):
+        if want is not None:
+            if want not in set(s[column]):
+                raise InputError(f"no rule with {column}={want!r} (these have {sorted(set(s[column]))})")
+            s = s[s[column] == want]
     if s["method"].nunique() > 1:
         raise InputError(f"plot('heatmap') draws one method; these runs have {', '.join(s['method'].unique())}: "
                          "pass method=…")
+    method = s["method"].iloc[0] if len(s) else ""
+    s = s[s[rows].notna() & s[columns].notna()] if {rows, columns} <= set(s.columns) else s.iloc[:0]
+    if not len(s):
+        raise InputError(f"no runs of {method} have both {rows} and {columns} (rows=…, columns=…: two numeric "
+                         "columns of the summary, such as alpha, epsilon, min_steps or a hyperparameter)")
+    # a cell is one setting and rule: every other setting or rule column must hold one value
+    others = [c for c in [*setting_columns(runs.columns)[2:], "epsilon", "min_steps"]
+              if c not in (rows, columns) and c in s.columns and s[c].nunique(dropna=True) > 1]
+    if others:
+        rule = [c for c in others if c in ("epsilon", "min_steps")]
+        setting = [c for c in others if c not in rule]
+        def first(c):
+            v = s[c].dropna().iloc[0]
+            return repr(v.item() if hasattr(v, "item") else v)
+        how = [f"plot('heatmap', …, {c}={first(c)})" for c in rule]
+        if setting:
+            how.append("results.where(" + ", ".join(f"{c}={first(c)}" for c in setting) + ").plot('heatmap', …)")
+        raise InputError(f"plot('heatmap') draws {rows} × {columns}, and {', '.join(others)} also vary in these "
+                         f"runs: keep one value of each ({'; '.join(how)})")
     fmt = "{:.2f}" if value == "success_rate" else "{:.3g}"
-    return F.plot_heatmap(s, value, f"{problem.name}: {value}, rule {criterion} < ε", ax, fmt=fmt,
+    return F.plot_heatmap(s, value, f"{problem.name}, {method}: {value}, rule {criterion} < ε", ax, fmt=fmt,
                           limits=(0.0, 1.0) if value == "success_rate" else None, rows=rows, columns=columns)
 
 
-def _basins(res, problem, runs, ax, **_):
+def _basins(res, problem, runs, ax):
     if problem.dim != 2:
         raise InputError(f"plot('basins') colors 2-D starts; {problem.name} is {problem.dim}-D")
     return F.plot_basins(problem, runs, f"{problem.name}: where each start ends", ax,
                          tol=res._setting("success_tol"))
 
 
-def _rules(res, problem, runs, ax, **_):
+def _rules(res, problem, runs, ax):
     stops = res.stops[res.stops["run_id"].isin(runs["run_id"])]
     outcomes = rule_outcomes(runs, stops, res._setting("success_tol"), problems_with_minima(runs))
     return F.plot_rule_comparison(outcomes, f"{problem.name}: steps spent against error at the stop", ax)
@@ -138,12 +165,19 @@ def plot(res: Results, kind: str, problem: str | None = None, method: str | None
     target) pairs solved by step: needs curves and f*), ``heatmap`` (``value`` over ``rows`` ×
     ``columns`` of one ``criterion`` and method; defaults success_rate over alpha × epsilon),
     ``basins`` (2-D starts colored by the minimum they reach), ``rules`` (steps spent against the
-    error at the stop). ``problem`` names one where the results hold several; ``method`` keeps one.
+    error at the stop). ``problem`` names one where the results hold several; ``method`` keeps one;
+    ``curve`` takes ``xlim``; ``heatmap`` ``rows``, ``columns``, ``value``, and the rule to draw: ``criterion``,
+    ``epsilon``, ``min_steps``.
     """
     if kind not in KINDS:
         raise InputError(f"unknown plot kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
     if not len(res.runs):
         raise InputError("these results have no runs to plot")
+    known = [k for k in inspect.signature(KINDS[kind]).parameters if k not in ("res", "problem", "runs", "ax")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InputError(f"plot({kind!r}) takes no option {', '.join(unknown)}"
+                         f"{did_you_mean(unknown[0], known)}; its options: {', '.join(known) or 'none'}")
     prob = _problem(res, problem)
     runs = _runs(res, prob, method)
     if ax is None:

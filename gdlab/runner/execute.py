@@ -238,7 +238,7 @@ def problem_spec(problem: Problem):
     domain: a registry name (or ``{name, dim, domain}``), or an inline mapping for an expression or a
     ``_target_``. A plain Python function has no such form: FolderError says what to do."""
     key = problem.key
-    domain = [list(ax) for ax in problem.domain]
+    domain = [[float(v) for v in ax] for ax in problem.domain]
     if isinstance(key, tuple) and key[0] == "registry":
         _, name, dim = key
         spec = {"name": name, "dim": dim, "domain": domain}
@@ -248,13 +248,14 @@ def problem_spec(problem: Problem):
     if isinstance(key, tuple) and key[0] in ("expr", "target"):
         kind, text, dim, constraints = key
         spec = {"name": problem.name, "expr" if kind == "expr" else "_target_": text, "dim": dim,
-                "domain": domain, "minima": [list(m) for m in problem.minima], "f_min": list(problem.f_min)}
+                "domain": domain, "minima": [[float(v) for v in m] for m in problem.minima],
+                "f_min": [float(v) for v in problem.f_min]}
         if constraints != "null":
             spec["constraints"] = json.loads(constraints)
         return spec
     raise FolderError(f"problem {problem.name!r} is a Python function, which a sweep folder's config.yaml cannot "
-                      "hold: give it as an expression ({name: …, expr: …, domain: …}), as a _target_ "
-                      "(module.function), or register it with @gdlab.problem, then run and save again")
+                      "hold: give it as an expression ({name: …, expr: …, domain: …}) or as a _target_ "
+                      "(module.function, importable where the folder is read), then run and save again")
 
 
 def save_results(res: Results, path: Path | str | None = None, log: Callable[[str], None] = print) -> Path:
@@ -263,27 +264,25 @@ def save_results(res: Results, path: Path | str | None = None, log: Callable[[st
     resume read it as one the command wrote. ``path``: the sweep folder (default
     ``<out_dir>/<experiment>/<sweep id>``). Returns the folder."""
     sw = validate(res.config)
-    config = {**_plain_config(sw.config), "problems": [problem_spec(p) for p in sw.problems]}
+    # entries already plain data (names, mappings) are kept as given, so the id is the command's; a
+    # Problem object becomes the spec that rebuilds it
+    given = list(sw.config["problems"]) if isinstance(sw.config["problems"], (list, tuple)) else [sw.config["problems"]]
+    entries = [e if isinstance(e, (str, Mapping)) else problem_spec(p) for e, p in zip(given, sw.problems)] \
+        if len(given) == len(sw.problems) else [problem_spec(p) for p in sw.problems]
+    config = {**_plain_config(sw.config), "problems": entries}
     again = validate(config)
     if [(p.key, p.domain) for p in again.problems] != [(p.key, p.domain) for p in sw.problems]:
         raise FolderError("these results' problems do not rebuild from a config (its problems: "
                           f"{[p.name for p in sw.problems]}); run them from a config mapping and save again")
-    folder = SweepFolder(Path(path) if path is not None else sweep_folder(again))
-    folder.prepare(config)
     blocks = run_blocks(again)
     plan = plan_parts(blocks, again.part_size)
-    mine = _my_parts(again, plan)
-    run_id = res.runs["run_id"].to_numpy()
+    tables = _whole_parts(res, again, plan)        # checked before anything is written
+    folder = SweepFolder(Path(path) if path is not None else sweep_folder(again))
+    folder.prepare(config)
     shard = f"shard-{again.shard['index']}-of-{again.shard['count']}"
     with folder.lock(shard, log=log):
-        for p in mine:
-            lo, hi = np.searchsorted(run_id, [p.start, p.stop])
-            if hi - lo != p.stop - p.start:
-                raise FolderError(f"these results lack runs {p.start:,}–{p.stop - 1:,} of part {p.part} "
-                                  f"({hi - lo:,} of {p.stop - p.start:,} there): save the whole Results that "
-                                  "gdlab.sweep returned, not a filtered copy")
-            tables = {t: _rows_between(getattr(res, t), p.start, p.stop) for t in TABLES}
-            folder.write_part(p.part, tables, {"runs": p.stop - p.start, "shard": shard, "saved_from": "memory"})
+        for p, part in tables:
+            folder.write_part(p.part, part, {"runs": p.stop - p.start, "shard": shard, "saved_from": "memory"})
         facts = res.facts or {}
         stats = {"useful": facts.get("useful_lane_steps"), "executed": facts.get("executed_lane_steps"),
                  "lane_utilisation": facts.get("lane_utilisation"), "lanes": facts.get("lanes"),
@@ -291,6 +290,36 @@ def save_results(res: Results, path: Path | str | None = None, log: Callable[[st
         _update_manifest(folder, again, plan, sum(b.n for b in blocks), stats, log)
     res.path = folder.path
     return folder.path
+
+
+def _whole_parts(res: Results, sw: Sweep, plan: list[Part]) -> list[tuple[Part, dict[str, pd.DataFrame]]]:
+    """The parts of ``plan`` the results hold, each with its four tables; FolderError where the results
+    are not whole: runs out of run order, a part with some of its runs only, a table missing its rows."""
+    run_id = res.runs["run_id"].to_numpy()
+    if len(run_id) and not (np.diff(run_id) > 0).all():
+        raise FolderError("these results' runs are not in run order (run_id ascending): save the Results "
+                          "gdlab.sweep returned, not a re-sorted copy")
+    out = []
+    for p in plan:
+        lo, hi = np.searchsorted(run_id, [p.start, p.stop])
+        if hi == lo:
+            continue                # another shard's part
+        if hi - lo != p.stop - p.start:
+            raise FolderError(f"these results lack runs {p.start:,}–{p.stop - 1:,} of part {p.part} "
+                              f"({hi - lo:,} of {p.stop - p.start:,} there): save the whole Results that "
+                              "gdlab.sweep returned, not a filtered copy")
+        out.append((p, {t: _rows_between(getattr(res, t), p.start, p.stop) for t in TABLES}))
+    if not out:
+        raise FolderError("these results hold no runs to save")
+    n_rules = len(sw.rules)
+    for p, part in out:
+        if len(part["stops"]) != len(part["runs"]) * n_rules:
+            raise FolderError(f"these results hold {len(part['stops']):,} stop rows for {len(part['runs']):,} runs × "
+                              f"{n_rules} rules (part {p.part}): load every table (gdlab.load(folder)) before saving")
+        if sw.config.get("curves", True) and len(part["runs"]) and not len(part["curves"]):
+            raise FolderError(f"these results hold no curves for part {p.part} of a sweep with curves: load every "
+                              "table (gdlab.load(folder)) before saving")
+    return out
 
 
 def _rows_between(frame: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:

@@ -68,6 +68,6 @@ class Progress:
 
 def _rate(per_second: float) -> str:
     """Runs a second to three significant digits: '0.37 runs/s', '4.2 runs/s', '215,301 runs/s'."""
-    if per_second >= 100:
+    if per_second >= 99.95:
         return f"{per_second:,.0f} runs/s"
-    return f"{per_second:.2g} runs/s"
+    return f"{per_second:.3g} runs/s"

@@ -31,6 +31,8 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
         return np.full(n, -1, np.int64), np.full(n, np.nan), np.where(ok, gap, np.nan)
     # coordinate by coordinate over contiguous columns (a reduction along a row of d = 2 numbers, as
     # np.sum(axis=1) does, took 0.2 s of 10⁶ runs' tables); the few minima in a loop
+    if problem.dim >= 8:      # NumPy sums 8 and more numbers pairwise: its order of additions, its bits
+        return _nearest_by_rows(problem, xs, fs, mins)
     cols = np.ascontiguousarray(xs.T)
     best = np.full(n, np.inf)
     idx = np.full(n, -1, np.int64)
@@ -45,6 +47,21 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
             np.minimum(best, d2, out=best)
     idx[~ok] = -1
     dist = np.where(ok, np.sqrt(best), np.nan)
+    f_min = np.asarray(problem.f_min, dtype=np.float64)
+    gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
+    return idx.astype(np.int64), dist, gap
+
+
+def _nearest_by_rows(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray):
+    """:func:`nearest_minimum` with np.sum along each row (the sums of dimensions 8 and more)."""
+    n = len(xs)
+    dist2 = np.zeros((n, len(mins)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j, m in enumerate(mins):
+            dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
+    ok = np.isfinite(dist2).all(axis=1)
+    idx = np.where(ok, np.argmin(np.where(np.isfinite(dist2), dist2, np.inf), axis=1), -1)
+    dist = np.where(ok, np.sqrt(dist2[np.arange(n), np.maximum(idx, 0)]), np.nan)
     f_min = np.asarray(problem.f_min, dtype=np.float64)
     gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
     return idx.astype(np.int64), dist, gap
@@ -107,9 +124,11 @@ def evaluations(rec: dict) -> tuple[np.ndarray, np.ndarray]:
 def _grad_norm_final(rec: dict) -> np.ndarray:
     """‖∇f‖ at each run's last point, in float64 (the runs table's column, the curves' last row)."""
     g = rec["g"]
-    total = np.zeros(len(g))
     with np.errstate(over="ignore", invalid="ignore"):     # a gradient past 1e154: ‖∇f‖ is inf, as it is
-        for c in np.ascontiguousarray(g.T):                 # by coordinate, as in nearest_minimum
+        if g.shape[1] >= 8:                                 # np.sum's pairwise additions, as in nearest_minimum
+            return np.sqrt(np.sum(g.astype(np.float64) ** 2, axis=1))
+        total = np.zeros(len(g))
+        for c in np.ascontiguousarray(g.T):                 # by coordinate over contiguous columns
             total += c.astype(np.float64) ** 2
     return np.sqrt(total)
 
