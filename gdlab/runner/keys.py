@@ -84,8 +84,9 @@ def folder_check(v):
 class Starts:
     """Where the runs start, on each problem's domain."""
 
-    kind: Any = key("grid", "grid (n per axis), uniform (n random), points (the list given)")
-    n: Any = key(20, "starts per axis (grid) or in all (uniform)")
+    kind: Any = key("grid", "grid (n per axis), uniform (n random), points (the list given), suite (a suite "
+                            "problem's own start, and n − 1 random ones in its domain)")
+    n: Any = key(20, "starts per axis (grid) or in all (uniform, suite)")
     seed: Any = key(0, "the uniform draw's seed")
     points: Any = key(None, "the start points of kind points: a list of coordinate lists")
 
@@ -137,13 +138,15 @@ class SweepConfig:
 
     experiment: Any = key("default", "the experiment's name: results go to out_dir/experiment/sweep_id/", name_check)
     problems: Any = key(["himmelblau"], "registry names, {name, dim, domain}, inline {name, expr, domain, …}, "
-                                         "or {name, _target_, dim, domain}")
+                                         "{name, _target_, dim, domain}, or suites: {suite: bbob, functions, "
+                                         "instances, dims}, {suite: cutest, names}")
     method: Any = key(["gd"], "method names, or {name: m, hyperparameter: value or list} (gdlab list methods)")
     alpha: Any = key([0.01], "step sizes (sign_halving: the initial Δx)")
     momentum: Any = key([0.9], "γ of the methods that have it (momentum, nesterov), unless their mapping sets it")
     schedule: Any = key(["constant"], "step-size schedules, or {name: s, parameter: value or list}: each multiplies "
                                      "alpha (gdlab list schedules)")
-    starts: Any = key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points, n, seed, points}")
+    starts: Any = key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points|suite, n, seed, "
+                                                    "points}")
     criterion: Any = key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
     epsilon: Any = key([1.0e-3, 1.0e-6], "the criteria's tolerances")
     min_steps: Any = key([0], "steps before a rule may fire")
