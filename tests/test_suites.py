@@ -7,14 +7,27 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 import gdlab
 from gdlab.core.errors import ConfigError, ProblemError
 from gdlab.core.suites import EXTRA, bbob, cutest, suite_problems
+from gdlab.report.page import build
+from gdlab.runner.execute import run_to_folder
 from gdlab.runner.plan import make_starts
 from gdlab.runner.schema import validate
-from gdlab.tables.stats import best_settings
+from gdlab.storage.load import load
+from gdlab.tables.stats import (
+    RuleTally,
+    below_listed_f_star,
+    best_settings,
+    evaluations_at,
+    grad_cost_of,
+    rule_outcomes,
+    summary_table,
+    target_values,
+)
 
 # the find, not the import: sif2jax's package import takes a minute (gdlab loads one problem at a time)
 needs_sif2jax = pytest.mark.skipif(importlib.util.find_spec("sif2jax") is None, reason="needs gdlab[suites]")
@@ -141,11 +154,12 @@ def test_one_problem_of_a_suite_where_one_problem_is_asked():
 @needs_sif2jax
 def test_cutest_optima_reached_and_below_the_listed_one_is_a_success(tmp_path):
     """From the suite's start, lbfgs reaches ROSENBR's, BEALE's and HELIX's listed optimum (0) to 1e-10 and
-    ends KOWOSB below sif2jax's listed 1.02734e-3, at the literature's 3.075e-4: a success."""
-    res = gdlab.sweep({"problems": [{"suite": "cutest", "names": ["ROSENBR", "BEALE", "HELIX", "KOWOSB"]},
-                                    {"suite": "bbob", "functions": [1], "instances": [1], "dims": [3]}],
-                       "method": ["lbfgs"], "alpha": [1.0], "starts": {"kind": "suite"}, "dtype": "float64",
-                       "criterion": ["grad"], "epsilon": [1e-9], "max_iter": 500, "out_dir": str(tmp_path)})
+    ends KOWOSB below sif2jax's listed 1.02734e-3, at the literature's 3.075e-4: a success, flagged."""
+    sw = validate({"problems": [{"suite": "cutest", "names": ["ROSENBR", "BEALE", "HELIX", "KOWOSB"]},
+                                {"suite": "bbob", "functions": [1], "instances": [1], "dims": [3]}],
+                   "method": ["lbfgs"], "alpha": [1.0], "starts": {"kind": "suite"}, "dtype": "float64",
+                   "criterion": ["grad"], "epsilon": [1e-9], "max_iter": 500})
+    res = load(run_to_folder(sw, tmp_path, log=lambda line: None))
     runs = res.runs.set_index("problem")
     for name in ("ROSENBR", "BEALE", "HELIX"):
         assert runs.loc[name, "status"] == "converged" and 0 <= runs.loc[name, "f_final"] < 1e-10
@@ -155,3 +169,53 @@ def test_cutest_optima_reached_and_below_the_listed_one_is_a_success(tmp_path):
     np.testing.assert_array_equal(runs.loc["ROSENBR", "x0"], [-1.2, 1.0])
     kowosb = res.runs[res.runs["problem"] == "KOWOSB"]
     assert best_settings(kowosb, kowosb["method"], 1e-3)["share"].tolist() == [1.0]
+    summary = summary_table(res.runs, res.stops, 1e-3).set_index("problem")
+    assert summary.loc["KOWOSB", "success_rate"] == 1.0 and summary.loc["KOWOSB", "aRT"] == runs.loc["KOWOSB", "n_iter"]
+    below = below_listed_f_star(res.runs)
+    assert below["problem"].tolist() == ["KOWOSB"]
+    assert below["runs_below"].tolist() == [1] and below["f_star"].iloc[0] == pytest.approx(1.02734e-3)
+    build(res.path, log=lambda line: None, show_progress=False)
+    summary_md = (res.path / "report" / "summary.md").read_text()
+    assert "below the listed f*: KOWOSB ended at 0.000307801 (1 run)" in summary_md
+    assert "under its listed f* 0.00102734; counted as successes" in summary_md
+
+
+def test_coco_targets_and_grad_cost_settings():
+    coco = target_values("coco")
+    assert len(coco) == 51 and coco[0] == pytest.approx(100.0) and coco[-1] == pytest.approx(1e-8)
+    np.testing.assert_allclose(coco[1:] / coco[:-1], 10 ** -0.2)
+    assert target_values("decades").tolist() == pytest.approx([10.0 ** k for k in range(1, -9, -1)])
+    assert target_values([1e-3, 1.0]).tolist() == [1.0, 1e-3]
+    assert grad_cost_of("d", 5) == 5 and grad_cost_of(0.5, 5) == 0.5
+    np.testing.assert_allclose(evaluations_at([0, 4, 10], [1 + 3 * 11] * 3, [10] * 3, start=1 + 3), [4, 16, 34])
+    with pytest.raises(ConfigError) as err:
+        validate({"report": {"grad_cost": -1, "targets": "cocoo"}})
+    assert "report.grad_cost: must be a number ≥ 0 or d (the dimension), got -1" in str(err.value)
+    assert "report.targets: must be decades, coco or a non-empty list of numbers > 0, got 'cocoo' (did you mean " \
+           "'coco'?)" in str(err.value)
+
+
+def test_grad_cost_counts_in_the_evaluations_of_art():
+    """Two runs of gd (one f and one ∇f a step): the rule fires at steps 4 and 10, so with a gradient
+    counting d = 3, the evaluations spent are (1 + 3)·5 and (1 + 3)·11, and aRT_evals their sum ÷ 2."""
+    runs = pd.DataFrame({"run_id": [0, 1], "problem": "p", "dim": 3, "method": "gd", "alpha": 0.1, "momentum": np.nan,
+                         "n_iter": [10, 10], "n_f": [11, 11], "n_grad": [11, 11], "status": "converged",
+                         "min_id": [0, 0]})
+    stops = pd.DataFrame({"run_id": [0, 1], "rule_id": 0, "criterion": "grad", "epsilon": 1e-6, "min_steps": 0,
+                          "fired": True, "step": [4, 10], "f_at_stop": 0.0, "min_id_at_stop": 0,
+                          "dist_to_min_at_stop": 0.0, "f_gap_at_stop": 0.0})
+    out = rule_outcomes(runs, stops, 1e-3, grad_cost=pd.Series({"p": grad_cost_of("d", 3)}))
+    assert out["spent_evals"].tolist() == [20, 44]
+    tally = RuleTally()
+    tally.add(out)
+    assert tally.summary()["aRT_evals"].tolist() == [32.0]
+    assert rule_outcomes(runs, stops, 1e-3)["spent_evals"].tolist() == [10, 22]
+
+
+def test_report_settings_keep_the_default_sweeps_id():
+    from gdlab.runner.experiments import experiment_config
+    from gdlab.storage.folder import sweep_id
+    cfg = experiment_config("default")
+    assert sweep_id(validate(cfg).config) == "26830237c50d"
+    cfg["report"] = {**cfg.get("report", {}), "grad_cost": "d", "targets": "coco"}
+    assert sweep_id(validate(cfg).config) == "26830237c50d"

@@ -22,7 +22,7 @@ from ..core.names import did_you_mean
 from ..core.settings import REPORT_DEFAULTS
 
 __all__ = ["key", "is_number", "is_int", "int_at_least", "int_between", "positive", "one_of", "boolean",
-           "name_check", "folder_check", "two_names", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
+           "name_check", "folder_check", "two_names", "grad_cost_check", "targets_check", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
            "NESTED", "register_schema", "key_table", "MAX_STEP"]
 
 MAX_STEP = 2 ** 31 - 2         # steps are counted in int32 in the kernel
@@ -98,6 +98,19 @@ def two_names(value) -> str | None:
     return f"must be two different column names, [rows, columns], got {value!r}"
 
 
+def grad_cost_check(v):
+    return None if v == "d" or (is_number(v) and math.isfinite(v) and v >= 0) else \
+        f"must be a number ≥ 0 or d (the dimension), got {v!r}"
+
+
+def targets_check(v):
+    if v in ("decades", "coco"):
+        return None
+    if isinstance(v, (list, tuple)) and v and all(is_number(t) and math.isfinite(t) and t > 0 for t in v):
+        return None
+    return f"must be decades, coco or a non-empty list of numbers > 0, got {v!r}{did_you_mean(v, ('decades', 'coco'))}"
+
+
 @dataclasses.dataclass
 class Report:
     """What the report draws; changing it changes no result (not part of the sweep's id)."""
@@ -107,6 +120,10 @@ class Report:
                         two_names)
     runtime: Any = key("steps", "the ECDFs' runtime: steps, or evaluations of f and ∇f (COCO's)",
                        one_of("steps", "evaluations"))
+    grad_cost: Any = key(1, "what one gradient counts in evaluations of f (aRT_evals, the ECDFs' evaluations): "
+                            "a number ≥ 0, or d (the dimension: COCO's finite-difference view)", grad_cost_check)
+    targets: Any = key("decades", "the ECDFs' targets on f − f*: decades (10^1 … 10^-8), coco (COCO's 51, "
+                                  "log-uniform from 10^2 to 10^-8) or a list of numbers > 0", targets_check)
 
 
 @dataclasses.dataclass
@@ -166,7 +183,8 @@ class SweepConfig:
     warn_runs: Any = key(100_000_000, "a sweep of more runs says so, with its size, before it starts",
                           int_at_least(1))
     engine: Any = key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
-    report: Any = key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns], runtime}")
+    report: Any = key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns], runtime, "
+                                                    "grad_cost, targets}")
     shard: Any = key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
     lessons: Any = key(None, "experiment=lessons: the scenarios to run one after the other")
 
