@@ -14,6 +14,14 @@ import gdlab
 from gdlab.core.errors import ConfigError, ProblemError
 from gdlab.core.suites import EXTRA, bbob, cutest, suite_problems
 from gdlab.report.page import build
+from gdlab.report.suites import (
+    aggregated_ecdf,
+    art_table,
+    data_profile,
+    performance_profile,
+    profile_costs,
+    run_runtimes,
+)
 from gdlab.runner.execute import run_to_folder
 from gdlab.runner.plan import make_starts
 from gdlab.runner.schema import validate
@@ -178,6 +186,13 @@ def test_cutest_optima_reached_and_below_the_listed_one_is_a_success(tmp_path):
     summary_md = (res.path / "report" / "summary.md").read_text()
     assert "below the listed f*: KOWOSB ended at 0.000307801 (1 run)" in summary_md
     assert "under its listed f* 0.00102734; counted as successes" in summary_md
+    art = pd.read_csv(res.path / "report" / "tables" / "suite_art.csv")
+    assert len(art) == 5 * 7 and set(art["method"]) == {"lbfgs"}
+    rosenbr = art[(art["problem"] == "ROSENBR") & (art["target"] == 1e-7)].iloc[0]
+    assert rosenbr["successes"] == 1 and rosenbr["ratio"] == 1.0 and 2 < rosenbr["aRT"] <= runs.loc["ROSENBR", "n_f"] * 2
+    assert (res.path / "report" / "figures" / "suite_ecdf.png").exists()
+    assert (res.path / "report" / "figures" / "suite_profiles.svg").exists()
+    assert "Suite benchmarks" in (res.path / "report" / "index.html").read_text()
 
 
 def test_coco_targets_and_grad_cost_settings():
@@ -219,3 +234,65 @@ def test_report_settings_keep_the_default_sweeps_id():
     assert sweep_id(validate(cfg).config) == "26830237c50d"
     cfg["report"] = {**cfg.get("report", {}), "grad_cost": "d", "targets": "coco"}
     assert sweep_id(validate(cfg).config) == "26830237c50d"
+
+
+# --- the suite report's statistics, on a set computed by hand ---------------------------------------
+
+def _runtimes():
+    """Problem A (2-D): m1's two starts reach target 1 after 6 evaluations and never (8 spent), target
+    1e-2 after 14 and never; m2's after 4 and 10, and never (20 spent each). Problem B (4-D): m1
+    reaches target 1 after 30, m2 never (40 spent)."""
+    rows = [("A", 2, "m1", 0, 1.0, 6, 6), ("A", 2, "m1", 1, 1.0, np.inf, 8),
+            ("A", 2, "m1", 0, 1e-2, 14, 14), ("A", 2, "m1", 1, 1e-2, np.inf, 8),
+            ("A", 2, "m2", 0, 1.0, 4, 4), ("A", 2, "m2", 1, 1.0, 10, 10),
+            ("A", 2, "m2", 0, 1e-2, np.inf, 20), ("A", 2, "m2", 1, 1e-2, np.inf, 20),
+            ("B", 4, "m1", 0, 1.0, 30, 30), ("B", 4, "m2", 0, 1.0, np.inf, 40)]
+    return pd.DataFrame(rows, columns=["problem", "dim", "method", "start_id", "target", "evals", "spent"])
+
+
+def test_art_table_and_ratios_by_hand():
+    art = art_table(_runtimes()).set_index(["problem", "target", "method"])
+    assert art.loc[("A", 1.0, "m1"), "aRT"] == 14.0 and art.loc[("A", 1.0, "m2"), "aRT"] == 7.0
+    assert art.loc[("A", 1.0, "m1"), "ratio"] == 2.0 and art.loc[("A", 1.0, "m2"), "ratio"] == 1.0
+    assert art.loc[("A", 1e-2, "m1"), "aRT"] == 22.0 and art.loc[("A", 1e-2, "m2"), "aRT"] == np.inf
+    assert art.loc[("A", 1e-2, "m1"), "ratio"] == 1.0 and art.loc[("A", 1e-2, "m2"), "ratio"] == np.inf
+    assert art.loc[("B", 1.0, "m1"), "successes"] == 1 and art.loc[("B", 1.0, "m2"), "aRT"] == np.inf
+
+
+def test_performance_and_data_profiles_by_hand():
+    costs = profile_costs(_runtimes(), 1.0)
+    assert costs.index.tolist() == [("A", 0), ("A", 1), ("B", 0)] and costs["dim"].tolist() == [2, 2, 4]
+    assert costs["m1"].tolist() == [6, np.inf, 30] and costs["m2"].tolist() == [4, 10, np.inf]
+    # ratios to the best: m1 1.5, ∞, 1; m2 1, 1, ∞
+    perf = performance_profile(costs, [1.0, 1.5, 100.0]).set_index(["method", "tau"])["share"]
+    assert perf[("m1", 1.0)] == pytest.approx(1 / 3) and perf[("m2", 1.0)] == pytest.approx(2 / 3)
+    assert perf[("m1", 1.5)] == pytest.approx(2 / 3) and perf[("m1", 100.0)] == pytest.approx(2 / 3)
+    # simplex gradients t / (d + 1): m1 2, ∞, 6; m2 4/3, 10/3, ∞
+    data = data_profile(costs, [1.0, 2.0, 4.0, 6.0]).set_index(["method", "kappa"])["share"]
+    assert [data[("m1", k)] for k in (1.0, 2.0, 4.0, 6.0)] == pytest.approx([0, 1 / 3, 1 / 3, 2 / 3])
+    assert [data[("m2", k)] for k in (1.0, 2.0, 4.0, 6.0)] == pytest.approx([0, 1 / 3, 2 / 3, 2 / 3])
+
+
+def test_aggregated_ecdf_by_hand():
+    """2-D, m1: (run, target) pairs reached after 6/2 = 3 and 14/2 = 7 evaluations per dimension, two never."""
+    ecdf = aggregated_ecdf(_runtimes(), [1.0, 3.0, 7.0, 100.0]).set_index(["dim", "method", "budget"])["share"]
+    assert [ecdf[(2, "m1", b)] for b in (1.0, 3.0, 7.0, 100.0)] == [0, 0.25, 0.5, 0.5]
+    assert [ecdf[(2, "m2", b)] for b in (1.0, 3.0, 7.0)] == [0, 0.25, 0.5]
+    assert ecdf[(4, "m1", 7.0)] == 0 and ecdf[(4, "m1", 100.0)] == 1.0       # 30 / 4 = 7.5
+
+
+def test_run_runtimes_count_evaluations_to_each_target():
+    """gd (one f and one ∇f a step): run 0 reaches f − f* ≤ 1 at step 2 and ≤ 1e-2 at step 6: 2 + 2·2 = 6
+    and 2 + 2·6 = 14 evaluations, or with a gradient counting d = 2, 3 + 3·2 = 9 and 3 + 3·6 = 21; run 1
+    never gets to 1 and spends its 4 + 4."""
+    runs = pd.DataFrame({"run_id": [0, 1], "problem": "A", "dim": 2, "method": "gd", "start_id": [0, 1],
+                         "n_iter": [8, 3], "n_f": [9, 4], "n_grad": [9, 4], "f_final": [1e-4, 1.5],
+                         "f_gap": [1e-4, 1.5]})
+    curves = pd.DataFrame({"run_id": [0] * 7 + [1] * 4, "step": [0, 1, 2, 3, 4, 6, 8, 0, 1, 2, 3],
+                           "f": [10, 5, 1, 0.5, 0.05, 0.001, 1e-4, 10, 5, 2, 1.5]})
+    rt = run_runtimes(runs, curves, [1.0, 1e-2]).set_index(["run_id", "target"])
+    assert rt.loc[(0, 1.0), "evals"] == 6 and rt.loc[(0, 1e-2), "evals"] == 14
+    assert rt.loc[(1, 1.0), "evals"] == np.inf and rt.loc[(1, 1.0), "spent"] == 8
+    rt = run_runtimes(runs, curves, [1.0, 1e-2], grad_cost="d").set_index(["run_id", "target"])
+    assert rt.loc[(0, 1.0), "evals"] == 9 and rt.loc[(0, 1e-2), "evals"] == 21 and rt.loc[(1, 1e-2), "spent"] == 12
+
