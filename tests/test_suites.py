@@ -3,6 +3,8 @@ and the config errors of suite entries."""
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -296,3 +298,39 @@ def test_run_runtimes_count_evaluations_to_each_target():
     rt = run_runtimes(runs, curves, [1.0, 1e-2], grad_cost="d").set_index(["run_id", "target"])
     assert rt.loc[(0, 1.0), "evals"] == 9 and rt.loc[(0, 1e-2), "evals"] == 21 and rt.loc[(1, 1e-2), "spent"] == 12
 
+
+@pytest.mark.slow
+def test_export_coco_is_read_by_cocopp_with_gdlabs_art(tmp_path):
+    """A small bbob sweep of gd, exported in COCO's format: cocopp reads it, its aRT (ERT) of f1 in 2-D to
+    f − f_opt ≤ 0.1 over the four runs (two instances × two starts) is gdlab's own, and ``python -m cocopp``
+    processes the folder without error."""
+    pytest.importorskip("cocopp")
+    from gdlab.app.commands import export_main
+    sw = validate({"problems": [{"suite": "bbob", "functions": [1, 2], "instances": [1, 2], "dims": [2]}],
+                   "method": ["gd"], "alpha": [0.05], "starts": {"kind": "uniform", "n": 2}, "dtype": "float64",
+                   "criterion": ["grad"], "epsilon": [1e-10], "max_iter": 300})
+    folder = run_to_folder(sw, tmp_path / "results", log=lambda line: None, show_progress=False)
+    out = tmp_path / "coco"
+    assert export_main(["coco", str(folder), str(out)]) == 0
+    algo = out / "gd_alpha0.05"
+    assert sorted(p.name for p in algo.iterdir()) == ["bbobexp_f1.info", "bbobexp_f2.info", "data_f1", "data_f2"]
+
+    res = load(folder)
+    rt = run_runtimes(res.runs.assign(start_id=0), res.curves, [0.1])
+    f1 = rt[rt["problem"].str.startswith("bbob-f1-")].assign(problem="f1")     # COCO pools a function's instances
+    ours = art_table(f1)["aRT"].item()
+    assert ours == f1["spent"].sum() / np.isfinite(f1["evals"]).sum()
+    import cocopp
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        datasets = {ds.funcId: ds for ds in cocopp.pproc.DataSetList(str(algo))}
+        assert datasets[1].instancenumbers == [1, 1, 2, 2]
+        assert datasets[1].detERT([0.1])[0] == pytest.approx(ours, rel=1e-12)
+        assert datasets[2].detERT([0.1])[0] == np.inf          # gd diverges on the ill-conditioned f2
+        done = subprocess.run([sys.executable, "-m", "cocopp", "-o", str(tmp_path / "ppdata"), str(out)],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        os.chdir(here)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ALL done" in done.stdout
