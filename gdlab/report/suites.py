@@ -190,9 +190,11 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
                  .agg(f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum"))
                  .reset_index())
         warnings.extend(below_listed_lines(below))
+    config = load(folder, tables=()).config
+    if not _suite_problems(config):      # the tables are read only for a sweep of suite problems
+        return None
     res = load(folder, tables=("runs", "curves"))
-    config = res.config
-    if not _suite_problems(config) or res.curves.empty:
+    if res.curves.empty:
         return None
     cfg = merge(config)         # the report settings as the sweep resolves them
     report, success_tol, f_target = cfg["report"], float(cfg["success_tol"]), float(cfg["f_target"])
