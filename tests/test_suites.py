@@ -334,3 +334,9 @@ def test_export_coco_is_read_by_cocopp_with_gdlabs_art(tmp_path):
         os.chdir(here)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ALL done" in done.stdout
+
+
+def test_export_usage(capsys):
+    from gdlab.app.commands import export_main
+    assert export_main(["coco", "only-one-folder"]) == 2 and export_main(["csv", "a", "b"]) == 2
+    assert "usage: gdlab export coco <sweep folder> <out folder>" in capsys.readouterr().err

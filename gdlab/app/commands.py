@@ -23,7 +23,8 @@ USAGE = {
               "(a lessons folder: each of its sweeps); exits 1 on any damage",
     "list": "usage: gdlab list problems|methods|schedules|criteria|experiments\n  one line each, from the registries",
     "export": "usage: gdlab export coco <sweep folder> <out folder>\n"
-              "  the sweep's bbob runs in COCO's data format, a folder per setting, for python -m cocopp <out folder>",
+              "  the sweep's bbob runs in COCO's data format, a folder per setting (an algorithm each, for\n"
+              "  python -m cocopp <out folder>/<setting> …)",
     "report": "usage: gdlab report <sweep folder>   (the same as gdlab-report)\n"
               "  rebuilds the sweep's report from its stored tables (or the lessons page of results/lessons/<id>)",
 }
@@ -127,7 +128,9 @@ def export_main(argv: list[str]) -> int:
     from ..report.coco import export_coco
 
     folders = export_coco(argv[1], argv[2])
-    print(f"coco: {len(folders)} setting folder(s) in {argv[2]}; python -m cocopp {argv[2]}")
+    # cocopp takes a folder argument as one algorithm: several settings are several arguments
+    shown = argv[2] if len(folders) == 1 else " ".join(str(f) for f in folders)
+    print(f"coco: {len(folders)} setting folder(s) in {argv[2]}; compare them with: python -m cocopp {shown}")
     return 0
 
 
