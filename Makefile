@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77" wheel
-	$(PY) -m pip install --quiet -e '.[test,lint,bench]'
+	$(PY) -m pip install --quiet -e '.[test,lint,bench,suites]'
 	touch $(STAMP)
 
 install: $(STAMP)

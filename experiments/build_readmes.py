@@ -38,6 +38,12 @@ SCALE_UP = {
     "methods_review": "gdlab experiment=methods_review starts.n=10000 'alpha=[0.0001,0.001,0.01,0.1,1.0]'",
 }
 
+# the benchmark suites' pages (written from their own runs, not by this script)
+SUITES_INDEX = """## Benchmark suites
+
+- [bbob](bbob/README.md): COCO's 24 noiseless functions, gd, Adam and L-BFGS, counted as COCO counts.
+- [cutest](cutest/README.md): twenty CUTEst problems from their own starts, six methods, performance and data profiles."""
+
 
 def main() -> None:
     enable_compile_cache()
@@ -67,6 +73,7 @@ def main() -> None:
         agreed = f"{(checked == 'true').sum()} of {len(checked)}" if len(checked) else "– (a sweep's answer)"
         index.append(f"| [{name}]({name}/README.md) | {sc.lessons} | {sc.question.replace('|', chr(92) + '|')} | "
                      f"{agreed} |")
+    index += ["", SUITES_INDEX]
     (HERE / "README.md").write_text("\n".join(index) + "\n")
     print(f"wrote {len(SCENARIOS)} READMEs; the page: {page / 'report' / 'index.html'}")
 

@@ -141,7 +141,7 @@ _catch_ctrl_c.received = None
 
 def main(argv: list[str] | None = None) -> None:
     """``gdlab``: run a sweep (Hydra overrides), or one of the commands (``gdlab --help`` lists them)."""
-    from .commands import USAGE, help_text, list_main, point_main, verify_main, version_text
+    from .commands import USAGE, export_main, help_text, list_main, point_main, verify_main, version_text
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("-h", "--help", "help"):
         print(help_text())
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] in ("-V", "--version"):
         print(version_text())
         sys.exit(0)
-    commands = {"verify": verify_main, "point": point_main, "list": list_main,
+    commands = {"verify": verify_main, "point": point_main, "list": list_main, "export": export_main,
                 "report": lambda rest: report_main(rest) or 0}
     if argv and argv[0] in commands:
         if argv[1:] in (["-h"], ["--help"]):

@@ -1,4 +1,4 @@
-"""The commands beside the sweep: ``gdlab point``, ``gdlab verify``, ``gdlab list``.
+"""The commands beside the sweep: ``gdlab point``, ``gdlab verify``, ``gdlab list``, ``gdlab export``.
 
 Each is a plain function of its arguments that prints and returns an exit
 status; :func:`gdlab.app.cli.main` dispatches to them and maps gdlab's errors
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..core.names import count
 
-__all__ = ["point_main", "verify_main", "list_main", "LISTS", "help_text", "version_text", "registry_table", "USAGE"]
+__all__ = ["point_main", "verify_main", "list_main", "export_main", "LISTS", "help_text", "version_text",
+           "registry_table", "USAGE"]
 
 #: each command's ``--help``
 USAGE = {
@@ -24,6 +25,9 @@ USAGE = {
     "verify": "usage: gdlab verify <sweep folder>\n  checks every part file against the manifest's rows and sha256 "
               "(a lessons folder: each of its sweeps); exits 1 on any damage",
     "list": "usage: gdlab list problems|methods|schedules|criteria|experiments\n  one line each, from the registries",
+    "export": "usage: gdlab export coco <sweep folder> <out folder>\n"
+              "  the sweep's bbob runs in COCO's data format, a folder per setting (an algorithm each, for\n"
+              "  python -m cocopp <out folder>/<setting> …)",
     "report": "usage: gdlab report <sweep folder>   (the same as gdlab-report)\n"
               "  rebuilds the sweep's report from its stored tables (or the lessons page of results/lessons/<id>)",
 }
@@ -65,6 +69,7 @@ def help_text() -> str:
         ("gdlab verify FOLDER", "check a sweep folder's parts against its manifest"),
         ("gdlab list WHAT", "problems, methods, schedules, criteria or experiments, a line each"),
         ("gdlab report FOLDER", "rebuild a sweep's report (or a lessons page); also gdlab-report FOLDER"),
+        ("gdlab export coco FOLDER OUT", "a sweep's bbob runs in COCO's data format (for cocopp)"),
         ("gdlab COMMAND --help", "one command's usage"),
         ("gdlab --version", "gdlab's version and JAX's"),
     ]
@@ -113,6 +118,22 @@ def point_main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(format_point(info))
+    return 0
+
+
+def export_main(argv: list[str]) -> int:
+    """``gdlab export coco <sweep folder> <out folder>``: the sweep's bbob runs in COCO's data format."""
+    if len(argv) != 3 or argv[0] != "coco" or any(a.startswith("-") for a in argv):
+        print(USAGE["export"], file=sys.stderr)
+        return 2
+    import matplotlib
+    matplotlib.use("Agg")
+    from ..report.coco import export_coco
+
+    folders = export_coco(argv[1], argv[2])
+    # cocopp takes a folder argument as one algorithm: several settings are several arguments
+    shown = argv[2] if len(folders) == 1 else " ".join(str(f) for f in folders)
+    print(f"coco: {len(folders)} setting folder(s) in {argv[2]}; compare them with: python -m cocopp {shown}")
     return 0
 
 

@@ -117,6 +117,8 @@ class Problem:
     first) and returns the ``n`` values, each from its own column only.
     ``key`` identifies the function by value (see :class:`Objective`); left out, it is the
     function object itself.
+    ``start`` is the problem's own start point, where it has one (a suite's: CUTEst's y0), for
+    ``starts: {kind: suite}``.
     """
 
     name: str
@@ -130,6 +132,7 @@ class Problem:
     doc: str = ""
     vectorized: bool = False
     key: Hashable = None
+    start: tuple[float, ...] = ()
 
     def __post_init__(self):
         if len(self.domain) != self.dim:
@@ -145,6 +148,8 @@ class Problem:
         for m in self.minima:
             if len(m) != self.dim:
                 raise ProblemError(f"problem {self.name!r}: minimum {m} is not of dimension {self.dim}")
+        if self.start and len(self.start) != self.dim:
+            raise ProblemError(f"problem {self.name!r}: start {self.start} is not of dimension {self.dim}")
         if self.key is None:
             object.__setattr__(self, "key", ("function", self.fn))
 

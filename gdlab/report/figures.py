@@ -295,8 +295,8 @@ def plot_ecdf(hits: pd.DataFrame, title: str, max_step: int, ax=None, against: s
     log_axes(ax, y=False)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("step k + 1" if against == "step" else "evaluations of f and ∇f")
-    ax.set_ylabel(f"share of (start, target) pairs reached\ntargets 10^k, k = {int(math.log10(TARGETS[0]))} … "
-                  f"{int(math.log10(TARGETS[-1]))}")
+    shown = np.sort(hits["target"].unique())[::-1] if "target" in hits and len(hits) else TARGETS
+    ax.set_ylabel(f"share of (start, target) pairs reached\n{len(shown)} targets {shown[0]:g} … {shown[-1]:g}")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return ax

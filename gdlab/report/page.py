@@ -42,6 +42,7 @@ from ..tables.stats import (
     ecdf_targets,
     evaluations_at,
     evaluations_per_step,
+    grad_cost_of,
     group_codes,
     problems_with_minima,
     rows_of,
@@ -51,9 +52,11 @@ from ..tables.stats import (
     setting_columns,
     stalled_runs,
     target_steps,
+    target_values,
 )
 from . import figures as F
 from .render import FigureWriter
+from .suites import suite_section
 
 __all__ = ["build", "MAX_LINES", "markdown_table"]
 
@@ -171,7 +174,7 @@ def _order(value):
 
 def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd.DataFrame, summary: pd.DataFrame,
                      success_tol: float, max_iter: int, starts_kind: str, heatmap=("alpha", "epsilon"),
-                     runtime: str = "steps"):
+                     runtime: str = "steps", grad_cost=1, targets="decades"):
     """The problem's figures, from the runs the sweep's pass drew (:func:`_gather`) and its tables."""
     name = problem.name
     has_curves = sweep.has_curves
@@ -277,16 +280,19 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
     if known and has_curves and len(methods) > 1:
         _methods_figure(figs, name, runs, label, curves, keys, success_tol)
     if known and has_curves:
-        hits = ecdf_targets(runs, curves, keys, max_runs=MAX_RUNS)     # the runs _gather kept the curves of
+        hits = ecdf_targets(runs, curves, keys, target_values(targets),
+                            max_runs=MAX_RUNS)     # the runs _gather kept the curves of
         hits["label"] = _label(hits, keys)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         against = "step"
         if runtime == "evaluations" and {"n_f", "n_grad"} <= set(runs.columns):
             # a step's evaluations: the run's evaluations a step (exact where every step costs the same)
             mine = runs.set_index("run_id").loc[hits["run_id"].to_numpy()]
+            cost = grad_cost_of(grad_cost, problem.dim)
             reached = np.isfinite(hits["step"])
             hits["evaluations"] = np.where(reached, evaluations_at(
-                np.where(reached, hits["step"], 0), mine["n_f"] + mine["n_grad"], mine["n_iter"]), np.inf)
+                np.where(reached, hits["step"], 0), mine["n_f"] + cost * mine["n_grad"], mine["n_iter"], 1 + cost),
+                np.inf)
             against = "evaluations"
         # a panel holds MAX_LINES lines: the settings that solve the most (start, target) pairs soonest
         # (the largest area under their ECDF, on a log axis), the others named in the caption
@@ -296,16 +302,17 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         if against == "evaluations":
             F.plot_ecdf(hits, f"{name}: ECDF of evaluations to reach f − f* ≤ 10^k (COCO style)", max_iter, ax,
                         against="evaluations")
-            unit = ("evaluations of f and ∇f (the start's two and the run's evaluations a step after; "
-                    "report.runtime: evaluations)")
+            unit = (f"evaluations of f and ∇f, a gradient counting {cost:g} (the start's and the run's evaluations "
+                    "a step after; report.runtime: evaluations, report.grad_cost)")
         else:
             F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
             unit = "step k (steps at checkpoint resolution)"
         dropped = (f" {len(left_out)} of {len(order)} settings are left out (a panel draws the {MAX_LINES} "
                    f"with the largest area under the curve): {', '.join(left_out)}; every setting's numbers are "
                    "in the summary table." if left_out else "")
-        figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by {unit}, targets "
-                                    f"10^1 … 10^−8 on f − f*.{dropped}")
+        shown = target_values(targets)
+        figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by {unit}, {len(shown)} "
+                                    f"targets {shown[0]:g} … {shown[-1]:g} on f − f*.{dropped}")
     if known:
         # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
         # of at most MAX_RUNS starts a setting)
@@ -390,6 +397,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
                             for p in sf.read_parts("runs", records, columns=["problem", "min_id"])]
                            ).groupby(level=0).max()
     tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
+    grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
     counts, settings, stalled, stuck, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
@@ -401,7 +409,8 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
         if progress is not None:
             progress.update(len(runs))
-        tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima), target_steps(runs, part, sw.f_target))
+        tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima, grad_cost),
+                  target_steps(runs, part, sw.f_target))
         setting, seen = group_codes(runs, keys, seen)
         run_id = runs["run_id"].to_numpy()
         counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))
@@ -607,14 +616,15 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     for name, prob in problems.items():
         if (sweep.settings["problem"] == name).any():
             _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"),
-                             tuple(sw.report["heatmap"]), sw.report["runtime"])
+                             tuple(sw.report["heatmap"]), sw.report["runtime"], sw.report["grad_cost"],
+                             sw.report["targets"])
 
     warnings = [str(w.message) for w in partial] + _warnings(sweep, sw.dtype, sw.success_tol)
     if not sw.curves:
         warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
-    extra = [got for got in (section(folder, out, warnings, writer) for section in sections) if got]
+    extra = [got for got in (section(folder, out, warnings, writer) for section in (suite_section, *sections)) if got]
     for w in warnings:
         log(f"warning: {w}")
     facts = res.facts
@@ -627,6 +637,9 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
                                       "lanes wait for its slowest runs at its end, so a small sweep with a long "
                                       "tail reads low)" if facts.get("lane_utilisation") else "–"),
                  ("gdlab / JAX", f"{facts.get('gdlab')} / {facts.get('jax')}"),
+                 ("evaluations", f"n_f + grad_cost·n_grad, grad_cost = {sw.report['grad_cost']} (report.grad_cost; "
+                                 "d: the dimension); ECDF targets: " + (sw.report["targets"] if isinstance(
+                                     sw.report["targets"], str) else ", ".join(map(str, sw.report["targets"])))),
                  ("success", f"the rule fired within {sw.success_tol:g} of a known minimum; "
                              f"f-target for wasted steps: f − f* ≤ {sw.f_target:g}")]
     # as value_counts orders them: by count, then by first appearance

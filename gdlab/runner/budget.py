@@ -40,11 +40,22 @@ def n_runs_of(sw: Sweep) -> int:
     """The sweep's runs (all shards), from the counts alone."""
     total = 0
     for p in sw.problems:
-        kind = sw.starts.get("kind")
-        n = int(sw.starts["n"]) ** p.dim if kind == "grid" else int(sw.starts["n"]) if kind == "uniform" \
-            else len(sw.starts["points"][p.name] if isinstance(sw.starts["points"], Mapping) else sw.starts["points"])
-        total += n * len(sw.settings)
+        total += count_starts(sw.starts, p) * len(sw.settings)
     return total
+
+
+def count_starts(starts: Mapping, problem) -> int:
+    """How many starts a (checked) starts spec gives ``problem``: n per axis (grid), n (uniform; suite:
+    the suite's start and n − 1 around it, n = 1 where not given), or the points listed."""
+    kind = starts.get("kind")
+    if kind == "grid":
+        return int(starts["n"]) ** problem.dim
+    if kind == "uniform":
+        return int(starts["n"])
+    if kind == "suite":
+        return int(starts.get("n") or 1)
+    pts = starts["points"]
+    return len(pts[problem.name] if isinstance(pts, Mapping) else pts)
 
 
 def size_warning(sw: Sweep, in_memory: bool) -> str | None:

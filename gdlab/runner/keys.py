@@ -22,7 +22,7 @@ from ..core.names import did_you_mean
 from ..core.settings import REPORT_DEFAULTS
 
 __all__ = ["key", "is_number", "is_int", "int_at_least", "int_between", "positive", "one_of", "boolean",
-           "name_check", "folder_check", "two_names", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
+           "name_check", "folder_check", "two_names", "grad_cost_check", "targets_check", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
            "NESTED", "register_schema", "key_table", "MAX_STEP"]
 
 MAX_STEP = 2 ** 31 - 2         # steps are counted in int32 in the kernel
@@ -84,8 +84,9 @@ def folder_check(v):
 class Starts:
     """Where the runs start, on each problem's domain."""
 
-    kind: Any = key("grid", "grid (n per axis), uniform (n random), points (the list given)")
-    n: Any = key(20, "starts per axis (grid) or in all (uniform)")
+    kind: Any = key("grid", "grid (n per axis), uniform (n random), points (the list given), suite (a suite "
+                            "problem's own start, and n − 1 random ones in its domain)")
+    n: Any = key(20, "starts per axis (grid) or in all (uniform, suite)")
     seed: Any = key(0, "the uniform draw's seed")
     points: Any = key(None, "the start points of kind points: a list of coordinate lists")
 
@@ -97,6 +98,19 @@ def two_names(value) -> str | None:
     return f"must be two different column names, [rows, columns], got {value!r}"
 
 
+def grad_cost_check(v):
+    return None if v == "d" or (is_number(v) and math.isfinite(v) and v >= 0) else \
+        f"must be a number ≥ 0 or d (the dimension), got {v!r}"
+
+
+def targets_check(v):
+    if v in ("decades", "coco"):
+        return None
+    if isinstance(v, (list, tuple)) and v and all(is_number(t) and math.isfinite(t) and t > 0 for t in v):
+        return None
+    return f"must be decades, coco or a non-empty list of numbers > 0, got {v!r}{did_you_mean(v, ('decades', 'coco'))}"
+
+
 @dataclasses.dataclass
 class Report:
     """What the report draws; changing it changes no result (not part of the sweep's id)."""
@@ -106,6 +120,10 @@ class Report:
                         two_names)
     runtime: Any = key("steps", "the ECDFs' runtime: steps, or evaluations of f and ∇f (COCO's)",
                        one_of("steps", "evaluations"))
+    grad_cost: Any = key(1, "what one gradient counts in evaluations of f (aRT_evals, the ECDFs' evaluations): "
+                            "a number ≥ 0, or d (the dimension: COCO's finite-difference view)", grad_cost_check)
+    targets: Any = key("decades", "the ECDFs' targets on f − f*: decades (10^1 … 10^-8), coco (COCO's 51, "
+                                  "log-uniform from 10^2 to 10^-8) or a list of numbers > 0", targets_check)
     build: Any = key(True, "false: the command writes the tables and stops (gdlab report FOLDER draws it later)",
                      boolean)
 
@@ -139,13 +157,15 @@ class SweepConfig:
 
     experiment: Any = key("default", "the experiment's name: results go to out_dir/experiment/sweep_id/", name_check)
     problems: Any = key(["himmelblau"], "registry names, {name, dim, domain}, inline {name, expr, domain, …}, "
-                                         "or {name, _target_, dim, domain}")
+                                         "{name, _target_, dim, domain}, or suites: {suite: bbob, functions, "
+                                         "instances, dims}, {suite: cutest, names}")
     method: Any = key(["gd"], "method names, or {name: m, hyperparameter: value or list} (gdlab list methods)")
     alpha: Any = key([0.01], "step sizes (sign_halving: the initial Δx)")
     momentum: Any = key([0.9], "γ of the methods that have it (momentum, nesterov), unless their mapping sets it")
     schedule: Any = key(["constant"], "step-size schedules, or {name: s, parameter: value or list}: each multiplies "
                                      "alpha (gdlab list schedules)")
-    starts: Any = key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points, n, seed, points}")
+    starts: Any = key(dataclasses.asdict(Starts()), "where runs start: {kind: grid|uniform|points|suite, n, seed, "
+                                                    "points}")
     criterion: Any = key(["dx", "df", "grad"], "stop criteria (gdlab list criteria)")
     epsilon: Any = key([1.0e-3, 1.0e-6], "the criteria's tolerances")
     min_steps: Any = key([0], "steps before a rule may fire")
@@ -165,7 +185,8 @@ class SweepConfig:
     warn_runs: Any = key(100_000_000, "a sweep of more runs says so, with its size, before it starts",
                           int_at_least(1))
     engine: Any = key(dataclasses.asdict(Engine()), "the kernel's shape: {lanes, part, chunk}")
-    report: Any = key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns], runtime}")
+    report: Any = key(dataclasses.asdict(Report()), "what the report draws: {heatmap: [rows, columns], runtime, "
+                                                    "grad_cost, targets}")
     shard: Any = key(dataclasses.asdict(Shard()), "this job's slice: {index, count}")
     lessons: Any = key(None, "experiment=lessons: the scenarios to run one after the other")
 

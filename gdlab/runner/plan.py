@@ -20,6 +20,7 @@ from ..core.methods import problem_value
 from ..core.problems import Problem
 from ..core.schedules import CONSTANT
 from ..tables.columns import string_column
+from .budget import count_starts
 from .schema import Sweep
 
 __all__ = ["Block", "Part", "problem_points", "make_starts", "n_starts", "starts_range", "run_blocks", "runs_frame", "run_inputs",
@@ -41,9 +42,14 @@ class Block(NamedTuple):
 
 
 def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
-    """The (n, d) start points of ``problem`` for a starts spec (grid, uniform or points)."""
+    """The (n, d) start points of ``problem`` for a starts spec (grid, uniform, points or suite: the
+    problem's own start, then n − 1 drawn uniformly from its domain with the seed)."""
     kind = starts.get("kind")
     lo, hi = problem.domain_array[:, 0], problem.domain_array[:, 1]
+    if kind == "suite":
+        rng = np.random.default_rng(int(starts.get("seed") or 0))
+        around = lo + (hi - lo) * rng.random((count_starts(starts, problem) - 1, problem.dim))
+        return np.vstack([np.asarray(problem.start, np.float64).reshape(1, problem.dim), around])
     if kind == "grid":
         axes = [np.linspace(a, b, int(starts["n"])) for a, b in zip(lo, hi)]
         mesh = np.meshgrid(*axes, indexing="ij")
@@ -53,16 +59,11 @@ def make_starts(starts: Mapping, problem: Problem) -> np.ndarray:
         return lo + (hi - lo) * rng.random((int(starts["n"]), problem.dim))
     if kind == "points":
         return np.asarray(problem_points(starts, problem), dtype=np.float64).reshape(-1, problem.dim)
-    raise ConfigError(f"starts.kind must be grid, uniform or points, got {kind!r}")
+    raise ConfigError(f"starts.kind must be grid, uniform, points or suite, got {kind!r}")
 
 
 def n_starts(starts: Mapping, problem: Problem) -> int:
-    kind = starts.get("kind")
-    if kind == "grid":
-        return int(starts["n"]) ** problem.dim
-    if kind == "uniform":
-        return int(starts["n"])
-    return len(problem_points(starts, problem))
+    return count_starts(starts, problem)
 
 
 def problem_points(starts: Mapping, problem: Problem) -> list:

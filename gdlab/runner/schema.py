@@ -28,6 +28,7 @@ from ..core.methods import ALPHA, METHODS, Method, Stepper, problem_error
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES, Schedule
+from ..core.suites import is_suite, suite_problems
 from .budget import budget_problems
 from .configs import experiment_names
 from .keys import (
@@ -109,6 +110,12 @@ def resolve_problem(entry) -> Problem:
         return get_problem(entry)
     if isinstance(entry, Mapping):
         entry = dict(entry)
+        if is_suite(entry):
+            found = suite_problems(entry)
+            if len(found) != 1:
+                raise ProblemError(f"the suite entry {entry} gives {len(found)} problems, not one (a sweep's "
+                                   "problems list takes a suite whole)")
+            return found[0]
         if "expr" in entry or "_target_" in entry:
             return inline_problem(entry)
         name = entry.get("name")
@@ -135,8 +142,17 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
     kind = starts.get("kind")
     # all four keys may be present (Hydra merges overrides into them); each kind reads its own
     _check_keys("starts", starts, errors)
-    if kind not in ("grid", "uniform", "points"):
-        errors.append(f"starts.kind: must be grid, uniform or points, got {kind!r}")
+    if kind not in ("grid", "uniform", "points", "suite"):
+        errors.append(f"starts.kind: must be grid, uniform, points or suite, got {kind!r}")
+        return
+    if kind == "suite":     # each problem's own start, and n − 1 more drawn from its domain
+        n = starts.get("n")
+        if n is not None and not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1):
+            errors.append(f"starts.n: must be an integer ≥ 1 (the suite's start and n − 1 around it), got {n!r}")
+        if not isinstance(starts.get("seed") or 0, numbers.Integral):
+            errors.append(f"starts.seed: must be an integer, got {starts.get('seed')!r}")
+        errors += [f"starts.kind: suite takes each problem's own start, and {p.name} has none (only a suite's "
+                   "problems do: bbob, cutest); use kind grid, uniform or points" for p in problems if not p.start]
         return
     if kind in ("grid", "uniform"):
         n = starts.get("n")
@@ -220,22 +236,28 @@ def _problems(entries: list, errors: list[str]) -> list[Problem]:
         errors.append("problems: empty list; give at least one problem")
     for i, entry in enumerate(entries):
         try:
-            p = resolve_problem(entry)
+            found = suite_problems(entry) if is_suite(entry) else [resolve_problem(entry)]
         except GdlabError as exc:
             errors.append(f"problems[{i}]: {exc}")
             continue
-        if p.name in by_name:
-            j, q = by_name[p.name]
-            if q.key == p.key and q.domain == p.domain:
-                errors.append(f"problems[{i}]: {p.name} is listed twice (problems[{j}]); list it once")
-            else:
-                errors.append(f"problems[{i}]: the name {p.name!r} is also problems[{j}], with another definition "
-                              f"(problems[{j}]: {_what(q)}; problems[{i}]: {_what(p)}); give each definition its own "
-                              "name")
-            continue
-        by_name[p.name] = (i, p)
-        problems.append(p)
+        for p in found:
+            _add_problem(i, p, problems, by_name, errors)
     return problems
+
+
+def _add_problem(i: int, p: Problem, problems: list[Problem], by_name: dict, errors: list[str]):
+    """``p`` (of problems[i]) added, unless its name is taken: by the same definition, or another."""
+    if p.name in by_name:
+        j, q = by_name[p.name]
+        if q.key == p.key and q.domain == p.domain:
+            errors.append(f"problems[{i}]: {p.name} is listed twice (problems[{j}]); list it once")
+        else:
+            errors.append(f"problems[{i}]: the name {p.name!r} is also problems[{j}], with another definition "
+                          f"(problems[{j}]: {_what(q)}; problems[{i}]: {_what(p)}); give each definition its own "
+                          "name")
+        return
+    by_name[p.name] = (i, p)
+    problems.append(p)
 
 
 def _what(p: Problem) -> str:
