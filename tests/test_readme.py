@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-PAGES = [README, ROOT / "docs" / "teachers.md", ROOT / "docs" / "practitioners.md"]
+PAGES = [README, ROOT / "docs" / "teachers.md", ROOT / "docs" / "practitioners.md", ROOT / "docs" / "benchmarkers.md"]
 
 
 def examples(page: Path = README):

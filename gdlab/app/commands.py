@@ -133,7 +133,7 @@ def export_main(argv: list[str]) -> int:
     folders = export_coco(argv[1], argv[2])
     # cocopp takes a folder argument as one algorithm: several settings are several arguments
     shown = argv[2] if len(folders) == 1 else " ".join(str(f) for f in folders)
-    print(f"coco: {len(folders)} setting folder(s) in {argv[2]}; compare them with: python -m cocopp {shown}")
+    print(f"coco: {count(len(folders), 'setting folder')} in {argv[2]}; compare them with: python -m cocopp {shown}")
     return 0
 
 

@@ -267,8 +267,12 @@ def save_results(res: Results, path: Path | str | None = None, log: Callable[[st
     # entries already plain data (names, mappings) are kept as given, so the id is the command's; a
     # Problem object becomes the spec that rebuilds it
     given = list(sw.config["problems"]) if isinstance(sw.config["problems"], (list, tuple)) else [sw.config["problems"]]
-    entries = [e if isinstance(e, (str, Mapping)) else problem_spec(p) for e, p in zip(given, sw.problems)] \
-        if len(given) == len(sw.problems) else [problem_spec(p) for p in sw.problems]
+    if all(isinstance(e, (str, Mapping)) for e in given):
+        entries = given                  # a suite entry stands for several problems: kept whole
+    elif len(given) == len(sw.problems):
+        entries = [e if isinstance(e, (str, Mapping)) else problem_spec(p) for e, p in zip(given, sw.problems)]
+    else:
+        entries = [problem_spec(p) for p in sw.problems]
     config = {**_plain_config(sw.config), "problems": entries}
     again = validate(config)
     if [(p.key, p.domain) for p in again.problems] != [(p.key, p.domain) for p in sw.problems]:

@@ -69,7 +69,9 @@ class Results:
     def save(self, path: Path | str | None = None, report: bool = True, log=print) -> Path:
         """Write these results as a sweep folder (``path``, default ``<out_dir>/<experiment>/<sweep id>``)
         with its report (``report=False``: the tables alone), as the ``gdlab`` command would have; set
-        and return :attr:`path`. :func:`gdlab.runner.execute.save_results` says what is written."""
+        and return :attr:`path`; ``log=None`` says nothing. :func:`gdlab.runner.execute.save_results`
+        says what is written."""
+        log = log if log is not None else (lambda line: None)
         folder = _above("gdlab.runner.execute").save_results(self, path, log=log)
         if report:
             _above("gdlab.report.page").build(folder, log=log, show_progress=False)
