@@ -254,7 +254,8 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
             parts.append(f"<figure><img alt='{stem}' src='data:image/png;base64,{png}'>"
                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         parts.append("<h3>aRT per problem and target (COCO), and its ratio to the best method's</h3>"
-                     f"<div class='scroll'>{shown.to_html(index=False, border=0, na_rep='–')}</div>")
+                     f"<div class='scroll'>{shown.to_html(index=False, border=0, na_rep='–', float_format=lambda v: f'{v:.4g}')}"
+                     "</div>")
         return "".join(parts)
 
     md = ["## Suite benchmarks", ""] + [f"![{stem}](figures/{stem}.png)" for stem, _, _ in saved] + [
