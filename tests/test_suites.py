@@ -340,3 +340,16 @@ def test_export_usage(capsys):
     from gdlab.app.commands import export_main
     assert export_main(["coco", "only-one-folder"]) == 2 and export_main(["csv", "a", "b"]) == 2
     assert "usage: gdlab export coco <sweep folder> <out folder>" in capsys.readouterr().err
+
+
+def test_grad_cost_counts_in_the_best_setting_and_the_methods_figures_evaluations():
+    """Two settings of one method that both converge: A spends 10 f and 10 ∇f, B 30 f and 2 ∇f over 9 steps.
+    A gradient counting 1, A is cheaper (20 against 32); counting 10 (a 10-D finite difference), B is
+    (110 against 50). A step of A costs (10 + 3·10 − 4) / 9 = 4 evaluations with a gradient at 3."""
+    from gdlab.tables.stats import evaluations_per_step
+    runs = pd.DataFrame({"method": "gd", "status": "converged", "dist_to_min": 1e-6, "f_gap": 0.0,
+                         "n_f": [10, 30], "n_grad": [10, 2], "n_iter": [9, 9]})
+    label = pd.Series(["A", "B"])
+    assert best_settings(runs, label, 1e-3)["label"].tolist() == ["A"]
+    assert best_settings(runs, label, 1e-3, cost=10.0)["label"].tolist() == ["B"]
+    assert evaluations_per_step(runs, label, cost=3.0).to_dict() == {"A": 4.0, "B": (30 + 6 - 4) / 9}

@@ -35,7 +35,6 @@ from ..storage.folder import SweepFolder, prefetched
 from ..storage.load import load
 from ..tables.stats import (
     MAX_RUNS,
-    START_EVALS,
     RuleTally,
     best_settings,
     convergence_bands,
@@ -145,26 +144,27 @@ def _stem(problem: str, name: str) -> str:
 
 
 def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Series, curves: pd.DataFrame,
-                    keys: list[str], success_tol: float) -> None:
+                    keys: list[str], success_tol: float, cost: float = 1.0) -> None:
     """The methods side by side, each at its best setting (:func:`best_settings`): f − f* against
     evaluations of f and ∇f, median and 10–90% band across starts."""
     if not {"n_f", "n_grad"} <= set(runs.columns):
         return
-    best = best_settings(runs, label, success_tol)
+    best = best_settings(runs, label, success_tol, cost)
     sub = runs[label.isin(best["label"])]
     bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
     bands["label"] = _label(bands, keys)
     # a checkpoint step's evaluations: the start's two and the setting's median evaluations a step after
-    per_step = evaluations_per_step(sub, label[sub.index])
-    bands["evaluations"] = START_EVALS + bands["step"] * bands["label"].map(per_step)
+    per_step = evaluations_per_step(sub, label[sub.index], cost)
+    bands["evaluations"] = (1 + cost) + bands["step"] * bands["label"].map(per_step)
     share = dict(zip(best["label"], best["share"]))
     bands["label"] = bands["label"].map(lambda lab: f"{lab} ({share[lab]:.0%} ok)")
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     F.plot_bands(bands, f"{name}: each method at its best setting", ax, against="evaluations")
     figs.save(fig, name, "methods", f"{name}: each method at its best setting (the most runs converged within "
                                     f"{success_tol:g} of a known minimum, then the fewest evaluations): f − f* "
-                                    "against evaluations of f and ∇f (n_f + n_grad: the start's two, then the "
-                                    "setting's median evaluations a step), median and 10–90% band across starts.")
+                                    f"against evaluations of f and ∇f (n_f + {cost:g}·n_grad, report.grad_cost: "
+                                    "the start's, then the setting's median evaluations a step), median and "
+                                    "10–90% band across starts.")
 
 
 def _order(value):
@@ -278,7 +278,7 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
                                       f"its run ended within {success_tol:g} of (grey: none).{drawn}")
 
     if known and has_curves and len(methods) > 1:
-        _methods_figure(figs, name, runs, label, curves, keys, success_tol)
+        _methods_figure(figs, name, runs, label, curves, keys, success_tol, grad_cost_of(grad_cost, problem.dim))
     if known and has_curves:
         hits = ecdf_targets(runs, curves, keys, target_values(targets),
                             max_runs=MAX_RUNS)     # the runs _gather kept the curves of

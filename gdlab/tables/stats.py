@@ -77,10 +77,11 @@ def evaluations_at(step, evals, n_iter, start=START_EVALS):
     return np.where(step >= n_iter, evals, start + step * per_step)
 
 
-def evaluations_per_step(runs: pd.DataFrame, by: pd.Series) -> pd.Series:
+def evaluations_per_step(runs: pd.DataFrame, by: pd.Series, cost: float = 1.0) -> pd.Series:
     """Per group of ``by`` (aligned with ``runs``), the median evaluations of f and ∇f a step after the
-    start's two: a checkpoint step k of the group is at START_EVALS + k × this (:func:`evaluations_at`)."""
-    per_run = (runs["n_f"] + runs["n_grad"] - START_EVALS) / runs["n_iter"].clip(lower=1)
+    start's two: a checkpoint step k of the group is at START_EVALS + k × this (:func:`evaluations_at`).
+    ``cost``: what a gradient counts (report.grad_cost; the start's are then 1 + cost)."""
+    per_run = (runs["n_f"] + cost * runs["n_grad"] - (1 + cost)) / runs["n_iter"].clip(lower=1)
     return per_run.groupby(by).median()
 
 
@@ -617,17 +618,17 @@ def convergence_bands(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], q
     return pd.concat(out, ignore_index=True)
 
 
-def best_settings(runs: pd.DataFrame, label: pd.Series, success_tol: float) -> pd.DataFrame:
+def best_settings(runs: pd.DataFrame, label: pd.Series, success_tol: float, cost: float = 1.0) -> pd.DataFrame:
     """Each method's best setting among ``runs`` (one problem's; ``label`` names each run's setting):
     the most runs that converged within ``success_tol`` of a known minimum (where only f* is known,
-    with f − f* ≤ ``success_tol``), then the fewest evaluations (median n_f + n_grad over those
+    with f − f* ≤ ``success_tol``), then the fewest evaluations (median n_f + cost·n_grad over those
     runs); where none of a method's settings succeeded, the least median f − f* at the end (not the
     one that failed soonest). Columns: method, label, share, evaluations, gap."""
     frame = pd.DataFrame({"method": runs["method"].to_numpy(), "label": label.to_numpy(),
                           "ok": ((runs["status"] == "converged")
                                  & ((runs["dist_to_min"] <= success_tol)
                                     | (runs["dist_to_min"].isna() & (runs["f_gap"] <= success_tol)))).to_numpy(),
-                          "evals": (runs["n_f"] + runs["n_grad"]).to_numpy(np.float64),
+                          "evals": (runs["n_f"] + cost * runs["n_grad"]).to_numpy(np.float64),
                           "gap": runs["f_gap"].to_numpy(np.float64)})
     rows = []
     for (method, lab), g in frame.groupby(["method", "label"], sort=False):
