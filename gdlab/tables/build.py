@@ -29,19 +29,32 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
         gap = np.asarray(fs, dtype=np.float64) - problem.f_min[0] if problem.f_min else np.full(n, np.nan)
         ok = np.isfinite(xs).all(axis=1)
         return np.full(n, -1, np.int64), np.full(n, np.nan), np.where(ok, gap, np.nan)
-    # coordinate by coordinate over contiguous columns (a reduction along a row of d = 2 numbers, as
-    # np.sum(axis=1) does, took 0.2 s of 10⁶ runs' tables); the few minima in a loop
-    if problem.dim >= 8:      # NumPy sums 8 and more numbers pairwise: its order of additions, its bits
-        return _nearest_by_rows(problem, xs, fs, mins)
-    cols = np.ascontiguousarray(xs.T)
+    # NumPy sums 8 and more numbers pairwise: from there its row sums (their order of additions, their bits)
+    return _nearest(problem, xs, fs, mins, by_rows=problem.dim >= 8)
+
+
+def _nearest_by_rows(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray):
+    """:func:`nearest_minimum` with np.sum along each row (the sums of dimensions 8 and more)."""
+    return _nearest(problem, xs, fs, mins, by_rows=True)
+
+
+def _nearest(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray, by_rows: bool):
+    """(min_id, dist, gap) against ``mins``, the squared distances summed along each row (``by_rows``)
+    or coordinate by coordinate over contiguous columns (a reduction along rows of d = 2 numbers took
+    0.2 s of 10⁶ runs' tables); the few minima in a loop, the first of equally near ones kept."""
+    n = len(xs)
+    cols = None if by_rows else np.ascontiguousarray(xs.T)
     best = np.full(n, np.inf)
     idx = np.full(n, -1, np.int64)
     ok = np.ones(n, bool)
     with np.errstate(over="ignore", invalid="ignore"):     # a point past 1e154 is as far as inf: not ok
         for j, m in enumerate(mins):
-            d2 = np.zeros(n)
-            for c, mc in zip(cols, m):
-                d2 += (c - mc) ** 2
+            if by_rows:
+                d2 = np.sum((xs - m) ** 2, axis=1)
+            else:
+                d2 = np.zeros(n)
+                for c, mc in zip(cols, m):
+                    d2 += (c - mc) ** 2
             ok &= np.isfinite(d2)
             np.copyto(idx, j, where=d2 < best)
             np.minimum(best, d2, out=best)
@@ -49,22 +62,7 @@ def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
     dist = np.where(ok, np.sqrt(best), np.nan)
     f_min = np.asarray(problem.f_min, dtype=np.float64)
     gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
-    return idx.astype(np.int64), dist, gap
-
-
-def _nearest_by_rows(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray):
-    """:func:`nearest_minimum` with np.sum along each row (the sums of dimensions 8 and more)."""
-    n = len(xs)
-    dist2 = np.zeros((n, len(mins)))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for j, m in enumerate(mins):
-            dist2[:, j] = np.sum((xs - m) ** 2, axis=1)
-    ok = np.isfinite(dist2).all(axis=1)
-    idx = np.where(ok, np.argmin(np.where(np.isfinite(dist2), dist2, np.inf), axis=1), -1)
-    dist = np.where(ok, np.sqrt(dist2[np.arange(n), np.maximum(idx, 0)]), np.nan)
-    f_min = np.asarray(problem.f_min, dtype=np.float64)
-    gap = np.where(ok, np.asarray(fs, dtype=np.float64) - f_min[np.maximum(idx, 0)], np.nan)
-    return idx.astype(np.int64), dist, gap
+    return idx, dist, gap
 
 
 def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
