@@ -41,7 +41,7 @@ SCALE_UP = {
 # the benchmark suites' pages (written from their own runs, not by this script)
 SUITES_INDEX = """## Benchmark suites
 
-- [bbob](bbob/README.md): COCO's 24 noiseless functions, gd, Adam and L-BFGS, counted as COCO counts.
+- [bbob](bbob/README.md): COCO's 24 noiseless functions, instances 1–5, 2-D and 5-D, six methods, counted as COCO counts.
 - [cutest](cutest/README.md): twenty CUTEst problems from their own starts, six methods, performance and data profiles."""
 
 

@@ -235,6 +235,51 @@ def test_a_batch_of_many_calls_compiles_its_kernel_once():
     assert kernel_cache_size() == before + 1     # one program for both devices, compiled once
 
 
+def _shifted_bowls():
+    """Three problems of one family: f(x) = a·Σ(x − c)² + f0, their numbers as params."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    from gdlab.core.problems import Parametric, Problem
+
+    def family(x, p):
+        c = p["c"].reshape(p["c"].shape + (1,) * (x.ndim - 1))     # x is (d,) or (d, n)
+        return p["a"] * jnp.sum((x - c) ** 2, axis=0) + p["f0"]
+
+    out = []
+    for i, (a, c, f0) in enumerate([(1.0, (1.0, -2.0), 0.5), (3.0, (0.0, 4.0), -1.0), (0.5, (2.5, 2.5), 7.0)]):
+        params = {"a": np.float64(a), "c": np.array(c), "f0": np.float64(f0)}
+        out.append(Problem(f"bowl{i}", lambda x, p=params: family(x, p), 2, ((-5.0, 5.0),) * 2,
+                           minima=(c,), f_min=(f0,), vectorized=True, key=("bowl", i),
+                           parametric=Parametric(("bowls", 2), family, params)))
+    return out, [dataclasses.replace(p, parametric=None) for p in out]
+
+
+@pytest.mark.parametrize("method", ["gd", "adam", "lbfgs"])
+def test_a_parametric_family_compiles_one_kernel_with_each_problems_numbers(method):
+    """Problems of one family (Parametric) share a kernel; each batch runs on its own params, to the
+    same bits as the problem compiled alone with its numbers as constants."""
+    family, alone = _shifted_bowls()
+    x0 = np.random.default_rng(11).uniform(-5, 5, (40, 2))
+    opts = EngineOptions(max_iter=500, dtype="float64")
+    rules = stop_rules("grad", 1e-9, 0)
+    before = kernel_cache_size()
+    got = [run_batch(p, method, x0, 0.05, rules=rules, opts=opts) for p in family]
+    assert kernel_cache_size() == before + 1
+    for p, rec in zip(alone, got):
+        want = run_batch(p, method, x0, 0.05, rules=rules, opts=opts)
+        np.testing.assert_array_equal(rec["x"], want["x"])
+        np.testing.assert_array_equal(rec["k"], want["k"])
+        np.testing.assert_allclose(rec["x"][rec["status"] == Status.converged], np.broadcast_to(p.minima[0], (
+            int((rec["status"] == Status.converged).sum()), 2)), atol=1e-8)
+    assert (got[0]["status"] == Status.converged).sum() > 20
+    # the replayed path is the batch's, with the problem's own params
+    with jax.enable_x64(True):
+        (xs, fs), = trace_runs(family[1], method, x0[:1], 0.05, got[1]["k"][:1], rules, opts)
+    np.testing.assert_array_equal(xs[-1], got[1]["x"][0])
+
+
 def test_float32_is_the_sweep_default_and_float64_by_config():
     r32 = gdlab.sweep({"problems": ["booth"], "starts": {"kind": "points", "points": [[0.1, 0.2]]},
                        "criterion": ["grad"], "epsilon": [1e-3], "traces": 0})
@@ -540,7 +585,7 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
               get_problem("six_hump_camel"), flat, round_, cap):
         xs = np.random.default_rng(3).uniform(-3, 3, (64, p.dim))
         with jax.enable_x64(True):
-            eig, newton, unexplained = (np.asarray(a) for a in _curvature(p)(xs))
+            eig, newton, unexplained = (np.asarray(a) for a in _curvature(p.objective)(xs))
             for x, e, n, u in zip(xs, eig, newton, unexplained):
                 h = np.asarray(jax.hessian(p.fn)(x))
                 g = np.asarray(jax.grad(p.fn)(x))
@@ -551,7 +596,7 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
         if p is flat:   # the flat problem's step is the distance to x1 = 1 along x1 only
             np.testing.assert_allclose(newton, np.abs(xs[:, 0] - 1.0), rtol=1e-12)
         # float32 (a sweep's default): within float32's rounding of the same numbers
-        eig32, newton32, _ = (np.asarray(a, np.float64) for a in _curvature(p)(xs.astype(np.float32)))
+        eig32, newton32, _ = (np.asarray(a, np.float64) for a in _curvature(p.objective)(xs.astype(np.float32)))
         scale = np.maximum(np.abs(eig).max(axis=1, keepdims=True), 1.0)
         np.testing.assert_allclose(eig32 / scale, eig / scale, rtol=0, atol=2e-5)
         assert np.median(np.abs(newton32 - newton) / np.maximum(newton, 1e-3)) < 1e-5

@@ -397,9 +397,11 @@ def test_a_groups_sample_is_the_same_runs_whichever_frame_holds_the_group():
     assert set(sample_groups(frame, by, 300, seed=1)["run_id"]) != set(drawn["run_id"])
 
 
-def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_tables(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch", [0, 60, 1 << 15])
+def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_tables(tmp_path, monkeypatch, batch):
     """The report never holds a whole table of runs, stops or curves: it goes through the sweep one
-    part at a time, keeping what the tables aggregate and the rows of the runs its figures draw.
+    part at a time (or ``batch`` runs of consecutive parts at a time), keeping what the tables
+    aggregate and the rows of the runs its figures draw.
     Over a sweep of six parts, with the draws cut to 7 runs (bands, ECDF) and 9 starts (basins) a
     setting: the summary, the stopping-rule table, the statuses, the cycling warning, the bands,
     the ECDF and the basins' starts are those of the whole tables."""
@@ -414,8 +416,10 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
     whole = load(folder)
     assert len(SweepFolder(folder).records()) == 6 and whole.runs["status"].eq("max_iter").any()
-    parts = list(SweepFolder(folder).read_parts("curves"))
+    parts = list(SweepFolder(folder).read_parts("curves", batch_runs=batch))
     assert pd.concat(parts, ignore_index=True).equals(whole.curves)   # the parts, in order, are the table
+    assert len(parts) == {0: 6, 60: 2, 1 << 15: 1}[batch]      # parts of 25, 25, 10 runs a (problem, method)
+    monkeypatch.setattr(R, "READ_BATCH", batch)
     monkeypatch.setattr(R, "MAX_RUNS", 7)
     monkeypatch.setattr(R, "MAX_POINTS", 9)
     traced = whole.traces["run_id"].unique()
@@ -764,3 +768,19 @@ def test_a_report_with_runtime_in_evaluations_says_so(tmp_path):
     assert "himmelblau: each method at its best setting" in page
     with pytest.raises(ConfigError, match="report.runtime: must be steps or evaluations"):
         validate({**sw.config, "report": {"runtime": "seconds"}})
+
+
+def test_a_sweep_of_more_problems_than_report_problem_figures_draws_none_of_their_own(tmp_path):
+    """Past report.problem_figures problems the page draws no figures per problem and says why; at
+    the limit it draws them."""
+    base = {"problems": ["booth", "himmelblau", "beale"], "alpha": [0.01], "max_iter": 50, "traces": 1,
+            "starts": {"kind": "uniform", "n": 4, "seed": 0}, "out_dir": str(tmp_path)}
+    for limit, drawn in ((2, False), (3, True)):
+        folder = run_to_folder(validate({**base, "report": {"problem_figures": limit}, "out_dir": str(tmp_path / str(limit))}),
+                               log=lambda m: None, show_progress=False)
+        build(folder, log=lambda m: None)
+        figures = {f.name.split("-")[0] for f in (folder / "report" / "figures").glob("*.png")}
+        assert ({"booth", "himmelblau", "beale"} <= figures) is drawn
+        assert drawn or not figures & {"booth", "himmelblau", "beale"}
+        page = (folder / "report" / "index.html").read_text()
+        assert ("none: 3 problems, more than report.problem_figures = 2" in page) is not drawn

@@ -97,6 +97,26 @@ def test_bbob_names_keys_and_domain():
     assert p.dim == 5 and p.domain == ((-5.0, 5.0),) * 5 and p.start == (0.0,) * 5 and p.vectorized
 
 
+def test_a_bbob_entry_compiles_one_kernel_a_method_and_runs_each_problem_on_its_own_numbers():
+    """The functions and instances of one entry and dimension are one family: their runs share a
+    kernel, each on its own params (f at each run's end is that problem's own f there)."""
+    from gdlab.engine import kernel_cache_size
+    entry = {"suite": "bbob", "functions": [1, 8, 21], "instances": [1, 2], "dims": [2]}
+    probs = {p.name: p for p in suite_problems(entry)}
+    assert {p.objective for p in probs.values()} == {probs["bbob-f1-i1-d2"].objective}
+    before = kernel_cache_size()
+    r = gdlab.sweep({"problems": [entry], "method": ["gd"], "alpha": [0.01], "max_iter": 300, "traces": 0,
+                     "starts": {"kind": "uniform", "n": 4, "seed": 0}, "dtype": "float64"})
+    assert kernel_cache_size() == before + 1
+    assert len(r.runs) == 24
+    with jax.enable_x64(True):
+        for name, runs in r.runs.groupby("problem"):
+            x = np.stack(runs["x_final"].to_numpy())
+            own = np.asarray(probs[name].fn(jnp.asarray(x.T)))
+            np.testing.assert_allclose(runs["f_final"].to_numpy(), own, rtol=1e-12)
+            assert (runs["f_final"] >= probs[name].f_min[0] - 1e-9).all()
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"suite": "bbob", "functions": [25]}, "functions must be whole numbers in [1, 24], got 25"),
     ({"suite": "bbob", "dims": [1]}, "dims must be whole numbers in [2, 40], got 1"),

@@ -34,6 +34,7 @@ _NAMES = {
     "PROBLEMS": ".problems",
     "Definition": ".problems",
     "Objective": ".problems",
+    "Parametric": ".problems",
     "Problem": ".problems",
     "get_problem": ".problems",
     "problem": ".problems",

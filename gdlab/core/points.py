@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError
+from .problems import cast_params
 
 __all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_info", "format_point", "curvature"]
 
@@ -43,22 +44,27 @@ def _eigh(h):
     return jnp.linalg.eigh(h)
 
 
+MIN_PAD = 64      # the fewest points point_kinds evaluates at once (the rest copies of the first), up to this d
+
+
 @functools.lru_cache(maxsize=64)
 def curvature(objective):
-    """x → (the Hessian's eigenvalues, ‖H⁺∇f‖, the part of ∇f along H's zero eigenvalues), all
-    from one symmetric eigendecomposition: H⁺ keeps 1/λ where |λ| is above pinv's cutoff
-    (10·d·eps·max|λ|) and 0 elsewhere, which is pinv's answer for a symmetric matrix at a third of
+    """(points (n, d), the problem's params) → (the Hessian's eigenvalues, ‖H⁺∇f‖, the part of ∇f
+    along H's zero eigenvalues), all from one symmetric eigendecomposition: H⁺ keeps 1/λ where |λ|
+    is above pinv's cutoff (10·d·eps·max|λ|) and 0 elsewhere, which is pinv's answer for a symmetric matrix at a third of
     the cost of an SVD and a second eigvalsh. The last is the slope the Hessian cannot account
     for (f = 3x: all of it), which H⁺ drops from the Newton step."""
-    def one(x):
-        h = jax.hessian(objective.fn)(x)
+    def one(x, params):
+        fn = objective.bind(params)
+        h = jax.hessian(fn)(x)
         lam, v = _eigh(h)
         keep = jnp.abs(lam) > 10 * h.shape[0] * jnp.finfo(h.dtype).eps * jnp.max(jnp.abs(lam))
-        along = v.T @ jax.grad(objective.fn)(x)
+        along = v.T @ jax.grad(fn)(x)
         newton = v @ jnp.where(keep, along / jnp.where(keep, lam, 1), 0)
         flat = jnp.where(keep, 0, along)
         return lam, jnp.sqrt(jnp.sum(newton ** 2)), jnp.sqrt(jnp.sum(flat ** 2))
-    return jax.jit(jax.vmap(one))
+    batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    return lambda xs, params=(): batched(xs, params)
 
 
 def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> np.ndarray:
@@ -82,10 +88,13 @@ def point_kinds(problem, xs, dtype: str = "float64", stationary_tol: float = 0.0
         return np.zeros(0, np.int64)
     dt = jnp.float64 if dtype == "float64" else jnp.float32
     n = len(xs)
-    # padded (with the first point) to a power of two, so parts of any size share one compilation
-    padded = np.concatenate([xs, np.broadcast_to(xs[:1], ((1 << math.ceil(math.log2(n))) - n, problem.dim))])
+    # padded (with the first point) to a power of two, and up to MIN_PAD dimensions to at least MIN_PAD
+    # points, so parts of any size share a few compilations (a Hessian compiles for a second or more;
+    # above MIN_PAD dimensions, 64 d×d Hessians would take memory a few points do not)
+    size = max(MIN_PAD if problem.dim <= MIN_PAD else 1, 1 << math.ceil(math.log2(n)))
+    padded = np.concatenate([xs, np.broadcast_to(xs[:1], (size - n, problem.dim))])
     with jax.enable_x64(dtype == "float64"):
-        eig, newton, flat = curvature(problem.objective)(jnp.asarray(padded, dt))
+        eig, newton, flat = curvature(problem.own_objective)(jnp.asarray(padded, dt), cast_params(problem.params, dtype))
         eig, newton, flat = (np.asarray(a, dtype=np.float64)[:n] for a in (eig, newton, flat))
     with np.errstate(invalid="ignore", over="ignore"):
         tol = np.sqrt(np.finfo(dt).eps) * np.maximum(1.0, np.abs(eig).max(axis=1, initial=0.0))[:, None]

@@ -30,7 +30,7 @@ from ..core.criteria import CRITERIA, StopRule, rule_arrays
 from ..core.errors import InputError
 from ..core.inputs import float_array
 from ..core.methods import Method, Stepper, as_stepper, problem_value
-from ..core.problems import Problem
+from ..core.problems import Problem, cast_params
 from .chunks import HOST_WAIT, RunLengths, next_chunk
 from .chunks import spans as call_spans
 from .devices import keep_freed_memory
@@ -156,6 +156,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     last_span = [max(i for i in range(len(spans)) if i % k == j) for j in range(k)]
     lanes = take_idle_lanes((spec, devices)) or init()
     rules_dev = jax.device_put((np.asarray(crit), np.asarray(eps, np_dt), np.asarray(min_steps)), sh["rep"])
+    params = jax.device_put(cast_params(problem.params, opts.dtype), sh["rep"])
     bounds = jax.device_put((np.asarray(opts.x_bound, np_dt), np.asarray(opts.f_bound, np_dt)), sh["rep"])
 
     def queue(g):
@@ -188,7 +189,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
             lanes, out, counts = call(lanes, out_buf, jax.device_put((xq, hq), sh["queue"]),
                                       jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
                                       jax.device_put(np.int32(kd), sh["rep"]), jax.device_put(np.bool_(grow), sh["rep"]),
-                                      rules_dev, bounds,
+                                      rules_dev, bounds, params,
                                       jax.device_put(drain, sh["per_dev"]))
             counts.block_until_ready()
         return out, counts
@@ -304,6 +305,7 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
         call = trace_kernel(spec, n_steps)
         xs, fs = call(jnp.asarray(xq, dt), jnp.asarray(hq, dt),
                       (jnp.asarray(crit), jnp.asarray(eps, dt), jnp.asarray(min_steps)),
-                      (jnp.asarray(opts.x_bound, dt), jnp.asarray(opts.f_bound, dt)))
+                      (jnp.asarray(opts.x_bound, dt), jnp.asarray(opts.f_bound, dt)),
+                      jax.tree.map(jnp.asarray, cast_params(problem.params, opts.dtype)))
         xs, fs = np.asarray(xs), np.asarray(fs)      # (steps, d, L), (steps, L)
     return [(xs[: k + 1, :, i], fs[: k + 1, i]) for i, k in enumerate(n_iter)]

@@ -185,13 +185,13 @@ def batch_kernel(spec: KernelSpec):
     buffered = buffered_rows(spec.n_rules, spec.curves)
     cps = jnp.asarray(curve_steps(spec.max_iter, spec.curves), jnp.int32)
 
-    def refill(lanes, ptr, queue, n_queue, base):
+    def refill(lanes, ptr, queue, n_queue, base, params):
         x0, hp = queue                                   # (d, P), (H, P)
         empty_ = lanes.run < 0
         src = ptr + _ranks(empty_) - 1
         take = empty_ & (src < n_queue)
         src = jnp.clip(src, 0, P - 1)
-        lanes = load(lanes, take, base + src, jnp.take(x0, src, axis=1), jnp.take(hp, src, axis=1))
+        lanes = load(lanes, take, base + src, jnp.take(x0, src, axis=1), jnp.take(hp, src, axis=1), params)
         return lanes, ptr + jnp.sum(take, dtype=jnp.int32)
 
     def harvest(lanes, out, n_out):
@@ -208,9 +208,9 @@ def batch_kernel(spec: KernelSpec):
             row += a.shape[0]
         return lanes._replace(run=jnp.where(done, -1, lanes.run)), out, n_out + jnp.sum(done, dtype=jnp.int32)
 
-    def chunk(lanes, kd, rules, bounds):
+    def chunk(lanes, kd, rules, bounds, params):
         def inner(i, lanes):
-            lanes, judged = step(lanes, rules, bounds)
+            lanes, judged = step(lanes, rules, bounds, params)
             judged = dict(zip("xfg", judged))              # only the rows the buffer keeps
             return lanes._replace(scratch=tuple(jax.lax.dynamic_update_index_in_dim(b, judged[name], i, 0)
                                                 for b, name in zip(lanes.scratch, buffered)))
@@ -222,20 +222,22 @@ def batch_kernel(spec: KernelSpec):
         last = jnp.where(lanes.status == Status.running, kd - 1, lanes.k - k0)
         return lanes, jnp.sum(jnp.where(live0, last + 1, 0), dtype=jnp.int32)
 
-    def call(lanes, out, queue, n_queue, base, kd, grow, rules, bounds, drain):
+    def call(lanes, out, queue, n_queue, base, kd, grow, rules, bounds, params, drain):
         """Chunks of ``kd`` steps until the queue is loaded (``drain``: until every lane is done).
+        ``params``: the problem's numbers where its objective is parametric (else ()); lanes hold
+        runs of one problem at a time, so a batch drains before the next problem's params come.
 
         ``grow`` (a call dealt before any run's length is known): the chunk doubles, from ``kd``
         up to K, after each chunk in which fewer than an eighth of the lanes finished, and holds
         otherwise. Short runs stop it within a chunk or two; long runs stop refilling every few
         steps, even with a few early finishers (diverged starts) among them."""
-        lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base)
+        lanes, ptr = refill(lanes, jnp.int32(0), queue, n_queue, base, params)
 
         def body(carry):
             lanes, out, n_out, ptr, kd, steps, n_chunks, useful = carry
-            lanes, judged = chunk(lanes, kd, rules, bounds)
+            lanes, judged = chunk(lanes, kd, rules, bounds, params)
             lanes, out, n_now = harvest(lanes, out, n_out)
-            lanes, ptr = refill(lanes, ptr, queue, n_queue, base)
+            lanes, ptr = refill(lanes, ptr, queue, n_queue, base, params)
             few = 8 * (n_now - n_out) < L
             return (lanes, out, n_now, ptr, jnp.where(grow & few, jnp.minimum(2 * kd, K), kd), steps + kd,
                     n_chunks + 1, count_add(useful, judged))
@@ -312,14 +314,14 @@ def sharded_kernel(spec: KernelSpec, devices: tuple):
     lanes_spec = jax.tree.map(_lanes_last, jax.eval_shape(empty))
     per_dev, rep = PartitionSpec("dev"), PartitionSpec()
 
-    def local(lanes, out, queue, n_queue, base, kd, grow, rules, bounds, drain):
-        lanes, out, counts = call(lanes, out, queue, n_queue[0], base[0], kd, grow, rules, bounds, drain[0])
+    def local(lanes, out, queue, n_queue, base, kd, grow, rules, bounds, params, drain):
+        lanes, out, counts = call(lanes, out, queue, n_queue[0], base[0], kd, grow, rules, bounds, params, drain[0])
         return lanes, out, counts[None]
 
     queue_spec = (PartitionSpec(None, "dev"), PartitionSpec(None, "dev"))
     out_spec = PartitionSpec(None, "dev")
     fn = jax.shard_map(local, mesh=mesh, check_vma=False,
-                       in_specs=(lanes_spec, out_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, per_dev),
+                       in_specs=(lanes_spec, out_spec, queue_spec, per_dev, per_dev, rep, rep, rep, rep, rep, per_dev),
                        out_specs=(lanes_spec, out_spec, per_dev))
     # each device builds its own empty lanes (nothing goes through the host: the chunk buffer alone
     # is tens of MB a device)
@@ -347,11 +349,12 @@ def trace_kernel(spec: KernelSpec, n_steps: int):
     empty, load, step = lane_fns(spec)
     L = spec.lanes
 
-    def call(x0, hp, rules, bounds):
-        lanes = load(empty()._replace(scratch=()), jnp.ones((L,), bool), jnp.arange(L, dtype=jnp.int32), x0, hp)
+    def call(x0, hp, rules, bounds, params):
+        lanes = load(empty()._replace(scratch=()), jnp.ones((L,), bool), jnp.arange(L, dtype=jnp.int32), x0, hp,
+                     params)
 
         def one(lanes, _):
-            lanes, (x, f, _) = step(lanes, rules, bounds)
+            lanes, (x, f, _) = step(lanes, rules, bounds, params)
             return lanes, (x, f)
 
         _, (xs, fs) = jax.lax.scan(one, lanes, None, length=n_steps)

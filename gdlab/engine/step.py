@@ -66,23 +66,24 @@ def where(cond, new, old):
 
 
 def _value_and_grad(objective):
-    """(d, L) → (f (L,), ∇f (d, L)): one vector-Jacobian product for a coordinate-first problem
-    (each lane's value depends on its own column only), a vmap over lanes otherwise."""
+    """(x (d, L), params) → (f (L,), ∇f (d, L)): one vector-Jacobian product for a coordinate-first
+    problem (each lane's value depends on its own column only), a vmap over lanes otherwise.
+    ``params`` are the problem's numbers where its objective is parametric (a kernel input), else ()."""
     if objective.vectorized:
-        def vg(x):
-            f, vjp = jax.vjp(objective.fn, x)
+        def vg(x, params):
+            f, vjp = jax.vjp(objective.bind(params), x)
             return f, vjp(jnp.ones_like(f))[0]
         return vg
-    return jax.vmap(jax.value_and_grad(objective.fn), in_axes=-1, out_axes=(0, -1))
+    return lambda x, params: jax.vmap(jax.value_and_grad(objective.bind(params)), in_axes=-1, out_axes=(0, -1))(x)
 
 
 def lane_fns(spec: KernelSpec):
     """The lane functions of one kernel spec, all on whole (…, L) blocks.
 
-    ``load(lanes, take, run, x0, hp)`` puts new runs into the lanes where ``take``
-    and evaluates f and ∇f at their starts; ``step(lanes, rules, bounds)`` judges
+    ``load(lanes, take, run, x0, hp, params)`` puts new runs into the lanes where ``take``
+    and evaluates f and ∇f at their starts; ``step(lanes, rules, bounds, params)`` judges
     and advances every lane once, returning the judged (x, f, ‖∇f‖) for the
-    chunk buffer.
+    chunk buffer. ``params``: the problem's (a parametric objective's), else ().
     """
     stepper = spec.method
     make = stepper.make
@@ -97,7 +98,11 @@ def lane_fns(spec: KernelSpec):
     # (a row a lane); the others are judged from the carry, which keeps the point before only for them
     moved = [c for c in criteria if c.at_the_move]
     keep_before = any(c.keeps_x_before for c in criteria)
-    vg = _value_and_grad(spec.objective)
+    value_and_grad = _value_and_grad(spec.objective)
+
+    def vg(x, params):      # in the kernel's dtype, as the lanes hold them (a problem may return another)
+        f, g = value_and_grad(x, params)
+        return f.astype(dt), g.astype(dt)
     # each lane's hyperparameters are its column of hp (H, L), in the method's row order
     # a state's numbers strongly typed (optax's line searches start a count as a weakly typed 0, which
     # their update returns strongly typed: the kernel would compile twice, for the lanes before and after)
@@ -105,10 +110,9 @@ def lane_fns(spec: KernelSpec):
                       in_axes=-1, out_axes=-1)
     # the keyword arguments a line search, polyak or newton takes: f and ∇f at the point, and f itself
     # on one lane's point (d,), as every problem's function takes it
-    fn = spec.objective.fn
     needs = stepper.needs
 
-    def update_one(g, o, x, hp, f):
+    def update_one(g, o, x, hp, f, fn):
         extra = {"value": f, "grad": g, "value_fn": fn}
         tx = make(hp)
         new = tx.update(g, o, x, **{k: extra[k] for k in needs})
@@ -117,12 +121,15 @@ def lane_fns(spec: KernelSpec):
             return new, jnp.stack([jnp.asarray(nf, jnp.int32), jnp.asarray(ng, jnp.int32)])
         return new, jnp.zeros((0,), jnp.int32)
 
-    v_update = jax.vmap(update_one, in_axes=(-1, -1, -1, -1, 0), out_axes=-1)
+    def v_update(g, o, x, hp, f, params):
+        fn = spec.objective.bind(params)
+        return jax.vmap(lambda *a: update_one(*a, fn), in_axes=(-1, -1, -1, -1, 0), out_axes=-1)(g, o, x, hp, f)
 
     def empty():
+        # no run yet: f and ∇f are placeholders (load evaluates them), so empty lanes need no params
         x = jnp.zeros((d, L), dt)
         hp = jnp.ones((H, L), dt)
-        f, g = vg(x)
+        f, g = jnp.zeros((L,), dt), jnp.zeros((d, L), dt)
         return Lanes(run=jnp.full((L,), -1, jnp.int32), x=x, f=f, g=g,
                      x_before=x if keep_before else jnp.zeros((0, L), dt),
                      measured=jnp.zeros((len(moved), L), dt), f_before=f,
@@ -133,10 +140,10 @@ def lane_fns(spec: KernelSpec):
                      scratch=tuple(jnp.zeros((K, d, L) if name == "x" else (K, L), dt)
                                    for name in buffered_rows(R, spec.curves)))
 
-    def load(lanes: Lanes, take, run, x0, hp) -> Lanes:
+    def load(lanes: Lanes, take, run, x0, hp, params) -> Lanes:
         x = jnp.where(take, x0.astype(dt), lanes.x)
         hp = jnp.where(take, hp.astype(dt), lanes.hp)
-        f, g = vg(x)
+        f, g = vg(x, params)
         f = jnp.where(take, f, lanes.f)
         g = jnp.where(take, g, lanes.g)
         opt = where(take, v_init(x, hp), lanes.opt)
@@ -150,7 +157,7 @@ def lane_fns(spec: KernelSpec):
                               status=jnp.where(take, Status.running, lanes.status),
                               fired=jnp.where(take, -1, lanes.fired), hp=hp)
 
-    def step(lanes: Lanes, rules, bounds):
+    def step(lanes: Lanes, rules, bounds, params):
         crit, eps, min_steps = (r[:, None] for r in rules)
         x_bound, f_bound = bounds
         x, f, g, k = lanes.x, lanes.f, lanes.g, lanes.k
@@ -190,11 +197,11 @@ def lane_fns(spec: KernelSpec):
         status = jnp.where(live, status, lanes.status).astype(jnp.int32)
         go = live & (status == Status.running)
         # move the lanes still running; evaluate f and ∇f at the new point
-        (updates, opt_next), spent = v_update(g, lanes.opt, x, lanes.hp, f)
+        (updates, opt_next), spent = v_update(g, lanes.opt, x, lanes.hp, f, params)
         x_new = jnp.where(go, x + updates.astype(dt), x)
         spent = lanes.spent + jnp.where(go, spent, 0) if E else lanes.spent
         opt = where(go, opt_next, lanes.opt)
-        f_new, g_new = vg(x_new)
+        f_new, g_new = vg(x_new, params)
         # the criteria measured as the step is taken, from both points while both are at hand
         taken = StepValues(x_new, x, None, None, None, k + go.astype(jnp.int32))
         measured = jnp.stack([c.value(taken) for c in moved]) if moved else lanes.measured

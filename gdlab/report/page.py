@@ -62,6 +62,7 @@ __all__ = ["build", "MAX_LINES", "markdown_table"]
 MAX_LINES = 8      # settings drawn in one panel
 MAX_PANELS = 4     # panels in one figure
 MAX_POINTS = 250_000   # starts of a setting the basins figure draws (a panel is about 500 × 450 pixels)
+READ_BATCH = 1 << 15   # runs of consecutive parts the pass over the sweep reads as one (many small parts: few frames)
 
 
 #: columns a reader compares between rows: more digits than the others' four
@@ -393,8 +394,8 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     keys = setting_columns(stored)
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
     read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
-    has_minima = pd.concat([problems_with_minima(p)
-                            for p in sf.read_parts("runs", records, columns=["problem", "min_id"])]
+    has_minima = pd.concat([problems_with_minima(p) for p in sf.read_parts("runs", records, columns=["problem", "min_id"],
+                                                                            batch_runs=READ_BATCH)]
                            ).groupby(level=0).max()
     tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
     grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
@@ -403,8 +404,9 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
     followed, curves, stops_drawn, shares, seen = [], [], [], [], None
     flat = [p.name for p in sw.problems if p.dim == 2]
-    tables = (sf.read_parts("runs", records, columns=read), sf.read_parts("stops", records),
-              sf.read_parts("curves", records))
+    tables = (sf.read_parts("runs", records, columns=read, batch_runs=READ_BATCH),
+              sf.read_parts("stops", records, batch_runs=READ_BATCH),
+              sf.read_parts("curves", records, batch_runs=READ_BATCH))
     for runs, stops, part in prefetched(zip(*tables)):     # the next part is read while this one is worked on
         n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
         if progress is not None:
@@ -613,8 +615,9 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     writer = FigureWriter()
     figs = _Figures(out / "figures", writer)
     problems = {p.name: p for p in sw.problems}
+    own_figures = len(problems) <= sw.report["problem_figures"]
     for name, prob in problems.items():
-        if (sweep.settings["problem"] == name).any():
+        if own_figures and (sweep.settings["problem"] == name).any():
             _problem_figures(figs, prob, sweep, traces, summary, sw.success_tol, sw.max_iter, sw.starts.get("kind"),
                              tuple(sw.report["heatmap"]), sw.report["runtime"], sw.report["grad_cost"],
                              sw.report["targets"])
@@ -637,6 +640,9 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
                                       "lanes wait for its slowest runs at its end, so a small sweep with a long "
                                       "tail reads low)" if facts.get("lane_utilisation") else "–"),
                  ("gdlab / JAX", f"{facts.get('gdlab')} / {facts.get('jax')}"),
+                 ("figures per problem", "drawn" if own_figures else
+                  f"none: {len(problems):,} problems, more than report.problem_figures = "
+                  f"{sw.report['problem_figures']} (the tables cover every problem)"),
                  ("evaluations", f"n_f + grad_cost·n_grad, grad_cost = {sw.report['grad_cost']} (report.grad_cost; "
                                  "d: the dimension); ECDF targets: " + (sw.report["targets"] if isinstance(
                                      sw.report["targets"], str) else ", ".join(map(str, sw.report["targets"])))),

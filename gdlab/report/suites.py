@@ -182,8 +182,8 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
     folder = Path(folder)
     sf = SweepFolder(folder)
     records = sf.records()
-    parts = [below_listed_f_star(runs) for runs in sf.read_parts("runs", records,
-                                                                  columns=["problem", "f_final", "f_gap"])]
+    parts = [below_listed_f_star(runs) for runs in sf.read_parts("runs", records, columns=["problem", "f_final", "f_gap"],
+                                                                  batch_runs=1 << 15)]
     parts = [p for p in parts if len(p)]
     if parts:
         below = (pd.concat(parts).groupby("problem", sort=True)

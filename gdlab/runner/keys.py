@@ -126,6 +126,9 @@ class Report:
                                   "log-uniform from 10^2 to 10^-8) or a list of numbers > 0", targets_check)
     build: Any = key(True, "false: the command writes the tables and stops (gdlab report FOLDER draws it later)",
                      boolean)
+    problem_figures: Any = key(24, "draw each problem's own figures when the sweep has at most this many problems "
+                                   "(0: never); the tables, and a suite's section, cover every problem",
+                               int_at_least(0))
 
 
 @dataclasses.dataclass

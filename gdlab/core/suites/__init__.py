@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ProblemError
 from ..inputs import float_array
 from ..names import did_you_mean
-from ..problems import MAX_DIM, Problem
+from ..problems import MAX_DIM, Parametric, Problem
 from . import bbob, cutest
 
 __all__ = ["SUITES", "EXTRA", "is_suite", "suite_problems"]
@@ -65,19 +65,28 @@ def _bbob(entry: Mapping) -> list[Problem]:
     functions = _whole_numbers(entry, "functions", 1, 24, BBOB_DEFAULTS["functions"])
     instances = _whole_numbers(entry, "instances", 1, 10 ** 6, BBOB_DEFAULTS["instances"])
     dims = _whole_numbers(entry, "dims", *bbob.DIMS, BBOB_DEFAULTS["dims"])
-    return [bbob_problem(f, i, d) for f in functions for i in instances for d in dims]
+    family = tuple(functions)
+    return [bbob_problem(f, i, d, family) for f in functions for i in instances for d in dims]
 
 
-def bbob_problem(function: int, inst: int, d: int) -> Problem:
+def bbob_problem(function: int, inst: int, d: int, family: tuple[int, ...] | None = None) -> Problem:
     """bbob's function ``function``, instance ``inst``, in ``d`` dimensions, as a gdlab problem
     named ``bbob-f{function}-i{inst}-d{d}``. Weierstrass (f16) has more than one global minimiser,
-    so only its f* is given; the others give COCO's x_opt as their minimum."""
+    so only its f* is given; the others give COCO's x_opt as their minimum.
+
+    The problem is a member of the family of ``family``'s functions (default: its own) in ``d``
+    dimensions (:func:`bbob.family`): the instance's numbers are kernel inputs, so the problems of
+    one suite entry and dimension compile one kernel a method, whatever their number."""
+    family = (function,) if family is None else tuple(family)
     b = bbob.instance(function, inst, d)
     minima = () if function == 16 else (b.x_opt,)
+    shared = Parametric(key=("bbob", d, family), fn=bbob.family(family, d),
+                        params={**b.params, "which": np.int32(family.index(function))},
+                        member=(("bbob", d, function), bbob.formula(function, d)))
     return Problem(name=f"bbob-f{function}-i{inst}-d{d}", fn=b.fn, dim=d, domain=((-5.0, 5.0),) * d,
                    minima=minima, f_min=(b.f_opt,), smooth_minima=function not in bbob.NOT_SMOOTH,
                    doc=f"COCO bbob f{function} ({bbob.FUNCTION_NAMES[function]}), instance {inst}, {d}-D",
-                   vectorized=True, key=("bbob", function, inst, d), start=(0.0,) * d)
+                   vectorized=True, key=("bbob", function, inst, d), start=(0.0,) * d, parametric=shared)
 
 
 def _cutest(entry: Mapping) -> list[Problem]:

@@ -20,7 +20,9 @@ from collections.abc import Callable
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FUNCTIONS", "DIMS", "instance", "BbobInstance", "unif", "gauss", "rotation", "xopt_of", "fopt_of"]
+from ..problems import branched
+
+__all__ = ["FUNCTIONS", "DIMS", "PEAKS", "instance", "formula", "family", "empty_params", "BbobInstance", "unif", "gauss", "rotation", "xopt_of", "fopt_of"]
 
 FUNCTIONS = range(1, 25)
 DIMS = (2, 40)            # COCO's legacy rotations hold at most 40² entries
@@ -186,24 +188,78 @@ def _safe_pow(v, p):
 
 # --- the instances --------------------------------------------------------------------------------
 
-class BbobInstance:
-    """One bbob problem: ``fn`` (coordinate-first), ``x_opt`` (a global minimiser), ``f_opt``."""
+# --- the instances --------------------------------------------------------------------------------
+#
+# Each function is two parts: its data (what an instance draws: the shift, f_opt, rotations,
+# Gallagher's peaks), as params in named slots of the same shapes for every function of one
+# dimension, and its formula of (x, params), with what depends on the dimension alone built in.
+# The functions of one dimension are then one family (:func:`family`): the engine compiles it once
+# a method and takes each instance's params as kernel inputs.
 
-    def __init__(self, function: int, inst: int, d: int, fn: Callable, x_opt, f_opt: float):
+PEAKS = 101          # Gallagher's largest number of peaks: the peak slots hold this many rows
+
+
+def empty_params(d: int) -> dict[str, np.ndarray]:
+    """The params slots of a d-dimensional bbob function, unused ones as here: ``which`` (the
+    function's branch in its family), ``fopt``, ``const`` (scalars), ``shift``, ``vec`` (d,), ``m``,
+    ``r`` (d, d), ``peak_x``, ``peak_s`` (PEAKS, d)."""
+    return {"which": np.int32(0), "fopt": np.float64(0.0), "const": np.float64(0.0), "shift": np.zeros(d),
+            "vec": np.zeros(d), "m": np.zeros((d, d)), "r": np.zeros((d, d)),
+            "peak_x": np.zeros((PEAKS, d)), "peak_s": np.ones((PEAKS, d))}
+
+
+def _num(p, name, x):
+    """A scalar slot in x's dtype."""
+    return jnp.asarray(p[name], dtype=x.dtype)
+
+
+class BbobInstance:
+    """One bbob problem: ``fn`` (coordinate-first), ``x_opt`` (a global minimiser), ``f_opt``, and
+    ``params``, its numbers in the slots of :func:`empty_params` (``fn(x)`` is
+    ``formula(function, d)(x, params)``)."""
+
+    def __init__(self, function: int, inst: int, d: int, params: dict, x_opt, f_opt: float):
         self.function, self.instance, self.dim = function, inst, d
-        self.fn, self.x_opt, self.f_opt = fn, tuple(float(v) for v in x_opt), float(f_opt)
+        self.params = params
+        self.x_opt, self.f_opt = tuple(float(v) for v in x_opt), float(f_opt)
+        formula_ = formula(function, d)
+        self.fn = lambda x: formula_(x, params)
 
 
 @functools.lru_cache(maxsize=256)
 def instance(function: int, inst: int, d: int) -> BbobInstance:
     """Function ``function`` (1–24), instance ``inst`` (≥ 1), dimension ``d`` (2–40) of bbob."""
+    _check(function, d)
+    rseed = function + 10000 * inst
+    fopt = fopt_of(function, inst)
+    slots, x_opt = _DATA[function](inst, d, rseed)
+    params = {**empty_params(d), **slots, "fopt": np.float64(fopt)}
+    return BbobInstance(function, inst, d, params, x_opt, fopt)
+
+
+def _check(function: int, d: int):
     if function not in FUNCTIONS:
         raise ValueError(f"bbob has functions 1 to 24, not {function}")
     if not DIMS[0] <= d <= DIMS[1]:
         raise ValueError(f"bbob's dimensions are {DIMS[0]} to {DIMS[1]}, not {d}")
-    rseed = function + 10000 * inst
-    fopt = fopt_of(function, inst)
-    return _BUILDERS[function](function, inst, d, rseed, fopt)
+
+
+@functools.cache
+def formula(function: int, d: int) -> Callable:
+    """f(x, params) of bbob's function ``function`` in ``d`` dimensions."""
+    _check(function, d)
+    return _FORMULAS[function](d)
+
+
+@functools.cache
+def family(functions: tuple[int, ...], d: int) -> Callable:
+    """One f(x, params) for several bbob functions of one dimension: ``params["which"]`` picks the
+    function by its place in ``functions`` (a branch: only that function is evaluated, and
+    differentiated, at each call: :func:`~gdlab.core.problems.branched`)."""
+    branches = [formula(f, d) for f in functions]
+    if len(branches) == 1:
+        return branches[0]
+    return branched(branches)
 
 
 def _xopt(rseed, d):
@@ -215,220 +271,95 @@ def _shift_and_matrix(rseed: int, d: int, base: float):
     return _xopt(rseed, d), _scaled_product(rotation(rseed + 1000000, d), rotation(rseed, d), base, d)
 
 
-def _f1(fn, inst, d, rseed, fopt):
+def _rot(seed, d):
+    return np.array(rotation(seed, d))
+
+
+# the data of each function: (inst, d, rseed) → (its slots, x_opt)
+
+def _shift_only(inst, d, rseed):
     xo = _xopt(rseed, d)
-    return BbobInstance(fn, inst, d, lambda x: jnp.sum((x - _col(xo, x)) ** 2, axis=0) + fopt, xo, fopt)
+    return {"shift": xo}, xo
 
 
-def _f2(fn, inst, d, rseed, fopt):
-    xo, w = _xopt(rseed, d), _powers(1.0e6, d)
-
-    def f(x):
-        z = _osz(x - _col(xo, x))
-        return jnp.sum(_col(w, x) * z * z, axis=0) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+def _shift_m(base):
+    def data(inst, d, rseed):
+        xo, m = _shift_and_matrix(rseed, d, base)
+        return {"shift": xo, "m": m}, xo
+    return data
 
 
-def _f3(fn, inst, d, rseed, fopt):
-    xo, lam = _xopt(rseed, d), _powers(10.0, d, half=True)
-
-    def f(x):
-        z = _col(lam, x) * _asy(_osz(x - _col(xo, x)), 0.2)
-        return _rastrigin(z) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+def _shift_m_r(base):
+    def data(inst, d, rseed):
+        xo, m = _shift_and_matrix(rseed, d, base)
+        return {"shift": xo, "m": m, "r": _rot(rseed + 1000000, d)}, xo
+    return data
 
 
-def _f4(fn, inst, d, rseed, fopt):
+def _shift_rot(inst, d, rseed):
+    xo = _xopt(rseed, d)
+    return {"shift": xo, "m": _rot(rseed + 1000000, d)}, xo
+
+
+def _d4(inst, d, rseed):
     xo = _xopt(3 + 10000 * inst, d)
     xo[::2] = np.abs(xo[::2])
-    s = np.array([math.pow(math.sqrt(10.0), i / (d - 1.0)) for i in range(d)])
-    even = np.arange(d) % 2 == 0
-
-    def f(x):
-        z = _osz(x - _col(xo, x))
-        z = jnp.where((z > 0) & _col(even, x).astype(bool), 10.0, 1.0) * _col(s, x) * z
-        return _rastrigin(z) + fopt + 100.0 * _penalty(x)
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+    return {"shift": xo}, xo
 
 
-def _f5(fn, inst, d, rseed, fopt):
+def _d5(inst, d, rseed):
     xo = _xopt(rseed, d)
     best = np.where(xo < 0, -5.0, 5.0)
     s = np.array([(1.0 if best[i] > 0 else -1.0) * math.pow(math.sqrt(100.0), i / (d - 1.0)) for i in range(d)])
-    const = float(np.sum(5.0 * np.abs(s)))
-
-    def f(x):
-        z = jnp.where(_col(best, x) * x < 25.0, x, _col(best, x))     # flat beyond the corner x_opt
-        return const - jnp.sum(_col(s, x) * z, axis=0) + fopt
-    return BbobInstance(fn, inst, d, f, best, fopt)
+    return {"shift": best, "vec": s, "const": np.float64(np.sum(5.0 * np.abs(s)))}, best
 
 
-def _f6(fn, inst, d, rseed, fopt):
-    xo, m = _shift_and_matrix(rseed, d, math.sqrt(10.0))
-
-    def f(x):
-        z = _mat(m, x - _col(xo, x))
-        raw = jnp.sum(jnp.where(_col(xo, x) * z > 0, 1.0e4, 1.0) * z * z, axis=0)
-        return _safe_pow(_osz(raw), 0.9) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _f7(fn, inst, d, rseed, fopt):
+def _d7(inst, d, rseed):
     xo = _xopt(rseed, d)
-    rot1, rot2 = np.array(rotation(rseed + 1000000, d)), np.array(rotation(rseed, d))
-    c1 = np.array([math.sqrt(math.pow(100 / 10.0, i / (d - 1.0))) for i in range(d)])
-    w = _powers(100.0, d)
-
-    def f(x):
-        y = _col(c1, x) * _mat(rot2, x - _col(xo, x))
-        big = jnp.abs(y) > 0.5
-        y_round = jnp.where(big, jnp.floor(y + 0.5), jnp.floor(10.0 * y + 0.5) / 10.0)
-        z = _mat(rot1, y_round)
-        core = jnp.sum(_col(w, x) * z * z, axis=0)
-        return 0.1 * jnp.maximum(jnp.abs(y[0]) * 1.0e-4, core) + _penalty(x) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+    return {"shift": xo, "m": _rot(rseed + 1000000, d), "r": _rot(rseed, d)}, xo
 
 
-def _f8(fn, inst, d, rseed, fopt):
+def _d8(inst, d, rseed):
     xo = 0.75 * _xopt(rseed, d)
+    return {"shift": xo}, xo
+
+
+def _d9(inst, d, rseed):
+    rot = _rot(rseed, d)
     factor = max(1.0, math.sqrt(d) / 8.0)
-    return BbobInstance(fn, inst, d, lambda x: _rosenbrock(factor * (x - _col(xo, x)) + 1.0) + fopt, xo, fopt)
+    return {"m": factor * rot}, rot.sum(axis=0) / (2.0 * factor)
 
 
-def _f9(fn, inst, d, rseed, fopt):
-    rot = np.array(rotation(rseed, d))
-    factor = max(1.0, math.sqrt(d) / 8.0)
-    m = factor * rot
-    xo = rot.sum(axis=0) / (2.0 * factor)
-    return BbobInstance(fn, inst, d, lambda x: _rosenbrock(_mat(m, x) + 0.5) + fopt, xo, fopt)
+def _d12(inst, d, rseed):
+    xo = _xopt(rseed + 1000000, d)
+    return {"shift": xo, "m": _rot(rseed + 1000000, d)}, xo
 
 
-def _f10(fn, inst, d, rseed, fopt):
-    xo, rot, w = _xopt(rseed, d), np.array(rotation(rseed + 1000000, d)), _powers(1.0e6, d)
-
-    def f(x):
-        z = _osz(_mat(rot, x - _col(xo, x)))
-        return jnp.sum(_col(w, x) * z * z, axis=0) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _f11(fn, inst, d, rseed, fopt):
-    xo, rot = _xopt(rseed, d), np.array(rotation(rseed + 1000000, d))
-
-    def f(x):
-        z = _osz(_mat(rot, x - _col(xo, x)))
-        return 1.0e6 * z[0] ** 2 + jnp.sum(z[1:] ** 2, axis=0) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _f12(fn, inst, d, rseed, fopt):
-    xo, rot = _xopt(rseed + 1000000, d), np.array(rotation(rseed + 1000000, d))
-
-    def f(x):
-        z = _mat(rot, _asy(_mat(rot, x - _col(xo, x)), 0.5))
-        return z[0] ** 2 + 1.0e6 * jnp.sum(z[1:] ** 2, axis=0) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _f13(fn, inst, d, rseed, fopt):
-    xo, m = _shift_and_matrix(rseed, d, math.sqrt(10.0))
-
-    def f(x):
-        z = _mat(m, x - _col(xo, x))
-        return z[0] ** 2 + 100.0 * _safe_pow(jnp.sum(z[1:] ** 2, axis=0), 0.5) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _f14(fn, inst, d, rseed, fopt):
-    xo, rot = _xopt(rseed, d), np.array(rotation(rseed + 1000000, d))
-    e = np.array([2.0 + 4.0 * i / (d - 1.0) for i in range(d)])
-
-    def f(x):
-        z = _mat(rot, x - _col(xo, x))
-        return _safe_pow(jnp.sum(_safe_pow(jnp.abs(z), _col(e, x)), axis=0), 0.5) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _f15(fn, inst, d, rseed, fopt):
-    xo, m = _shift_and_matrix(rseed, d, math.sqrt(10.0))
-    rot1 = np.array(rotation(rseed + 1000000, d))
-
-    def f(x):
-        z = _mat(m, _asy(_osz(_mat(rot1, x - _col(xo, x))), 0.2))
-        return _rastrigin(z) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-_WEIERSTRASS_K = 12
-
-
-def _f16(fn, inst, d, rseed, fopt):
-    xo, m = _shift_and_matrix(rseed, d, 1.0 / math.sqrt(100.0))
-    rot1 = np.array(rotation(rseed + 1000000, d))
-    ak = np.array([math.pow(0.5, k) for k in range(_WEIERSTRASS_K)])
-    bk = np.array([math.pow(3.0, k) for k in range(_WEIERSTRASS_K)])
-    f0 = 0.0
-    for k in range(_WEIERSTRASS_K):
-        f0 += ak[k] * math.cos(2 * math.pi * bk[k] * 0.5)
-
-    def f(x):
-        z = _mat(m, _osz(_mat(rot1, x - _col(xo, x))))
-        a, b = (jnp.asarray(v, x.dtype).reshape((-1,) + (1,) * x.ndim) for v in (ak, bk))
-        total = jnp.sum(jnp.cos(2 * math.pi * (z[None] + 0.5) * b) * a, axis=(0, 1))
-        return 10.0 * (total / d - f0) ** 3 + fopt + 10.0 / d * _penalty(x)
-    return BbobInstance(fn, inst, d, f, xo, fopt)
-
-
-def _schaffers(conditioning: float):
-    def build(fn, inst, d, rseed, fopt):
-        if fn == 18:
+def _schaffers_data(conditioning: float):
+    def data(inst, d, rseed):
+        if conditioning == 1000.0:       # f18 draws as f17 does
             rseed = 17 + 10000 * inst
         xo = _xopt(rseed, d)
-        rot1, rot2 = np.array(rotation(rseed + 1000000, d)), np.array(rotation(rseed, d))
-        m = rot2 * np.array([math.pow(math.sqrt(conditioning), 1.0 * i / (d - 1.0)) for i in range(d)])[:, None]
-
-        def f(x):
-            z = _mat(m, _asy(_mat(rot1, x - _col(xo, x)), 0.5))
-            s = z[:-1] ** 2 + z[1:] ** 2
-            terms = _safe_pow(s, 0.25) * (1.0 + jnp.sin(50.0 * _safe_pow(s, 0.1)) ** 2)
-            return (jnp.sum(terms, axis=0) / (d - 1.0)) ** 2 + fopt + 10.0 * _penalty(x)
-        return BbobInstance(fn, inst, d, f, xo, fopt)
-    return build
+        scale = np.array([math.pow(math.sqrt(conditioning), 1.0 * i / (d - 1.0)) for i in range(d)])
+        return {"shift": xo, "r": _rot(rseed + 1000000, d), "m": _rot(rseed, d) * scale[:, None]}, xo
+    return data
 
 
-def _f19(fn, inst, d, rseed, fopt):
-    rot = np.array(rotation(rseed, d))
+def _d19(inst, d, rseed):
     scales = max(1.0, math.sqrt(d) / 8.0)
-    m = rot * scales
-    xo = m.sum(axis=0) / (2.0 * scales)
-
-    def f(x):
-        z = _mat(m, x) + 0.5
-        t = 100.0 * (z[:-1] ** 2 - z[1:]) ** 2 + (1.0 - z[:-1]) ** 2
-        return 10.0 + 10.0 * jnp.sum(t / 4000.0 - jnp.cos(t), axis=0) / (d - 1) + fopt
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+    m = _rot(rseed, d) * scales
+    return {"m": m}, m.sum(axis=0) / (2.0 * scales)
 
 
-def _f20(fn, inst, d, rseed, fopt):
+def _d20(inst, d, rseed):
     sign = np.array([-1.0 if u - 0.5 < 0 else 1.0 for u in unif(d, rseed)])
     xo = 0.5 * 4.2096874637 * sign
-    two_abs = 2 * np.abs(xo)
-    lam = np.array([math.pow(math.sqrt(10.0), 1.0 * i / (d - 1)) for i in range(d)])
-    best = 0.5 * 4.2096874633 * sign
-
-    def f(x):
-        xh = 2.0 * _col(sign, x) * x
-        zh = jnp.concatenate([xh[:1], xh[1:] + 0.25 * (xh[:-1] - _col(two_abs[:-1], x))], axis=0)
-        z = 100.0 * (_col(lam, x) * (zh - _col(two_abs, x)) + _col(two_abs, x))
-        pen = jnp.sum(jnp.maximum(jnp.abs(z) - 500.0, 0.0) ** 2, axis=0)
-        s = jnp.sum(z * jnp.sin(jnp.sqrt(jnp.abs(z))), axis=0)
-        return 0.01 * (pen + 418.9828872724339 - s / d) + fopt
-    return BbobInstance(fn, inst, d, f, best, fopt)
+    return {"vec": sign, "shift": 2 * np.abs(xo)}, 0.5 * 4.2096874633 * sign
 
 
-def _gallagher(peaks: int):
-    def build(fn, inst, d, rseed, fopt):
-        rot = np.array(rotation(rseed, d))
+def _gallagher_data(peaks: int):
+    def data(inst, d, rseed):
+        rot = rotation(rseed, d)
         if peaks == 101:
             cond1, b, c = math.sqrt(1000.0), 10.0, 5.0
         else:
@@ -436,71 +367,253 @@ def _gallagher(peaks: int):
         u = unif(peaks - 1, rseed)
         order = sorted(range(peaks - 1), key=lambda i: u[i])      # qsort by value; ties never occur
         cond = [cond1] + [math.pow(1000.0, order[i - 1] / (peaks - 2.0)) for i in range(1, peaks)]
-        values = [10.0] + [(i - 1) / (peaks - 2.0) * (9.1 - 1.1) + 1.1 for i in range(1, peaks)]
-        scales = np.zeros((peaks, d))
+        scales = np.ones((PEAKS, d))
         for i in range(peaks):
             r = unif(d, rseed + 1000 * i)
             idx = sorted(range(d), key=lambda j: r[j])
             for j in range(d):
                 scales[i, j] = math.pow(cond[i], idx[j] / (d - 1.0) - 0.5)
         r = unif(d * peaks, rseed)
-        local = np.zeros((d, peaks))
+        local = np.zeros((PEAKS, d))
         for i in range(d):
             for j in range(peaks):
                 s = 0.0
                 for k in range(d):
                     s += rot[i][k] * (b * r[j * d + k] - c)
-                local[i, j] = s * (0.8 if j == 0 else 1.0)
+                local[j, i] = s * (0.8 if j == 0 else 1.0)
         xo = np.array([0.8 * (b * r[i] - c) for i in range(d)])
-        w = np.array(values)
+        return {"m": np.array(rot), "peak_x": local, "peak_s": scales}, xo
+    return data
 
-        def f(x):
-            t = _mat(rot, x)
-            lx = jnp.asarray(local.T, x.dtype).reshape((peaks, d) + (1,) * (x.ndim - 1))
-            sc = jnp.asarray(scales, x.dtype).reshape((peaks, d) + (1,) * (x.ndim - 1))
+
+def _d24(inst, d, rseed):
+    rot1, rot2 = _rot(rseed + 1000000, d), _rot(rseed, d)
+    c1 = np.array([math.pow(math.sqrt(100.0), i / (d - 1.0)) for i in range(d)])
+    sign = np.array([-1.0 if g < 0 else 1.0 for g in gauss(d, rseed)])
+    return {"vec": sign, "m": rot1 @ (c1[:, None] * rot2)}, 0.5 * 2.5 * sign
+
+
+# the formulas: d → f(x, p)
+
+def _f1(d):
+    return lambda x, p: jnp.sum((x - _col(p["shift"], x)) ** 2, axis=0) + _num(p, "fopt", x)
+
+
+def _f2(d):
+    w = _powers(1.0e6, d)
+
+    def f(x, p):
+        z = _osz(x - _col(p["shift"], x))
+        return jnp.sum(_col(w, x) * z * z, axis=0) + _num(p, "fopt", x)
+    return f
+
+
+def _f3(d):
+    lam = _powers(10.0, d, half=True)
+
+    def f(x, p):
+        z = _col(lam, x) * _asy(_osz(x - _col(p["shift"], x)), 0.2)
+        return _rastrigin(z) + _num(p, "fopt", x)
+    return f
+
+
+def _f4(d):
+    s = np.array([math.pow(math.sqrt(10.0), i / (d - 1.0)) for i in range(d)])
+    even = np.arange(d) % 2 == 0
+
+    def f(x, p):
+        z = _osz(x - _col(p["shift"], x))
+        z = jnp.where((z > 0) & _col(even, x).astype(bool), 10.0, 1.0) * _col(s, x) * z
+        return _rastrigin(z) + _num(p, "fopt", x) + 100.0 * _penalty(x)
+    return f
+
+
+def _f5(d):
+    def f(x, p):
+        best = _col(p["shift"], x)
+        z = jnp.where(best * x < 25.0, x, best)     # flat beyond the corner x_opt
+        return _num(p, "const", x) - jnp.sum(_col(p["vec"], x) * z, axis=0) + _num(p, "fopt", x)
+    return f
+
+
+def _f6(d):
+    def f(x, p):
+        xo = _col(p["shift"], x)
+        z = _mat(p["m"], x - xo)
+        raw = jnp.sum(jnp.where(xo * z > 0, 1.0e4, 1.0) * z * z, axis=0)
+        return _safe_pow(_osz(raw), 0.9) + _num(p, "fopt", x)
+    return f
+
+
+def _f7(d):
+    c1 = np.array([math.sqrt(math.pow(100 / 10.0, i / (d - 1.0))) for i in range(d)])
+    w = _powers(100.0, d)
+
+    def f(x, p):
+        y = _col(c1, x) * _mat(p["r"], x - _col(p["shift"], x))
+        big = jnp.abs(y) > 0.5
+        y_round = jnp.where(big, jnp.floor(y + 0.5), jnp.floor(10.0 * y + 0.5) / 10.0)
+        z = _mat(p["m"], y_round)
+        core = jnp.sum(_col(w, x) * z * z, axis=0)
+        return 0.1 * jnp.maximum(jnp.abs(y[0]) * 1.0e-4, core) + _penalty(x) + _num(p, "fopt", x)
+    return f
+
+
+def _f8(d):
+    factor = max(1.0, math.sqrt(d) / 8.0)
+    return lambda x, p: _rosenbrock(factor * (x - _col(p["shift"], x)) + 1.0) + _num(p, "fopt", x)
+
+
+def _f9(d):
+    return lambda x, p: _rosenbrock(_mat(p["m"], x) + 0.5) + _num(p, "fopt", x)
+
+
+def _f10(d):
+    w = _powers(1.0e6, d)
+
+    def f(x, p):
+        z = _osz(_mat(p["m"], x - _col(p["shift"], x)))
+        return jnp.sum(_col(w, x) * z * z, axis=0) + _num(p, "fopt", x)
+    return f
+
+
+def _f11(d):
+    def f(x, p):
+        z = _osz(_mat(p["m"], x - _col(p["shift"], x)))
+        return 1.0e6 * z[0] ** 2 + jnp.sum(z[1:] ** 2, axis=0) + _num(p, "fopt", x)
+    return f
+
+
+def _f12(d):
+    def f(x, p):
+        z = _mat(p["m"], _asy(_mat(p["m"], x - _col(p["shift"], x)), 0.5))
+        return z[0] ** 2 + 1.0e6 * jnp.sum(z[1:] ** 2, axis=0) + _num(p, "fopt", x)
+    return f
+
+
+def _f13(d):
+    def f(x, p):
+        z = _mat(p["m"], x - _col(p["shift"], x))
+        return z[0] ** 2 + 100.0 * _safe_pow(jnp.sum(z[1:] ** 2, axis=0), 0.5) + _num(p, "fopt", x)
+    return f
+
+
+def _f14(d):
+    e = np.array([2.0 + 4.0 * i / (d - 1.0) for i in range(d)])
+
+    def f(x, p):
+        z = _mat(p["m"], x - _col(p["shift"], x))
+        return _safe_pow(jnp.sum(_safe_pow(jnp.abs(z), _col(e, x)), axis=0), 0.5) + _num(p, "fopt", x)
+    return f
+
+
+def _f15(d):
+    def f(x, p):
+        z = _mat(p["m"], _asy(_osz(_mat(p["r"], x - _col(p["shift"], x))), 0.2))
+        return _rastrigin(z) + _num(p, "fopt", x)
+    return f
+
+
+_WEIERSTRASS_K = 12
+
+
+def _f16(d):
+    ak = np.array([math.pow(0.5, k) for k in range(_WEIERSTRASS_K)])
+    bk = np.array([math.pow(3.0, k) for k in range(_WEIERSTRASS_K)])
+    f0 = 0.0
+    for k in range(_WEIERSTRASS_K):
+        f0 += ak[k] * math.cos(2 * math.pi * bk[k] * 0.5)
+
+    def f(x, p):
+        z = _mat(p["m"], _osz(_mat(p["r"], x - _col(p["shift"], x))))
+        a, b = (jnp.asarray(v, x.dtype).reshape((-1,) + (1,) * x.ndim) for v in (ak, bk))
+        total = jnp.sum(jnp.cos(2 * math.pi * (z[None] + 0.5) * b) * a, axis=(0, 1))
+        return 10.0 * (total / d - f0) ** 3 + _num(p, "fopt", x) + 10.0 / d * _penalty(x)
+    return f
+
+
+def _f17(d):
+    def f(x, p):
+        z = _mat(p["m"], _asy(_mat(p["r"], x - _col(p["shift"], x)), 0.5))
+        s = z[:-1] ** 2 + z[1:] ** 2
+        terms = _safe_pow(s, 0.25) * (1.0 + jnp.sin(50.0 * _safe_pow(s, 0.1)) ** 2)
+        return (jnp.sum(terms, axis=0) / (d - 1.0)) ** 2 + _num(p, "fopt", x) + 10.0 * _penalty(x)
+    return f
+
+
+def _f19(d):
+    def f(x, p):
+        z = _mat(p["m"], x) + 0.5
+        t = 100.0 * (z[:-1] ** 2 - z[1:]) ** 2 + (1.0 - z[:-1]) ** 2
+        return 10.0 + 10.0 * jnp.sum(t / 4000.0 - jnp.cos(t), axis=0) / (d - 1) + _num(p, "fopt", x)
+    return f
+
+
+def _f20(d):
+    lam = np.array([math.pow(math.sqrt(10.0), 1.0 * i / (d - 1)) for i in range(d)])
+
+    def f(x, p):
+        two_abs = _col(p["shift"], x)
+        xh = 2.0 * _col(p["vec"], x) * x
+        zh = jnp.concatenate([xh[:1], xh[1:] + 0.25 * (xh[:-1] - two_abs[:-1])], axis=0)
+        z = 100.0 * (_col(lam, x) * (zh - two_abs) + two_abs)
+        pen = jnp.sum(jnp.maximum(jnp.abs(z) - 500.0, 0.0) ** 2, axis=0)
+        s = jnp.sum(z * jnp.sin(jnp.sqrt(jnp.abs(z))), axis=0)
+        return 0.01 * (pen + 418.9828872724339 - s / d) + _num(p, "fopt", x)
+    return f
+
+
+def _gallagher(peaks: int):
+    values = np.array([10.0] + [(i - 1) / (peaks - 2.0) * (9.1 - 1.1) + 1.1 for i in range(1, peaks)])
+
+    def make(d):
+        def f(x, p):
+            t = _mat(p["m"], x)
+            trail = (1,) * (x.ndim - 1)
+            lx = jnp.asarray(p["peak_x"][:peaks], x.dtype).reshape((peaks, d) + trail)
+            sc = jnp.asarray(p["peak_s"][:peaks], x.dtype).reshape((peaks, d) + trail)
             q = jnp.sum(sc * (t[None] - lx) ** 2, axis=1)
-            wv = jnp.asarray(w, x.dtype).reshape((peaks,) + (1,) * (x.ndim - 1))
+            wv = jnp.asarray(values, x.dtype).reshape((peaks,) + trail)
             g = 10.0 - jnp.maximum(jnp.max(wv * jnp.exp(-0.5 / d * q), axis=0), 0.0)
-            return _osz(g) ** 2 + _penalty(x) + fopt
-        return BbobInstance(fn, inst, d, f, xo, fopt)
-    return build
+            return _osz(g) ** 2 + _penalty(x) + _num(p, "fopt", x)
+        return f
+    return make
 
 
-def _f23(fn, inst, d, rseed, fopt):
-    xo, m = _shift_and_matrix(rseed, d, math.sqrt(100.0))
+def _f23(d):
     two = np.array([math.pow(2.0, j) for j in range(1, 33)])
     ex = 10.0 / math.pow(d, 1.2)
 
-    def f(x):
-        z = _mat(m, x - _col(xo, x))
-        p = jnp.asarray(two, x.dtype).reshape((-1,) + (1,) * x.ndim)
-        pz = p * z[None]
-        inner = jnp.sum(jnp.abs(pz - jnp.floor(pz + 0.5)) / p, axis=0)
+    def f(x, p):
+        z = _mat(p["m"], x - _col(p["shift"], x))
+        pw = jnp.asarray(two, x.dtype).reshape((-1,) + (1,) * x.ndim)
+        pz = pw * z[None]
+        inner = jnp.sum(jnp.abs(pz - jnp.floor(pz + 0.5)) / pw, axis=0)
         factors = 1.0 + _col(np.arange(1, d + 1, dtype=np.float64), x) * inner
-        return 10.0 / d / d * (-1.0 + jnp.prod(factors, axis=0) ** ex) + fopt + _penalty(x)
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+        return 10.0 / d / d * (-1.0 + jnp.prod(factors, axis=0) ** ex) + _num(p, "fopt", x) + _penalty(x)
+    return f
 
 
-def _f24(fn, inst, d, rseed, fopt):
+def _f24(d):
     mu0, dd = 2.5, 1.0
     s = 1.0 - 0.5 / (math.sqrt(d + 20.0) - 4.1)
     mu1 = -math.sqrt((mu0 * mu0 - dd) / s)
-    rot1, rot2 = np.array(rotation(rseed + 1000000, d)), np.array(rotation(rseed, d))
-    c1 = np.array([math.pow(math.sqrt(100.0), i / (d - 1.0)) for i in range(d)])
-    sign = np.array([-1.0 if g < 0 else 1.0 for g in gauss(d, rseed)])
-    xo = 0.5 * mu0 * sign
-    m = rot1 @ (c1[:, None] * rot2)
 
-    def f(x):
-        xh = 2.0 * _col(sign, x) * x
-        z = _mat(m, xh - mu0)
+    def f(x, p):
+        xh = 2.0 * _col(p["vec"], x) * x
+        z = _mat(p["m"], xh - mu0)
         s1 = jnp.sum((xh - mu0) ** 2, axis=0)
         s2 = jnp.sum((xh - mu1) ** 2, axis=0)
         return (jnp.minimum(s1, dd * d + s * s2) + 10.0 * (d - jnp.sum(jnp.cos(2 * math.pi * z), axis=0))
-                + 1.0e4 * _penalty(x) + fopt)
-    return BbobInstance(fn, inst, d, f, xo, fopt)
+                + 1.0e4 * _penalty(x) + _num(p, "fopt", x))
+    return f
 
 
-_BUILDERS = {1: _f1, 2: _f2, 3: _f3, 4: _f4, 5: _f5, 6: _f6, 7: _f7, 8: _f8, 9: _f9, 10: _f10, 11: _f11,
-             12: _f12, 13: _f13, 14: _f14, 15: _f15, 16: _f16, 17: _schaffers(10.0), 18: _schaffers(1000.0),
-             19: _f19, 20: _f20, 21: _gallagher(101), 22: _gallagher(21), 23: _f23, 24: _f24}
+_DATA = {1: _shift_only, 2: _shift_only, 3: _shift_only, 4: _d4, 5: _d5, 6: _shift_m(math.sqrt(10.0)), 7: _d7,
+         8: _d8, 9: _d9, 10: _shift_rot, 11: _shift_rot, 12: _d12, 13: _shift_m(math.sqrt(10.0)), 14: _shift_rot,
+         15: _shift_m_r(math.sqrt(10.0)), 16: _shift_m_r(1.0 / math.sqrt(100.0)), 17: _schaffers_data(10.0),
+         18: _schaffers_data(1000.0), 19: _d19, 20: _d20, 21: _gallagher_data(101), 22: _gallagher_data(21),
+         23: _shift_m(math.sqrt(100.0)), 24: _d24}
+_FORMULAS = {1: _f1, 2: _f2, 3: _f3, 4: _f4, 5: _f5, 6: _f6, 7: _f7, 8: _f8, 9: _f9, 10: _f10, 11: _f11,
+             12: _f12, 13: _f13, 14: _f14, 15: _f15, 16: _f16, 17: _f17, 18: _f17, 19: _f19, 20: _f20,
+             21: _gallagher(101), 22: _gallagher(21), 23: _f23, 24: _f24}
