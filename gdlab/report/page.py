@@ -690,5 +690,5 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     index.write_text(page)
     (out / "facts.json").write_text(json.dumps({"built_seconds": time.perf_counter() - t0,
                                                 "figures": [s for _, s, _, _ in figs.items]}, indent=1))
-    log(f"report: {index} ({len(figs.items)} figures, {time.perf_counter() - t0:.1f} s)")
+    log(f"report: {index} ({count(writer.submitted, 'figure')}, {time.perf_counter() - t0:.1f} s)")
     return index
