@@ -1,6 +1,7 @@
 """Report: table values with known answers, figure artists, and the built page."""
 import base64
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -784,3 +785,13 @@ def test_a_sweep_of_more_problems_than_report_problem_figures_draws_none_of_thei
         assert drawn or not figures & {"booth", "himmelblau", "beale"}
         page = (folder / "report" / "index.html").read_text()
         assert ("none: 3 problems, more than report.problem_figures = 2" in page) is not drawn
+    # a rebuild removes the figures its last build drew and this one does not, and nothing else
+    facts = json.loads((folder / "report" / "facts.json").read_text())
+    assert {f.stem for f in (folder / "report" / "figures").glob("*.png")} == set(facts["figures"])
+    (folder / "report" / "facts.json").write_text(json.dumps({**facts, "figures": [*facts["figures"], "old-fig"]}))
+    for name in ("old-fig.png", "old-fig.svg", "mine.png"):
+        (folder / "report" / "figures" / name).write_bytes(b"x")
+    build(folder, log=lambda m: None)
+    left = {f.name for f in (folder / "report" / "figures").iterdir()}
+    assert "mine.png" in left and not {"old-fig.png", "old-fig.svg"} & left
+    assert {f"{s}.png" for s in facts["figures"]} <= left

@@ -688,7 +688,22 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
             f"</title><style>{PAGE_CSS}</style></head><body>{''.join(body)}</body></html>")
     index = out / "index.html"
     index.write_text(page)
+    _drop_stale_figures(out, writer.stems)
     (out / "facts.json").write_text(json.dumps({"built_seconds": time.perf_counter() - t0,
-                                                "figures": [s for _, s, _, _ in figs.items]}, indent=1))
-    log(f"report: {index} ({count(writer.submitted, 'figure')}, {time.perf_counter() - t0:.1f} s)")
+                                                "figures": writer.stems}, indent=1))
+    log(f"report: {index} ({count(len(writer.stems), 'figure')}, {time.perf_counter() - t0:.1f} s)")
     return index
+
+
+def _drop_stale_figures(out: Path, stems: list[str]) -> None:
+    """Remove the figures the report's last build drew (its facts.json lists them) and this one did
+    not: a rebuild with fewer figures leaves none of the old ones beside the new. Other files in the
+    folder are left alone."""
+    try:
+        before = json.loads((out / "facts.json").read_text()).get("figures", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for stem in set(before) - set(stems) if isinstance(before, list) else ():
+        if isinstance(stem, str) and "/" not in stem and "\\" not in stem:
+            for ext in (".png", ".svg"):
+                (out / "figures" / f"{stem}{ext}").unlink(missing_ok=True)

@@ -222,10 +222,10 @@ class FigureWriter:
 
     def __init__(self, workers: int | None = None):
         self.workers = figure_workers() if workers is None else workers
-        self.submitted = 0        # figures given to this writer (the report's count)
+        self.stems: list[str] = []        # the figures given to this writer, in order
 
     def submit(self, fig, folder: Path | str, stem: str):
-        self.submitted += 1
+        self.stems.append(stem)
         pool = _pool(self.workers) if self.workers else None
         if pool is None or pool.broken:
             return _Saved(save_figure(fig, folder, stem))
