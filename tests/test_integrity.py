@@ -259,6 +259,30 @@ def test_a_random_byte_flipped_in_a_random_part_file_is_named_or_repaired_never_
     _same(_tables(folder), original)
 
 
+def test_every_byte_of_a_part_record_is_checked(finished):
+    """A record resume trusts: a bit flipped in any of its bytes leaves it unreadable, of the wrong
+    shape, or naming other files than the manifest (its shard, its time and its counts included: a
+    flip once turned "shard" into "chard" and passed)."""
+    import json
+
+    from gdlab.storage.folder import _record_problem
+    folder, _ = finished
+    data = (folder / "parts" / "part-00000.json").read_bytes()
+    original = json.loads(data)
+    assert _record_problem(original, 0) is None
+    missed = []
+    for i in range(len(data)):
+        flipped = bytearray(data)
+        flipped[i] ^= 0x10
+        try:
+            rec = json.loads(bytes(flipped).decode())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if _record_problem(rec, 0) is None and rec.get("files") == original["files"]:
+            missed.append((i, bytes(flipped[max(0, i - 10): i + 10])))
+    assert missed == []
+
+
 # --- stopping: at once, saying so ---------------------------------------------------------------
 
 import signal  # noqa: E402

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -430,6 +431,9 @@ def _entry_problem(entry) -> str | None:
     return None
 
 
+RECORD_KEYS = frozenset({"part", "files", "written", "runs", "seconds", "shard", "saved_from"})
+
+
 def _record_problem(rec, part: int) -> str | None:
     """What is wrong with a part record's shape, or None."""
     if not isinstance(rec, Mapping) or rec.get("part") != part or not isinstance(rec.get("files"), Mapping):
@@ -440,6 +444,25 @@ def _record_problem(rec, part: int) -> str | None:
         problem = _entry_problem(entry)
         if problem:
             return problem
+    # the rest of the record too, so that a changed byte anywhere in it is found (a flipped bit turns
+    # "shard" into "chard", or its value into another string, and the JSON still reads)
+    unknown = sorted(set(rec) - RECORD_KEYS, key=str)
+    if unknown:
+        return f"has a key {unknown[0]!r} no part record has"
+    if "shard" in rec and not (isinstance(rec["shard"], str) and re.fullmatch(r"shard-\d+-of-\d+", rec["shard"])):
+        return f"names its shard {rec['shard']!r}, not shard-<index>-of-<count>"
+    written = rec.get("written", "")
+    if "written" in rec and not (isinstance(written, str)
+                                 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d{4})?", written)):
+        return f"says it was written at {written!r}"
+    runs = rec.get("runs")
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs != rec["files"]["runs"]["rows"]:
+        return f"counts {runs!r} runs where its runs file has {rec['files']['runs']['rows']} rows"
+    seconds = rec.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0):
+        return f"says it took {seconds!r} seconds"
+    if rec.get("saved_from", "memory") != "memory":
+        return f"says it was saved from {rec['saved_from']!r}"
     return None
 
 
