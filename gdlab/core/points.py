@@ -51,8 +51,8 @@ MIN_PAD = 64      # the fewest points point_kinds evaluates at once (the rest co
 def curvature(objective):
     """(points (n, d), the problem's params) → (the Hessian's eigenvalues, ‖H⁺∇f‖, the part of ∇f
     along H's zero eigenvalues), all from one symmetric eigendecomposition: H⁺ keeps 1/λ where |λ|
-    is above pinv's cutoff (10·d·eps·max|λ|) and 0 elsewhere, which is pinv's answer for a symmetric matrix at a third of
-    the cost of an SVD and a second eigvalsh. The last is the slope the Hessian cannot account
+    is above pinv's cutoff (10·d·eps·max|λ|) and 0 elsewhere, which is pinv's answer for a
+    symmetric matrix at a third of the cost of an SVD and a second eigvalsh. The last is the slope the Hessian cannot account
     for (f = 3x: all of it), which H⁺ drops from the Newton step."""
     def one(x, params):
         fn = objective.bind(params)

@@ -28,7 +28,7 @@ from .errors import InputError, ProblemError
 from .inputs import float_array
 from .registry import Registry
 
-__all__ = ["Problem", "Objective", "Parametric", "branched", "cast_params", "ProblemEntry", "Definition", "PROBLEMS", "problem", "get_problem",
+__all__ = ["Problem", "Objective", "Parametric", "branched", "cast_params", "column_value_and_grad", "ProblemEntry", "Definition", "PROBLEMS", "problem", "get_problem",
            "problem_names", "domain_pairs", "function_problem", "cos_2pi", "sin_2pi", "regression_data",
            "logistic_data"]
 
@@ -124,6 +124,15 @@ def cast_params(params, dtype):
     return jax.tree.map(cast, params)
 
 
+def column_value_and_grad(fn: Callable) -> Callable:
+    """x (d, …) → (f, ∇f) of a coordinate-first ``fn`` (each value from its own column of x only),
+    by one vector-Jacobian product."""
+    def vg(x):
+        f, vjp = jax.vjp(fn, x)
+        return f, vjp(jnp.ones_like(f))[0]
+    return vg
+
+
 def branched(branches: Sequence[Callable], which: str = "which") -> Callable:
     """One coordinate-first ``fn(x, params)`` of several: ``params[which]`` picks the branch, and
     only that branch is evaluated (``lax.switch``). Derivatives go branch by branch: the JVP
@@ -132,13 +141,7 @@ def branched(branches: Sequence[Callable], which: str = "which") -> Callable:
     each evaluation (bbob's 24-function family: a sphere step on 32 lanes took 17 µs instead of
     0.3). Each value must depend on its own column of ``x`` only, as :attr:`Problem.vectorized` says."""
     branches = tuple(branches)
-
-    def value_and_grad(b):
-        def vg(x, params):
-            f, vjp = jax.vjp(lambda x: b(x, params), x)
-            return f, vjp(jnp.ones_like(f))[0]
-        return vg
-    vgs = [value_and_grad(b) for b in branches]
+    vgs = [lambda x, params, b=b: column_value_and_grad(lambda x: b(x, params))(x) for b in branches]
 
     @jax.custom_jvp
     def fn(x, params):

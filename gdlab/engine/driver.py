@@ -306,6 +306,6 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
         xs, fs = call(jnp.asarray(xq, dt), jnp.asarray(hq, dt),
                       (jnp.asarray(crit), jnp.asarray(eps, dt), jnp.asarray(min_steps)),
                       (jnp.asarray(opts.x_bound, dt), jnp.asarray(opts.f_bound, dt)),
-                      jax.tree.map(jnp.asarray, cast_params(problem.params, opts.dtype)))
+                      cast_params(problem.params, opts.dtype))
         xs, fs = np.asarray(xs), np.asarray(fs)      # (steps, d, L), (steps, L)
     return [(xs[: k + 1, :, i], fs[: k + 1, i]) for i, k in enumerate(n_iter)]

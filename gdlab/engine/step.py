@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from ..core import lanes as lanes_
 from ..core.criteria import CRITERIA, Status, StepValues
+from ..core.problems import column_value_and_grad
 from .layout import KernelSpec, buffered_rows, curve_steps, fills_at_on_host, float_dtype
 
 __all__ = ["Lanes", "where", "lane_fns"]
@@ -70,10 +71,7 @@ def _value_and_grad(objective):
     problem (each lane's value depends on its own column only), a vmap over lanes otherwise.
     ``params`` are the problem's numbers where its objective is parametric (a kernel input), else ()."""
     if objective.vectorized:
-        def vg(x, params):
-            f, vjp = jax.vjp(objective.bind(params), x)
-            return f, vjp(jnp.ones_like(f))[0]
-        return vg
+        return lambda x, params: column_value_and_grad(objective.bind(params))(x)
     return lambda x, params: jax.vmap(jax.value_and_grad(objective.bind(params)), in_axes=-1, out_axes=(0, -1))(x)
 
 

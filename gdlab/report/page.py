@@ -31,7 +31,7 @@ from ..core.names import count
 from ..core.problems import Problem
 from ..runner.progress import Progress
 from ..runner.schema import validate
-from ..storage.folder import SweepFolder, prefetched
+from ..storage.folder import READ_BATCH, SweepFolder, prefetched
 from ..storage.load import load
 from ..tables.stats import (
     MAX_RUNS,
@@ -62,7 +62,6 @@ __all__ = ["build", "MAX_LINES", "markdown_table"]
 MAX_LINES = 8      # settings drawn in one panel
 MAX_PANELS = 4     # panels in one figure
 MAX_POINTS = 250_000   # starts of a setting the basins figure draws (a panel is about 500 × 450 pixels)
-READ_BATCH = 1 << 15   # runs of consecutive parts the pass over the sweep reads as one (many small parts: few frames)
 
 
 #: columns a reader compares between rows: more digits than the others' four

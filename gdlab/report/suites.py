@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..runner.schema import merge
-from ..storage.folder import SweepFolder
+from ..storage.folder import READ_BATCH, SweepFolder
 from ..storage.load import load
 from ..tables.stats import (
     below_listed_f_star,
@@ -183,7 +183,7 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
     sf = SweepFolder(folder)
     records = sf.records()
     parts = [below_listed_f_star(runs) for runs in sf.read_parts("runs", records, columns=["problem", "f_final", "f_gap"],
-                                                                  batch_runs=1 << 15)]
+                                                                  batch_runs=READ_BATCH)]
     parts = [p for p in parts if len(p)]
     if parts:
         below = (pd.concat(parts).groupby("problem", sort=True)

@@ -32,7 +32,7 @@ import yaml
 from ..core.errors import FolderError
 from ..tables.columns import in_order
 
-__all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "part_batches", "atomic_write", "file_sha256", "column_encodings",
+__all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "part_batches", "READ_BATCH", "atomic_write", "file_sha256", "column_encodings",
            "readable_metadata",
            "prefetched"]
 
@@ -44,6 +44,7 @@ SORT_KEYS = {"runs": ["run_id"], "stops": ["run_id", "rule_id"], "curves": ["run
 #: keys that say where or how a sweep is split or watched, not what it computes: not part of its id
 NOT_IN_ID = ("shard", "out_dir", "warn_runs", "report")
 READERS = max(2, min(8, os.cpu_count() or 2))     # part files read at once
+READ_BATCH = 1 << 15   # runs of consecutive parts a pass over a sweep reads as one (many small parts: few frames)
 #: keys added after sweep folders existed: they join the id only when set away from these defaults,
 #: so a folder made before keeps its id (and resumes)
 ID_IF_SET = {"curves": True, "schedule": ["constant"]}
