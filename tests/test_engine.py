@@ -725,3 +725,23 @@ def test_the_kernel_compiled_for_512_bit_vectors_gives_the_same_bits(monkeypatch
         assert {Status(s).name for s in plain["status"]} >= {"converged"}
         for key in layout.RECORD_FIELDS:
             np.testing.assert_array_equal(wide[key], plain[key], err_msg=f"{name} {dtype} {key}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stop_rows_take_their_nearest_minimum_from_the_runs_with_one_rule(dtype):
+    """With one rule a run's stop point is its last point where the rule fired: the stop rows built
+    from the runs' nearest minima are those built from x_at, fired and unfired runs alike."""
+    import pandas as pd
+
+    from gdlab.tables.build import nearest_minimum, stops_table
+    p = get_problem("himmelblau")
+    rules = stop_rules("grad", 1e-3, 1)
+    x0 = np.random.default_rng(4).uniform(-5, 5, (300, 2))
+    rec = run_batch(p, "gd", x0, 0.01, rules, EngineOptions(max_iter=40, dtype=dtype))
+    fired = rec["fired"][:, 0] >= 0
+    assert 0 < fired.sum() < len(fired)          # both kinds of run
+    ids = np.arange(len(x0))
+    taken = stops_table(ids, p, rec, rules, nearest_minimum(p, rec["x"], rec["f"]))
+    pd.testing.assert_frame_equal(taken, stops_table(ids, p, rec, rules))
+    assert (taken["min_id_at_stop"].to_numpy()[~fired] == -1).all()
+    assert taken["dist_to_min_at_stop"].to_numpy()[fired].max() < 0.01

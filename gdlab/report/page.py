@@ -36,6 +36,7 @@ from ..storage.load import load
 from ..tables.stats import (
     MAX_RUNS,
     RuleTally,
+    below_listed_f_star,
     best_settings,
     convergence_bands,
     ecdf_targets,
@@ -55,7 +56,7 @@ from ..tables.stats import (
 )
 from . import figures as F
 from .render import FigureWriter
-from .suites import suite_section
+from .suites import below_listed_lines, suite_section
 
 __all__ = ["build", "MAX_LINES", "markdown_table"]
 
@@ -351,6 +352,7 @@ class _Sweep:
     stops_drawn: pd.DataFrame    # the bands' draw's stop rows
     basins: pd.DataFrame | None  # the basins figure's draw of starts (of the 2-D problems)
     shares: pd.Series | None     # their starts per setting × the known minimum they end near (−1: none)
+    below: pd.DataFrame          # problems with runs below their listed f* (below_listed_f_star)
 
 
 def _slim(keys: list[str]) -> list[str]:
@@ -398,7 +400,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
                            ).groupby(level=0).max()
     tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
     grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
-    counts, settings, stalled, stuck, known = [], [], [], [], set()
+    counts, settings, stalled, stuck, below, known = [], [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
     followed, curves, stops_drawn, shares, seen = [], [], [], [], None
@@ -417,6 +419,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))
         settings.append(_by_setting(setting, seen, keys, run_id=run_id))
         known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
+        below.append(below_listed_f_star(runs))
         max_iter = (runs["status"] == "max_iter").to_numpy()
         cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
         stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
@@ -457,7 +460,9 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
         stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
         basins=_sorted(basins.frame().drop(columns="_setting"), ["run_id"]) if flat else None,
-        shares=pd.concat(shares).groupby(level=list(range(len(keys) + 1)), dropna=False).sum() if flat else None)
+        shares=pd.concat(shares).groupby(level=list(range(len(keys) + 1)), dropna=False).sum() if flat else None,
+        below=pd.concat(below).groupby("problem", sort=True).agg(
+            f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum")).reset_index())
 
 
 def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: dict | None = None,
@@ -626,6 +631,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
         warnings.insert(0, "this sweep kept no checkpoint curves (curves: false): the convergence bands, the ECDF "
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
+    warnings.extend(below_listed_lines(sweep.below))
     extra = [got for got in (section(folder, out, warnings, writer) for section in (suite_section, *sections)) if got]
     for w in warnings:
         log(f"warning: {w}")

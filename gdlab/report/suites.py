@@ -31,10 +31,8 @@ import numpy as np
 import pandas as pd
 
 from ..runner.schema import merge
-from ..storage.folder import READ_BATCH, SweepFolder
 from ..storage.load import load
 from ..tables.stats import (
-    below_listed_f_star,
     best_settings,
     ecdf_targets,
     evaluations_at,
@@ -177,19 +175,10 @@ def _step_plot(ax, frame: pd.DataFrame, x: str, by: str = "method"):
 
 
 def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter):
-    """A warning per problem with runs below its listed f*; for a sweep of suite problems, the
-    aggregated ECDFs, the aRT table and the performance and data profiles (figures, tables/suite_*.csv)."""
+    """For a sweep of suite problems, the aggregated ECDFs, the aRT table and the performance and
+    data profiles (figures, tables/suite_*.csv). (The report's one pass over the runs names the
+    problems with runs below their listed f*: :func:`~gdlab.tables.stats.below_listed_f_star`.)"""
     folder = Path(folder)
-    sf = SweepFolder(folder)
-    records = sf.records()
-    parts = [below_listed_f_star(runs) for runs in sf.read_parts("runs", records, columns=["problem", "f_final", "f_gap"],
-                                                                  batch_runs=READ_BATCH)]
-    parts = [p for p in parts if len(p)]
-    if parts:
-        below = (pd.concat(parts).groupby("problem", sort=True)
-                 .agg(f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum"))
-                 .reset_index())
-        warnings.extend(below_listed_lines(below))
     config = load(folder, tables=()).config
     if not _suite_problems(config):      # the tables are read only for a sweep of suite problems
         return None

@@ -34,7 +34,7 @@ from ..core.problems import Problem, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
 from ..storage.folder import SORT_KEYS, TABLES, SweepFolder, sweep_id
-from ..tables.build import curves_table, runs_table, stops_table, traces_table
+from ..tables.build import curves_table, nearest_minimum, runs_table, stops_table, traces_table
 from ..tables.columns import in_order
 from ..tables.results import Results
 from .budget import size_warning
@@ -103,9 +103,10 @@ def part_tables(sw: Sweep, problem: Problem, method: Stepper, rows: pd.DataFrame
     paths = [path for lo in range(0, len(chosen), per_call)
              for path in trace_runs(problem, method, x0[chosen[lo:lo + per_call]], hyper[chosen[lo:lo + per_call]],
                                     rec["k"][chosen[lo:lo + per_call]], sw.rules, opts)]
+    nearest = nearest_minimum(problem, rec["x"], rec["f"])
     return {
-        "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol),
-        "stops": stops_table(run_ids, problem, rec, sw.rules),
+        "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol, nearest),
+        "stops": stops_table(run_ids, problem, rec, sw.rules, nearest),
         "curves": curves_table(run_ids, rec, opts.max_iter, opts.curves),
         "traces": traces_table(run_ids[chosen], paths, problem.dim),
     }
@@ -152,26 +153,58 @@ def _execute_group(sw: Sweep, problem: Problem, method: Stepper, group: list[Par
 
     pending: dict[int, _PartRecords] = {}
     t0 = time.perf_counter()
+
+    def build(i: int, fields: dict) -> None:
+        part = group[i]
+        rows = runs_frame(blocks, part.start, part.stop, sw.hyper_columns)
+        x0, hyper = run_inputs(sw, blocks, part.start, part.stop)
+        tables = part_tables(sw, problem, method, rows, x0, hyper, fields, opts, traced)
+        sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
+
     source = RunSource(int(offsets[-1]), take)
-    for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats, host_bound=True):
-        check_interrupt()
-        run = rec["run"]
-        if not len(run):
-            continue
-        owner = np.searchsorted(offsets, run, side="right") - 1
-        one = owner.min() == owner.max()
-        for i in ((int(owner[0]),) if one else np.unique(owner).tolist()):
-            which = slice(None) if one else np.flatnonzero(owner == i)
-            got = pending.setdefault(i, _PartRecords(int(sizes[i])))
-            got.put(rec, run[which] - offsets[i], which)
-            if got.left == 0:
-                part = group[i]
-                rows = runs_frame(blocks, part.start, part.stop, sw.hyper_columns)
-                x0, hyper = run_inputs(sw, blocks, part.start, part.stop)
-                tables = part_tables(sw, problem, method, rows, x0, hyper, pending.pop(i).fields, opts, traced)
-                sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
-        if progress:
-            progress.update(len(run))
+    builder = _Stage(build, "gdlab-tables")
+    try:
+        for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats, host_bound=True):
+            check_interrupt()
+            run = rec["run"]
+            if not len(run):
+                continue
+            owner = np.searchsorted(offsets, run, side="right") - 1
+            one = owner.min() == owner.max()
+            for i in ((int(owner[0]),) if one else np.unique(owner).tolist()):
+                which = slice(None) if one else np.flatnonzero(owner == i)
+                got = pending.setdefault(i, _PartRecords(int(sizes[i])))
+                got.put(rec, run[which] - offsets[i], which)
+                if got.left == 0:
+                    builder.submit(i, pending.pop(i).fields)
+            if progress:
+                progress.update(len(run))
+    finally:
+        builder.finish()     # the parts whose runs are all in are built and handed on, whatever stopped the sweep
+
+
+class _Stage:
+    """Runs ``work`` on each submitted item in a thread of its own, in order, while the caller goes
+    on: the sweep's loop keeps the kernel fed while the parts it has finished get their tables
+    (NumPy, pandas and Arrow release the GIL for their large operations). At most ``depth`` items
+    wait, which bounds the memory they hold; a failed item raises in the caller's thread at the
+    next submit or at :meth:`finish`."""
+
+    def __init__(self, work: Callable, name: str, depth: int = 2):
+        self.work, self.depth = work, depth
+        self.pool, self.pending = ThreadPoolExecutor(1, thread_name_prefix=name), []
+
+    def submit(self, *args) -> None:
+        while len(self.pending) >= self.depth:
+            self.pending.pop(0).result()
+        self.pending.append(self.pool.submit(self.work, *args))
+
+    def finish(self) -> None:
+        try:
+            while self.pending:
+                self.pending.pop(0).result()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 class _PartRecords:

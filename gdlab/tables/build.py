@@ -66,9 +66,10 @@ def _nearest(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray, by_rows: bo
 
 
 def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
-               stationary_tol: float = 0.05) -> pd.DataFrame:
-    """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome."""
-    min_id, dist, gap = nearest_minimum(problem, rec["x"], rec["f"])
+               stationary_tol: float = 0.05, nearest: tuple | None = None) -> pd.DataFrame:
+    """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome.
+    ``nearest``: :func:`nearest_minimum` of the runs' last points, where the caller has it."""
+    min_id, dist, gap = nearest if nearest is not None else nearest_minimum(problem, rec["x"], rec["f"])
     point_type = np.full(len(rec["status"]), -1)
     conv = rec["status"] == Status.converged
     point_type[conv] = point_kinds(problem, rec["x"][conv], dtype, stationary_tol)
@@ -87,12 +88,19 @@ def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, 
     return out
 
 
-def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequence[StopRule]) -> pd.DataFrame:
-    """One row per run × stop rule."""
+def stops_table(run_ids: np.ndarray, problem: Problem, rec: dict, rules: Sequence[StopRule],
+                nearest: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per run × stop rule. ``nearest``: :func:`nearest_minimum` of the runs' last points,
+    where the caller has it: with one rule a run's point at its stop is its last point (where the
+    rule fired), so the stop rows take it from there."""
     n, R = len(run_ids), len(rules)
     step = rec["fired"].astype(np.int64).reshape(-1)
     f_at = rec["f_at"].astype(np.float64).reshape(-1)
-    min_id, dist, gap = nearest_minimum(problem, rec["x_at"].reshape(n * R, problem.dim), f_at)
+    if R == 1 and nearest is not None:
+        fired = step >= 0
+        min_id, dist, gap = (np.where(fired, a, -1 if a.dtype.kind == "i" else np.nan) for a in nearest)
+    else:
+        min_id, dist, gap = nearest_minimum(problem, rec["x_at"].reshape(n * R, problem.dim), f_at)
     rule_id = np.tile(np.arange(R, dtype=np.int64), n)
     return pd.DataFrame({
         "run_id": np.repeat(run_ids, R).astype(np.int64),
@@ -150,17 +158,19 @@ def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = T
     own = (reached == 0) | (cps[np.maximum(reached - 1, 0)] != n_iter)    # the last step is no checkpoint
     keep = np.arange(C + 1) < reached[:, None]
     keep[:, C] = own
-    steps = np.empty(keep.shape, np.int64)
-    steps[:, :C], steps[:, C] = cps, n_iter
-    f = np.empty(keep.shape, rec["f"].dtype)
-    f[:, :C], f[:, C] = rec["curve_f"][order], rec["f"][order]
-    g = np.empty(keep.shape, np.float64)
-    g[:, :C], g[:, C] = rec["curve_g"][order], _grad_norm_final(rec)[order]
+    kept = np.flatnonzero(keep)          # the grid's cells in row-major order: by run, then step
+    grid = np.empty(keep.shape, np.int64)
+    grid[:, :C], grid[:, C] = cps, n_iter
+    steps = grid.ravel().take(kept)
+    grid = np.empty(keep.shape, np.float64)
+    grid[:, :C], grid[:, C] = rec["curve_f"][order], rec["f"][order]
+    f = grid.ravel().take(kept)
+    grid[:, :C], grid[:, C] = rec["curve_g"][order], _grad_norm_final(rec)[order]
     return pd.DataFrame({
         "run_id": np.repeat(run_ids[order], reached + own),
-        "step": steps[keep],
-        "f": f[keep].astype(np.float64),
-        "grad_norm": g[keep].astype(np.float64),
+        "step": steps,
+        "f": f,
+        "grad_norm": grid.ravel().take(kept),
     }, copy=False)
 
 
