@@ -1,6 +1,7 @@
 """The package's shape: registries of one form, named hyperparameters, criteria as functions,
 one error base, the kernel cache keyed by value, the config keys declared once."""
 
+import json
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ from gdlab.app.commands import list_main
 from gdlab.core.criteria import CRITERIA, Criterion, criterion
 from gdlab.core.methods import METHODS, Hyper, Method, method
 from gdlab.core.problems import PROBLEMS, ProblemEntry
+from gdlab.core.schedules import SCHEDULES
 from gdlab.engine import kernel_cache_size
 from gdlab.lessons import SCENARIOS
 from gdlab.runner.execute import run_to_folder
@@ -221,22 +223,53 @@ def test_gdlab_help_lists_the_commands_and_every_key_and_version_names_gdlab_and
     assert shown.stdout.strip().startswith(f"gdlab {gdlab.__version__} (jax {version('jax')}")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["list", "experiments"], ["verify", "VERIFY"]])
-def test_commands_that_need_no_jax_do_not_import_it(argv, tmp_path):
-    """`gdlab --help`, `--version`, `list experiments` and `verify` answer without importing JAX (about 1.5 s
-    of its own): the package imports its names on first use."""
+HIMMELBLAU_AT_3_2 = """\
+problem      himmelblau
+x            (3, 2)
+f(x)         0
+gradient     (0, 0)    ‖∇f‖ = 0
+Hessian      [        74          20 ]
+             [        20          34 ]
+eigenvalues  (25.7157, 82.2843)
+point type   minimum (∇f = 0 and every eigenvalue of the Hessian > 0)
+"""
+
+
+LISTED = {"problems": PROBLEMS, "methods": METHODS, "schedules": SCHEDULES, "criteria": CRITERIA}
+
+
+@pytest.mark.parametrize("argv, not_imported", [pytest.param(argv, names, id=" ".join(argv)) for argv, names in [
+    *((argv, ("jax",)) for argv in (["--help"], ["--version"], ["list", "experiments"], ["verify", "VERIFY"])),
+    *((["list", which], ("jax", "optax", "pandas", "matplotlib")) for which in LISTED),
+    (["point", "himmelblau", "3", "2"], ("pandas", "hydra", "matplotlib")),
+]])
+def test_commands_import_only_what_they_need_and_print_the_same(argv, not_imported, tmp_path, capsys):
+    """`gdlab --help`, `--version`, `list …` and `verify` answer without importing JAX (about 1.5 s of its own),
+    and `gdlab point` without pandas, Hydra or the sweep layer: the package imports its names on first use,
+    and the registries import JAX and optax when an entry is first evaluated. Each prints in a fresh
+    interpreter exactly what it prints with everything imported."""
     if "VERIFY" in argv:
         sw = validate({"problems": ["himmelblau"], "starts": {"kind": "grid", "n": 2}, "max_iter": 50,
                        "out_dir": str(tmp_path)})
         argv = ["verify", str(run_to_folder(sw, log=lambda m: None, show_progress=False))]
-    code = ("import sys, contextlib, io\nfrom gdlab.app.cli import main\nsys.argv = ['gdlab', *sys.argv[1:]]\n"
+    code = ("import sys, contextlib, io, json\nfrom gdlab.app.cli import main\nsys.argv = ['gdlab', *sys.argv[1:]]\n"
             "out = io.StringIO()\ntry:\n    with contextlib.redirect_stdout(out):\n        main()\n"
-            "except SystemExit as exc:\n    code = exc.code\nprint(code, 'jax' in sys.modules, repr(out.getvalue()[:40]))")
+            "except SystemExit as exc:\n    code = exc.code\n"
+            f"print(json.dumps([code, [m for m in {list(not_imported)} if m in sys.modules], out.getvalue()]))")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    exit_code, jax_imported, head = done.stdout.strip().split(" ", 2)
-    assert (exit_code, jax_imported) == ("0", "False"), done.stdout
-    assert head != "''"
+    exit_code, imported, printed = json.loads(done.stdout)
+    assert (exit_code, imported) == (0, []), done.stdout
+    from gdlab.app.cli import main
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as in_process:
+        main(argv)
+    assert in_process.value.code == 0
+    assert printed == capsys.readouterr().out != ""
+    if argv[0] == "point":
+        assert printed == HIMMELBLAU_AT_3_2
+    if argv[0] == "list" and argv[1] != "experiments":
+        assert [line.split()[0] for line in printed.splitlines()] == LISTED[argv[1]].names()
 
 
 def test_import_gdlab_is_lazy_and_still_sets_one_cpu_device_per_core():

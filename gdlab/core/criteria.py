@@ -21,12 +21,14 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
+from .._lazy import lazy_module
 from . import lanes
 from .errors import ConfigError
 from .registry import Registry
+
+jnp = lazy_module("jax.numpy")      # imported when a criterion is first evaluated
 
 __all__ = ["Status", "STATUS_NAMES", "StepValues", "Criterion", "CRITERIA", "AT_THE_MOVE", "criterion", "StopRule", "stop_rules",
            "rule_arrays", "checkpoints"]

@@ -9,7 +9,9 @@ backend. Long axes fall back to the reduce.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from .._lazy import lazy_module
+
+jnp = lazy_module("jax.numpy")      # imported when first traced: the criteria's registry imports this module
 
 __all__ = ["norm", "all_rows", "max_abs", "finite"]
 

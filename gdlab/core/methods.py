@@ -26,12 +26,13 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
-import optax
-
+from .._lazy import lazy_module
 from .errors import ConfigError
 from .registry import Registry
+
+jax = lazy_module("jax")            # imported when a method is first built: `gdlab list methods` needs none
+jnp = lazy_module("jax.numpy")
+optax = lazy_module("optax")
 
 __all__ = ["Hyper", "Method", "METHODS", "method", "get_method", "method_names", "sign_halving", "SignHalvingState",
            "ALPHA", "Stepper", "as_stepper", "problem_value", "problem_error", "rate", "newton_direction", "barzilai_borwein", "BBState", "FROM_PROBLEM"]

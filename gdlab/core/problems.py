@@ -20,13 +20,15 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from .._lazy import lazy_module
 from .errors import InputError, ProblemError
 from .inputs import float_array
 from .registry import Registry
+
+jax = lazy_module("jax")            # imported when a problem is first evaluated: `gdlab list problems` needs none
+jnp = lazy_module("jax.numpy")
 
 __all__ = ["Problem", "Objective", "Parametric", "branched", "cast_params", "column_value_and_grad", "ProblemEntry", "Definition", "PROBLEMS", "problem", "get_problem",
            "problem_names", "domain_pairs", "function_problem", "cos_2pi", "sin_2pi", "regression_data",
@@ -43,7 +45,6 @@ __all__ = ["Problem", "Objective", "Parametric", "branched", "cast_params", "col
 # argument 2π·x is rounded before the cosine (an error of about |x|·5e-7).
 # float64 keeps jnp.cos and jnp.sin, so float64 numbers are those of the formula.
 
-@jax.custom_jvp
 def _sincos_2pi_f32(x):
     r = x - jnp.round(x)
     q = jnp.round(4 * r)
@@ -58,22 +59,30 @@ def _sincos_2pi_f32(x):
     return sin, cos
 
 
-@_sincos_2pi_f32.defjvp
 def _sincos_2pi_f32_jvp(primals, tangents):
-    sin, cos = _sincos_2pi_f32(primals[0])
+    sin, cos = _sincos_2pi_f32_with_jvp()(primals[0])
     return (sin, cos), (np.float32(2 * np.pi) * cos * tangents[0], np.float32(-2 * np.pi) * sin * tangents[0])
+
+
+@functools.cache
+def _sincos_2pi_f32_with_jvp():
+    """x → (sin 2πx, cos 2πx) in float32, with its derivative; made once, when first used (a
+    jax.custom_jvp at import would import JAX with the registry)."""
+    fn = jax.custom_jvp(_sincos_2pi_f32)
+    fn.defjvp(_sincos_2pi_f32_jvp)
+    return fn
 
 
 def cos_2pi(x):
     """cos(2πx), elementwise; in float32 by an exact reduction in turns and polynomials."""
     x = jnp.asarray(x)
-    return _sincos_2pi_f32(x)[1] if x.dtype == jnp.float32 else jnp.cos(2 * jnp.pi * x)
+    return _sincos_2pi_f32_with_jvp()(x)[1] if x.dtype == jnp.float32 else jnp.cos(2 * jnp.pi * x)
 
 
 def sin_2pi(x):
     """sin(2πx), elementwise; in float32 by an exact reduction in turns and polynomials."""
     x = jnp.asarray(x)
-    return _sincos_2pi_f32(x)[0] if x.dtype == jnp.float32 else jnp.sin(2 * jnp.pi * x)
+    return _sincos_2pi_f32_with_jvp()(x)[0] if x.dtype == jnp.float32 else jnp.sin(2 * jnp.pi * x)
 
 
 def _sum_rows(v):

@@ -21,10 +21,11 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-import jax.numpy as jnp
-
+from .._lazy import lazy_module
 from .methods import Hyper
 from .registry import Registry
+
+jnp = lazy_module("jax.numpy")      # imported when a schedule is first evaluated
 
 __all__ = ["Schedule", "SCHEDULES", "schedule", "get_schedule", "CONSTANT"]
 

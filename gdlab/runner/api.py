@@ -9,6 +9,7 @@ or a plain JAX function — and returns plain data (:class:`Results`,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,10 +19,9 @@ from ..core.inputs import float_array
 from ..core.points import PointInfo, point_info
 from ..core.problems import PROBLEMS, Problem, function_problem
 from ..core.problems import get_problem as registered_problem
-from ..tables.results import Results
-from .execute import run_sweep
-from .experiments import with_experiment
-from .schema import resolve_problem, validate
+
+if TYPE_CHECKING:
+    from ..tables.results import Results
 
 __all__ = ["sweep", "descend", "inspect_point", "as_problem", "get_problem"]
 
@@ -31,6 +31,11 @@ def sweep(config: Mapping | None = None) -> Results:
 
     Keys not given take the schema's defaults; ``{"experiment": "x2_sin", …}`` runs that shipped
     experiment, the mapping's other keys over it (as ``gdlab experiment=x2_sin key=value``)."""
+    # the sweep layer, pandas and the engine: imported here, not by inspect_point (`gdlab point`)
+    from .execute import run_sweep
+    from .experiments import with_experiment
+    from .schema import validate
+
     return run_sweep(validate(with_experiment(config)))
 
 
@@ -38,15 +43,19 @@ def as_problem(spec) -> Problem:
     """A Problem from a registry name (``rastrigin``, ``rastrigin-10d``), an expression string in
     x, y, z or x1 … xn, a config mapping, or a Problem (a plain function needs its starts:
     :func:`gdlab.core.problems.function_problem`)."""
-    if isinstance(spec, str) and spec not in PROBLEMS:
+    if isinstance(spec, str):
+        if spec in PROBLEMS:
+            return registered_problem(spec)
         base, _, dims = spec.rpartition("-")
         if base in PROBLEMS and dims.endswith("d") and dims[:-1].isdigit():
-            return resolve_problem({"name": base, "dim": int(dims[:-1])})
+            return registered_problem(base, int(dims[:-1]))
         if spec.replace("_", "").isalnum() and spec not in ("x", "y", "z") and not spec.startswith("x"):
             raise UnknownNameError("problem", spec, PROBLEMS, "or give an expression such as 'x**2 + 3*y'")
         fn, dim = parse_expression(spec)
         return Problem(name=spec, fn=fn, dim=dim, domain=((-1.0, 1.0),) * dim, doc=f"inline expression {spec}",
                        vectorized=True, key=("expr", spec, dim, "null"))
+    from .schema import resolve_problem  # a mapping, a suite entry or a Problem
+
     return resolve_problem(spec)
 
 
@@ -115,4 +124,7 @@ def descend(problem, method: str, x0s, alpha=0.01, momentum=0.9, *,
         "min_steps": np.atleast_1d(min_steps).tolist(), "max_iter": max_iter, "dtype": dtype,
         "traces": traces, **settings,
     }
+    from .execute import run_sweep
+    from .schema import validate
+
     return run_sweep(validate(config))
