@@ -253,6 +253,10 @@ def test_parts_dictionary_encode_text_and_few_valued_columns_and_split_or_delta_
     pd.testing.assert_frame_equal(pd.read_parquet(pa.BufferReader(buf)), frame, check_exact=True)
     # a float32 sweep's widened floats compress: the split leaves their zero bytes in a stream of their own
     assert buf.size < 0.8 * plain.getvalue().size
+    # the curves' run ids repeat a run's checkpoints at a time: few among the first rows, distinct over
+    # the column (a dictionary of every run id cost 10% of writing a curves part); a step's few values
+    curves = pa.table({"run_id": np.repeat(np.arange(n), 17), "step": np.tile(np.arange(17), n)})
+    assert _encodings(curves) == {"use_dictionary": ["step"], "column_encoding": {"run_id": "DELTA_BINARY_PACKED"}}
 
 
 def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is_raised():

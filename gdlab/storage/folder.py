@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -99,7 +100,8 @@ def column_encodings(table: pa.Table, sample: int = 4096) -> dict:
     """How each column is encoded (``pq.write_table``'s ``use_dictionary`` and ``column_encoding``).
 
     - A dictionary for text (problem, method, status, …) and for numbers with few distinct values
-      among their first ``sample`` rows (a grid's α, a rule's id, a checkpoint's step).
+      among ``sample`` rows spread over the column (a grid's α, a rule's id, a checkpoint's step;
+      the first rows would call the curves' run ids few, each repeated by its checkpoints).
     - Other floats split into byte streams (``BYTE_STREAM_SPLIT``): a float32 sweep's values widened
       to float64 end in zero bytes, which the compression then takes out.
     - Other integers (run ids, counts) as deltas (``DELTA_BINARY_PACKED``).
@@ -113,8 +115,9 @@ def column_encodings(table: pa.Table, sample: int = 4096) -> dict:
         if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
             dictionary.append(name)
         elif (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and len(column):
-            head = column.slice(0, sample)
-            if pc.count_distinct(head).as_py() <= max(1, len(head) // 16):
+            rows = column if len(column) <= sample else column.take(
+                np.linspace(0, len(column) - 1, sample).astype(np.int64))
+            if pc.count_distinct(rows).as_py() <= max(1, len(rows) // 16):
                 dictionary.append(name)
             else:
                 encoding[name] = "BYTE_STREAM_SPLIT" if pa.types.is_floating(kind) else "DELTA_BINARY_PACKED"
