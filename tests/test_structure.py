@@ -272,6 +272,21 @@ def test_commands_import_only_what_they_need_and_print_the_same(argv, not_import
         assert [line.split()[0] for line in printed.splitlines()] == LISTED[argv[1]].names()
 
 
+def test_a_sweep_without_its_report_imports_no_matplotlib(tmp_path):
+    """`gdlab … report.build=false` (and a shard that is not the last) runs and files its sweep without
+    importing matplotlib or the report's modules: they load once a report is drawn."""
+    code = ("import sys\nfrom gdlab.app.cli import main\nsys.argv = ['gdlab', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print([m for m in ('matplotlib', 'gdlab.report.page', 'gdlab.lessons') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code, f"out_dir={tmp_path}", "name=lean",
+                           "starts={kind: grid, n: 3}", "max_iter=50", "report.build=false"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    assert "report: not built (report.build=false)" in done.stdout + done.stderr
+    assert len(list((tmp_path / "lean").glob("*/runs/part-*.parquet"))) == 1
+
+
 def test_import_gdlab_is_lazy_and_still_sets_one_cpu_device_per_core():
     code = ("import sys, os\nimport gdlab\nlazy = 'jax' not in sys.modules\nsweep = gdlab.sweep\n"
             "import jax\nfrom gdlab.engine.devices import usable_cores\n"

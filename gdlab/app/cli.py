@@ -34,9 +34,7 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
     (nothing written) on a bad config.
     """
     from ..core.errors import ConfigError
-    from ..lessons import report_sections, run_lessons, unknown_scenarios
-    from ..report import build
-    from ..report.render import figure_workers
+    from ..report.workers import figure_workers
     from ..runner.execute import check_interrupt, run_to_folder
     from ..runner.schema import validate
     from ..storage.folder import SweepFolder
@@ -47,6 +45,7 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
     if config.get("lessons"):
+        from ..lessons import run_lessons, unknown_scenarios
         if unknown_scenarios(config["lessons"]):
             raise ConfigError(unknown_scenarios(config["lessons"]))
         keep = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("experiment", "lessons")]
@@ -62,6 +61,8 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
         _log(f"report: not built (report.build=false); gdlab report {folder} draws it")
         return folder
     check_interrupt()
+    from ..lessons import report_sections  # (matplotlib and the report's modules: only once they draw)
+    from ..report import build
     with sweep.lock("report", log=_log):
         build(folder, log=_log, sections=report_sections(sw.experiment))
     return folder
@@ -158,12 +159,16 @@ def main(argv: list[str] | None = None) -> None:
         with _exit_on_error("interrupted"):
             sys.exit(commands[argv[0]](argv[1:]))
     import hydra
-    import matplotlib
 
     from ..engine.compile_cache import enable_compile_cache
     from ..runner.experiments import CONFIG_DIR, own_experiment, plus_unknown
     from ..runner.schema import register_schema
-    matplotlib.use("Agg")         # the command line draws into files (importing gdlab leaves the backend alone)
+    # the command line draws into files (importing gdlab leaves the backend alone); matplotlib itself
+    # is imported once a report is drawn, not for a sweep that draws none
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
     register_schema()
     enable_compile_cache()
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
@@ -193,7 +198,7 @@ def report_main(argv: list[str] | None = None) -> None:
     from ..lessons import build_lessons_page, report_sections
     matplotlib.use("Agg")
     from ..report import build
-    from ..report.render import figure_workers
+    from ..report.workers import figure_workers
     try:
         figure_workers()
     except ValueError as exc:

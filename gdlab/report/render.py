@@ -33,9 +33,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
-__all__ = ["save_figure", "FigureWriter", "figure_workers", "PowerFormatter", "log_axes"]
+from .workers import figure_workers
 
-MAX_WORKERS = 4      # figure workers at most (a report has a few dozen figures)
+__all__ = ["save_figure", "FigureWriter", "figure_workers", "PowerFormatter", "log_axes"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -85,17 +85,6 @@ def _save_pickled(job: tuple) -> bytes:
     with matplotlib.rc_context(rc):
         return save_figure(pickle.loads(payload), folder, stem)
 
-
-def figure_workers() -> int:
-    """Worker processes for figures: ``GDLAB_FIGURE_WORKERS`` if set (0: save in this process), else
-    one per usable core up to :data:`MAX_WORKERS`, and none on a single core."""
-    env = os.environ.get("GDLAB_FIGURE_WORKERS", "").strip()
-    if env:
-        if not env.isdigit():
-            raise ValueError(f"GDLAB_FIGURE_WORKERS must be a whole number of processes (0: none), got {env!r}")
-        return int(env)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 0 if cores < 2 else min(cores, MAX_WORKERS)
 
 
 class _WorkerLost(Exception):
