@@ -54,6 +54,15 @@ class _LazyModule:
     def __repr__(self) -> str:
         return f"<lazy module {self._name!r}>"
 
+    def __reduce__(self):       # a copy or a pickle stands for the same module
+        return _LazyModule, (self._name,)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 def lazy_module(name: str):
     """The module ``name``, imported when an attribute of it is first read: ``jnp =

@@ -335,3 +335,20 @@ def test_each_command_has_its_own_help(command, capsys):
     assert done.value.code == 0 and out.startswith(f"usage: gdlab {command} ")
     from gdlab.app.commands import help_text
     assert f"gdlab {command} " in help_text()
+
+
+def test_a_lazy_module_imports_on_first_read_and_copies_as_itself():
+    import copy
+    import pickle
+
+    from gdlab._lazy import lazy_module
+    name = "gdlab_test_lazy_target"
+    assert name not in sys.modules
+    lazy = lazy_module("json")
+    assert copy.copy(lazy) is lazy and copy.deepcopy(lazy) is lazy
+    assert pickle.loads(pickle.dumps(lazy)).dumps([1, 2]) == "[1, 2]"
+    with pytest.raises(AttributeError, match="read-only"):
+        lazy.dumps = None
+    missing = lazy_module(name)                      # nothing is imported until an attribute is read
+    with pytest.raises(ModuleNotFoundError, match=name):
+        missing.anything

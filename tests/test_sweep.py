@@ -259,6 +259,32 @@ def test_parts_dictionary_encode_text_and_few_valued_columns_and_split_or_delta_
     assert _encodings(curves) == {"use_dictionary": ["step"], "column_encoding": {"run_id": "DELTA_BINARY_PACKED"}}
 
 
+def test_parts_tables_are_built_in_order_on_a_thread_and_a_failure_is_raised_after_the_rest_is_built():
+    import threading
+
+    from gdlab.runner.execute import _Stage
+    done, threads = [], set()
+
+    def work(i):
+        threads.add(threading.current_thread().name)
+        if i == 1:
+            raise ZeroDivisionError("part 1")
+        done.append(i)
+
+    stage = _Stage(work, "gdlab-tables")
+    stage.submit(0)
+    stage.submit(1)
+    with pytest.raises(ZeroDivisionError, match="part 1"):     # at the next submit, once 1 is done
+        stage.submit(2)
+    stage.finish(raising=False)                               # stopping: what was queued is built all the same
+    assert done == [0, 2] and threads == {"gdlab-tables_0"}
+    stage = _Stage(work, "gdlab-tables")
+    stage.submit(0)
+    stage.submit(1)
+    with pytest.raises(ZeroDivisionError, match="part 1"):     # the last one's failure, at the end
+        stage.finish()
+
+
 def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is_raised():
     import threading
 

@@ -179,31 +179,41 @@ def _execute_group(sw: Sweep, problem: Problem, method: Stepper, group: list[Par
                     builder.submit(i, pending.pop(i).fields)
             if progress:
                 progress.update(len(run))
-    finally:
-        builder.finish()     # the parts whose runs are all in are built and handed on, whatever stopped the sweep
+    except BaseException:
+        builder.finish(raising=False)    # the parts whose runs are all in are built and handed on all the same
+        raise
+    builder.finish()
 
 
 class _Stage:
     """Runs ``work`` on each submitted item in a thread of its own, in order, while the caller goes
     on: the sweep's loop keeps the kernel fed while the parts it has finished get their tables
-    (NumPy, pandas and Arrow release the GIL for their large operations). At most ``depth`` items
-    wait, which bounds the memory they hold; a failed item raises in the caller's thread at the
-    next submit or at :meth:`finish`."""
+    (NumPy, pandas and Arrow release the GIL for their large operations). An item is queued before
+    the caller waits for the ones before it, so an interrupt during the wait loses no item; at most
+    ``depth`` items are queued once :meth:`submit` returns, which bounds the memory they hold. A
+    failed item raises in the caller's thread at the next submit or at :meth:`finish`."""
 
-    def __init__(self, work: Callable, name: str, depth: int = 2):
+    def __init__(self, work: Callable, name: str, depth: int = 1):
         self.work, self.depth = work, depth
         self.pool, self.pending = ThreadPoolExecutor(1, thread_name_prefix=name), []
 
     def submit(self, *args) -> None:
-        while len(self.pending) >= self.depth:
-            self.pending.pop(0).result()
         self.pending.append(self.pool.submit(self.work, *args))
+        while len(self.pending) > self.depth:
+            self.pending[0].result()
+            self.pending.pop(0)
 
-    def finish(self) -> None:
+    def finish(self, raising: bool = True) -> None:
+        """Wait for every item; ``raising=False`` (the caller is already stopping on an error or an
+        interrupt, which is the one to see) waits without raising theirs."""
         try:
-            while self.pending:
-                self.pending.pop(0).result()
+            for future in self.pending:
+                if raising:
+                    future.result()
+                else:
+                    future.exception()
         finally:
+            self.pending = []
             self.pool.shutdown(wait=True)
 
 
