@@ -285,6 +285,26 @@ def test_parts_tables_are_built_in_order_on_a_thread_and_a_failure_is_raised_aft
         stage.finish()
 
 
+def test_tables_built_on_their_own_thread_are_those_built_in_the_loop(monkeypatch, tmp_path):
+    """On an accelerator the parts' tables are built on a thread while the kernel runs; on a CPU in
+    the sweep's loop. Both give the same tables, in memory and on disk, in float64 too."""
+    from gdlab.runner import execute
+    config = {"problems": ["himmelblau", "rastrigin"], "method": ["gd", "adam"], "alpha": [0.01],
+              "starts": {"kind": "uniform", "n": 300, "seed": 1}, "criterion": ["df", "grad"], "epsilon": [1e-6],
+              "max_iter": 200, "dtype": "float64", "traces": 2, "part_size": 128}
+    got = {}
+    for threaded in (False, True):
+        monkeypatch.setattr(execute, "_tables_thread", lambda threaded=threaded: threaded)
+        res = gdlab.sweep(config)
+        folder = execute.run_to_folder(validate({**config, "out_dir": str(tmp_path / str(threaded))}),
+                                       log=lambda m: None, show_progress=False)
+        got[threaded] = (res, gdlab.load(folder))
+    for table in ("runs", "stops", "curves", "traces"):
+        for k in (0, 1):
+            pd.testing.assert_frame_equal(getattr(got[True][k], table), getattr(got[False][k], table))
+    assert len(got[True][1].runs) == 1200
+
+
 def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is_raised():
     import threading
 

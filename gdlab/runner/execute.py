@@ -162,7 +162,7 @@ def _execute_group(sw: Sweep, problem: Problem, method: Stepper, group: list[Par
         sink(part, tables, {"runs": int(sizes[i]), "seconds": time.perf_counter() - t0})
 
     source = RunSource(int(offsets[-1]), take)
-    builder = _Stage(build, "gdlab-tables")
+    builder = _Stage(build, "gdlab-tables", threaded=_tables_thread())
     try:
         for rec in stream_batch(problem, method, source, rules=sw.rules, opts=opts, stats=stats, host_bound=True):
             check_interrupt()
@@ -185,19 +185,31 @@ def _execute_group(sw: Sweep, problem: Problem, method: Stepper, group: list[Par
     builder.finish()
 
 
-class _Stage:
-    """Runs ``work`` on each submitted item in a thread of its own, in order, while the caller goes
-    on: the sweep's loop keeps the kernel fed while the parts it has finished get their tables
-    (NumPy, pandas and Arrow release the GIL for their large operations). An item is queued before
-    the caller waits for the ones before it, so an interrupt during the wait loses no item; at most
-    ``depth`` items are queued once :meth:`submit` returns, which bounds the memory they hold. A
-    failed item raises in the caller's thread at the next submit or at :meth:`finish`."""
+def _tables_thread() -> bool:
+    """Whether parts' tables are built on a thread of their own while the kernel runs: on an
+    accelerator, whose kernel leaves the host's cores free. On a CPU the kernel takes every core (a
+    device per core), and a third busy thread measured no faster, at times slower."""
+    return jax.default_backend() != "cpu"
 
-    def __init__(self, work: Callable, name: str, depth: int = 1):
+
+class _Stage:
+    """Runs ``work`` on each submitted item in a thread of its own (or, not ``threaded``, at once in
+    the caller's), in order, while the caller goes on: the sweep's loop keeps the kernel fed while
+    the parts it has finished get their tables (NumPy, pandas and Arrow release the GIL for their
+    large operations). An item is queued before the caller waits for the ones before it, so an
+    interrupt during the wait loses no item; at most ``depth`` items are queued once :meth:`submit`
+    returns, which bounds the memory they hold. A failed item raises in the caller's thread at the
+    next submit or at :meth:`finish`."""
+
+    def __init__(self, work: Callable, name: str, depth: int = 1, threaded: bool = True):
         self.work, self.depth = work, depth
-        self.pool, self.pending = ThreadPoolExecutor(1, thread_name_prefix=name), []
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix=name) if threaded else None
+        self.pending = []
 
     def submit(self, *args) -> None:
+        if self.pool is None:       # in the caller's thread, at once
+            self.work(*args)
+            return
         self.pending.append(self.pool.submit(self.work, *args))
         while len(self.pending) > self.depth:
             self.pending[0].result()
@@ -214,7 +226,8 @@ class _Stage:
                     future.exception()
         finally:
             self.pending = []
-            self.pool.shutdown(wait=True)
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
 
 
 class _PartRecords:

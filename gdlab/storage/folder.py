@@ -115,13 +115,23 @@ def column_encodings(table: pa.Table, sample: int = 4096) -> dict:
         if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
             dictionary.append(name)
         elif (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and len(column):
-            rows = column if len(column) <= sample else column.take(
-                np.linspace(0, len(column) - 1, sample).astype(np.int64))
+            rows = _spread(column, sample)
             if pc.count_distinct(rows).as_py() <= max(1, len(rows) // 16):
                 dictionary.append(name)
             else:
                 encoding[name] = "BYTE_STREAM_SPLIT" if pa.types.is_floating(kind) else "DELTA_BINARY_PACKED"
     return {"use_dictionary": dictionary, "column_encoding": encoding or None}
+
+
+def _spread(column: pa.ChunkedArray, sample: int):
+    """About ``sample`` rows of ``column`` at an even stride (a strided view where the column is one
+    chunk of numbers without nulls; a take of 4,096 rows cost 10 ms of a curves part)."""
+    if len(column) <= sample:
+        return column
+    step = len(column) // sample
+    if column.num_chunks == 1 and column.null_count == 0:
+        return pa.array(column.chunk(0).to_numpy(zero_copy_only=True)[::step])
+    return column.take(pa.array(np.arange(0, len(column), step, dtype=np.int64)))
 
 
 def atomic_write(path: Path, write) -> None:
