@@ -179,6 +179,19 @@ def test_a_missing_or_truncated_part_is_named_and_never_read_as_fewer_runs(sweep
     _same(_tables(folder), original)
 
 
+@pytest.mark.parametrize("table", ["runs", "curves"])
+def test_a_part_altered_in_its_footer_is_named_by_the_report_that_reads_footers_first(sweep_copy, table):
+    """Before its checked pass over the parts the report reads the runs files' Parquet statistics and
+    a table's columns from its smallest part: a byte changed in a footer (where both are) is named."""
+    from gdlab.report.page import build
+    from gdlab.storage import SweepFolder
+    folder, _ = sweep_copy
+    entry = min((r["files"][table] for r in SweepFolder(folder).records().values()), key=lambda e: (e["rows"], e["file"]))
+    _flip(folder / entry["file"], -40)
+    with pytest.raises(gdlab.FolderError, match=entry["file"]):
+        build(folder, log=lambda m: None)
+
+
 @pytest.mark.parametrize("record", [None, "garbage{", '{"part": 9}', '[1, 2]'])
 def test_a_deleted_or_garbage_part_record_is_named_by_verify_and_recomputed_by_resume(sweep_copy, record):
     folder, original = sweep_copy

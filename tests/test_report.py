@@ -463,6 +463,36 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     assert any(m.startswith(f"warning: {len(stalled)} max_iter runs are cycling") for m in logs)
 
 
+def test_which_problems_have_known_minima_comes_from_the_parts_footers_with_the_columns_answer(tmp_path, monkeypatch):
+    """The report needs, before its pass over the runs, which problems have known minima (some run's
+    min_id ≥ 0): it reads that from the runs files' Parquet statistics (a part holds one problem),
+    and from the columns where the statistics cannot say (none, or a name not among the sweep's)."""
+    import gdlab.report.page as R
+    from gdlab.storage import SweepFolder
+    from gdlab.tables.stats import problems_with_minima
+    bowl = {"name": "bowl", "expr": "x**2 + y**2", "domain": [[-1, 1], [-1, 1]]}     # no minima listed
+    sw = validate({"problems": ["himmelblau", bowl], "alpha": [0.01], "starts": {"kind": "uniform", "n": 40},
+                   "max_iter": 50, "dtype": "float64", "part_size": 16, "out_dir": str(tmp_path)})
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    expected = problems_with_minima(load(folder).runs)
+    assert expected.to_dict() == {"bowl": False, "himmelblau": True}
+    sf = SweepFolder(folder)
+    records = sf.records()
+    names = {"himmelblau", "bowl"}
+    read = []
+    real = SweepFolder.read_parts
+    monkeypatch.setattr(SweepFolder, "read_parts", lambda self, table, parts=None, **kw: (
+        read.append(sorted(parts)), real(self, table, parts, **kw))[1])
+    assert R._has_minima(sf, records, names).to_dict() == expected.to_dict() and read == []   # footers alone
+    assert R._has_minima(sf, records, {"himmelblau"}).to_dict() == expected.to_dict()
+    bowl_parts = [p for p in sorted(records)
+                  if sf.read_file(records[p]["files"]["runs"], ["problem"]).column(0)[0].as_py() == "bowl"]
+    assert read == [bowl_parts] and 0 < len(bowl_parts) < len(records)       # its parts' columns
+    read.clear()
+    monkeypatch.setattr(SweepFolder, "statistics", lambda self, entry, columns: None)
+    assert R._has_minima(sf, records, names).to_dict() == expected.to_dict() and read == [sorted(records)]
+
+
 def test_rule_tables_are_the_same_from_parts_in_any_order():
     """A sweep's shards interleave their runs: the tables gathered from parts of runs, in any order,
     are the tables of the whole (sums of integers, medians of the same values)."""

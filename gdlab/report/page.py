@@ -395,9 +395,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     keys = setting_columns(stored)
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
     read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
-    has_minima = pd.concat([problems_with_minima(p) for p in sf.read_parts("runs", records, columns=["problem", "min_id"],
-                                                                            batch_runs=READ_BATCH)]
-                           ).groupby(level=0).max()
+    has_minima = _has_minima(sf, records, {p.name for p in sw.problems})
     tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
     grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
     counts, settings, stalled, stuck, below, known = [], [], [], [], [], set()
@@ -465,6 +463,30 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
             f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum")).reset_index())
 
 
+def _has_minima(sf: SweepFolder, records: dict[int, dict], names: set[str]) -> pd.Series:
+    """:func:`problems_with_minima` of every run, needed before the pass over the runs: from the
+    runs files' Parquet statistics where each row group holds one problem (a part usually does),
+    else from the part's columns (and where a name there is none of the sweep's ``names``: a long
+    value's statistics may be cut short). The statistics are read from the files' footers unchecked: the
+    pass that follows reads every runs file whole, checked, and stops at one that was altered."""
+    found: dict[str, bool] = {}
+    unread = {}
+    for p, record in records.items():
+        groups = sf.statistics(record["files"]["runs"], ["problem", "min_id"])
+        if groups is None or any(g["problem"][0] != g["problem"][1] or g["problem"][0] not in names for g in groups):
+            unread[p] = record
+            continue
+        for g in groups:
+            found[g["problem"][0]] = found.get(g["problem"][0], False) or g["min_id"][1] >= 0
+    pieces = [problems_with_minima(part) for part in sf.read_parts("runs", unread, columns=["problem", "min_id"],
+                                                                   batch_runs=READ_BATCH)] if unread else []
+    if found:
+        pieces.append(pd.Series(found, dtype=bool))
+    if not pieces:
+        return pd.Series(dtype=bool)
+    return pd.concat(pieces).groupby(level=0).max()
+
+
 def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: dict | None = None,
                 run_id: np.ndarray | None = None):
     """Rows counted by their setting's ``keys`` (and the values in ``more``, a name each): a
@@ -496,17 +518,21 @@ class _Draw:
 
     def add(self, frame: pd.DataFrame) -> tuple[np.ndarray, bool]:
         """Keep those of ``frame``'s rows that may be drawn; their run ids, and whether the rows
-        kept before were drawn down."""
+        kept before were drawn down (then only the ids of ``frame``'s rows the draw kept: a first
+        part's runs are all drawn until the draw-down, and their curve rows were copied for nothing)."""
         setting = frame["_setting"].to_numpy()
         bound = np.full(setting.max(initial=-1) + 1, np.iinfo(np.uint64).max, np.uint64)
         known = min(len(bound), len(self.bound))
         bound[:known] = self.bound[:known]
-        frame = frame[run_keys(frame["run_id"].to_numpy()) <= bound[setting]]
+        keys = run_keys(frame["run_id"].to_numpy())
+        mine = keys <= bound[setting]
+        frame, keys, setting = frame[mine], keys[mine], setting[mine]
         self.frames.append(frame)
         self.rows += len(frame)
         drawn = self.rows > 2 * max(self.kept, self.cap)
         if drawn:
-            self.frame()
+            self.frame()        # the keys are distinct (run_keys is one to one): ≤ the bound is drawn
+            return frame["run_id"].to_numpy()[keys <= self.bound[setting]], drawn
         return frame["run_id"].to_numpy(), drawn
 
     def frame(self) -> pd.DataFrame:
