@@ -204,6 +204,8 @@ def test_cutest_optima_reached_and_below_the_listed_one_is_a_success(tmp_path):
     below = below_listed_f_star(res.runs)
     assert below["problem"].tolist() == ["KOWOSB"]
     assert below["runs_below"].tolist() == [1] and below["f_star"].iloc[0] == pytest.approx(1.02734e-3)
+    none = below_listed_f_star(res.runs[res.runs["problem"] != "KOWOSB"])       # the same columns, no rows
+    assert none.empty and none.dtypes.to_dict() == below.dtypes.to_dict()
     build(res.path, log=lambda line: None, show_progress=False)
     summary_md = (res.path / "report" / "summary.md").read_text()
     assert "below the listed f*: KOWOSB ended at 0.000307801 (1 run)" in summary_md
