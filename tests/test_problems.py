@@ -129,3 +129,17 @@ def test_cos_sin_2pi_float64_is_the_formula():
         xj = jnp.asarray(x, jnp.float64)
         np.testing.assert_array_equal(np.asarray(cos_2pi(xj)), np.asarray(jnp.cos(2 * jnp.pi * xj)))
         np.testing.assert_array_equal(np.asarray(sin_2pi(xj)), np.asarray(jnp.sin(2 * jnp.pi * xj)))
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_the_figures_values_and_gradients_are_the_problems_own(name):
+    """The report's figures evaluate f and ∇f on grids as one compiled program a problem: the numbers
+    of f at each point alone (float64), the same program again for the next figure."""
+    from gdlab.report.figures import _compiled, _evaluate, _gradients
+    p = get_problem(name)
+    dom = p.domain_array
+    pts = dom[:, 0] + (dom[:, 1] - dom[:, 0]) * np.random.default_rng(2).random((9, p.dim))
+    f, g = zip(*(_f64(p.fn, x) for x in pts))
+    np.testing.assert_allclose(_evaluate(p, pts), f, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_gradients(p, pts), g, rtol=1e-12, atol=1e-12)
+    assert _compiled(p.fn, "f") is _compiled(p.fn, "f") and _compiled(p.fn, "grad") is not _compiled(p.fn, "f")
