@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from gdlab.core.errors import ConfigError
@@ -491,6 +492,64 @@ def test_which_problems_have_known_minima_comes_from_the_parts_footers_with_the_
     read.clear()
     monkeypatch.setattr(SweepFolder, "statistics", lambda self, entry, columns: None)
     assert R._has_minima(sf, records, names).to_dict() == expected.to_dict() and read == [sorted(records)]
+
+
+def test_known_minima_from_statistics_take_a_row_groups_largest_min_id_and_one_problem_only():
+    """Each runs part's row groups as its footer gives them: a problem has known minima where some
+    row group's largest min_id is ≥ 0 (its least may be −1: a run that diverged); a row group that
+    holds two problems, or no statistics, sends its part to the columns."""
+    import gdlab.report.page as R
+
+    class Folder:     # the two things _has_minima asks of a sweep folder: statistics, and the columns
+        def __init__(self, stats, columns):
+            self.stats, self.columns, self.read = stats, columns, []
+
+        def statistics(self, entry, columns):
+            return self.stats[entry["file"]]
+
+        def read_parts(self, table, parts, columns, batch_runs):
+            self.read.append(sorted(parts))
+            return [self.columns[p] for p in sorted(parts)]
+
+    records = {p: {"files": {"runs": {"file": f"runs/{p}"}}} for p in range(4)}
+    stats = {"runs/0": [{"problem": ("a", "a"), "min_id": (-1, 0)}],       # a diverged run beside a found minimum
+             "runs/1": [{"problem": ("b", "b"), "min_id": (-1, -1)}, {"problem": ("b", "b"), "min_id": (-1, -1)}],
+             "runs/2": [{"problem": ("b", "c"), "min_id": (-1, 3)}],         # two problems: the columns say
+             "runs/3": None}                                                  # no statistics: the columns say
+    columns = {2: pd.DataFrame({"problem": ["b", "c"], "min_id": [-1, 3]}),
+               3: pd.DataFrame({"problem": ["d"], "min_id": [-1]})}
+    folder = Folder(stats, columns)
+    got = R._has_minima(folder, records, {"a", "b", "c", "d"})
+    assert got.to_dict() == {"a": True, "b": False, "c": True, "d": False} and folder.read == [[2, 3]]
+
+
+def test_a_folder_whose_first_parts_were_written_without_a_column_still_reports(tmp_path, monkeypatch):
+    """A folder made by an older gdlab (runs without n_f and n_grad) and finished by this one: the
+    report reads the columns its first part has, so each part it reads has them all."""
+    import gdlab.report.page as R
+    from gdlab.storage import SweepFolder
+    from gdlab.storage.folder import column_encodings, file_sha256
+    sw = validate({"problems": ["himmelblau"], "alpha": [0.01], "starts": {"kind": "uniform", "n": 40},
+                   "max_iter": 60, "dtype": "float64", "part_size": 16, "out_dir": str(tmp_path)})
+    folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for part in (0, 1):      # as an older gdlab wrote them
+        path = folder / "runs" / f"part-{part:05d}.parquet"
+        table = pq.read_table(path).drop_columns(["n_f", "n_grad"])
+        pq.write_table(table, path, **column_encodings(table))
+        record_path = folder / "parts" / f"part-{part:05d}.json"
+        record = json.loads(record_path.read_text())
+        record["files"]["runs"]["sha256"] = file_sha256(path)
+        record_path.write_text(json.dumps(record))
+        for entry in manifest["parts"]["runs"]:
+            if entry["file"] == f"runs/part-{part:05d}.parquet":
+                entry["sha256"] = record["files"]["runs"]["sha256"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert len(SweepFolder(folder).records()) == 3 and "n_f" not in SweepFolder(folder).empty("runs").columns
+    monkeypatch.setattr(R, "READ_BATCH", 0)         # a part at a time, as parts of 2¹⁵ runs or more are read
+    build(folder, log=lambda m: None)
+    summary = pd.read_csv(folder / "report" / "tables" / "summary.csv")
+    assert summary["runs"].sum() == 40 * len(sw.rules) and summary["success_rate"].notna().all()
 
 
 def test_rule_tables_are_the_same_from_parts_in_any_order():

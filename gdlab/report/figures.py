@@ -8,6 +8,7 @@ Figure.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 
 import jax
@@ -64,20 +65,24 @@ def _gradients(problem: Problem, xs: np.ndarray) -> np.ndarray:
         return np.asarray(_compiled(problem.fn, "grad")(jnp.asarray(xs, jnp.float64)))
 
 
-_COMPILED: dict[tuple[int, str], tuple] = {}
+_COMPILED: dict[tuple[int, str], tuple] = {}      # (id of f, "f" or "grad") → (f, its program)
+_COMPILED_LOCK = threading.Lock()
 
 
 def _compiled(fn, what: str):
     """f (or ∇f) over rows of points as one compiled program, kept for the process's later figures
-    (the last 64). Run operation by operation, JAX compiled each operation of f on its own the
-    first time: 0.3 s for Himmelblau's f and 0.6 s for its gradient at a report's first figure."""
+    (the 64 last made; f is held with it, so its id stays its own). Run operation by operation, JAX
+    compiled each operation of f on its own the first time: 0.3 s for Himmelblau's f and 0.6 s for
+    its gradient at a report's first figure, against 0.17 s for both programs. (Instances of one
+    bbob function are functions of their own, each compiled.)"""
     key = (id(fn), what)
-    got = _COMPILED.get(key)
-    if got is None or got[0] is not fn:         # (an id is reused once its function is gone)
-        got = _COMPILED[key] = (fn, jax.jit(jax.vmap(fn if what == "f" else jax.grad(fn))))
-        while len(_COMPILED) > 64:
-            _COMPILED.pop(next(iter(_COMPILED)))
-    return got[1]
+    with _COMPILED_LOCK:
+        got = _COMPILED.get(key)
+        if got is None:
+            got = _COMPILED[key] = (fn, jax.jit(jax.vmap(fn if what == "f" else jax.grad(fn))))
+            while len(_COMPILED) > 64:
+                _COMPILED.pop(next(iter(_COMPILED)))
+        return got[1]
 
 
 def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int = 4):

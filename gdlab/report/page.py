@@ -467,8 +467,8 @@ def _has_minima(sf: SweepFolder, records: dict[int, dict], names: set[str]) -> p
     """:func:`problems_with_minima` of every run, needed before the pass over the runs: from the
     runs files' Parquet statistics where each row group holds one problem (a part usually does),
     else from the part's columns (and where a name there is none of the sweep's ``names``: a long
-    value's statistics may be cut short). The statistics are read from the files' footers unchecked: the
-    pass that follows reads every runs file whole, checked, and stops at one that was altered."""
+    value's statistics may be cut short). Each file is checked against its sha256 before its footer
+    is parsed, as every read is."""
     found: dict[str, bool] = {}
     unread = {}
     for p, record in records.items():

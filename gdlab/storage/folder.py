@@ -415,13 +415,10 @@ class SweepFolder:
 
     def statistics(self, entry: Mapping, columns: list[str]) -> list[dict[str, tuple]] | None:
         """Per row group of a part file, the (min, max) of each of ``columns`` as the file's Parquet
-        footer has them: no rows read, and not checked against the sha256, so only for a caller that
-        reads the file whole (checked) before it is done. None where the file cannot be read, or
-        a row group lacks them or holds nulls in one of the columns."""
-        try:
-            meta = pq.read_metadata(self.path / entry["file"])
-        except (OSError, pa.ArrowException):
-            return None
+        footer has them, no rows decoded: the file is checked against its sha256 first (a footer
+        altered on disk can make pyarrow abort the process as it parses it). None where a row group
+        lacks them or holds nulls in one of the columns."""
+        meta = self._checked(entry).metadata
         where = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
         if any(c not in where for c in columns):
             return None
@@ -437,13 +434,13 @@ class SweepFolder:
         return out
 
     def empty(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
-        """The table's columns, without its rows: the schema of its fewest-rows part's file, checked
-        (no rows decoded: a part's curves took 30 ms to decode for their column names)."""
+        """The table's columns, without its rows: its first part's schema, checked (no rows decoded:
+        a part's curves took 30 ms to decode for their column names). The first part, as the readers
+        of a folder resumed by a newer gdlab expect: its first parts may lack a column the later have."""
         parts = self.records() if parts is None else parts
         if not parts:
             raise FolderError(f"{self.path} has no finished parts")
-        entry = min((record["files"][table] for record in parts.values()), key=lambda e: (e["rows"], e["file"]))
-        return _ordered(table, self._checked(entry).schema_arrow.empty_table())
+        return _ordered(table, self._checked(parts[min(parts)]["files"][table]).schema_arrow.empty_table())
 
 
 def part_batches(parts: Mapping[int, dict], batch_runs: int = 0) -> list[list[int]]:
