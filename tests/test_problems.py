@@ -142,4 +142,21 @@ def test_the_figures_values_and_gradients_are_the_problems_own(name):
     f, g = zip(*(_f64(p.fn, x) for x in pts))
     np.testing.assert_allclose(_evaluate(p, pts), f, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(_gradients(p, pts), g, rtol=1e-12, atol=1e-12)
-    assert _compiled(p.fn, "f") is _compiled(p.fn, "f") and _compiled(p.fn, "grad") is not _compiled(p.fn, "f")
+    assert _compiled(p.own_objective, "f") is _compiled(get_problem(name).own_objective, "f")
+    assert _compiled(p.own_objective, "grad") is not _compiled(p.own_objective, "f")
+
+
+@pytest.mark.parametrize("function", [1, 15, 21])
+def test_the_figures_of_a_suites_instances_share_one_program_with_each_instances_numbers(function):
+    """bbob's instances of one function are one family (params an input): the figures compile its f
+    once, and each instance's values and gradients are its own."""
+    from gdlab.core.suites import bbob_problem
+    from gdlab.report.figures import _compiled, _evaluate, _gradients
+    instances = [bbob_problem(function, inst, 2) for inst in (1, 2, 3)]
+    pts = np.random.default_rng(3).uniform(-5, 5, (9, 2))
+    for p in instances:
+        f, g = zip(*(_f64(p.fn, x) for x in pts))
+        np.testing.assert_allclose(_evaluate(p, pts), f, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(_gradients(p, pts), g, rtol=1e-9, atol=1e-9)
+    assert len({id(_compiled(p.own_objective, "f")) for p in instances}) == 1
+    assert len({float(_evaluate(p, pts[:1])[0]) for p in instances}) == 3

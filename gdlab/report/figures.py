@@ -7,8 +7,8 @@ Figure.
 
 from __future__ import annotations
 
+import functools
 import math
-import threading
 from collections.abc import Mapping
 
 import jax
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.methods import METHODS, get_method
-from ..core.problems import Problem
+from ..core.problems import Problem, cast_params
 from ..core.schedules import SCHEDULES, get_schedule
 from ..tables.columns import points
 from ..tables.stats import TARGETS
@@ -57,32 +57,27 @@ def setting_label(method: str, alpha: float, momentum: float | None = None, sche
 
 def _evaluate(problem: Problem, xs: np.ndarray) -> np.ndarray:
     with jax.enable_x64(True):
-        return np.asarray(_compiled(problem.fn, "f")(jnp.asarray(xs, jnp.float64)))
+        return np.asarray(_compiled(problem.own_objective, "f")(jnp.asarray(xs, jnp.float64),
+                                                                 cast_params(problem.params, "float64")))
 
 
 def _gradients(problem: Problem, xs: np.ndarray) -> np.ndarray:
     with jax.enable_x64(True):
-        return np.asarray(_compiled(problem.fn, "grad")(jnp.asarray(xs, jnp.float64)))
+        return np.asarray(_compiled(problem.own_objective, "grad")(jnp.asarray(xs, jnp.float64),
+                                                                    cast_params(problem.params, "float64")))
 
 
-_COMPILED: dict[tuple[int, str], tuple] = {}      # (id of f, "f" or "grad") → (f, its program)
-_COMPILED_LOCK = threading.Lock()
-
-
-def _compiled(fn, what: str):
-    """f (or ∇f) over rows of points as one compiled program, kept for the process's later figures
-    (the 64 last made; f is held with it, so its id stays its own). Run operation by operation, JAX
-    compiled each operation of f on its own the first time: 0.3 s for Himmelblau's f and 0.6 s for
-    its gradient at a report's first figure, against 0.17 s for both programs. (Instances of one
-    bbob function are functions of their own, each compiled.)"""
-    key = (id(fn), what)
-    with _COMPILED_LOCK:
-        got = _COMPILED.get(key)
-        if got is None:
-            got = _COMPILED[key] = (fn, jax.jit(jax.vmap(fn if what == "f" else jax.grad(fn))))
-            while len(_COMPILED) > 64:
-                _COMPILED.pop(next(iter(_COMPILED)))
-        return got[1]
+@functools.lru_cache(maxsize=64)
+def _compiled(objective, what: str):
+    """(points (n, d), the problem's params) → f (``"f"``) or ∇f (``"grad"``) at each point, as one
+    compiled program an objective (a family's problems share it, their params an input), kept for
+    the process's later figures. Run operation by operation, JAX compiled each operation of f on
+    its own the first time: 0.3 s for Himmelblau's f and 0.6 s for its gradient at a report's first
+    figure, against 0.17 s for both programs."""
+    def one(x, params):
+        fn = objective.bind(params)
+        return fn(x) if what == "f" else jax.grad(fn)(x)
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
 
 
 def figure_panels(n: int, width: float = 4.2, height: float = 3.6, max_cols: int = 4):
