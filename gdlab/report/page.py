@@ -411,7 +411,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         if progress is not None:
             progress.update(len(runs))
         tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima, grad_cost),
-                  target_steps(runs, part, sw.f_target))
+                  target_steps(runs, part, sw.f_target, ordered=True))
         setting, seen = group_codes(runs, keys, seen)
         run_id = runs["run_id"].to_numpy()
         counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))

@@ -104,7 +104,11 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
         raise ValueError("the runs table has a run_id more than once")
     known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
     has_minima = problems_with_minima(runs) if has_minima is None else has_minima
-    codes, names = pd.factorize(frame["problem"], use_na_sentinel=False)
+    codes, _ = _column_codes(frame["problem"])       # None: one problem (a sweep's part), as most are
+    if codes is None:
+        codes, names = np.zeros(len(frame), np.intp), frame["problem"].iloc[:1].to_numpy()
+    else:
+        names = frame["problem"].to_numpy()[np.unique(codes, return_index=True)[1]]
     has_minima = pd.Series(has_minima.reindex(names).to_numpy()[codes], index=frame.index)   # frame["problem"].map
     frame["step_fired"] = frame["step"].where(frame["fired"])
     frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
@@ -446,14 +450,17 @@ def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -
     return tally.summary()
 
 
-def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_star: pd.Series | None = None
-                 ) -> pd.Series:
+def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_star: pd.Series | None = None,
+                 ordered: bool = False) -> pd.Series:
     """First checkpoint step where f − f* ≤ f_target, per run_id (absent if never reached).
-    ``f_star``: :func:`f_star_of_runs` of ``runs``, for a caller that goes through the curves part by part."""
+    ``f_star``: :func:`f_star_of_runs` of ``runs``, for a caller that goes through the curves part by part;
+    ``ordered``: the caller knows the curves come by (run_id, step), as
+    :meth:`~gdlab.storage.SweepFolder.read_parts` gives a part's (it checks, and sorts where not)."""
     f_star = f_star_of_runs(runs) if f_star is None else f_star
     run, step = curves["run_id"].to_numpy(), curves["step"].to_numpy()
     ids = f_star.index.to_numpy()
-    if not (len(ids) and np.all(ids[1:] > ids[:-1]) and in_order(curves, ["run_id", "step"])):   # any order
+    if not (len(ids) and np.all(ids[1:] > ids[:-1]) and (ordered or in_order(curves, ["run_id", "step"]))):
+        # any order
         gap = curves["f"].to_numpy() - f_star.reindex(run).to_numpy()
         hit = curves.loc[gap <= f_target, ["run_id", "step"]]
         return hit.groupby("run_id")["step"].min()
