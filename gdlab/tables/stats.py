@@ -104,11 +104,10 @@ def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
         raise ValueError("the runs table has a run_id more than once")
     known = frame["dist_to_min_at_stop"].notna() | ~frame["fired"]
     has_minima = problems_with_minima(runs) if has_minima is None else has_minima
-    codes, _ = _column_codes(frame["problem"])       # None: one problem (a sweep's part), as most are
-    if codes is None:
+    if _one_value(frame["problem"]):        # a sweep's part, as most are: no hash of every row
         codes, names = np.zeros(len(frame), np.intp), frame["problem"].iloc[:1].to_numpy()
     else:
-        names = frame["problem"].to_numpy()[np.unique(codes, return_index=True)[1]]
+        codes, names = pd.factorize(frame["problem"], use_na_sentinel=False)
     has_minima = pd.Series(has_minima.reindex(names).to_numpy()[codes], index=frame.index)   # frame["problem"].map
     frame["step_fired"] = frame["step"].where(frame["fired"])
     frame["spent"] = np.where(frame["fired"], frame["step"], frame["n_iter"])
@@ -164,17 +163,25 @@ def _column_codes(column: pd.Series) -> tuple[np.ndarray | None, int]:
     cheap where factorizing is not (a hash of every row)."""
     if len(column) == 0:
         return None, 0
+    if _one_value(column):
+        return None, 1
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return codes, len(uniques)
+
+
+def _one_value(column: pd.Series) -> bool:
+    """Whether a column of numbers (NaN all alike) or of Arrow-backed text holds one value only,
+    told without a hash of every row; False for an empty column, and for other types."""
+    if len(column) == 0:
+        return False
     values = column.to_numpy() if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf" else None
     if values is not None:
         first = values[0]
-        if (values == first).all() or (first != first and np.isnan(values).all()):
-            return None, 1
-    elif hasattr(column.array, "__arrow_array__"):
+        return bool((values == first).all() or (first != first and np.isnan(values).all()))
+    if hasattr(column.array, "__arrow_array__"):
         arrow = column.array.__arrow_array__()
-        if arrow.null_count == 0 and pc.all(pc.equal(arrow, arrow[0])).as_py():
-            return None, 1
-    codes, uniques = pd.factorize(column, use_na_sentinel=False)
-    return codes, len(uniques)
+        return arrow.null_count == 0 and pc.all(pc.equal(arrow, arrow[0])).as_py()
+    return False
 
 
 def row_groups(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
