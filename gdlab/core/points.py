@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InputError
 from .problems import cast_params
 
-__all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_info", "format_point", "curvature"]
+__all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_kinds_later", "point_info", "format_point", "curvature"]
 
 
 POINT_TYPES = np.array(["minimum", "maximum", "saddle", "degenerate", "non_stationary", "undefined"], dtype=object)
@@ -90,9 +90,17 @@ def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float =
 
 def point_kinds(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> np.ndarray:
     """:func:`classify_points` as indices into ``POINT_TYPES``."""
+    return point_kinds_later(problem, xs, dtype, stationary_tol)()
+
+
+def point_kinds_later(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> Callable[[], np.ndarray]:
+    """:func:`point_kinds` in two halves: this call hands the Hessians to the device and returns at
+    once; the function it returns waits for them and gives the kinds. A sweep's tables are built
+    while its kernel runs on every device, where the Hessians queue behind the kernel's call: the
+    caller does its other work meanwhile instead of waiting."""
     xs = np.asarray(xs, dtype=np.float64).reshape(-1, problem.dim)
     if len(xs) == 0:
-        return np.zeros(0, np.int64)
+        return lambda: np.zeros(0, np.int64)
     dt = jnp.float64 if dtype == "float64" else jnp.float32
     n = len(xs)
     # padded (with the first point) to a power of two, and up to MIN_PAD dimensions to at least MIN_PAD
@@ -101,8 +109,16 @@ def point_kinds(problem, xs, dtype: str = "float64", stationary_tol: float = 0.0
     size = max(MIN_PAD if problem.dim <= MIN_PAD else 1, 1 << math.ceil(math.log2(n)))
     padded = np.concatenate([xs, np.broadcast_to(xs[:1], (size - n, problem.dim))])
     with jax.enable_x64(dtype == "float64"):
-        eig, newton, flat = curvature(problem.own_objective)(jnp.asarray(padded, dt), cast_params(problem.params, dtype))
-        eig, newton, flat = (np.asarray(a, dtype=np.float64)[:n] for a in (eig, newton, flat))
+        pending = curvature(problem.own_objective)(jnp.asarray(padded, dt), cast_params(problem.params, dtype))
+
+    def kinds() -> np.ndarray:
+        eig, newton, flat = (np.asarray(a, dtype=np.float64)[:n] for a in pending)
+        return _kinds(xs, eig, newton, flat, dt, stationary_tol)
+    return kinds
+
+
+def _kinds(xs: np.ndarray, eig: np.ndarray, newton: np.ndarray, flat: np.ndarray, dt, stationary_tol: float) -> np.ndarray:
+    """The points' kinds from their Hessians' eigenvalues (ascending), Newton steps and flat slopes."""
     # eigenvalues come ascending: the first and last decide every sign (columns, not reductions along
     # rows of d numbers, which took 24 ms of 2¹⁷ points)
     lo, hi = np.ascontiguousarray(eig[:, 0]), np.ascontiguousarray(eig[:, -1])

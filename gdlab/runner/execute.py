@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..core.criteria import Status
 from ..core.errors import FolderError
 from ..core.methods import METHODS, Stepper
 from ..core.names import count
+from ..core.points import point_kinds_later
 from ..core.problems import Problem, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
@@ -96,6 +98,9 @@ def part_tables(sw: Sweep, problem: Problem, method: Stepper, rows: pd.DataFrame
     """The four tables of one part, from its runs' records in run order (``hyper``: the runs'
     hyperparameters (n, H), in the method's row order)."""
     run_ids = rows["run_id"].to_numpy()
+    # the converged ends' Hessians queue on the device behind the kernel's call: the other tables are
+    # built meanwhile
+    kinds = point_kinds_later(problem, rec["x"][rec["status"] == Status.converged], opts.dtype, sw.stationary_tol)
     chosen = np.flatnonzero(np.isin(rows["start_id"].to_numpy(), traced))
     # the replay holds every step of the runs it replays: a few at a time, at most TRACE_BYTES a call
     steps = int(rec["k"][chosen].max()) + 1 if len(chosen) else 1
@@ -104,12 +109,10 @@ def part_tables(sw: Sweep, problem: Problem, method: Stepper, rows: pd.DataFrame
              for path in trace_runs(problem, method, x0[chosen[lo:lo + per_call]], hyper[chosen[lo:lo + per_call]],
                                     rec["k"][chosen[lo:lo + per_call]], sw.rules, opts)]
     nearest = nearest_minimum(problem, rec["x"], rec["f"])
-    return {
-        "runs": runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol, nearest),
-        "stops": stops_table(run_ids, problem, rec, sw.rules, nearest),
-        "curves": curves_table(run_ids, rec, opts.max_iter, opts.curves),
-        "traces": traces_table(run_ids[chosen], paths, problem.dim),
-    }
+    stops = stops_table(run_ids, problem, rec, sw.rules, nearest)
+    curves = curves_table(run_ids, rec, opts.max_iter, opts.curves)
+    runs = runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol, nearest, kinds())
+    return {"runs": runs, "stops": stops, "curves": curves, "traces": traces_table(run_ids[chosen], paths, problem.dim)}
 
 
 def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[Part, dict, dict], None],

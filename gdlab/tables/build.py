@@ -66,13 +66,15 @@ def _nearest(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray, by_rows: bo
 
 
 def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
-               stationary_tol: float = 0.05, nearest: tuple | None = None) -> pd.DataFrame:
+               stationary_tol: float = 0.05, nearest: tuple | None = None,
+               kinds: np.ndarray | None = None) -> pd.DataFrame:
     """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome.
-    ``nearest``: :func:`nearest_minimum` of the runs' last points, where the caller has it."""
+    ``nearest``: :func:`nearest_minimum` of the runs' last points, and ``kinds``: the
+    :func:`~gdlab.core.points.point_kinds` of the converged runs' last points, where the caller has them."""
     min_id, dist, gap = nearest if nearest is not None else nearest_minimum(problem, rec["x"], rec["f"])
     point_type = np.full(len(rec["status"]), -1)
     conv = rec["status"] == Status.converged
-    point_type[conv] = point_kinds(problem, rec["x"][conv], dtype, stationary_tol)
+    point_type[conv] = kinds if kinds is not None else point_kinds(problem, rec["x"][conv], dtype, stationary_tol)
     out = meta.reset_index(drop=True).copy()
     out["x0"] = list_column(x0)
     out["x_final"] = list_column(rec["x"])
