@@ -271,7 +271,7 @@ def test_a_full_disk_is_a_clear_error_and_no_part_is_half_data(tiny_disk):
     assert p.returncode == 1
     assert "No space left on device" in err and "run the same command again to resume" in err
     # the first part written told what the rest would take, before the disk filled
-    assert "more on disk than the" in err and "keeping the parts finished" in err
+    assert "more on disk than the" in err and "keeping the parts finished" in err, err
     from gdlab.storage.folder import file_sha256
     [folder] = list((tiny_disk / "default").iterdir())
     for rec in SweepFolder(folder).records().values():

@@ -305,32 +305,44 @@ def test_tables_built_on_their_own_thread_are_those_built_in_the_loop(monkeypatc
     assert len(got[True][1].runs) == 1200
 
 
-def test_parts_are_written_in_the_background_one_at_a_time_and_a_failed_write_is_raised():
+def test_parts_are_written_in_the_background_the_first_alone_then_two_at_a_time_and_a_failed_write_is_raised():
     import threading
 
     from gdlab.runner.execute import PartWriter as _PartWriter
-    written, release = [], threading.Event()
+    written, release = [], {p: threading.Event() for p in (0, 1, 2, 3, 4, 10, "full disk")}
 
     def write(part, tables, facts):
-        assert release.wait(30)
+        assert release[part].wait(30)
         if part == "full disk":
             raise OSError(28, "No space left on device")
         written.append(part)
 
     w = _PartWriter(write)
-    w.submit(1, {}, {})
+    w.submit(0, {}, {})
     assert written == []                    # submit returns while the part is being written
-    release.set()
-    w.submit(2, {}, {})                     # ... and the next waits for the write before it
-    assert written == [1]
+    release[0].set()
+    w.submit(1, {}, {})                     # the first part is written alone: the next waits for it
+    assert written == [0]
+    w.submit(2, {}, {})
+    assert written == [0]                   # then two parts are written at once
+    release[2].set()
+    release[1].set()
+    w.submit(3, {}, {})                     # ... and a third waits for the first of them
+    assert 1 in written
+    release[3].set()
     w.finish()
-    assert written == [1, 2]
+    assert sorted(written) == [0, 1, 2, 3]
     w = _PartWriter(write)
-    w.submit("full disk", {}, {})
+    release[10].set()
+    w.submit(10, {}, {})
+    w.submit("full disk", {}, {})           # waits for part 10, written alone
+    w.submit(4, {}, {})
+    release["full disk"].set()
     with pytest.raises(OSError, match="No space"):
-        w.submit(3, {}, {})                 # the next part hears of it, and is not written
-    w.finish()
-    assert written == [1, 2]
+        w.submit(5, {}, {})                 # the next part hears of it, and is not written
+    release[4].set()
+    w.finish()                              # the write under way is finished all the same
+    assert sorted(written) == [0, 1, 2, 3, 4, 10]
     w = _PartWriter(write)
     w.submit("full disk", {}, {})
     with pytest.raises(OSError, match="No space"):

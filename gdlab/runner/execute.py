@@ -436,13 +436,11 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 f"dtype {sw.dtype}, {count(jax.local_device_count(), jax.default_backend() + ' device')})")
             progress = Progress(n_todo, show_progress, log)
             t0 = time.perf_counter()
-            projected = False
+            projected = threading.Lock()
 
             def write(p: Part, tables, facts) -> dict:
-                nonlocal projected
                 record = folder.write_part(p.part, tables, {**facts, "shard": shard})
-                if not projected:       # the first part written tells what the rest will take on disk
-                    projected = True
+                if projected.acquire(blocking=False):   # the first part written tells what the rest will take
                     try:
                         lines = disk_projection(folder.path, record, n_todo)
                     except OSError:     # a guess never stops a sweep
@@ -455,8 +453,10 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
             try:
                 stats = execute(sw, todo, blocks, writer.submit, progress)
             finally:
-                progress.close()
-                writer.finish()     # the part being written is finished, whatever stopped the sweep
+                try:
+                    writer.finish()     # the parts being written are finished, whatever stopped the sweep
+                finally:
+                    progress.close()    # after them: a write's lines (the disk projection) are said
             stats["seconds"] = time.perf_counter() - t0
         _update_manifest(folder, sw, plan, n_runs, stats, log)
     return folder.path
@@ -503,29 +503,49 @@ def _bytes(n: float) -> str:
 
 
 class PartWriter:
-    """Writes each part in a background thread while the next one is computed; one write at a time.
+    """Writes parts in background threads while the next ones are computed: ``workers`` parts at a
+    time, each part's files by one thread.
 
-    Writing a part (parquet encoding, fsync) takes about as long as building its tables, and
-    both pyarrow and fsync release the GIL, so the two overlap. A failed write (a full disk)
-    raises in the sweep's thread at the next part or at :meth:`finish`; a write under way when
-    the sweep stops (Ctrl-C, an error) is waited for, so a computed part is not lost."""
+    Writing a part (Parquet's encoding, sha256, fsync) takes longer than building its tables, and
+    pyarrow, hashlib and fsync release the GIL, so writes overlap with the sweep and with each other:
+    with two writers a 10⁶-run sweep's parts took 3.2–3.3 s where one writer took 3.6–4.0 s, the
+    sweep's thread waiting for the writer 1.0–1.1 s of it (docs/performance.md). At most ``workers``
+    parts are held once :meth:`submit` returns, which bounds memory. A failed write (a full disk)
+    raises in the sweep's thread at the next part or at :meth:`finish`. The first part is written
+    alone (it tells what the sweep will take on disk). The writes under way when the sweep stops
+    (Ctrl-C, an error) are waited for, so a computed part is not lost."""
 
-    def __init__(self, write: Callable):
-        self.write, self.pool, self.pending = write, ThreadPoolExecutor(1, thread_name_prefix="gdlab-writer"), None
+    def __init__(self, write: Callable, workers: int = 2):
+        self.write, self.workers = write, workers
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="gdlab-writer")
+        self.pending: list = []
+        self.first = True
 
     def submit(self, part, tables, facts) -> None:
-        self._wait()
-        self.pending = self.pool.submit(self.write, part, tables, facts)
+        self._raise_failed()
+        # the first part is written alone: it tells what the rest will take on disk before several
+        # writes at once could fill a disk that has room for one
+        while len(self.pending) >= (1 if self.first else self.workers):
+            self.pending.pop(0).result()
+            self.first = False
+        self.pending.append(self.pool.submit(self.write, part, tables, facts))
 
-    def _wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            pending.result()
+    def _raise_failed(self) -> None:
+        """A finished write's error, where one failed (the first submitted of those)."""
+        for future in self.pending:
+            if future.done() and future.exception() is not None:
+                self.pending.remove(future)
+                raise future.exception()
 
     def finish(self) -> None:
+        """Wait for every write, then raise the first failed one's error."""
         try:
-            self._wait()
+            failed = [f.exception() for f in self.pending]      # waits for each, raising none
+            for exc in failed:
+                if exc is not None:
+                    raise exc
         finally:
+            self.pending = []
             self.pool.shutdown(wait=True)
 
 
