@@ -309,26 +309,41 @@ def test_parts_are_written_in_the_background_the_first_alone_then_two_at_a_time_
     import threading
 
     from gdlab.runner.execute import PartWriter as _PartWriter
-    written, release = [], {p: threading.Event() for p in (0, 1, 2, 3, 4, 10, "full disk")}
+    parts = (0, 1, 2, 3, 4, 10, "full disk")
+    written, started = [], {p: threading.Event() for p in parts}
+    release = {p: threading.Event() for p in parts}
 
     def write(part, tables, facts):
+        started[part].set()
         assert release[part].wait(30)
         if part == "full disk":
             raise OSError(28, "No space left on device")
         written.append(part)
 
+    def submitting(w, part):
+        """w.submit(part) in a thread of its own: a thread still alive has not returned."""
+        t = threading.Thread(target=w.submit, args=(part, {}, {}))
+        t.start()
+        return t
+
     w = _PartWriter(write)
     w.submit(0, {}, {})
-    assert written == []                    # submit returns while the part is being written
+    assert started[0].wait(10) and written == []    # submit returns while the part is being written
+    t = submitting(w, 1)
+    t.join(0.5)
+    assert t.is_alive() and not started[1].is_set()   # the first part is written alone: the next waits
     release[0].set()
-    w.submit(1, {}, {})                     # the first part is written alone: the next waits for it
-    assert written == [0]
+    t.join(10)
+    assert not t.is_alive() and written == [0]
     w.submit(2, {}, {})
-    assert written == [0]                   # then two parts are written at once
-    release[2].set()
+    assert started[1].wait(10) and started[2].wait(10)    # then two parts are written at once
+    t = submitting(w, 3)
+    t.join(0.5)
+    assert t.is_alive() and not started[3].is_set()   # ... and a third waits for the first of them
     release[1].set()
-    w.submit(3, {}, {})                     # ... and a third waits for the first of them
-    assert 1 in written
+    t.join(10)
+    assert not t.is_alive() and 1 in written
+    release[2].set()
     release[3].set()
     w.finish()
     assert sorted(written) == [0, 1, 2, 3]
@@ -344,9 +359,47 @@ def test_parts_are_written_in_the_background_the_first_alone_then_two_at_a_time_
     w.finish()                              # the write under way is finished all the same
     assert sorted(written) == [0, 1, 2, 3, 4, 10]
     w = _PartWriter(write)
+    release["full disk"].clear()
     w.submit("full disk", {}, {})
+    release["full disk"].set()
     with pytest.raises(OSError, match="No space"):
         w.finish()                          # or the end of the sweep does
+    w = _PartWriter(write)
+    w.submit("full disk", {}, {})
+    w.finish(raising=False)                 # a sweep stopped by an interrupt: the interrupt is what is raised
+
+
+def test_a_part_handed_to_the_writer_is_written_when_an_interrupt_stops_the_wait():
+    """Ctrl-C (SIGINT, SIGTERM: the command's handlers raise KeyboardInterrupt) while the sweep waits for a
+    write: the part it was handing over is computed, and is written all the same; finish waits for it."""
+    import os
+    import signal
+    import threading
+
+    from gdlab.runner.execute import PartWriter as _PartWriter
+    written, release = [], threading.Event()
+
+    def write(part, tables, facts):
+        assert release.wait(30)
+        written.append(part)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        w = _PartWriter(write)
+        w.submit(0, {}, {})
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGUSR1))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            w.submit(1, {}, {})             # waits for part 0, written alone: the interrupt comes then
+        release.set()
+        w.finish(raising=False)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGUSR1, before)
+    assert sorted(written) == [0, 1]
 
 
 def test_progress_lines_say_nothing_in_the_quiet_seconds_then_every_five(monkeypatch):

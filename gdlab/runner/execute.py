@@ -98,9 +98,12 @@ def part_tables(sw: Sweep, problem: Problem, method: Stepper, rows: pd.DataFrame
     """The four tables of one part, from its runs' records in run order (``hyper``: the runs'
     hyperparameters (n, H), in the method's row order)."""
     run_ids = rows["run_id"].to_numpy()
-    # the converged ends' Hessians queue on the device behind the kernel's call: the other tables are
-    # built meanwhile
+    # the converged ends' Hessians queue on the device behind the kernel's call: the tables that need
+    # no device are built meanwhile, then the traced runs' replay (which queues behind the Hessians)
     kinds = point_kinds_later(problem, rec["x"][rec["status"] == Status.converged], opts.dtype, sw.stationary_tol)
+    nearest = nearest_minimum(problem, rec["x"], rec["f"])
+    stops = stops_table(run_ids, problem, rec, sw.rules, nearest)
+    curves = curves_table(run_ids, rec, opts.max_iter, opts.curves)
     chosen = np.flatnonzero(np.isin(rows["start_id"].to_numpy(), traced))
     # the replay holds every step of the runs it replays: a few at a time, at most TRACE_BYTES a call
     steps = int(rec["k"][chosen].max()) + 1 if len(chosen) else 1
@@ -108,9 +111,6 @@ def part_tables(sw: Sweep, problem: Problem, method: Stepper, rows: pd.DataFrame
     paths = [path for lo in range(0, len(chosen), per_call)
              for path in trace_runs(problem, method, x0[chosen[lo:lo + per_call]], hyper[chosen[lo:lo + per_call]],
                                     rec["k"][chosen[lo:lo + per_call]], sw.rules, opts)]
-    nearest = nearest_minimum(problem, rec["x"], rec["f"])
-    stops = stops_table(run_ids, problem, rec, sw.rules, nearest)
-    curves = curves_table(run_ids, rec, opts.max_iter, opts.curves)
     runs = runs_table(rows.drop(columns=["start_id"]), problem, x0, rec, opts.dtype, sw.stationary_tol, nearest, kinds())
     return {"runs": runs, "stops": stops, "curves": curves, "traces": traces_table(run_ids[chosen], paths, problem.dim)}
 
@@ -450,11 +450,15 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                 return record
 
             writer = PartWriter(write)
+            stopped = True
             try:
                 stats = execute(sw, todo, blocks, writer.submit, progress)
+                stopped = False
             finally:
                 try:
-                    writer.finish()     # the parts being written are finished, whatever stopped the sweep
+                    # the parts being written are finished, whatever stopped the sweep; a write that
+                    # failed meanwhile does not hide what stopped it (an interrupt's exit code)
+                    writer.finish(raising=not stopped)
                 finally:
                     progress.close()    # after them: a write's lines (the disk projection) are said
             stats["seconds"] = time.perf_counter() - t0
@@ -513,7 +517,8 @@ class PartWriter:
     parts are held once :meth:`submit` returns, which bounds memory. A failed write (a full disk)
     raises in the sweep's thread at the next part or at :meth:`finish`. The first part is written
     alone (it tells what the sweep will take on disk). The writes under way when the sweep stops
-    (Ctrl-C, an error) are waited for, so a computed part is not lost."""
+    (Ctrl-C, an error) are waited for, and a part handed over while the sweep waits for a write is
+    written even when an interrupt stops that wait, so a computed part is not lost."""
 
     def __init__(self, write: Callable, workers: int = 2):
         self.write, self.workers = write, workers
@@ -523,11 +528,20 @@ class PartWriter:
 
     def submit(self, part, tables, facts) -> None:
         self._raise_failed()
-        # the first part is written alone: it tells what the rest will take on disk before several
-        # writes at once could fill a disk that has room for one
-        while len(self.pending) >= (1 if self.first else self.workers):
-            self.pending.pop(0).result()
-            self.first = False
+        try:
+            # the first part is written alone: it tells what the rest will take on disk before several
+            # writes at once could fill a disk that has room for one
+            while len(self.pending) >= (1 if self.first else self.workers):
+                self.pending[0].result()
+                self.pending.pop(0)
+                self.first = False
+        except BaseException:
+            if self.pending and self.pending[0].done() and self.pending[0].exception() is not None:
+                self.pending.pop(0)      # a failed write: its error is raised, once, and this part not written
+                raise
+            # stopped while waiting (Ctrl-C, SIGTERM): the part in hand is computed, and written all the same
+            self.pending.append(self.pool.submit(self.write, part, tables, facts))
+            raise
         self.pending.append(self.pool.submit(self.write, part, tables, facts))
 
     def _raise_failed(self) -> None:
@@ -537,12 +551,13 @@ class PartWriter:
                 self.pending.remove(future)
                 raise future.exception()
 
-    def finish(self) -> None:
-        """Wait for every write, then raise the first failed one's error."""
+    def finish(self, raising: bool = True) -> None:
+        """Wait for every write, then raise the first failed one's error (``raising=False``: the
+        caller is already stopping on an error or an interrupt, which is the one to see)."""
         try:
             failed = [f.exception() for f in self.pending]      # waits for each, raising none
             for exc in failed:
-                if exc is not None:
+                if exc is not None and raising:
                     raise exc
         finally:
             self.pending = []
