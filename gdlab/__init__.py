@@ -26,7 +26,7 @@ from .engine.devices import use_cpu_cores  # noqa: E402  (JAX-free until JAX is 
 use_cpu_cores()   # before anything runs on JAX: one CPU device per core (gdlab/engine/devices.py)
 
 _NAMES = {
-    "sweep": ".runner.api", "descend": ".runner.api", "inspect_point": ".runner.api",
+    "sweep": ".runner.sweeps", "descend": ".runner.sweeps", "inspect_point": ".runner.api",
     "load": ".storage", "run_batch": ".engine", "stream_batch": ".engine", "trace_runs": ".engine",
     "EngineOptions": ".engine", "classify_points": ".core.points", "PointInfo": ".core.points",
     "validate": ".runner.schema", "Results": ".tables.results", "points": ".tables.columns",

@@ -555,7 +555,7 @@ def test_a_folder_whose_first_parts_were_written_without_a_column_still_reports(
 def test_rule_tables_are_the_same_from_parts_in_any_order():
     """A sweep's shards interleave their runs: the tables gathered from parts of runs, in any order,
     are the tables of the whole (sums of integers, medians of the same values)."""
-    from gdlab.runner.api import descend
+    from gdlab.runner.sweeps import descend
     from gdlab.tables.stats import RuleTally, rule_outcomes, target_steps
     res = descend("himmelblau", "gd", np.random.default_rng(0).uniform(-5, 5, (60, 2)), alpha=[0.01, 0.02],
                   criterion=["df", "grad", "dx"], epsilon=[1e-3, 1e-8], min_steps=[0, 20], max_iter=400)

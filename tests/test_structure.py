@@ -272,6 +272,23 @@ def test_commands_import_only_what_they_need_and_print_the_same(argv, not_import
         assert [line.split()[0] for line in printed.splitlines()] == LISTED[argv[1]].names()
 
 
+def test_every_public_function_and_method_has_annotations_that_resolve():
+    """typing.get_type_hints (documentation tools, validators) resolves the annotations of every public
+    name of gdlab, and of their public methods: a name the annotations use is importable where they are."""
+    import typing
+    unresolved = []
+    for name in gdlab.__all__:
+        obj = getattr(gdlab, name)
+        methods = [getattr(obj, m) for m in dir(obj) if not m.startswith("_")] if isinstance(obj, type) else []
+        for target in (obj, *methods):
+            if callable(target) and not isinstance(target, type(gdlab)):
+                try:
+                    typing.get_type_hints(target)
+                except (NameError, TypeError) as exc:
+                    unresolved.append(f"{name}: {getattr(target, '__name__', target)}: {exc}")
+    assert unresolved == []
+
+
 def test_a_sweep_without_its_report_imports_no_matplotlib(tmp_path):
     """`gdlab … report.build=false` (and a shard that is not the last) runs and files its sweep without
     importing matplotlib or the report's modules: they load once a report is drawn."""
