@@ -160,3 +160,24 @@ def test_the_figures_of_a_suites_instances_share_one_program_with_each_instances
         np.testing.assert_allclose(_gradients(p, pts), g, rtol=1e-9, atol=1e-9)
     assert len({id(_compiled(p.own_objective, "f")) for p in instances}) == 1
     assert len({float(_evaluate(p, pts[:1])[0]) for p in instances}) == 3
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_a_points_values_come_from_one_program_equal_to_the_problems_own(name):
+    """``gdlab point`` (point_info) evaluates f, ∇f, the Hessian and the point's type as one compiled
+    program: the numbers of f, jax.grad and jax.hessian at the point alone (float64), the type the
+    batched classification's, and the same program for every point of the problem."""
+    from gdlab.core.points import _at_point, classify_points, point_info
+    p = get_problem(name)
+    dom = p.domain_array
+    pts = dom[:, 0] + (dom[:, 1] - dom[:, 0]) * np.random.default_rng(4).random((3, p.dim))
+    for x in (*pts, *p.minima_array[:1]):
+        info = point_info(p, x)
+        f, g = _f64(p.fn, x)
+        with jax.enable_x64(True):
+            h = np.asarray(jax.hessian(p.fn)(jnp.asarray(x, jnp.float64)))
+        np.testing.assert_allclose(info.f, f, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(info.grad, g, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(info.hessian, h.reshape(p.dim, p.dim), rtol=1e-12, atol=1e-12)
+        assert info.point_type == classify_points(p, x[None], "float64", 1e-6)[0]
+    assert _at_point(p.own_objective) is _at_point(get_problem(name).own_objective)

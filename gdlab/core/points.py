@@ -54,6 +54,19 @@ def _eigh(h):
 MIN_PAD = 64      # the fewest points point_kinds evaluates at once (the rest copies of the first), up to this d
 
 
+def _curvature(fn, x):
+    """(Hessian, ∇f, the Hessian's eigenvalues, ‖H⁺∇f‖, the part of ∇f along H's zero eigenvalues) of
+    ``fn`` at ``x``, all from one symmetric eigendecomposition (:func:`curvature`)."""
+    h = jax.hessian(fn)(x)
+    lam, v = _eigh(h)
+    keep = jnp.abs(lam) > 10 * h.shape[0] * jnp.finfo(h.dtype).eps * jnp.max(jnp.abs(lam))
+    g = jax.grad(fn)(x)
+    along = v.T @ g
+    newton = v @ jnp.where(keep, along / jnp.where(keep, lam, 1), 0)
+    flat = jnp.where(keep, 0, along)
+    return h, g, lam, jnp.sqrt(jnp.sum(newton ** 2)), jnp.sqrt(jnp.sum(flat ** 2))
+
+
 @functools.lru_cache(maxsize=64)
 def curvature(objective):
     """(points (n, d), the problem's params) → (the Hessian's eigenvalues, ‖H⁺∇f‖, the part of ∇f
@@ -62,16 +75,20 @@ def curvature(objective):
     symmetric matrix at a third of the cost of an SVD and a second eigvalsh. The last is the slope the Hessian cannot account
     for (f = 3x: all of it), which H⁺ drops from the Newton step."""
     def one(x, params):
-        fn = objective.bind(params)
-        h = jax.hessian(fn)(x)
-        lam, v = _eigh(h)
-        keep = jnp.abs(lam) > 10 * h.shape[0] * jnp.finfo(h.dtype).eps * jnp.max(jnp.abs(lam))
-        along = v.T @ jax.grad(fn)(x)
-        newton = v @ jnp.where(keep, along / jnp.where(keep, lam, 1), 0)
-        flat = jnp.where(keep, 0, along)
-        return lam, jnp.sqrt(jnp.sum(newton ** 2)), jnp.sqrt(jnp.sum(flat ** 2))
+        return _curvature(objective.bind(params), x)[2:]
     batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
     return lambda xs, params=(): batched(xs, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _at_point(objective):
+    """(x, params) → (f, the Hessian, ∇f, its eigenvalues, ‖H⁺∇f‖, the flat part of ∇f) at one point, as
+    one compiled program: evaluated operation by operation, JAX compiled each operation of the
+    Hessian, 0.5 s or more of ``gdlab point``."""
+    def one(x, params):
+        fn = objective.bind(params)
+        return (fn(x), *_curvature(fn, x))
+    return jax.jit(one)
 
 
 def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> np.ndarray:
@@ -157,13 +174,12 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     if pt.size != prob.dim:
         raise InputError(f"{prob.name} is a function of {prob.dim} variable(s); got a point with {pt.size}")
     with jax.enable_x64(True):
-        xj = jnp.asarray(pt)
-        f = float(prob.fn(xj))
-        grad = np.asarray(jax.grad(prob.fn)(xj))
-        hess = np.asarray(jax.hessian(prob.fn)(xj)).reshape(prob.dim, prob.dim)
+        f, hess, grad, lam, newton, flat = (np.asarray(a, dtype=np.float64) for a in _at_point(prob.own_objective)(
+            jnp.asarray(pt), cast_params(prob.params, "float64")))
+    hess = hess.reshape(prob.dim, prob.dim)
     eig = np.linalg.eigvalsh((hess + hess.T) / 2) if np.isfinite(hess).all() else np.full(prob.dim, np.nan)
-    kind = str(classify_points(prob, pt[None], "float64", stationary_tol)[0])
-    return PointInfo(prob.name, pt, f, grad, hess, eig, kind)
+    kind = str(POINT_TYPES[_kinds(pt[None], lam[None], newton[None], flat[None], jnp.float64, stationary_tol)[0]])
+    return PointInfo(prob.name, pt, float(f), grad, hess, eig, kind)
 
 
 def _vec(v) -> str:
