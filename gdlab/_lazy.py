@@ -19,7 +19,7 @@ __all__ = ["exports", "lazy_module"]
 
 def exports(package: str, names: Mapping[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``, whose public ``names`` live in the modules given
-    (relative to it: ``{"sweep": ".runner.api"}``)."""
+    (relative to it: ``{"sweep": ".runner.sweeps"}``)."""
 
     def __getattr__(name: str):
         module = names.get(name)

@@ -166,7 +166,7 @@ def test_the_figures_of_a_suites_instances_share_one_program_with_each_instances
 def test_a_points_values_come_from_one_program_equal_to_the_problems_own(name):
     """``gdlab point`` (point_info) evaluates f, ∇f, the Hessian and the point's type as one compiled
     program: the numbers of f, jax.grad and jax.hessian at the point alone (float64), the type the
-    batched classification's, and the same program for every point of the problem."""
+    batched classification's, and one compilation for every point of the problem."""
     from gdlab.core.points import _at_point, classify_points, point_info
     p = get_problem(name)
     dom = p.domain_array
@@ -180,4 +180,25 @@ def test_a_points_values_come_from_one_program_equal_to_the_problems_own(name):
         np.testing.assert_allclose(info.grad, g, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(info.hessian, h.reshape(p.dim, p.dim), rtol=1e-12, atol=1e-12)
         assert info.point_type == classify_points(p, x[None], "float64", 1e-6)[0]
-    assert _at_point(p.own_objective) is _at_point(get_problem(name).own_objective)
+    assert _at_point(p.own_objective, p.own_objective.fn)._cache_size() == 1    # one program, every point
+
+
+def test_a_points_numbers_are_its_functions_own_after_its_module_is_reloaded(tmp_path, monkeypatch):
+    """A `_target_` problem names its function by module and name: the same name after the module is
+    reloaded with another function is another function, and ``gdlab point`` evaluates the new one
+    (a compiled program is cached by the objective and its function)."""
+    import importlib
+    import sys
+
+    import gdlab
+    module = tmp_path / "reloaded_objective.py"
+    module.write_text("import jax.numpy as jnp\ndef f(x):\n    return jnp.sum(x ** 2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = {"name": "mine", "_target_": "reloaded_objective.f", "dim": 2, "domain": [[-1, 1], [-1, 1]]}
+    assert gdlab.inspect_point(entry, [1.0, 2.0]).f == 5.0
+    module.write_text("import jax.numpy as jnp\ndef f(x):\n    return -jnp.sum(x ** 3)\n")
+    importlib.invalidate_caches()
+    importlib.reload(sys.modules["reloaded_objective"])
+    info = gdlab.inspect_point({**entry, "domain": [[-2, 2], [-2, 2]]}, [1.0, 2.0])
+    assert (info.f, info.grad.tolist()) == (-9.0, [-3.0, -12.0])
+    monkeypatch.delitem(sys.modules, "reloaded_objective")

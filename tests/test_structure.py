@@ -272,20 +272,25 @@ def test_commands_import_only_what_they_need_and_print_the_same(argv, not_import
         assert [line.split()[0] for line in printed.splitlines()] == LISTED[argv[1]].names()
 
 
-def test_every_public_function_and_method_has_annotations_that_resolve():
-    """typing.get_type_hints (documentation tools, validators) resolves the annotations of every public
-    name of gdlab, and of their public methods: a name the annotations use is importable where they are."""
+def test_every_public_name_resolves_and_its_annotations_too():
+    """Every name in the ``__all__`` of gdlab and of each of its layers is there (they are imported on
+    first use, from the module their package names), and typing.get_type_hints (documentation tools,
+    validators) resolves the annotations of each and of their public methods."""
+    import importlib
     import typing
     unresolved = []
-    for name in gdlab.__all__:
-        obj = getattr(gdlab, name)
+    layers = ["gdlab", *(f"gdlab.{layer}" for layer in ("core", "engine", "tables", "storage", "runner", "report",
+                                                         "lessons"))]
+    names = [(mod, name) for mod in layers for name in importlib.import_module(mod).__all__]
+    for mod, name in names:
+        obj = getattr(importlib.import_module(mod), name)
         methods = [getattr(obj, m) for m in dir(obj) if not m.startswith("_")] if isinstance(obj, type) else []
         for target in (obj, *methods):
             if callable(target) and not isinstance(target, type(gdlab)):
                 try:
                     typing.get_type_hints(target)
                 except (NameError, TypeError) as exc:
-                    unresolved.append(f"{name}: {getattr(target, '__name__', target)}: {exc}")
+                    unresolved.append(f"{mod}.{name}: {getattr(target, '__name__', target)}: {exc}")
     assert unresolved == []
 
 

@@ -81,10 +81,12 @@ def curvature(objective):
 
 
 @functools.lru_cache(maxsize=64)
-def _at_point(objective):
+def _at_point(objective, fn):
     """(x, params) → (f, the Hessian, ∇f, its eigenvalues, ‖H⁺∇f‖, the flat part of ∇f) at one point, as
     one compiled program: evaluated operation by operation, JAX compiled each operation of the
-    Hessian, 0.5 s or more of ``gdlab point``."""
+    Hessian, 0.5 s or more of ``gdlab point``. Cached by the objective and its function (``fn``,
+    ``objective.fn``): an objective's key names its function, but a module reloaded under the same
+    ``_target_`` is another function, and a point's numbers are always its problem's own."""
     def one(x, params):
         fn = objective.bind(params)
         return (fn(x), *_curvature(fn, x))
@@ -173,9 +175,10 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     pt = np.asarray(x, dtype=np.float64).reshape(-1)
     if pt.size != prob.dim:
         raise InputError(f"{prob.name} is a function of {prob.dim} variable(s); got a point with {pt.size}")
+    program = _at_point(prob.own_objective, prob.own_objective.fn)
     with jax.enable_x64(True):
-        f, hess, grad, lam, newton, flat = (np.asarray(a, dtype=np.float64) for a in _at_point(prob.own_objective)(
-            jnp.asarray(pt), cast_params(prob.params, "float64")))
+        values = program(jnp.asarray(pt), cast_params(prob.params, "float64"))
+        f, hess, grad, lam, newton, flat = (np.asarray(a, dtype=np.float64) for a in values)
     hess = hess.reshape(prob.dim, prob.dim)
     eig = np.linalg.eigvalsh((hess + hess.T) / 2) if np.isfinite(hess).all() else np.full(prob.dim, np.nan)
     kind = str(POINT_TYPES[_kinds(pt[None], lam[None], newton[None], flat[None], jnp.float64, stationary_tol)[0]])

@@ -4,9 +4,9 @@ from .._lazy import exports
 
 _NAMES = {
     "as_problem": ".api",
-    "descend": ".api",
+    "descend": ".sweeps",
     "inspect_point": ".api",
-    "sweep": ".api",
+    "sweep": ".sweeps",
     "run_sweep": ".execute",
     "run_to_folder": ".execute",
     "experiment_config": ".experiments",
