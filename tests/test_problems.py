@@ -202,3 +202,18 @@ def test_a_points_numbers_are_its_functions_own_after_its_module_is_reloaded(tmp
     info = gdlab.inspect_point({**entry, "domain": [[-2, 2], [-2, 2]]}, [1.0, 2.0])
     assert (info.f, info.grad.tolist()) == (-9.0, [-3.0, -12.0])
     monkeypatch.delitem(sys.modules, "reloaded_objective")
+
+
+def test_an_expressions_point_is_evaluated_by_one_program_however_often_it_is_asked():
+    """gdlab.inspect_point on the same expression text again (a notebook's loop over points): the same
+    Problem and function, so its one compiled program serves every call, with each point's numbers."""
+    import gdlab
+    from gdlab.core.points import _at_point
+    from gdlab.runner.api import as_problem
+    text = "x**2 + 3*y**2 - x*y"
+    for x, y in ((1.0, 2.0), (-2.0, 0.5), (0.0, 0.0)):
+        info = gdlab.inspect_point(text, [x, y])
+        assert (info.f, info.grad.tolist()) == (x * x + 3 * y * y - x * y, [2 * x - y, 6 * y - x])
+    p = as_problem(text)
+    assert p is as_problem(text)
+    assert _at_point(p.own_objective, p.own_objective.fn)._cache_size() == 1

@@ -10,6 +10,7 @@ only: no pandas, no sweep layer. The entry points that return tables
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -35,12 +36,19 @@ def as_problem(spec) -> Problem:
             return registered_problem(base, int(dims[:-1]))
         if spec.replace("_", "").isalnum() and spec not in ("x", "y", "z") and not spec.startswith("x"):
             raise UnknownNameError("problem", spec, PROBLEMS, "or give an expression such as 'x**2 + 3*y'")
-        fn, dim = parse_expression(spec)
-        return Problem(name=spec, fn=fn, dim=dim, domain=((-1.0, 1.0),) * dim, doc=f"inline expression {spec}",
-                       vectorized=True, key=("expr", spec, dim, "null"))
+        return _expression_problem(spec)
     from .schema import resolve_problem  # a mapping, a suite entry or a Problem
 
     return resolve_problem(spec)
+
+
+@functools.lru_cache(maxsize=256)
+def _expression_problem(spec: str) -> Problem:
+    """The Problem of an expression string, one object per text: its function is the same object
+    each time, so the programs compiled for it (a point's, the figures') are found again."""
+    fn, dim = parse_expression(spec)
+    return Problem(name=spec, fn=fn, dim=dim, domain=((-1.0, 1.0),) * dim, doc=f"inline expression {spec}",
+                   vectorized=True, key=("expr", spec, dim, "null"))
 
 
 def get_problem(spec, dim: int | None = None) -> Problem:
