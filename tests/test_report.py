@@ -426,6 +426,22 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     monkeypatch.setattr(R, "MAX_POINTS", 9)
     traced = whole.traces["run_id"].unique()
     sweep = R._gather(folder, sw, traced)
+    if batch == 0:      # a part's rule tally is worked out on a thread of its own: its error is raised here
+        real, calls = R.rule_outcomes, []
+
+        def failing(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == fail_at:
+                raise RuntimeError(f"the tally of part {fail_at}")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(R, "rule_outcomes", failing)
+        for fail_at in (4, 6):       # the last part's is waited for after the loop
+            calls.clear()
+            with pytest.raises(RuntimeError, match=f"the tally of part {fail_at}"):
+                R._gather(folder, sw, traced)
+            assert len(calls) == fail_at
+        monkeypatch.setattr(R, "rule_outcomes", real)
     stalled = stalled_runs(whole.runs, whole.curves)
     pd.testing.assert_frame_equal(sweep.stalled[stalled.columns], stalled)
     assert len(stalled) > 0
