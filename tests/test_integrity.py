@@ -416,3 +416,143 @@ def test_nearest_minimum_by_columns_gives_the_bits_of_row_sums(d):
     with np.errstate(over="ignore", invalid="ignore"):
         rows = np.sqrt(np.sum(xs.astype(np.float64) ** 2, axis=1))
     np.testing.assert_array_equal(_grad_norm_final({"g": xs}), rows)
+
+
+# --- a function of one's own, changed under the same _target_ -----------------------------------
+
+def _target_module(tmp_path, monkeypatch, body: str):
+    """A module of one's own, ``own_objective``, with ``f`` written as ``body``, imported afresh."""
+    import importlib
+    import shutil
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)     # a cached .pyc of the same size and second is not read
+    shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
+    (tmp_path / "own_objective.py").write_text(f"import jax.numpy as jnp\n\ndef f(x):\n    return {body}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    if "own_objective" in sys.modules:
+        return importlib.reload(sys.modules["own_objective"])
+    return importlib.import_module("own_objective")
+
+
+OWN = {"name": "own", "_target_": "own_objective.f", "dim": 2, "domain": [[-3, 3], [-3, 3]]}
+
+
+def test_a_target_defined_again_in_the_same_process_is_the_new_function(tmp_path, monkeypatch):
+    """A notebook's cell defines the function again (or a module is reloaded) under the same _target_
+    path: the same config then runs the new function, in a sweep and at a point (the problem and its
+    compiled kernels were once the old function's: the old minimum, with exit 0)."""
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 3},
+              "max_iter": 300, "dtype": "float64", "traces": 0}
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    first = gdlab.sweep(config)
+    np.testing.assert_allclose(np.stack(first.runs["x_final"]), 1.0, atol=1e-6)
+    assert gdlab.inspect_point(OWN, [0.0, 0.0]).f == 2.0
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x + 2.0) ** 2)")
+    again = gdlab.sweep(config)
+    np.testing.assert_allclose(np.stack(again.runs["x_final"]), -2.0, atol=1e-6)
+    assert gdlab.inspect_point(OWN, [0.0, 0.0]).f == 8.0
+    monkeypatch.delitem(sys.modules, "own_objective")
+
+
+def test_a_folder_computed_with_another_version_of_a_target_is_refused_and_kept(tmp_path, monkeypatch):
+    """The same config after its _target_'s code has changed would have resumed the folder, or called it
+    complete, with the old function's runs: each part's record keeps a fingerprint of the function
+    (its jaxpr), and a changed one is refused, naming the problem, its path and the way out, with
+    nothing in the folder changed; the function as it was resumes as before, and a report of the
+    folder once the function has changed says its figures draw the new one."""
+    import hashlib
+
+    from gdlab.core.errors import FolderError
+    from gdlab.report import build
+    from gdlab.runner.execute import run_to_folder
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 4},
+              "max_iter": 300, "dtype": "float64", "traces": 0, "part_size": 8, "out_dir": str(tmp_path / "out")}
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    folder = run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    files = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2) + 0.5")       # f moved, same minimiser
+    with pytest.raises(FolderError, match=r"problem 'own': 2 parts in .* were computed with another version of its "
+                                          r"function own_objective\.f .*another folder .*or delete"):
+        run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()} == files
+    logs = []
+    build(folder, log=logs.append)
+    assert any("problem own: its function own_objective.f has changed since its runs" in m for m in logs)
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    logs = []
+    assert run_to_folder(validate(config), log=logs.append, show_progress=False) == folder
+    assert any("already complete" in m for m in logs)
+    logs = []
+    build(folder, log=logs.append)
+    assert not any("has changed" in m for m in logs)
+    monkeypatch.delitem(sys.modules, "own_objective")
+
+
+def test_a_targets_fingerprint_is_its_computation_in_every_process(tmp_path):
+    """The fingerprint a resume compares is the same for the same code in another process (no address,
+    no path, no line number in it), and another for another number in the code, another array it
+    closes over, or another function it calls."""
+    (tmp_path / "prints.py").write_text(
+        "import jax, jax.numpy as jnp, numpy as np\nDATA = np.linspace(0, 1, 4)\n"
+        "def a(x):\n    return jnp.sum(jax.nn.softplus(x) * DATA[:2]) + jnp.linalg.norm(x)\n"
+        "def b(x):\n    return jnp.sum(jax.nn.softplus(x) * DATA[1:3]) + jnp.linalg.norm(x)\n"
+        "def c(x):\n    return jnp.sum(jax.nn.relu(x) * DATA[:2]) + jnp.linalg.norm(x)\n"
+        "def d(x):\n    return jnp.sum(jax.nn.softplus(x) * DATA[:2]) + jnp.linalg.norm(x) * 2.0\n")
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from gdlab.core.expressions import inline_problem, function_fingerprint\n"
+              "for name in 'abcd':\n"
+              "    p = inline_problem({'name': name, '_target_': 'prints.' + name, 'dim': 2, "
+              "'domain': [[-1, 1], [-1, 1]]})\n"
+              "    print(function_fingerprint(p))\n")
+    runs = [subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                           timeout=120, check=True).stdout.split() for _ in range(2)]
+    assert runs[0] == runs[1] and len(set(runs[0])) == 4 and all(len(s) == 64 for s in runs[0])
+    from gdlab.core.expressions import function_fingerprint
+    assert function_fingerprint(gdlab.get_problem("himmelblau")) is None
+
+
+def test_a_target_that_does_not_hash_runs_and_its_fingerprint_ignores_the_x64_setting(tmp_path, monkeypatch):
+    """A callable that does not hash (a dataclass instance: equinox modules are such) is a _target_ as
+    any function is; and the fingerprint is the same whether the process runs with x64 on or off (a
+    notebook with x64 on resuming a folder the command line began)."""
+    import importlib
+
+    import jax
+
+    from gdlab.core.expressions import function_fingerprint, inline_problem
+    (tmp_path / "own_callable.py").write_text(
+        "import dataclasses\nimport jax.numpy as jnp\nimport numpy as np\n\n"
+        "@dataclasses.dataclass\nclass Quad:\n    c: float = 1.0\n    w = np.array([1.0, 3.0])\n\n"
+        "    def __call__(self, x):\n        return jnp.sum(self.w * (x - self.c) ** 2) + jnp.arange(2.0)[1]\n\n"
+        "f = Quad()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    entry = {"name": "quad", "_target_": "own_callable.f", "dim": 2, "domain": [[-3, 3], [-3, 3]]}
+    res = gdlab.sweep({"problems": [entry], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 2},
+                       "max_iter": 300, "dtype": "float64", "traces": 0})
+    np.testing.assert_allclose(np.stack(res.runs["x_final"]), 1.0, atol=1e-6)
+    problem = inline_problem(entry)
+    off = function_fingerprint(problem)
+    with jax.enable_x64(True):
+        assert function_fingerprint(problem) == off
+    assert res.facts["functions"]["sha256"] == {"quad": off}
+    monkeypatch.delitem(sys.modules, "own_callable")
+
+
+def test_results_saved_after_their_target_was_defined_again_keep_the_function_they_were_computed_with(
+        tmp_path, monkeypatch):
+    """gdlab.sweep, the function defined again, then Results.save: the folder's parts hold the old
+    function's runs, so they keep its fingerprint, and the new function's config is refused there."""
+    from gdlab.core.errors import FolderError
+    from gdlab.runner.execute import run_to_folder
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 3},
+              "max_iter": 300, "dtype": "float64", "traces": 0, "out_dir": str(tmp_path / "out")}
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    res = gdlab.sweep(config)
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x + 2.0) ** 2)")
+    folder = res.save(log=lambda m: None)
+    with pytest.raises(FolderError, match="1 part in .* was computed with another version of its function"):
+        run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    assert run_to_folder(validate(config), log=lambda m: None, show_progress=False) == folder
+    monkeypatch.delitem(sys.modules, "own_objective")

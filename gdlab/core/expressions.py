@@ -25,7 +25,8 @@ import numpy as np
 from .errors import ExpressionError, ProblemError
 from .problems import Problem, domain_pairs
 
-__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target"]
+__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
+           "function_fingerprint", "functions_record", "changed_functions"]
 
 FUNCTIONS: dict[str, Callable] = {
     "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
@@ -188,8 +189,28 @@ def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
     return fn, dim
 
 
-_CACHE: dict[str, Problem] = {}
+_CACHE: dict[tuple[str, Callable | None], Problem] = {}
 _CACHE_SIZE = 256       # inline problems kept (a sweep's are few; a long notebook session's are bounded)
+
+
+class Identity:
+    """An object as a key by its identity, whether or not it hashes (a callable dataclass, an
+    equinox module holding arrays): equal to the same object only. It holds the object, so its
+    ``id`` is not another's while the key lives."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return isinstance(other, Identity) and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __repr__(self):
+        return f"Identity({type(self.obj).__name__} at {id(self.obj):#x})"
 
 
 def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[Callable, str]:
@@ -241,6 +262,14 @@ def inline_problem(entry: Mapping) -> Problem:
     """``{name, expr | _target_, domain, minima?, f_min?, dim?, constraints?}`` → Problem
     (cached: same entry, same object). ``constraints`` adds a quadratic penalty (:func:`penalised`)."""
     key = json.dumps(entry, sort_keys=True, default=str)
+    # a _target_ is the function its path names now: a module reloaded, or a notebook's function defined
+    # again under the same name, is another function, with its own Problem and compiled kernels
+    try:
+        target = import_target(entry["_target_"]) if "_target_" in entry and "expr" not in entry else None
+    except ProblemError:     # said below, after the entry's other checks
+        target = None
+    same = None if target is None else Identity(target)
+    key = (key, same)
     if key in _CACHE:
         return _CACHE[key]
     allowed = {"name", "expr", "_target_", "domain", "minima", "f_min", "dim", "constraints"}
@@ -256,7 +285,7 @@ def inline_problem(entry: Mapping) -> Problem:
         fn, dim = parse_expression(entry["expr"], entry.get("dim"))
         doc = f"inline expression {entry['expr']}"
     else:
-        fn = import_target(entry["_target_"], name)
+        fn = target if target is not None else import_target(entry["_target_"], name)
         dim = entry.get("dim")
         if dim is None:
             raise ProblemError(f"problem {name!r}: a _target_ problem needs dim")
@@ -280,9 +309,10 @@ def inline_problem(entry: Mapping) -> Problem:
     else:
         with jax.enable_x64(True):
             f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
-    # the function's identity, by value: what it computes, not the name or domain it is shown under
+    # the function's identity, by value: what it computes, not the name or domain it is shown under (a
+    # _target_'s path and the function it names now, as the text names an expression's function)
     ident = ("expr", entry["expr"]) if "expr" in entry else ("target", entry["_target_"])
-    ident += (dim, json.dumps(entry.get("constraints"), sort_keys=True, default=str))
+    ident += (dim, json.dumps(entry.get("constraints"), sort_keys=True, default=str), same)
     prob = Problem(name=name, fn=fn, dim=dim, domain=tuple(tuple(map(float, ax)) for ax in dom),
                    minima=tuple(map(tuple, minima)), f_min=tuple(f_min), doc=doc, vectorized="expr" in entry,
                    key=ident)
@@ -290,6 +320,61 @@ def inline_problem(entry: Mapping) -> Problem:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = prob
     return prob
+
+
+def function_fingerprint(problem) -> str | None:
+    """What a ``_target_`` problem's function computes now, as a sha256: of its jaxpr at a float32
+    point of its dimension (every operation, the functions it calls included, and the numbers written
+    in it) and of the arrays it closes over. The path a ``_target_`` names says nothing of the code
+    behind it, which its author may change between two runs of the same config. None for other
+    problems (a registry name or an expression's text names what it computes) and where tracing
+    fails (the sweep then says why). Traced with x64 off, whatever the process's setting."""
+    import hashlib
+
+    import numpy as np
+    key = getattr(problem, "key", None)
+    if not (isinstance(key, tuple) and key and key[0] == "target"):
+        return None
+    try:
+        with jax.enable_x64(False):     # one trace whatever the process's setting: with x64 on, arrays and
+            closed = jax.make_jaxpr(problem.fn)(jax.ShapeDtypeStruct((problem.dim,), jnp.float32))  # ranges widen
+    except Exception:       # noqa: BLE001 — the sweep's own trace raises it, with its context
+        return None
+    digest = hashlib.sha256(str(closed.jaxpr).encode())
+    for const in closed.consts:
+        const = np.asarray(const)
+        digest.update(f"{const.dtype}{const.shape}".encode())
+        digest.update(np.ascontiguousarray(const).tobytes())
+    return digest.hexdigest()
+
+
+def functions_record(problems) -> dict:
+    """What a sweep folder's part records keep of its problems' functions, beside the part's rows:
+    ``{"functions": {"jax": version, "sha256": {problem: fingerprint}}}`` for the ``_target_``
+    problems (:func:`function_fingerprint`), or nothing where there are none."""
+    prints = {p.name: fp for p in problems if (fp := function_fingerprint(p)) is not None}
+    return {"functions": {"jax": jax.__version__, "sha256": prints}} if prints else {}
+
+
+def changed_functions(records: Mapping[int, Mapping], now: Mapping) -> tuple[dict[str, int], set[str]]:
+    """``now`` (:func:`functions_record` of the problems as they are) against the part ``records``:
+    (problem → how many parts were computed with another function, the problems whose parts' JAX was
+    another version, which traces a function in its own words, so that no comparison can be made)."""
+    mine = now.get("functions", {})
+    changed: dict[str, int] = {}
+    unknown: set[str] = set()
+    for record in records.values():
+        was = record.get("functions")
+        if not isinstance(was, Mapping) or not isinstance(was.get("sha256"), Mapping):
+            continue           # a part of a sweep without _target_ problems, or from before they were kept
+        for name, sha in was["sha256"].items():
+            if name not in mine.get("sha256", {}):
+                continue
+            if was.get("jax") != mine.get("jax"):
+                unknown.add(name)
+            elif sha != mine["sha256"][name]:
+                changed[name] = changed.get(name, 0) + 1
+    return changed, unknown
 
 
 def import_target(path, name: str = "") -> Callable:

@@ -48,7 +48,7 @@ def _expression_problem(spec: str) -> Problem:
     each time, so the programs compiled for it (a point's, the figures') are found again."""
     fn, dim = parse_expression(spec)
     return Problem(name=spec, fn=fn, dim=dim, domain=((-1.0, 1.0),) * dim, doc=f"inline expression {spec}",
-                   vectorized=True, key=("expr", spec, dim, "null"))
+                   vectorized=True, key=("expr", spec, dim, "null", None))
 
 
 def get_problem(spec, dim: int | None = None) -> Problem:

@@ -29,6 +29,7 @@ import pandas as pd
 from .. import __version__
 from ..core.criteria import Status
 from ..core.errors import FolderError
+from ..core.expressions import changed_functions, functions_record
 from ..core.methods import METHODS, Stepper
 from ..core.names import count
 from ..core.points import point_kinds_later
@@ -265,6 +266,7 @@ def _facts(sw: Sweep, n_runs: int, seconds: float, stats: dict) -> dict:
         "jax": jax.__version__, "gdlab": __version__, "python": platform.python_version(),
         "useful_lane_steps": int(stats.get("useful", 0)), "executed_lane_steps": int(stats.get("executed", 0)),
         "lane_utilisation": stats.get("lane_utilisation", math.nan), "lanes": stats.get("lanes"),
+        **functions_record(sw.problems),     # what its _target_ functions computed, for a save into a folder
     }
 
 
@@ -305,7 +307,7 @@ def problem_spec(problem: Problem):
         same_domain = [list(ax) for ax in plain.domain] == domain
         return name if plain.name == name and same_domain else spec
     if isinstance(key, tuple) and key[0] in ("expr", "target"):
-        kind, text, dim, constraints = key
+        kind, text, dim, constraints, _ = key      # (and a _target_'s function)
         spec = {"name": problem.name, "expr" if kind == "expr" else "_target_": text, "dim": dim,
                 "domain": domain, "minima": [[float(v) for v in m] for m in problem.minima],
                 "f_min": [float(v) for v in problem.f_min]}
@@ -343,9 +345,15 @@ def save_results(res: Results, path: Path | str | None = None, log: Callable[[st
     folder = SweepFolder(Path(path) if path is not None else sweep_folder(again))
     folder.prepare(config)
     shard = f"shard-{again.shard['index']}-of-{again.shard['count']}"
+    # the functions as they were when the results were computed (one defined again since is not
+    # theirs); results read from a folder by an older gdlab hold none, and their parts get none
+    functions = {"functions": res.facts["functions"]} if isinstance((res.facts or {}).get("functions"), Mapping) \
+        else {}
     with folder.lock(shard, log=log):
+        _same_functions(folder, again, functions, log)
         for p, part in tables:
-            folder.write_part(p.part, part, {"runs": p.stop - p.start, "shard": shard, "saved_from": "memory"})
+            folder.write_part(p.part, part, {"runs": p.stop - p.start, "shard": shard, "saved_from": "memory",
+                                             **functions})
         facts = res.facts or {}
         stats = {"useful": facts.get("useful_lane_steps"), "executed": facts.get("executed_lane_steps"),
                  "lane_utilisation": facts.get("lane_utilisation"), "lanes": facts.get("lanes"),
@@ -418,8 +426,10 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
     big = size_warning(sw, in_memory=False)
     if big:
         log(f"warning: {big}")
+    functions = functions_record(sw.problems)
     with folder.lock(shard, log=log):
         folder.clean_temporaries()
+        _same_functions(folder, sw, functions, log)
         mine = _my_parts(sw, plan)
         done = _sound_parts(folder, {p.part for p in mine}, log)
         todo = [p for p in mine if p.part not in done]
@@ -439,7 +449,7 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
             projected = threading.Lock()
 
             def write(p: Part, tables, facts) -> dict:
-                record = folder.write_part(p.part, tables, {**facts, "shard": shard})
+                record = folder.write_part(p.part, tables, {**facts, "shard": shard, **functions})
                 if projected.acquire(blocking=False):   # the first part written tells what the rest will take
                     try:
                         lines = disk_projection(folder.path, record, n_todo)
@@ -562,6 +572,27 @@ class PartWriter:
         finally:
             self.pending = []
             self.pool.shutdown(wait=True)
+
+
+def _same_functions(folder: SweepFolder, sw: Sweep, functions: Mapping, log: Callable[[str], None]) -> None:
+    """Refuse to add to (or to call complete) a folder whose parts were computed with another function
+    under one of the sweep's ``_target_`` paths: its results would mix two functions, or be the old
+    one's. ``functions``: :func:`functions_record` of the sweep's problems as they are now."""
+    if not functions:
+        return
+    changed, unknown = changed_functions(folder.records(), functions)
+    targets = {p.name: p.key[1] for p in sw.problems if isinstance(p.key, tuple) and p.key[0] == "target"}
+    for name in sorted(unknown - set(changed)):
+        log(f"note: problem {name!r}: its parts were computed under another JAX version, so whether its "
+            f"function {targets.get(name, '')} has changed since cannot be told; taken as the same")
+    if changed:
+        which = "; ".join(f"problem {name!r}: {count(n, 'part')} in {folder.path} {'was' if n == 1 else 'were'} "
+                          f"computed with another version of its function {targets.get(name, '')}"
+                          for name, n in sorted(changed.items()))
+        raise FolderError(f"{which} (its code has changed since, or code it calls), and the results of two "
+                          "versions of a function must not mix. Run it as it is now into another folder (another "
+                          f"name=… or out_dir=…), or delete {folder.path} to compute it again; nothing in it was "
+                          "changed")
 
 
 def _sound_parts(folder: SweepFolder, mine: set[int], log: Callable[[str], None]) -> set[int]:
