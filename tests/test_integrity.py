@@ -556,3 +556,83 @@ def test_results_saved_after_their_target_was_defined_again_keep_the_function_th
     _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
     assert run_to_folder(validate(config), log=lambda m: None, show_progress=False) == folder
     monkeypatch.delitem(sys.modules, "own_objective")
+
+
+def test_a_problem_copied_with_another_function_and_its_key_runs_its_own_function():
+    """Compiled kernels are shared by an objective's key and its function object: a Problem copied
+    with ``dataclasses.replace(…, fn=…)`` (or a name registered again) keeps the key, and once ran
+    the first function's kernel, with exit 0. The makers of problems hand out one function per key,
+    so sharing stays: an expression's text gives the same function each time (a CUTEst name: below)."""
+    import dataclasses
+
+    from gdlab.core.expressions import parse_expression
+    from gdlab.core.problems import get_problem
+    x4 = get_problem("x4")
+    shifted = dataclasses.replace(x4, name="shifted_x4", fn=lambda x: (x[0] - 1.0) ** 4)
+    assert shifted.objective != x4.objective and x4.objective == get_problem("x4").objective
+    first = gdlab.descend(x4, "gd", [[2.0]], alpha=0.01, max_iter=300, dtype="float64")
+    again = gdlab.descend(shifted, "gd", [[2.0]], alpha=0.01, max_iter=300, dtype="float64")
+    assert first.runs["x_final"].iloc[0][0] < 0.3 < 1.0 < again.runs["x_final"].iloc[0][0]
+    assert parse_expression("x**2 + y", 2)[0] is parse_expression("x**2 + y", 2)[0]
+
+
+def test_a_targets_fingerprint_sees_a_float64_digit_and_an_inline_arrays_every_number(tmp_path, monkeypatch):
+    """The fingerprint is traced in float64 (1e8 and 1e8 + 3 are one float32), and an inline entry's
+    NumPy arrays are its cache key to their last digit (str() rounds to 8 and elides long arrays)."""
+    from gdlab.core.expressions import function_fingerprint, inline_problem
+    prints = []
+    for shift in ("1e8", "1e8 + 3"):      # an array it closes over (a number written in it is kept as written)
+        _target_module(tmp_path, monkeypatch, f"jnp.sum((x - __import__('numpy').array([{shift}, 0.0])) ** 2)")
+        prints.append(function_fingerprint(inline_problem(OWN)))
+    assert prints[0] != prints[1]
+    monkeypatch.delitem(sys.modules, "own_objective")
+    base = {"name": "arr", "expr": "(x - 1)**2 + (y - 2)**2", "domain": [[-3, 3], [-3, 3]]}
+    one = inline_problem({**base, "minima": [np.array([1.0, 2.0])]})
+    near = inline_problem({**base, "minima": [np.array([1.000000004, 2.0])]})
+    assert near is not one and near.minima == ((1.000000004, 2.0),)
+
+
+def test_a_criterion_registered_again_under_its_name_is_the_new_rule():
+    """A kernel is compiled for the criteria's registry entries, not their names: a criterion
+    registered again under its name once stopped by the old rule, with exit 0."""
+    from gdlab.core.criteria import CRITERIA, criterion
+    config = {"problems": [{"name": "q", "expr": "(x - 3)**2", "domain": [[-5, 5]]}], "method": ["gd"],
+              "alpha": [0.01], "criterion": ["f_below_test"], "epsilon": [1e-2], "max_iter": 2000, "traces": 0,
+              "starts": {"kind": "points", "points": [[0.0]]}, "dtype": "float64"}
+    try:
+        criterion("f_below_test", reads=("f",), at_start=True)(lambda s: s.f)
+        loose = gdlab.sweep(config).runs["n_iter"].iloc[0]
+        del CRITERIA["f_below_test"]
+        criterion("f_below_test", reads=("f",), at_start=True)(lambda s: s.f * 1e6)
+        strict = gdlab.sweep(config).runs["n_iter"].iloc[0]
+    finally:
+        if "f_below_test" in CRITERIA.names():
+            del CRITERIA["f_below_test"]
+    assert loose < strict < 2000
+
+
+def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_are(tmp_path):
+    """A CUTEst problem is named by sif2jax's class, whose code an upgrade of sif2jax may change: its
+    parts keep its fingerprint as a _target_'s do, and a folder whose parts hold another one (here
+    written into the record, as an upgrade would leave it) is refused, not resumed as complete."""
+    import json
+
+    pytest.importorskip("sif2jax")
+    from gdlab.core.errors import FolderError
+    from gdlab.core.suites import cutest_problem
+    from gdlab.runner.execute import run_to_folder
+    assert cutest_problem("ROSENBR").objective == cutest_problem("ROSENBR").objective    # one kernel, shared
+    config = {"problems": [{"suite": "cutest", "names": ["ROSENBR"]}], "method": ["gd"], "alpha": [1e-3],
+              "starts": {"kind": "suite", "n": 2}, "max_iter": 50, "traces": 0, "out_dir": str(tmp_path)}
+    folder = run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    record = folder / "parts" / "part-00000.json"
+    kept = json.loads(record.read_text())
+    assert set(kept["functions"]["sha256"]) == {"ROSENBR"}
+    said = []
+    run_to_folder(validate(config), log=said.append, show_progress=False)
+    assert any("already complete" in line for line in said)
+    kept["functions"]["sha256"]["ROSENBR"] = "0" * 64
+    record.write_text(json.dumps(kept, indent=1))
+    with pytest.raises(FolderError, match=r"problem 'ROSENBR': 1 part in .* was computed with another version of "
+                                          r"its function sif2jax's ROSENBR"):
+        run_to_folder(validate(config), log=lambda m: None, show_progress=False)

@@ -11,6 +11,7 @@ before parsing (length, nesting) and exponents are bounded while checking.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import os
@@ -26,7 +27,7 @@ from .errors import ExpressionError, ProblemError
 from .problems import Problem, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
-           "function_fingerprint", "functions_record", "changed_functions"]
+           "function_fingerprint", "fingerprinted", "functions_record", "changed_functions"]
 
 FUNCTIONS: dict[str, Callable] = {
     "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
@@ -154,7 +155,19 @@ def _compile(node: ast.AST, coords: Mapping[str, int]) -> Callable:
 
 def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
     """Parse ``text`` into ``(fn, dim)`` where fn maps x of shape (dim,) to a scalar, and
-    coordinate-first x of shape (dim, n) to the n values (the engine's vectorized form)."""
+    coordinate-first x of shape (dim, n) to the n values (the engine's vectorized form). The same
+    text and dim give the same function object: compiled programs are shared by it."""
+    if isinstance(text, str) and (dim is None or (isinstance(dim, int) and not isinstance(dim, bool))):
+        return _parsed(text, dim)
+    return _parse(text, dim)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str, dim: int | None) -> tuple[Callable, int]:
+    return _parse(text, dim)
+
+
+def _parse(text: str, dim: int | None = None) -> tuple[Callable, int]:
     if not isinstance(text, str):
         raise ExpressionError(f"expr must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -191,6 +204,12 @@ def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
 
 _CACHE: dict[tuple[str, Callable | None], Problem] = {}
 _CACHE_SIZE = 256       # inline problems kept (a sweep's are few; a long notebook session's are bounded)
+
+
+def _plain(value):
+    """A value JSON does not know, as a key: an array's every number (``str`` of a NumPy array rounds
+    to 8 digits and leaves out the middle of a long one), else its text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 class Identity:
@@ -261,7 +280,7 @@ def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[
 def inline_problem(entry: Mapping) -> Problem:
     """``{name, expr | _target_, domain, minima?, f_min?, dim?, constraints?}`` → Problem
     (cached: same entry, same object). ``constraints`` adds a quadratic penalty (:func:`penalised`)."""
-    key = json.dumps(entry, sort_keys=True, default=str)
+    key = json.dumps(entry, sort_keys=True, default=_plain)
     # a _target_ is the function its path names now: a module reloaded, or a notebook's function defined
     # again under the same name, is another function, with its own Problem and compiled kernels
     try:
@@ -323,21 +342,22 @@ def inline_problem(entry: Mapping) -> Problem:
 
 
 def function_fingerprint(problem) -> str | None:
-    """What a ``_target_`` problem's function computes now, as a sha256: of its jaxpr at a float32
+    """What a ``_target_`` (or CUTEst) problem's function computes now, as a sha256: of its jaxpr at a float64
     point of its dimension (every operation, the functions it calls included, and the numbers written
     in it) and of the arrays it closes over. The path a ``_target_`` names says nothing of the code
     behind it, which its author may change between two runs of the same config. None for other
-    problems (a registry name or an expression's text names what it computes) and where tracing
-    fails (the sweep then says why). Traced with x64 off, whatever the process's setting."""
+    problems (:func:`fingerprinted`) and where tracing
+    fails (the sweep then says why). Traced with x64 on, whatever the process's setting."""
     import hashlib
 
     import numpy as np
-    key = getattr(problem, "key", None)
-    if not (isinstance(key, tuple) and key and key[0] == "target"):
+    if fingerprinted(problem) is None:
         return None
     try:
-        with jax.enable_x64(False):     # one trace whatever the process's setting: with x64 on, arrays and
-            closed = jax.make_jaxpr(problem.fn)(jax.ShapeDtypeStruct((problem.dim,), jnp.float32))  # ranges widen
+        # one trace whatever the process's setting, in float64: the numbers written in the function and
+        # the arrays it closes over, to their last bit (float32 would round 1e8 + 3 to 1e8)
+        with jax.enable_x64(True):
+            closed = jax.make_jaxpr(problem.fn)(jax.ShapeDtypeStruct((problem.dim,), jnp.float64))
     except Exception:       # noqa: BLE001 — the sweep's own trace raises it, with its context
         return None
     digest = hashlib.sha256(str(closed.jaxpr).encode())
@@ -346,6 +366,19 @@ def function_fingerprint(problem) -> str | None:
         digest.update(f"{const.dtype}{const.shape}".encode())
         digest.update(np.ascontiguousarray(const).tobytes())
     return digest.hexdigest()
+
+
+def fingerprinted(problem) -> str | None:
+    """The code a problem names but a config does not hold, in words, where its function is
+    fingerprinted (:func:`function_fingerprint`): a ``_target_``'s path, a CUTEst problem's
+    sif2jax class (sif2jax upgraded may define it anew). None for the others: a registry name
+    (gdlab's own code, its version in the manifest) and an expression (its text is its function)."""
+    key = getattr(problem, "key", None)
+    if isinstance(key, tuple) and key and key[0] == "target":
+        return str(key[1])
+    if isinstance(key, tuple) and key and key[0] == "cutest":
+        return f"sif2jax's {key[1]}"
+    return None
 
 
 def functions_record(problems) -> dict:

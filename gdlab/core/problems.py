@@ -100,11 +100,14 @@ def _sum_rows(v):
     return out
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Objective:
     """What the engine compiles of a problem: its function, dimension and form. Equal objectives
     (the same ``key``: a registry name and dimension, an expression's text, a user function's
-    identity, a family's key) share compiled kernels, whatever object they came from.
+    identity, a family's key; and the same function object) share compiled kernels, whatever
+    Problem they came from. The function is compared too: a problem registered again under its
+    name, or a Problem copied with another ``fn`` and its key, is another objective (the makers of
+    problems hand out one function object per key: the registry's, the expressions', the suites').
 
     ``parametric``: ``fn`` is ``fn(x, params)``, one function for a family of problems that differ
     only in their numbers (:class:`Parametric`); the kernel takes each problem's ``params`` as an
@@ -115,6 +118,15 @@ class Objective:
     dim: int = 1
     vectorized: bool = False
     parametric: bool = False
+
+    def _same(self):
+        return self.key, self.dim, self.vectorized, self.parametric
+
+    def __eq__(self, other):
+        return isinstance(other, Objective) and other._same() == self._same() and other.fn is self.fn
+
+    def __hash__(self):
+        return hash((*self._same(), id(self.fn)))      # (it holds fn: the id is no other's meanwhile)
 
     def bind(self, params) -> Callable:
         """x → f(x): ``fn`` itself, or a parametric ``fn`` with these ``params``."""

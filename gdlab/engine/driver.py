@@ -140,7 +140,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     if n == 0:
         return
     spec = kernel_spec(problem, method, len(rules), n, opts, [r.criterion for r in rules])
-    crit, eps, min_steps = rule_arrays(rules, spec.criteria)
+    crit, eps, min_steps = rule_arrays(rules, [c.name for c in spec.criteria])
     np_dt = np.dtype(opts.dtype)
     d, R, cps, H = problem.dim, len(rules), curve_steps(opts.max_iter, opts.curves), len(method.rows)
     E = method.n_evals
@@ -294,11 +294,11 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
         return []
     hp = hyper if isinstance(hyper, np.ndarray) and hyper.ndim == 2 else hyper_rows(method, hyper, n, problem)
     L = bucket(n)
-    used = tuple(name for name in CRITERIA if name in {r.criterion for r in rules})
+    used = tuple(CRITERIA[name] for name in CRITERIA if name in {r.criterion for r in rules})
     spec = KernelSpec(problem.objective, method, opts.dtype, len(rules), L, 0, 0, opts.max_iter, True, used)
     n_steps = bucket(int(n_iter.max()) + 1)
     dt = float_dtype(opts.dtype)
-    crit, eps, min_steps = rule_arrays(rules, used)
+    crit, eps, min_steps = rule_arrays(rules, [c.name for c in used])
     xq = np.zeros((problem.dim, L)); xq[:, :n] = x0.T
     hq = np.ones((len(method.rows), L)); hq[:, :n] = hp.T
     with jax.enable_x64(opts.dtype == "float64"):

@@ -376,6 +376,6 @@ def kernel_spec(problem, method, n_rules: int, n_runs: int, opts: EngineOptions,
     # a few lanes' worth per call, so finished runs come back (and parts get written) as the group
     # runs; up to 16 for a large batch, a sixteenth of it, so calls and their fixed costs are few
     part = opts.part or max(lanes, min(4 * lanes, bucket(n_runs)), min(PART_LANES * lanes, bucket(n_runs) // 16))
-    used = tuple(name for name in CRITERIA if name in set(criteria))
+    used = tuple(CRITERIA[name] for name in CRITERIA if name in set(criteria))
     return KernelSpec(problem.objective, method, opts.dtype, n_rules, bucket(lanes), bucket(part), chunk, opts.max_iter,
                       bool(opts.curves), used)

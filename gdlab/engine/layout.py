@@ -74,7 +74,9 @@ class KernelSpec(NamedTuple):
     chunk: int
     max_iter: int
     curves: bool = True
-    criteria: tuple[str, ...] = ()   # the criteria the rules use, in registry order: all the step computes
+    # the criteria the rules use (their registry entries, compared: a name registered again is another
+    # kernel), in registry order: all the step computes
+    criteria: tuple = ()
 
 
 def float_dtype(name: str):

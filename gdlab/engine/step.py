@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core import lanes as lanes_
-from ..core.criteria import CRITERIA, Status, StepValues
+from ..core.criteria import Status, StepValues
 from ..core.problems import column_value_and_grad
 from .layout import KernelSpec, buffered_rows, curve_steps, fills_at_on_host, float_dtype
 
@@ -91,7 +91,7 @@ def lane_fns(spec: KernelSpec):
     d, R, L, K = spec.objective.dim, spec.n_rules, spec.lanes, spec.chunk
     C = len(curve_steps(spec.max_iter, spec.curves))
     R_at = 0 if fills_at_on_host(R) else R       # the rules whose f_at and x_at the lanes keep
-    criteria = [CRITERIA[name] for name in spec.criteria]
+    criteria = list(spec.criteria)
     # ‖Δx‖-like criteria are measured as the step is taken, while both points are at hand, and carried
     # (a row a lane); the others are judged from the carry, which keeps the point before only for them
     moved = [c for c in criteria if c.at_the_move]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..core.expressions import changed_functions, functions_record
+from ..core.expressions import changed_functions, fingerprinted, functions_record
 from ..core.names import count
 from ..core.problems import Problem
 from ..runner.progress import Progress
@@ -673,7 +673,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     warnings.extend(below_listed_lines(sweep.below))
     now = functions_record(sw.problems)     # (the part records hold them, the manifest does not)
     changed, _ = changed_functions({p: r for p, r in sf.records().items() if p in records} if now else {}, now)
-    targets = {p.name: p.key[1] for p in sw.problems if isinstance(p.key, tuple) and p.key[0] == "target"}
+    targets = {p.name: fingerprinted(p) for p in sw.problems}
     warnings.extend(f"problem {name}: its function {targets.get(name, '')} has changed since its runs were computed "
                     f"({count(n, 'part')}): the tables are the runs' as computed, the figures draw the function as "
                     "it is now" for name, n in sorted(changed.items()))

@@ -29,7 +29,7 @@ import pandas as pd
 from .. import __version__
 from ..core.criteria import Status
 from ..core.errors import FolderError
-from ..core.expressions import changed_functions, functions_record
+from ..core.expressions import changed_functions, fingerprinted, functions_record
 from ..core.methods import METHODS, Stepper
 from ..core.names import count
 from ..core.points import point_kinds_later
@@ -581,7 +581,7 @@ def _same_functions(folder: SweepFolder, sw: Sweep, functions: Mapping, log: Cal
     if not functions:
         return
     changed, unknown = changed_functions(folder.records(), functions)
-    targets = {p.name: p.key[1] for p in sw.problems if isinstance(p.key, tuple) and p.key[0] == "target"}
+    targets = {p.name: fingerprinted(p) for p in sw.problems}
     for name in sorted(unknown - set(changed)):
         log(f"note: problem {name!r}: its parts were computed under another JAX version, so whether its "
             f"function {targets.get(name, '')} has changed since cannot be told; taken as the same")

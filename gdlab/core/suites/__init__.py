@@ -9,6 +9,7 @@ cutest needs the ``suites`` extra (sif2jax). Each problem carries the suite's st
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import jax
@@ -110,6 +111,7 @@ def _cutest(entry: Mapping) -> list[Problem]:
     return [cutest_problem(n) for n in names]
 
 
+@functools.lru_cache(maxsize=256)
 def cutest_problem(name: str) -> Problem:
     """CUTEst's problem ``name`` (sif2jax's unconstrained problem, at its default size). Its f* is
     the value sif2jax lists, where it lists one (no minimiser is given: a listed value may be above
