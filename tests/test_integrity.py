@@ -573,7 +573,19 @@ def test_a_problem_copied_with_another_function_and_its_key_runs_its_own_functio
     first = gdlab.descend(x4, "gd", [[2.0]], alpha=0.01, max_iter=300, dtype="float64")
     again = gdlab.descend(shifted, "gd", [[2.0]], alpha=0.01, max_iter=300, dtype="float64")
     assert first.runs["x_final"].iloc[0][0] < 0.3 < 1.0 < again.runs["x_final"].iloc[0][0]
-    assert parse_expression("x**2 + y", 2)[0] is parse_expression("x**2 + y", 2)[0]
+    assert parse_expression("x**2 + y", 2)[0] is parse_expression("x**2 + y")[0]      # with its dim or without
+    from gdlab.core.expressions import inline_problem
+    from gdlab.engine import kernel_cache_size
+    walls = {"name": "w", "expr": "x**2 + y**2", "domain": [[-2, 2], [-2, 2]], "constraints": {"eq": ["x + y - 1"],
+                                                                                             "penalty": 100}}
+    config = {"problems": [walls], "method": ["gd"], "alpha": [0.001], "max_iter": 50, "traces": 0,
+              "starts": {"kind": "grid", "n": 2}}
+    gdlab.sweep(config)
+    before = kernel_cache_size()
+    for entry in ({**walls, "dim": 2}, {**walls, "name": "w2", "domain": [[-3, 3], [-3, 3]]}):
+        assert inline_problem(entry).objective == inline_problem(walls).objective
+        gdlab.sweep({**config, "problems": [entry]})
+    assert kernel_cache_size() == before      # the same function and constraints: their kernel, shared
 
 
 def test_a_targets_fingerprint_sees_a_float64_digit_and_an_inline_arrays_every_number(tmp_path, monkeypatch):
@@ -636,3 +648,9 @@ def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_
     with pytest.raises(FolderError, match=r"problem 'ROSENBR': 1 part in .* was computed with another version of "
                                           r"its function sif2jax's ROSENBR"):
         run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    kept["functions"]["form"] = "another"         # taken another way (another gdlab): not compared, said
+    record.write_text(json.dumps(kept, indent=1))
+    said = []
+    run_to_folder(validate(config), log=said.append, show_progress=False)
+    assert any("'ROSENBR': its parts were fingerprinted under another JAX version (or by another gdlab)" in line
+               for line in said) and any("already complete" in line for line in said)

@@ -156,18 +156,21 @@ def _compile(node: ast.AST, coords: Mapping[str, int]) -> Callable:
 def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
     """Parse ``text`` into ``(fn, dim)`` where fn maps x of shape (dim,) to a scalar, and
     coordinate-first x of shape (dim, n) to the n values (the engine's vectorized form). The same
-    text and dim give the same function object: compiled programs are shared by it."""
-    if isinstance(text, str) and (dim is None or (isinstance(dim, int) and not isinstance(dim, bool))):
-        return _parsed(text, dim)
-    return _parse(text, dim)
+    text gives the same function object, whatever the dim: compiled programs are shared by it."""
+    fn, need, used = _parsed(text) if isinstance(text, str) else _parse(text)
+    dim = need if dim is None else int(dim)
+    if dim < max(need, 1):
+        raise ExpressionError(f"expression uses {list(used)} but dim is {dim}")
+    return fn, dim
 
 
 @functools.lru_cache(maxsize=512)
-def _parsed(text: str, dim: int | None) -> tuple[Callable, int]:
-    return _parse(text, dim)
+def _parsed(text: str) -> tuple[Callable, int, tuple[str, ...]]:
+    return _parse(text)
 
 
-def _parse(text: str, dim: int | None = None) -> tuple[Callable, int]:
+def _parse(text: str) -> tuple[Callable, int, tuple[str, ...]]:
+    """(fn, the dimension the text needs: its largest variable's, the variables it uses)."""
     if not isinstance(text, str):
         raise ExpressionError(f"expr must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -191,15 +194,12 @@ def _parse(text: str, dim: int | None = None) -> tuple[Callable, int]:
     need = max(coords.values(), default=-1) + 1
     if need > MAX_DIM:
         raise ExpressionError(f"expression uses x{need}: at most {MAX_DIM:,} variables (x1 … x{MAX_DIM})")
-    dim = need if dim is None else int(dim)
-    if dim < max(need, 1):
-        raise ExpressionError(f"expression uses {sorted(coords)} but dim is {dim}")
     body = _compile(tree, coords)
 
     def fn(x):
         return jnp.broadcast_to(jnp.asarray(body(x), dtype=x.dtype), x.shape[1:])
 
-    return fn, dim
+    return fn, need, tuple(sorted(coords))
 
 
 _CACHE: dict[tuple[str, Callable | None], Problem] = {}
@@ -264,7 +264,22 @@ def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[
     if not parts["eq"] and not parts["ineq"]:
         raise ProblemError(f"problem {name!r}: constraints has no eq or ineq expression")
     eq, ineq, mu = parts["eq"], parts["ineq"], float(mu)
+    what = [f"{t} = 0" for t in constraints.get("eq") or []] + [f"{t} ≤ 0" for t in constraints.get("ineq") or []]
+    doc = f"subject to {', '.join(what)} by a quadratic penalty μ = {mu:g}"
+    # one penalised function a (function, constraints): the same problem under another name or domain
+    # shares its compiled kernels (an objective is its key and its function)
+    key = (Identity(fn), tuple(map(Identity, eq)), tuple(map(Identity, ineq)), mu)
+    if key not in _PENALISED:
+        if len(_PENALISED) >= _CACHE_SIZE:
+            _PENALISED.pop(next(iter(_PENALISED)))
+        _PENALISED[key] = (_penalty(fn, eq, ineq, mu), doc)
+    return _PENALISED[key]
 
+
+_PENALISED: dict = {}
+
+
+def _penalty(fn: Callable, eq: list[Callable], ineq: list[Callable], mu: float) -> Callable:
     def fn_penalised(x):
         total = fn(x)
         for h in eq:
@@ -272,9 +287,7 @@ def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[
         for g in ineq:
             total = total + mu * jnp.maximum(g(x), 0.0) ** 2
         return total
-
-    what = [f"{t} = 0" for t in constraints.get("eq") or []] + [f"{t} ≤ 0" for t in constraints.get("ineq") or []]
-    return fn_penalised, f"subject to {', '.join(what)} by a quadratic penalty μ = {mu:g}"
+    return fn_penalised
 
 
 def inline_problem(entry: Mapping) -> Problem:
@@ -341,6 +354,10 @@ def inline_problem(entry: Mapping) -> Problem:
     return prob
 
 
+#: how :func:`function_fingerprint` is taken: fingerprints of another form (or JAX version) are not compared
+FINGERPRINT_FORM = "jaxpr-x64"
+
+
 def function_fingerprint(problem) -> str | None:
     """What a ``_target_`` (or CUTEst) problem's function computes now, as a sha256: of its jaxpr at a float64
     point of its dimension (every operation, the functions it calls included, and the numbers written
@@ -383,16 +400,18 @@ def fingerprinted(problem) -> str | None:
 
 def functions_record(problems) -> dict:
     """What a sweep folder's part records keep of its problems' functions, beside the part's rows:
-    ``{"functions": {"jax": version, "sha256": {problem: fingerprint}}}`` for the ``_target_``
+    ``{"functions": {"jax": version, "form": FINGERPRINT_FORM, "sha256": {problem: fingerprint}}}``
+    for the ``_target_`` and CUTEst
     problems (:func:`function_fingerprint`), or nothing where there are none."""
     prints = {p.name: fp for p in problems if (fp := function_fingerprint(p)) is not None}
-    return {"functions": {"jax": jax.__version__, "sha256": prints}} if prints else {}
+    return {"functions": {"jax": jax.__version__, "form": FINGERPRINT_FORM, "sha256": prints}} if prints else {}
 
 
 def changed_functions(records: Mapping[int, Mapping], now: Mapping) -> tuple[dict[str, int], set[str]]:
     """``now`` (:func:`functions_record` of the problems as they are) against the part ``records``:
     (problem → how many parts were computed with another function, the problems whose parts' JAX was
-    another version, which traces a function in its own words, so that no comparison can be made)."""
+    another version, which traces a function in its own words, or whose fingerprints are of another
+    form, so that no comparison can be made)."""
     mine = now.get("functions", {})
     changed: dict[str, int] = {}
     unknown: set[str] = set()
@@ -403,7 +422,7 @@ def changed_functions(records: Mapping[int, Mapping], now: Mapping) -> tuple[dic
         for name, sha in was["sha256"].items():
             if name not in mine.get("sha256", {}):
                 continue
-            if was.get("jax") != mine.get("jax"):
+            if (was.get("jax"), was.get("form")) != (mine.get("jax"), mine.get("form")):
                 unknown.add(name)
             elif sha != mine["sha256"][name]:
                 changed[name] = changed.get(name, 0) + 1

@@ -583,8 +583,9 @@ def _same_functions(folder: SweepFolder, sw: Sweep, functions: Mapping, log: Cal
     changed, unknown = changed_functions(folder.records(), functions)
     targets = {p.name: fingerprinted(p) for p in sw.problems}
     for name in sorted(unknown - set(changed)):
-        log(f"note: problem {name!r}: its parts were computed under another JAX version, so whether its "
-            f"function {targets.get(name, '')} has changed since cannot be told; taken as the same")
+        log(f"note: problem {name!r}: its parts were fingerprinted under another JAX version (or by another "
+            f"gdlab), so whether its function {targets.get(name, '')} has changed since cannot be told; taken as "
+            "the same")
     if changed:
         which = "; ".join(f"problem {name!r}: {count(n, 'part')} in {folder.path} {'was' if n == 1 else 'were'} "
                           f"computed with another version of its function {targets.get(name, '')}"

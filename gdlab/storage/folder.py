@@ -503,12 +503,14 @@ def _record_problem(rec, part: int) -> str | None:
         return f"says it took {seconds!r} seconds"
     if rec.get("saved_from", "memory") != "memory":
         return f"says it was saved from {rec['saved_from']!r}"
-    functions = rec.get("functions", {"jax": "", "sha256": {}})     # its _target_ functions' fingerprints
-    if not (isinstance(functions, Mapping) and set(functions) == {"jax", "sha256"}
-            and isinstance(functions["jax"], str) and isinstance(functions["sha256"], Mapping)
+    functions = rec.get("functions", {"jax": "", "form": "", "sha256": {}})    # its functions' fingerprints
+    if not (isinstance(functions, Mapping) and set(functions) == {"jax", "form", "sha256"}
+            and isinstance(functions["jax"], str) and isinstance(functions["form"], str)
+            and isinstance(functions["sha256"], Mapping)
             and all(isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
                     for k, v in functions["sha256"].items())):
-        return "holds its functions' fingerprints in another form than {jax: version, sha256: {problem: sha256}}"
+        return ("holds its functions' fingerprints in another shape than {jax: version, form: how, sha256: "
+                "{problem: sha256}}")
     return None
 
 
