@@ -587,6 +587,20 @@ def test_a_problem_copied_with_another_function_and_its_key_runs_its_own_functio
         gdlab.sweep({**config, "problems": [entry]})
     assert kernel_cache_size() == before      # the same function and constraints: their kernel, shared
 
+    def bowl(x):
+        return jnp.sum((x - 0.5) ** 2)
+
+    import jax.numpy as jnp
+    runs = [gdlab.descend(bowl, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=100).runs]
+    before = kernel_cache_size()
+    runs.append(gdlab.descend(bowl, "gd", [[2.0, 1.0], [0.0, 0.0]], alpha=0.2, max_iter=100).runs)
+    assert kernel_cache_size() == before      # a plain function's kernel is found again on the next call
+
+    def bowl(x):                              # noqa: F811 — defined again, as a notebook's cell does
+        return jnp.sum((x + 0.5) ** 2)
+    runs.append(gdlab.descend(bowl, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=100).runs)
+    assert [np.round(r["x_final"].iloc[-1], 2).tolist() for r in runs] == [[0.5, 0.5], [0.5, 0.5], [-0.5, -0.5]]
+
 
 def test_a_targets_fingerprint_sees_a_float64_digit_and_an_inline_arrays_every_number(tmp_path, monkeypatch):
     """The fingerprint is traced in float64 (1e8 and 1e8 + 3 are one float32), and an inline entry's

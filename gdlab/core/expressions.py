@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ExpressionError, ProblemError
-from .problems import Problem, domain_pairs
+from .problems import Identity, Problem, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
            "function_fingerprint", "fingerprinted", "functions_record", "changed_functions"]
@@ -210,26 +210,6 @@ def _plain(value):
     """A value JSON does not know, as a key: an array's every number (``str`` of a NumPy array rounds
     to 8 digits and leaves out the middle of a long one), else its text."""
     return value.tolist() if hasattr(value, "tolist") else str(value)
-
-
-class Identity:
-    """An object as a key by its identity, whether or not it hashes (a callable dataclass, an
-    equinox module holding arrays): equal to the same object only. It holds the object, so its
-    ``id`` is not another's while the key lives."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __eq__(self, other):
-        return isinstance(other, Identity) and other.obj is self.obj
-
-    def __hash__(self):
-        return id(self.obj)
-
-    def __repr__(self):
-        return f"Identity({type(self.obj).__name__} at {id(self.obj):#x})"
 
 
 def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[Callable, str]:

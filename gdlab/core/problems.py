@@ -347,6 +347,42 @@ def get_problem(name: str, dim: int | None = None) -> Problem:
     return prob
 
 
+class Identity:
+    """An object as a key by its identity, whether or not it hashes (a callable dataclass, an
+    equinox module holding arrays): equal to the same object only. It holds the object, so its
+    ``id`` is not another's while the key lives."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return isinstance(other, Identity) and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __repr__(self):
+        return f"Identity({type(self.obj).__name__} at {id(self.obj):#x})"
+
+
+_SCALARS: dict = {}      # a plain function's scalar form, one a function: its kernels are found again
+_SCALARS_SIZE = 256
+
+
+def _scalar(fn: Callable) -> Callable:
+    key = Identity(fn)
+    if key not in _SCALARS:
+        if len(_SCALARS) >= _SCALARS_SIZE:
+            _SCALARS.pop(next(iter(_SCALARS)))
+
+        def scalar(x):
+            return jnp.reshape(fn(x), ())
+        _SCALARS[key] = scalar
+    return _SCALARS[key]
+
+
 def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
     """A plain Python function ``fn(x) -> f`` as a Problem, with the starts as an (n, d) array.
 
@@ -387,10 +423,7 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         raise InputError("starts must be finite numbers")
 
-    def scalar(x):
-        return jnp.reshape(fn(x), ())
-
-    prob = Problem(name=_function_name(fn), fn=scalar, dim=d, domain=tuple(zip(lo.tolist(), hi.tolist())),
+    prob = Problem(name=_function_name(fn), fn=_scalar(fn), dim=d, domain=tuple(zip(lo.tolist(), hi.tolist())),
                    doc=f"Python function {getattr(fn, '__qualname__', _function_name(fn))}")
     return prob, pts
 
