@@ -599,7 +599,17 @@ def test_a_problem_copied_with_another_function_and_its_key_runs_its_own_functio
     def bowl(x):                              # noqa: F811 — defined again, as a notebook's cell does
         return jnp.sum((x + 0.5) ** 2)
     runs.append(gdlab.descend(bowl, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=100).runs)
-    assert [np.round(r["x_final"].iloc[-1], 2).tolist() for r in runs] == [[0.5, 0.5], [0.5, 0.5], [-0.5, -0.5]]
+    class Held:                               # and a function whose state has changed computes another thing
+        centre = 0.5
+
+        def __call__(self, x):
+            return jnp.sum((x - self.centre) ** 2)
+    held = Held()
+    runs.append(gdlab.descend(held, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=100).runs)
+    held.centre = -1.5
+    runs.append(gdlab.descend(held, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=100).runs)
+    assert [np.round(r["x_final"].iloc[-1], 2).tolist() for r in runs] == [[0.5, 0.5], [0.5, 0.5], [-0.5, -0.5],
+                                                                            [0.5, 0.5], [-1.5, -1.5]]
 
 
 def test_a_targets_fingerprint_sees_a_float64_digit_and_an_inline_arrays_every_number(tmp_path, monkeypatch):
@@ -662,9 +672,13 @@ def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_
     with pytest.raises(FolderError, match=r"problem 'ROSENBR': 1 part in .* was computed with another version of "
                                           r"its function sif2jax's ROSENBR"):
         run_to_folder(validate(config), log=lambda m: None, show_progress=False)
-    kept["functions"]["form"] = "another"         # taken another way (another gdlab): not compared, said
-    record.write_text(json.dumps(kept, indent=1))
-    said = []
-    run_to_folder(validate(config), log=said.append, show_progress=False)
-    assert any("'ROSENBR': its parts were fingerprinted under another JAX version (or by another gdlab)" in line
-               for line in said) and any("already complete" in line for line in said)
+    for form in ("another", None):      # taken another way (another gdlab; none named): not compared, said
+        if form is None:
+            del kept["functions"]["form"]
+        else:
+            kept["functions"]["form"] = form
+        record.write_text(json.dumps(kept, indent=1))
+        said = []
+        run_to_folder(validate(config), log=said.append, show_progress=False)
+        assert any("'ROSENBR': its parts were fingerprinted under another JAX version (or by another gdlab)" in line
+                   for line in said) and any("already complete" in line for line in said)

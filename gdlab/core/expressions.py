@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ExpressionError, ProblemError
-from .problems import Identity, Problem, domain_pairs
+from .problems import Identity, Problem, computation_sha256, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
            "function_fingerprint", "fingerprinted", "functions_record", "changed_functions"]
@@ -345,24 +345,9 @@ def function_fingerprint(problem) -> str | None:
     behind it, which its author may change between two runs of the same config. None for other
     problems (:func:`fingerprinted`) and where tracing
     fails (the sweep then says why). Traced with x64 on, whatever the process's setting."""
-    import hashlib
-
-    import numpy as np
     if fingerprinted(problem) is None:
         return None
-    try:
-        # one trace whatever the process's setting, in float64: the numbers written in the function and
-        # the arrays it closes over, to their last bit (float32 would round 1e8 + 3 to 1e8)
-        with jax.enable_x64(True):
-            closed = jax.make_jaxpr(problem.fn)(jax.ShapeDtypeStruct((problem.dim,), jnp.float64))
-    except Exception:       # noqa: BLE001 — the sweep's own trace raises it, with its context
-        return None
-    digest = hashlib.sha256(str(closed.jaxpr).encode())
-    for const in closed.consts:
-        const = np.asarray(const)
-        digest.update(f"{const.dtype}{const.shape}".encode())
-        digest.update(np.ascontiguousarray(const).tobytes())
-    return digest.hexdigest()
+    return computation_sha256(problem.fn, problem.dim)
 
 
 def fingerprinted(problem) -> str | None:

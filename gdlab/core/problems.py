@@ -367,12 +367,35 @@ class Identity:
         return f"Identity({type(self.obj).__name__} at {id(self.obj):#x})"
 
 
-_SCALARS: dict = {}      # a plain function's scalar form, one a function: its kernels are found again
-_SCALARS_SIZE = 256
+def computation_sha256(fn: Callable, dim: int) -> str | None:
+    """What ``fn`` computes now at a point of ``dim`` coordinates, as a sha256: of its jaxpr (every
+    operation, the functions it calls included, the numbers written in it) and of the arrays it
+    closes over, traced afresh (JAX keeps a function's traces: a state it reads, changed since,
+    would not be seen) in float64 with x64 on, whatever the process's setting (float32 would round
+    1e8 + 3 to 1e8). None where it does not trace."""
+    import hashlib
+    try:
+        with jax.enable_x64(True):
+            closed = jax.make_jaxpr(lambda x: fn(x))(jax.ShapeDtypeStruct((dim,), jnp.float64))
+    except Exception:       # noqa: BLE001 — the sweep's own trace raises it, with its context
+        return None
+    digest = hashlib.sha256(str(closed.jaxpr).encode())
+    for const in closed.consts:
+        const = np.asarray(const)
+        digest.update(f"{const.dtype}{const.shape}".encode())
+        digest.update(np.ascontiguousarray(const).tobytes())
+    return digest.hexdigest()
 
 
-def _scalar(fn: Callable) -> Callable:
-    key = Identity(fn)
+_SCALARS: dict = {}      # a plain function's scalar form, one a function and computation: its kernels are
+_SCALARS_SIZE = 64       # found again by the next call, and a function whose state has changed is another
+
+
+def _scalar(fn: Callable, dim: int) -> Callable:
+    sha = computation_sha256(fn, dim)
+    if sha is None:         # (it will not trace: the sweep says why)
+        return lambda x: jnp.reshape(fn(x), ())
+    key = (Identity(fn), dim, sha)
     if key not in _SCALARS:
         if len(_SCALARS) >= _SCALARS_SIZE:
             _SCALARS.pop(next(iter(_SCALARS)))
@@ -423,7 +446,7 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         raise InputError("starts must be finite numbers")
 
-    prob = Problem(name=_function_name(fn), fn=_scalar(fn), dim=d, domain=tuple(zip(lo.tolist(), hi.tolist())),
+    prob = Problem(name=_function_name(fn), fn=_scalar(fn, d), dim=d, domain=tuple(zip(lo.tolist(), hi.tolist())),
                    doc=f"Python function {getattr(fn, '__qualname__', _function_name(fn))}")
     return prob, pts
 

@@ -504,8 +504,8 @@ def _record_problem(rec, part: int) -> str | None:
     if rec.get("saved_from", "memory") != "memory":
         return f"says it was saved from {rec['saved_from']!r}"
     functions = rec.get("functions", {"jax": "", "form": "", "sha256": {}})    # its functions' fingerprints
-    if not (isinstance(functions, Mapping) and set(functions) == {"jax", "form", "sha256"}
-            and isinstance(functions["jax"], str) and isinstance(functions["form"], str)
+    if not (isinstance(functions, Mapping) and set(functions) - {"form"} == {"jax", "sha256"}
+            and isinstance(functions["jax"], str) and isinstance(functions.get("form", ""), str)
             and isinstance(functions["sha256"], Mapping)
             and all(isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
                     for k, v in functions["sha256"].items())):
