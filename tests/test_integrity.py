@@ -682,3 +682,17 @@ def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_
         run_to_folder(validate(config), log=said.append, show_progress=False)
         assert any("'ROSENBR': its parts were fingerprinted under another JAX version (or by another gdlab)" in line
                    for line in said) and any("already complete" in line for line in said)
+
+
+def test_a_function_closing_over_a_float64_array_descends_in_float64():
+    """descend's dtype is float64 by default: a function closing over data (a float64 NumPy array)
+    once failed to lower, a float32 constant in a float64 kernel, with a traceback. Its output's size
+    was first found by a float32 trace of the function itself, which JAX keeps; a wrapper is traced now."""
+    import jax.numpy as jnp
+    centre = np.array([0.5, -0.25])
+
+    def held(x):
+        return jnp.sum((x - centre) ** 2)
+    res = gdlab.descend(held, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=500, criterion="grad", epsilon=1e-8)
+    np.testing.assert_allclose(np.stack(res.runs["x_final"]), [[0.5, -0.25]] * 2, atol=1e-8)
+    assert set(res.runs["status"]) == {"converged"}

@@ -424,7 +424,9 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
 
     def size_at(x: np.ndarray) -> int:
         try:
-            out = jax.eval_shape(fn, jax.ShapeDtypeStruct(x.shape, jnp.float32))
+            # a wrapper's trace, not fn's own: JAX keeps fn's, and a float64 kernel then found the float64
+            # arrays fn closes over as float32 constants (it failed to lower)
+            out = jax.eval_shape(lambda x: fn(x), jax.ShapeDtypeStruct(x.shape, jnp.float32))
         except Exception as exc:
             first = (str(exc).splitlines() or [""])[0]
             raise InputError(f"the function {_function_name(fn)!r} could not be traced by JAX at a point of shape "
