@@ -202,7 +202,7 @@ def _parse(text: str) -> tuple[Callable, int, tuple[str, ...]]:
     return fn, need, tuple(sorted(coords))
 
 
-_CACHE: dict[tuple[str, Callable | None], Problem] = {}
+_CACHE: dict[tuple[str, Identity | None], Problem] = {}
 _CACHE_SIZE = 256       # inline problems kept (a sweep's are few; a long notebook session's are bounded)
 
 
@@ -248,24 +248,17 @@ def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[
     doc = f"subject to {', '.join(what)} by a quadratic penalty μ = {mu:g}"
     # one penalised function a (function, constraints): the same problem under another name or domain
     # shares its compiled kernels (an objective is its key and its function)
-    key = (Identity(fn), tuple(map(Identity, eq)), tuple(map(Identity, ineq)), mu)
-    if key not in _PENALISED:
-        if len(_PENALISED) >= _CACHE_SIZE:
-            _PENALISED.pop(next(iter(_PENALISED)))
-        _PENALISED[key] = (_penalty(fn, eq, ineq, mu), doc)
-    return _PENALISED[key]
+    return _penalty(Identity(fn), tuple(map(Identity, eq)), tuple(map(Identity, ineq)), mu), doc
 
 
-_PENALISED: dict = {}
-
-
-def _penalty(fn: Callable, eq: list[Callable], ineq: list[Callable], mu: float) -> Callable:
+@functools.lru_cache(maxsize=256)
+def _penalty(fn: Identity, eq: tuple[Identity, ...], ineq: tuple[Identity, ...], mu: float) -> Callable:
     def fn_penalised(x):
-        total = fn(x)
+        total = fn.obj(x)
         for h in eq:
-            total = total + mu * h(x) ** 2
+            total = total + mu * h.obj(x) ** 2
         for g in ineq:
-            total = total + mu * jnp.maximum(g(x), 0.0) ** 2
+            total = total + mu * jnp.maximum(g.obj(x), 0.0) ** 2
         return total
     return fn_penalised
 
@@ -339,12 +332,9 @@ FINGERPRINT_FORM = "jaxpr-x64"
 
 
 def function_fingerprint(problem) -> str | None:
-    """What a ``_target_`` (or CUTEst) problem's function computes now, as a sha256: of its jaxpr at a float64
-    point of its dimension (every operation, the functions it calls included, and the numbers written
-    in it) and of the arrays it closes over. The path a ``_target_`` names says nothing of the code
-    behind it, which its author may change between two runs of the same config. None for other
-    problems (:func:`fingerprinted`) and where tracing
-    fails (the sweep then says why). Traced with x64 on, whatever the process's setting."""
+    """What a ``_target_`` (or CUTEst) problem's function computes now (:func:`computation_sha256`): the
+    path a ``_target_`` names says nothing of the code behind it, which its author may change between
+    two runs of the same config. None for other problems (:func:`fingerprinted`) and where tracing fails."""
     if fingerprinted(problem) is None:
         return None
     return computation_sha256(problem.fn, problem.dim)

@@ -387,23 +387,23 @@ def computation_sha256(fn: Callable, dim: int) -> str | None:
     return digest.hexdigest()
 
 
-_SCALARS: dict = {}      # a plain function's scalar form, one a function and computation: its kernels are
-_SCALARS_SIZE = 64       # found again by the next call, and a function whose state has changed is another
-
-
 def _scalar(fn: Callable, dim: int) -> Callable:
+    """``fn`` as the engine takes a plain function: one wrapper a (function, dim, computation), so its
+    kernels are found again by the next call, and a function whose state has changed since (an array
+    it closes over, an attribute) is another. A fresh one where ``fn`` does not trace (the sweep says why)."""
     sha = computation_sha256(fn, dim)
-    if sha is None:         # (it will not trace: the sweep says why)
-        return lambda x: jnp.reshape(fn(x), ())
-    key = (Identity(fn), dim, sha)
-    if key not in _SCALARS:
-        if len(_SCALARS) >= _SCALARS_SIZE:
-            _SCALARS.pop(next(iter(_SCALARS)))
+    return _scalar_form(Identity(fn)) if sha is None else _shared_scalar(Identity(fn), dim, sha)
 
-        def scalar(x):
-            return jnp.reshape(fn(x), ())
-        _SCALARS[key] = scalar
-    return _SCALARS[key]
+
+def _scalar_form(fn: Identity) -> Callable:
+    def scalar(x):
+        return jnp.reshape(fn.obj(x), ())
+    return scalar
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_scalar(fn: Identity, dim: int, sha: str) -> Callable:
+    return _scalar_form(fn)
 
 
 def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:

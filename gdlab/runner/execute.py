@@ -266,7 +266,7 @@ def _facts(sw: Sweep, n_runs: int, seconds: float, stats: dict) -> dict:
         "jax": jax.__version__, "gdlab": __version__, "python": platform.python_version(),
         "useful_lane_steps": int(stats.get("useful", 0)), "executed_lane_steps": int(stats.get("executed", 0)),
         "lane_utilisation": stats.get("lane_utilisation", math.nan), "lanes": stats.get("lanes"),
-        **functions_record(sw.problems),     # what its _target_ functions computed, for a save into a folder
+        **functions_record(sw.problems),     # what its _target_/CUTEst functions computed, for Results.save
     }
 
 
@@ -576,7 +576,7 @@ class PartWriter:
 
 def _same_functions(folder: SweepFolder, sw: Sweep, functions: Mapping, log: Callable[[str], None]) -> None:
     """Refuse to add to (or to call complete) a folder whose parts were computed with another function
-    under one of the sweep's ``_target_`` paths: its results would mix two functions, or be the old
+    under one of the sweep's ``_target_`` paths or CUTEst names: its results would mix two functions, or be the old
     one's. ``functions``: :func:`functions_record` of the sweep's problems as they are now."""
     if not functions:
         return
