@@ -420,13 +420,15 @@ def test_nearest_minimum_by_columns_gives_the_bits_of_row_sums(d):
 
 # --- a function of one's own, changed under the same _target_ -----------------------------------
 
-def _target_module(tmp_path, monkeypatch, body: str):
-    """A module of one's own, ``own_objective``, with ``f`` written as ``body``, imported afresh."""
+def _target_module(tmp_path, monkeypatch, body: str, head: str = ""):
+    """A module of one's own, ``own_objective``, with ``f`` written as ``body`` after the lines
+    ``head``, imported afresh."""
     import importlib
     import shutil
     monkeypatch.setattr(sys, "dont_write_bytecode", True)     # a cached .pyc of the same size and second is not read
     shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
-    (tmp_path / "own_objective.py").write_text(f"import jax.numpy as jnp\n\ndef f(x):\n    return {body}\n")
+    (tmp_path / "own_objective.py").write_text(f"import jax.numpy as jnp\nimport numpy as np\n{head}\n\n"
+                                               f"def f(x):\n    return {body}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     if "own_objective" in sys.modules:
@@ -696,3 +698,39 @@ def test_a_function_closing_over_a_float64_array_descends_in_float64():
     res = gdlab.descend(held, "gd", [[1.0, 2.0], [0.0, 0.0]], alpha=0.1, max_iter=500, criterion="grad", epsilon=1e-8)
     np.testing.assert_allclose(np.stack(res.runs["x_final"]), [[0.5, -0.25]] * 2, atol=1e-8)
     assert set(res.runs["status"]) == {"converged"}
+
+
+@pytest.mark.parametrize("first, then", [("float32", "float64"), ("float64", "float32")])
+def test_a_function_reading_a_numpy_array_descends_in_float32_then_float64_in_one_process(first, then):
+    """JAX 0.10 keeps the JAX form of a NumPy array a function reads by the array alone, not by the
+    float64 mode it was made in: while the first dtype's kernel lived, the second's found the array
+    at the first's dtype and failed to lower, with a traceback (gdlab.core.precision)."""
+    import jax.numpy as jnp
+    centre = np.array([1 / 3, -0.25])
+
+    def held(x):
+        return jnp.sum((x - centre) ** 2)
+    kept = []
+    for dtype in (first, then):
+        res = gdlab.descend(held, "gd", [[1.0, 2.0]], alpha=0.5, max_iter=50, dtype=dtype)
+        kept.append(res)            # the first kernel stays alive, as in a notebook
+        # α = 0.5 lands on the centre in one step: in float64 to its last bits, not float32's 1/3
+        np.testing.assert_allclose(np.stack(res.runs["x_final"]), [[1 / 3, -0.25]],
+                                   atol=1e-15 if dtype == "float64" else 1e-7, rtol=0)
+        assert (abs(res.runs["x_final"].iloc[0][0] - 1 / 3) > 1e-10) == (dtype == "float32")
+
+
+def test_a_target_reading_a_numpy_array_sweeps_in_float32_and_its_report_draws_it(tmp_path, monkeypatch):
+    """The command with dtype=float32 and a _target_ reading a NumPy array: the sweep ran, then the
+    report's figures (float64) failed to lower while the float32 kernel lived; exit 1, no report."""
+    from gdlab.report import build
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - CENTRE) ** 2)", head="CENTRE = np.array([0.5, -0.25])")
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 3},
+              "max_iter": 300, "dtype": "float32", "out_dir": str(tmp_path / "out")}
+    folder = run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    logs = []
+    page = build(folder, log=logs.append, show_progress=False)
+    assert page.is_file() and (folder / "report" / "figures" / "own-paths.png").is_file()
+    runs = gdlab.load(folder).runs
+    np.testing.assert_allclose(np.stack(runs["x_final"]), [[0.5, -0.25]] * len(runs), atol=1e-4)
+    monkeypatch.delitem(sys.modules, "own_objective")

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ExpressionError, ProblemError
+from .precision import x64
 from .problems import Identity, Problem, computation_sha256, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
@@ -312,7 +313,7 @@ def inline_problem(entry: Mapping) -> Problem:
     if entry.get("f_min") is not None:
         f_min = [float(v) for v in entry["f_min"]]
     else:
-        with jax.enable_x64(True):
+        with x64(True):
             f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
     # the function's identity, by value: what it computes, not the name or domain it is shown under (a
     # _target_'s path and the function it names now, as the text names an expression's function)

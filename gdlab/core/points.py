@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError
+from .precision import x64
 from .problems import cast_params
 
 __all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_kinds_later", "point_info", "format_point", "curvature"]
@@ -127,7 +128,7 @@ def point_kinds_later(problem, xs, dtype: str = "float64", stationary_tol: float
     # above MIN_PAD dimensions, 64 d×d Hessians would take memory a few points do not)
     size = max(MIN_PAD if problem.dim <= MIN_PAD else 1, 1 << math.ceil(math.log2(n)))
     padded = np.concatenate([xs, np.broadcast_to(xs[:1], (size - n, problem.dim))])
-    with jax.enable_x64(dtype == "float64"):
+    with x64(dtype == "float64"):
         pending = curvature(problem.own_objective)(jnp.asarray(padded, dt), cast_params(problem.params, dtype))
 
     def kinds() -> np.ndarray:
@@ -176,7 +177,7 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     if pt.size != prob.dim:
         raise InputError(f"{prob.name} is a function of {prob.dim} variable(s); got a point with {pt.size}")
     program = _at_point(prob.own_objective, prob.own_objective.fn)
-    with jax.enable_x64(True):
+    with x64(True):
         values = program(jnp.asarray(pt), cast_params(prob.params, "float64"))
         f, hess, grad, lam, newton, flat = (np.asarray(a, dtype=np.float64) for a in values)
     hess = hess.reshape(prob.dim, prob.dim)

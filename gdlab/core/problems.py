@@ -25,6 +25,7 @@ import numpy as np
 from .._lazy import lazy_module
 from .errors import InputError, ProblemError
 from .inputs import float_array
+from .precision import x64
 from .registry import Registry
 
 jax = lazy_module("jax")            # imported when a problem is first evaluated: `gdlab list problems` needs none
@@ -375,7 +376,7 @@ def computation_sha256(fn: Callable, dim: int) -> str | None:
     1e8 + 3 to 1e8). None where it does not trace."""
     import hashlib
     try:
-        with jax.enable_x64(True):
+        with x64(True):
             closed = jax.make_jaxpr(lambda x: fn(x))(jax.ShapeDtypeStruct((dim,), jnp.float64))
     except Exception:       # noqa: BLE001 — the sweep's own trace raises it, with its context
         return None

@@ -30,6 +30,7 @@ from ..core.criteria import CRITERIA, StopRule, rule_arrays
 from ..core.errors import InputError
 from ..core.inputs import float_array
 from ..core.methods import Method, Stepper, as_stepper, problem_value
+from ..core.precision import x64
 from ..core.problems import Problem, cast_params
 from .chunks import HOST_WAIT, RunLengths, next_chunk
 from .chunks import spans as call_spans
@@ -174,7 +175,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
             n_queue[j], base[j], drain[j] = m, start, i == last_span[j]
         return xq, hq, n_queue, base, drain
 
-    x64 = jax.config.jax_enable_x64     # thread-local: the launching thread must see the caller's
+    use_x64 = jax.config.jax_enable_x64     # thread-local: the launching thread must see the caller's
 
     free_out = []     # output buffers the host is done with: the next calls write into them (donated)
 
@@ -184,7 +185,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
         input); and waiting here, not in the caller's thread, keeps the caller's wait (a future's)
         interruptible: a wait inside JAX for a running call is not, and Ctrl-C would wait for it."""
         nonlocal lanes
-        with jax.enable_x64(x64):
+        with x64(use_x64):
             out_buf = free_out.pop() if free_out else init_out()
             lanes, out, counts = call(lanes, out_buf, jax.device_put((xq, hq), sh["queue"]),
                                       jax.device_put(n_queue, sh["per_dev"]), jax.device_put(base, sh["per_dev"]),
@@ -266,7 +267,7 @@ def run_batch(problem: Problem, method: str | Method, x0, hyper,
     """:func:`stream_batch` gathered into arrays in the order of ``x0``'s rows."""
     x0 = np.asarray(x0)
     n = len(x0)
-    with jax.enable_x64(opts.dtype == "float64"):
+    with x64(opts.dtype == "float64"):
         parts = list(stream_batch(problem, method, x0, hyper, rules, opts, stats))
     if not parts:
         raise InputError("no starts given")
@@ -301,7 +302,7 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
     crit, eps, min_steps = rule_arrays(rules, [c.name for c in used])
     xq = np.zeros((problem.dim, L)); xq[:, :n] = x0.T
     hq = np.ones((len(method.rows), L)); hq[:, :n] = hp.T
-    with jax.enable_x64(opts.dtype == "float64"):
+    with x64(opts.dtype == "float64"):
         call = trace_kernel(spec, n_steps)
         xs, fs = call(jnp.asarray(xq, dt), jnp.asarray(hq, dt),
                       (jnp.asarray(crit), jnp.asarray(eps, dt), jnp.asarray(min_steps)),

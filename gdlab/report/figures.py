@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.methods import METHODS, get_method
+from ..core.precision import x64
 from ..core.problems import Problem, cast_params
 from ..core.schedules import SCHEDULES, get_schedule
 from ..tables.columns import points
@@ -56,13 +57,13 @@ def setting_label(method: str, alpha: float, momentum: float | None = None, sche
 
 
 def _evaluate(problem: Problem, xs: np.ndarray) -> np.ndarray:
-    with jax.enable_x64(True):
+    with x64(True):
         return np.asarray(_compiled(problem.own_objective, "f")(jnp.asarray(xs, jnp.float64),
                                                                  cast_params(problem.params, "float64")))
 
 
 def _gradients(problem: Problem, xs: np.ndarray) -> np.ndarray:
-    with jax.enable_x64(True):
+    with x64(True):
         return np.asarray(_compiled(problem.own_objective, "grad")(jnp.asarray(xs, jnp.float64),
                                                                     cast_params(problem.params, "float64")))
 

@@ -33,6 +33,7 @@ from ..core.expressions import changed_functions, fingerprinted, functions_recor
 from ..core.methods import METHODS, Stepper
 from ..core.names import count
 from ..core.points import point_kinds_later
+from ..core.precision import x64
 from ..core.problems import Problem, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES
 from ..engine import EngineOptions, RunSource, default_lanes, lane_bytes, stream_batch, trace_runs
@@ -125,7 +126,7 @@ def execute(sw: Sweep, parts: list[Part], blocks: list[Block], sink: Callable[[P
         key = (b.problem, b.method, b.schedule)
         kernel_sizes[key] = kernel_sizes.get(key, 0) + b.n
     stats: dict = {"useful": 0, "executed": 0, "lanes": {}}
-    with jax.enable_x64(sw.dtype == "float64"):
+    with x64(sw.dtype == "float64"):
         for (prob, meth, sched), group in _by_group(parts):
             stepper = Stepper(METHODS[meth], None if sched == CONSTANT else SCHEDULES[sched])
             opts = engine_options(sw, kernel_sizes[(prob, meth, sched)], by_name[prob].dim, stepper)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ProblemError
 from ..inputs import float_array
 from ..names import did_you_mean
+from ..precision import x64
 from ..problems import MAX_DIM, Parametric, Problem
 from . import bbob, cutest
 
@@ -118,7 +118,7 @@ def cutest_problem(name: str) -> Problem:
     the true optimum); its start is the problem's y0, and its domain, which frames random starts
     and figures, the box y0 ± max(1, |y0|)."""
     prob = cutest.load(name)
-    with jax.enable_x64(True):          # y0 and f* as sif2jax writes them, not rounded to float32
+    with x64(True):     # y0 and f* as sif2jax writes them, not rounded to float32
         y0 = float_array(prob.y0, f"CUTEst problem {name}: its start y0 must be an array", ProblemError)
         listed = prob.expected_objective_value
         listed = None if listed is None else float(np.asarray(listed))
