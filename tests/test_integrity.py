@@ -77,6 +77,28 @@ def test_the_command_line_refuses_an_impossible_sweep_at_once_and_writes_nothing
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
+HUGE = 10 ** 400       # an integer a YAML file or the command line can give, beyond a float64
+
+
+@pytest.mark.parametrize("config, path", [
+    ({"alpha": [0.1, HUGE]}, "alpha[1]"),
+    ({"epsilon": [HUGE]}, "epsilon[0]"),
+    ({"f_target": -HUGE}, "f_target"),
+    ({"part_size": HUGE}, "part_size"),
+    ({"starts": {"kind": "points", "points": [[0, 0], [HUGE, 0]]}}, "starts.points[1][0]"),
+    ({"problems": [{"name": "himmelblau", "domain": [[-HUGE, 1], [0, 1]]}]}, "problems[0].domain[0][0]"),
+    ({"problems": [{"name": "q", "expr": "x**2", "domain": [[-1, 1]], "minima": [[HUGE]]}]}, "problems[0].minima[0][0]"),
+    ({"problems": [{"name": "c", "expr": "x1**2 + x2**2", "dim": 2, "domain": [[-1, 1], [-1, 1]],
+                    "constraints": {"eq": ["x1 - 1"], "penalty": HUGE}}]}, "problems[0].constraints.penalty"),
+])
+def test_an_integer_beyond_float64_is_a_config_error_naming_its_key(config, path):
+    """Python's own words were a bare OverflowError, "int too large to convert to float", naming no key."""
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate(config)
+    assert err.value.problems == [f"{path}: an integer of about 401 digits, beyond a float64's range (±1.8e308); "
+                                  "give a number within it"]
+
+
 def test_ragged_starts_and_a_list_for_a_config_are_named_not_numpys_words():
     with pytest.raises(gdlab.InputError, match="starts must be an"):
         gdlab.descend("himmelblau", "gd", [[1, 2], [3]])

@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import numbers
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -207,6 +208,19 @@ def _check_points(pts, problems: Sequence[Problem], where: str, errors: list[str
             errors.append(f"{where}: {len(which):,} of {len(pts):,} points are {what}: {shown}{fix}")
 
 
+def _beyond_float(value, path: str = ""):
+    """(path, decimal digits) of each integer in ``value`` too large for a float64."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if abs(int(value)) > sys.float_info.max:        # an exact comparison: no conversion to float
+            yield path or "config", int(int(value).bit_length() * math.log10(2)) + 1
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _beyond_float(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        for i, item in enumerate(value):
+            yield from _beyond_float(item, f"{path}[{i}]")
+
+
 def merge(config: Mapping | None) -> dict:
     """DEFAULTS updated by ``config`` (:func:`merged`)."""
     if config is not None and not isinstance(config, Mapping):
@@ -363,6 +377,17 @@ def _duplicate(values: list):
 
 def validate(config: Mapping | None) -> Sweep:
     """Check every key of a sweep config; raise ConfigError listing all that are bad."""
+    try:
+        return _validated(config)
+    except OverflowError:       # Python's "int too large to convert to float" names no key
+        huge = [f"{path}: an integer of about {digits:,} digits, beyond a float64's range (±1.8e308); "
+                "give a number within it" for path, digits in _beyond_float(merge(config))]
+        if not huge:
+            raise
+        raise ConfigError(huge) from None
+
+
+def _validated(config: Mapping | None) -> Sweep:
     cfg = merge(config)
     errors: list[str] = []
 
