@@ -478,6 +478,21 @@ def test_a_target_defined_again_in_the_same_process_is_the_new_function(tmp_path
     monkeypatch.delitem(sys.modules, "own_objective")
 
 
+def test_a_target_whose_global_has_changed_in_the_same_process_is_traced_again(tmp_path, monkeypatch):
+    """A notebook sets a global its _target_ reads (not defining the function again): the same config
+    ran the kernel compiled with the old value, the old minimum with exit 0, as jax.jit would."""
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 3},
+              "max_iter": 300, "dtype": "float64", "traces": 0}
+    module = _target_module(tmp_path, monkeypatch, "jnp.sum((x - CENTRE) ** 2)", head="CENTRE = 1.0")
+    np.testing.assert_allclose(np.stack(gdlab.sweep(config).runs["x_final"]), 1.0, atol=1e-6)
+    module.CENTRE = -2.0
+    np.testing.assert_allclose(np.stack(gdlab.sweep(config).runs["x_final"]), -2.0, atol=1e-6)
+    assert gdlab.inspect_point(OWN, [0.0, 0.0]).f == 8.0
+    module.CENTRE = 1.0           # back as it was
+    np.testing.assert_allclose(np.stack(gdlab.sweep(config).runs["x_final"]), 1.0, atol=1e-6)
+    monkeypatch.delitem(sys.modules, "own_objective")
+
+
 def test_a_folder_computed_with_another_version_of_a_target_is_refused_and_kept(tmp_path, monkeypatch):
     """The same config after its _target_'s code has changed would have resumed the folder, or called it
     complete, with the old function's runs: each part's record keeps a fingerprint of the function
