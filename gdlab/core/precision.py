@@ -47,9 +47,14 @@ def _fix_canonical_arrays() -> None:
     if _checked:
         return
     _checked = True
-    if stale_canonical_arrays():
-        from jax._src import dtypes
-        dtypes.register_canonicalize_value_handler(np.ndarray, _converted)
+    try:
+        from jax._src import dtypes, literals
+        register, _ = dtypes.register_canonicalize_value_handler, literals.TypedNdArray
+        stale = stale_canonical_arrays()
+    except (ImportError, AttributeError):       # a JAX whose internals differ: left as it is
+        return
+    if stale:
+        register(np.ndarray, _converted)
 
 
 def x64(on: bool):
