@@ -650,6 +650,21 @@ def test_a_problem_copied_with_another_function_and_its_key_runs_its_own_functio
     assert [np.round(r["x_final"].iloc[-1], 2).tolist() for r in runs] == [[0.5, 0.5], [0.5, 0.5], [-0.5, -0.5],
                                                                             [0.5, 0.5], [-1.5, -1.5]]
 
+    class Model:                               # a method: model.loss is a new object at each access
+        centre = 0.25
+
+        def loss(self, x):
+            return jnp.sum((x - self.centre) ** 2)
+    model, other = Model(), Model()
+    first = gdlab.descend(model.loss, "gd", [[1.0, 2.0]], alpha=0.1, max_iter=100).runs
+    before = kernel_cache_size()
+    again = gdlab.descend(model.loss, "gd", [[2.0, 1.0]], alpha=0.1, max_iter=100).runs
+    assert kernel_cache_size() == before      # the same method of the same object: its kernel, found again
+    other.centre = -1.0
+    theirs = gdlab.descend(other.loss, "gd", [[1.0, 2.0]], alpha=0.1, max_iter=100).runs
+    assert [np.round(r["x_final"].iloc[0], 2).tolist() for r in (first, again, theirs)] == \
+        [[0.25, 0.25], [0.25, 0.25], [-1.0, -1.0]]
+
 
 def test_a_targets_fingerprint_sees_a_float64_digit_and_an_inline_arrays_every_number(tmp_path, monkeypatch):
     """The fingerprint is traced in float64 (1e8 and 1e8 + 3 are one float32), and an inline entry's

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import types
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
@@ -350,19 +351,22 @@ def get_problem(name: str, dim: int | None = None) -> Problem:
 
 class Identity:
     """An object as a key by its identity, whether or not it hashes (a callable dataclass, an
-    equinox module holding arrays): equal to the same object only. It holds the object, so its
-    ``id`` is not another's while the key lives."""
+    equinox module holding arrays): equal to the same object only, or for a bound method
+    (``model.loss``, a new object at each access) to the same function of the same object. It
+    holds the object, so its ``id`` is not another's while the key lives."""
 
-    __slots__ = ("obj",)
+    __slots__ = ("obj", "_parts")
 
     def __init__(self, obj):
         self.obj = obj
+        self._parts = (obj.__self__, obj.__func__) if isinstance(obj, types.MethodType) else (obj,)
 
     def __eq__(self, other):
-        return isinstance(other, Identity) and other.obj is self.obj
+        return isinstance(other, Identity) and len(other._parts) == len(self._parts) and \
+            all(a is b for a, b in zip(other._parts, self._parts))
 
     def __hash__(self):
-        return id(self.obj)
+        return hash(tuple(map(id, self._parts)))
 
     def __repr__(self):
         return f"Identity({type(self.obj).__name__} at {id(self.obj):#x})"
