@@ -309,11 +309,17 @@ def test_every_byte_of_a_part_record_is_checked(finished):
     """A record resume trusts: a bit flipped in any of its bytes leaves it unreadable, of the wrong
     shape, or naming other files than the manifest (its shard, its time and its counts included: a
     flip once turned "shard" into "chard" and passed)."""
+    folder, _ = finished
+    assert _flips_missed(folder / "parts" / "part-00000.json") == []
+
+
+def _flips_missed(path):
+    """The bytes of a part record (of part 0) whose bit flipped leaves a record of the right shape,
+    naming the same files."""
     import json
 
     from gdlab.storage.folder import _record_problem
-    folder, _ = finished
-    data = (folder / "parts" / "part-00000.json").read_bytes()
+    data = path.read_bytes()
     original = json.loads(data)
     assert _record_problem(original, 0) is None
     missed = []
@@ -326,7 +332,7 @@ def test_every_byte_of_a_part_record_is_checked(finished):
             continue
         if _record_problem(rec, 0) is None and rec.get("files") == original["files"]:
             missed.append((i, bytes(flipped[max(0, i - 10): i + 10])))
-    assert missed == []
+    return missed
 
 
 # --- stopping: at once, saying so ---------------------------------------------------------------
@@ -490,6 +496,36 @@ def test_a_target_whose_global_has_changed_in_the_same_process_is_traced_again(t
     assert gdlab.inspect_point(OWN, [0.0, 0.0]).f == 8.0
     module.CENTRE = 1.0           # back as it was
     np.testing.assert_allclose(np.stack(gdlab.sweep(config).runs["x_final"]), 1.0, atol=1e-6)
+    monkeypatch.delitem(sys.modules, "own_objective")
+
+
+def test_every_byte_of_a_target_sweeps_part_record_is_checked_and_a_damaged_one_computed_again(tmp_path,
+                                                                                             monkeypatch):
+    """Its functions' fingerprints too: a flip in a problem's name or the JAX version left them unable to
+    be compared, taken as the same function; they carry a sha256 of their own now, and a part whose
+    record does not match it is computed again, not refused as another function."""
+    import json
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 3},
+              "max_iter": 300, "dtype": "float64", "traces": 0, "out_dir": str(tmp_path / "out")}
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    folder = run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    record = folder / "parts" / "part-00000.json"
+    assert set(json.loads(record.read_text())["functions"]) == {"jax", "form", "sha256", "check"}
+    assert _flips_missed(record) == []
+    kept = json.loads(record.read_text())
+    kept["functions"]["sha256"] = {"other": kept["functions"]["sha256"]["own"]}    # the name's bytes changed
+    record.write_text(json.dumps(kept, indent=1))
+    said = []
+    run_to_folder(validate(config), log=said.append, show_progress=False)
+    assert any(line.startswith("part 0: its record parts/part-00000.json holds its functions' fingerprints changed "
+                               "since they were written") and line.endswith("computing it again") for line in said)
+    assert json.loads(record.read_text())["functions"]["sha256"].keys() == {"own"}
+    kept = json.loads(record.read_text())
+    del kept["functions"]["check"]              # a record of a gdlab from before the check: read as it was
+    record.write_text(json.dumps(kept, indent=1))
+    said = []
+    run_to_folder(validate(config), log=said.append, show_progress=False)
+    assert any("already complete" in line for line in said)
     monkeypatch.delitem(sys.modules, "own_objective")
 
 
@@ -711,6 +747,7 @@ def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_
     from gdlab.core.errors import FolderError
     from gdlab.core.suites import cutest_problem
     from gdlab.runner.execute import run_to_folder
+    from gdlab.storage.folder import functions_check
     assert cutest_problem("ROSENBR").objective == cutest_problem("ROSENBR").objective    # one kernel, shared
     config = {"problems": [{"suite": "cutest", "names": ["ROSENBR"]}], "method": ["gd"], "alpha": [1e-3],
               "starts": {"kind": "suite", "n": 2}, "max_iter": 50, "traces": 0, "out_dir": str(tmp_path)}
@@ -722,6 +759,7 @@ def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_
     run_to_folder(validate(config), log=said.append, show_progress=False)
     assert any("already complete" in line for line in said)
     kept["functions"]["sha256"]["ROSENBR"] = "0" * 64
+    kept["functions"]["check"] = functions_check(kept["functions"])     # a sound record, of another function
     record.write_text(json.dumps(kept, indent=1))
     with pytest.raises(FolderError, match=r"problem 'ROSENBR': 1 part in .* was computed with another version of "
                                           r"its function sif2jax's ROSENBR"):
@@ -731,6 +769,7 @@ def test_a_cutest_problem_defined_anew_by_sif2jax_is_refused_where_its_old_runs_
             del kept["functions"]["form"]
         else:
             kept["functions"]["form"] = form
+        kept["functions"]["check"] = functions_check(kept["functions"])
         record.write_text(json.dumps(kept, indent=1))
         said = []
         run_to_folder(validate(config), log=said.append, show_progress=False)

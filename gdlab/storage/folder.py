@@ -258,6 +258,8 @@ class SweepFolder:
             files[table] = {"file": str(path.relative_to(self.path)), "rows": len(frame),
                             "sha256": file_sha256(path)}
         record = {"part": part, "files": files, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts}
+        if isinstance(record.get("functions"), Mapping):
+            record["functions"] = {**record["functions"], "check": functions_check(record["functions"])}
         _write_text(self.record_path(part), json.dumps(record, indent=1))
         return record
 
@@ -474,6 +476,14 @@ def _entry_problem(entry) -> str | None:
 RECORD_KEYS = frozenset({"part", "files", "written", "runs", "seconds", "shard", "saved_from", "functions"})
 
 
+def functions_check(functions: Mapping) -> str:
+    """The sha256 a part record keeps of its functions' fingerprints (``functions``' ``jax``, ``form`` and
+    ``sha256``): a changed byte in a problem's name or the JAX version would otherwise leave them
+    unable to be compared, taken as the same function."""
+    body = {k: functions[k] for k in ("jax", "form", "sha256") if k in functions}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _record_problem(rec, part: int) -> str | None:
     """What is wrong with a part record's shape, or None."""
     if not isinstance(rec, Mapping) or rec.get("part") != part or not isinstance(rec.get("files"), Mapping):
@@ -504,13 +514,15 @@ def _record_problem(rec, part: int) -> str | None:
     if rec.get("saved_from", "memory") != "memory":
         return f"says it was saved from {rec['saved_from']!r}"
     functions = rec.get("functions", {"jax": "", "form": "", "sha256": {}})    # its functions' fingerprints
-    if not (isinstance(functions, Mapping) and set(functions) - {"form"} == {"jax", "sha256"}
+    if not (isinstance(functions, Mapping) and set(functions) - {"form", "check"} == {"jax", "sha256"}
             and isinstance(functions["jax"], str) and isinstance(functions.get("form", ""), str)
             and isinstance(functions["sha256"], Mapping)
             and all(isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
                     for k, v in functions["sha256"].items())):
         return ("holds its functions' fingerprints in another shape than {jax: version, form: how, sha256: "
-                "{problem: sha256}}")
+                "{problem: sha256}, check: sha256}")
+    if "check" in functions and functions["check"] != functions_check(functions):   # (none before gdlab kept it)
+        return "holds its functions' fingerprints changed since they were written (they do not match their check)"
     return None
 
 
