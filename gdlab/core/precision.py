@@ -13,6 +13,9 @@ cache; :func:`stale_canonical_arrays` tells whether it does, so a JAX without it
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 from .._lazy import lazy_module
@@ -22,6 +25,10 @@ __all__ = ["stale_canonical_arrays", "x64"]
 jax = lazy_module("jax")
 
 _checked = False
+_checking = threading.Lock()
+#: (id of a NumPy array, the dtype a trace takes it in) → (the array, its form in that dtype), both
+#: held weakly, as JAX's own cache holds them: each array read by a trace is one constant of it
+_forms: dict[tuple[int, np.dtype], tuple[weakref.ref, weakref.ref]] = {}
 
 
 def stale_canonical_arrays() -> bool:
@@ -37,24 +44,39 @@ def stale_canonical_arrays() -> bool:
 
 
 def _converted(x: np.ndarray):
-    """A NumPy array as a trace takes it, in the current mode: JAX's own conversion, without its cache."""
+    """A NumPy array as a trace takes it, in the current mode: JAX's own check and conversion, with a
+    cache that knows the mode."""
     from jax._src import dtypes, literals
-    return literals.TypedNdArray(np.asarray(x, dtypes.canonicalize_dtype(x.dtype)))
+    dtypes.check_valid_dtype(x.dtype)      # JAX's own TypeError for arrays it does not take (object, '>f8', …)
+    dtype = dtypes.canonicalize_dtype(x.dtype)
+    key = (id(x), dtype)
+    held = _forms.get(key)
+    if held is not None and held[0]() is x and (form := held[1]()) is not None:
+        return form
+    form = literals.TypedNdArray(np.asarray(x, dtype))
+    try:
+        _forms[key] = (weakref.ref(x, lambda _, key=key: _forms.pop(key, None)), weakref.ref(form))
+    except TypeError:       # an array that takes no weak reference: converted at each read
+        pass
+    return form
 
 
 def _fix_canonical_arrays() -> None:
     global _checked
     if _checked:
         return
-    _checked = True
-    try:
-        from jax._src import dtypes, literals
-        register, _ = dtypes.register_canonicalize_value_handler, literals.TypedNdArray
-        stale = stale_canonical_arrays()
-    except (ImportError, AttributeError):       # a JAX whose internals differ: left as it is
-        return
-    if stale:
-        register(np.ndarray, _converted)
+    with _checking:             # a second thread waits until the handler is in place
+        if _checked:
+            return
+        try:
+            from jax._src import dtypes, literals
+            register, _ = dtypes.register_canonicalize_value_handler, literals.TypedNdArray
+            stale = stale_canonical_arrays()
+        except (ImportError, AttributeError):       # a JAX whose internals differ: left as it is
+            stale = False
+        if stale:
+            register(np.ndarray, _converted)
+        _checked = True
 
 
 def x64(on: bool):
