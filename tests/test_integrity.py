@@ -80,23 +80,41 @@ def test_the_command_line_refuses_an_impossible_sweep_at_once_and_writes_nothing
 HUGE = 10 ** 400       # an integer a YAML file or the command line can give, beyond a float64
 
 
-@pytest.mark.parametrize("config, path", [
-    ({"alpha": [0.1, HUGE]}, "alpha[1]"),
-    ({"epsilon": [HUGE]}, "epsilon[0]"),
-    ({"f_target": -HUGE}, "f_target"),
-    ({"part_size": HUGE}, "part_size"),
-    ({"starts": {"kind": "points", "points": [[0, 0], [HUGE, 0]]}}, "starts.points[1][0]"),
-    ({"problems": [{"name": "himmelblau", "domain": [[-HUGE, 1], [0, 1]]}]}, "problems[0].domain[0][0]"),
-    ({"problems": [{"name": "q", "expr": "x**2", "domain": [[-1, 1]], "minima": [[HUGE]]}]}, "problems[0].minima[0][0]"),
+@pytest.mark.parametrize("config, says", [
+    ({"alpha": [0.1, HUGE]}, "alpha: must be a number > 0, got 1000"),
+    ({"epsilon": [HUGE]}, "epsilon: must be a number > 0, got 1000"),
+    ({"f_target": -HUGE}, "f_target: must be a number > 0, got -1000"),
+    ({"part_size": HUGE}, "part_size: a part of 1"),
+    ({"part_size": 10 ** 305}, "part_size: a part of 1"),           # within float64's range; its bytes are not
+    ({"engine": {"lanes": 10 ** 308}}, "engine.lanes: 1"),
+    ({"starts": {"kind": "points", "points": [[0, 0], [HUGE, 0]]}}, "starts.points[1]: [1000"),
+    ({"problems": [{"name": "himmelblau", "domain": [[-HUGE, 1], [0, 1]]}]}, "problems[0]: domain must be 2 pairs"),
+    ({"problems": [{"name": "q", "expr": "x**2", "domain": [[-1, 1]], "minima": [[HUGE]]}]},
+     "problems[0]: problem 'q': minima must be points of numbers"),
     ({"problems": [{"name": "c", "expr": "x1**2 + x2**2", "dim": 2, "domain": [[-1, 1], [-1, 1]],
-                    "constraints": {"eq": ["x1 - 1"], "penalty": HUGE}}]}, "problems[0].constraints.penalty"),
+                    "constraints": {"eq": ["x1 - 1"], "penalty": HUGE}}]},
+     "problems[0]: problem 'c': constraints.penalty must be a number > 0"),
 ])
-def test_an_integer_beyond_float64_is_a_config_error_naming_its_key(config, path):
+def test_an_integer_beyond_float64_is_a_config_error_naming_its_key(config, says):
     """Python's own words were a bare OverflowError, "int too large to convert to float", naming no key."""
     with pytest.raises(gdlab.ConfigError) as err:
         validate(config)
-    assert err.value.problems == [f"{path}: an integer of about 401 digits, beyond a float64's range (±1.8e308); "
-                                  "give a number within it"]
+    assert len(err.value.problems) == 1 and err.value.problems[0].startswith(says)
+
+
+def test_an_integer_beyond_float64_is_listed_with_the_configs_other_bad_keys():
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"alpha": [HUGE], "methdo": ["gd"], "momentum": [2.0]})
+    assert [p.split(":")[0] for p in err.value.problems] == ["methdo", "alpha", "momentum"]
+
+
+def test_an_integer_beyond_float64_as_a_start_or_a_point_is_an_input_error():
+    with pytest.raises(gdlab.InputError, match="starts must be an"):
+        gdlab.descend("himmelblau", "gd", [[HUGE, 0]])
+    with pytest.raises(gdlab.InputError, match="starts for a function must be a point"):
+        gdlab.descend(lambda x: (x ** 2).sum(), "gd", [[HUGE, 0]])
+    with pytest.raises(gdlab.InputError, match="a point of himmelblau must be 2 number"):
+        gdlab.inspect_point("himmelblau", [HUGE, 0])
 
 
 def test_ragged_starts_and_a_list_for_a_config_are_named_not_numpys_words():
@@ -825,3 +843,21 @@ def test_a_target_reading_a_numpy_array_sweeps_in_float32_and_its_report_draws_i
     runs = gdlab.load(folder).runs
     np.testing.assert_allclose(np.stack(runs["x_final"]), [[0.5, -0.25]] * len(runs), atol=1e-4)
     monkeypatch.delitem(sys.modules, "own_objective")
+
+
+def test_numpy_arrays_a_trace_reads_keep_jaxs_checks_and_are_one_constant_each():
+    """gdlab.core.precision converts NumPy arrays itself where JAX's cache ignores the float64 mode:
+    with JAX's own dtype check (the same TypeError for arrays JAX refuses), and one constant an array."""
+    import jax
+    import jax.numpy as jnp
+
+    from gdlab.core.precision import x64
+    data = np.arange(4.0) / 3
+    for on, dtype in ((False, np.float32), (True, np.float64), (False, np.float32)):
+        with x64(on):
+            jaxpr = jax.make_jaxpr(lambda x: x + data + x * data)(jnp.zeros(4, dtype))
+        assert [c.dtype for c in jaxpr.consts] == [dtype]         # read twice, one constant, in its mode
+        assert np.asarray(jaxpr.consts[0]).tolist() == data.astype(dtype).tolist()
+    for bad in (np.array([1.0, "a"], dtype=object), np.arange(3.0).astype(">f8")):
+        with x64(True), pytest.raises(TypeError, match="Error interpreting argument to stage as a JAX value"):
+            jax.make_jaxpr(lambda bad=bad: jnp.asarray(bad) * 1.0)()

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ExpressionError, ProblemError
+from .inputs import float_array
 from .precision import x64
 from .problems import Identity, Problem, computation_sha256, domain_pairs
 
@@ -228,7 +229,11 @@ def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[
     if unknown:
         raise ProblemError(f"problem {name!r}: unknown constraint keys {sorted(unknown)} (allowed: eq, ineq, penalty)")
     mu = constraints.get("penalty")
-    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not (math.isfinite(mu) and mu > 0):
+    try:
+        good = not isinstance(mu, bool) and isinstance(mu, (int, float)) and math.isfinite(mu) and mu > 0
+    except OverflowError:       # an integer beyond float64's range
+        good = False
+    if not good:
         raise ProblemError(f"problem {name!r}: constraints.penalty must be a number > 0 (the weight μ), got {mu!r}")
     parts = {}
     for kind in ("eq", "ineq"):
@@ -310,7 +315,8 @@ def inline_problem(entry: Mapping) -> Problem:
         dom = domain_pairs(domain, dim)
     except ProblemError as exc:
         raise ProblemError(f"problem {name!r}: {exc}") from None
-    minima = [list(np.atleast_1d(np.asarray(m, dtype=np.float64))) for m in (entry.get("minima") or [])]
+    minima = [list(np.atleast_1d(float_array(m, f"problem {name!r}: minima must be points of numbers", ProblemError)))
+              for m in (entry.get("minima") or [])]
     for m in minima:
         if len(m) != dim:
             raise ProblemError(f"problem {name!r}: minimum {m} is not of dimension {dim}")

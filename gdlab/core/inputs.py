@@ -14,5 +14,5 @@ def float_array(values, what: str, error: type = InputError) -> np.ndarray:
     for ragged lists or strings ("setting an array element with a sequence") say nothing of the fix."""
     try:
         return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:      # (an integer beyond float64's range)
         raise error(f"{what}, got {values!r:.200}: {exc}") from None

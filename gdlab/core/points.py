@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError
+from .inputs import float_array
 from .precision import x64
 from .problems import cast_params
 
@@ -173,7 +174,7 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     within ``stationary_tol`` (a stationary point).
     """
     prob = problem
-    pt = np.asarray(x, dtype=np.float64).reshape(-1)
+    pt = float_array(x, f"a point of {prob.name} must be {prob.dim} number(s)").reshape(-1)
     if pt.size != prob.dim:
         raise InputError(f"{prob.name} is a function of {prob.dim} variable(s); got a point with {pt.size}")
     program = _at_point(prob.own_objective, prob.own_objective.fn)

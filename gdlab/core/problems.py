@@ -423,7 +423,7 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
     its domain, which only frames figures, is the starts' bounding box widened
     by 1 on each side.
     """
-    pts = np.asarray(starts, dtype=np.float64)
+    pts = float_array(starts, "starts for a function must be a point or an (n, d) array of points")
     if pts.ndim not in (1, 2) or pts.size == 0:
         raise InputError(f"starts for a function must be a point or an (n, d) array of points, got shape {pts.shape}")
 

@@ -30,6 +30,8 @@ def host_bytes() -> int:
 
 
 def _size(n: float) -> str:
+    if n >= 1e300:          # (an integer product beyond float64's range would not divide)
+        return "more than 1e300 B"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
             return f"{n / scale:,.1f} {unit}"

@@ -37,6 +37,14 @@ def is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def is_finite(v) -> bool:
+    """A number that is a finite float64: an integer beyond its range (±1.8e308) is not."""
+    try:
+        return is_number(v) and math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
@@ -58,7 +66,7 @@ def int_between(low: int, high: int):
 
 
 def positive(v):
-    return None if is_number(v) and math.isfinite(v) and v > 0 else f"must be a number > 0, got {v!r}"
+    return None if is_finite(v) and v > 0 else f"must be a number > 0, got {v!r}"
 
 
 def one_of(*choices):
@@ -99,14 +107,14 @@ def two_names(value) -> str | None:
 
 
 def grad_cost_check(v):
-    return None if v == "d" or (is_number(v) and math.isfinite(v) and v >= 0) else \
+    return None if v == "d" or (is_finite(v) and v >= 0) else \
         f"must be a number ≥ 0 or d (the dimension), got {v!r}"
 
 
 def targets_check(v):
     if v in ("decades", "coco"):
         return None
-    if isinstance(v, (list, tuple)) and v and all(is_number(t) and math.isfinite(t) and t > 0 for t in v):
+    if isinstance(v, (list, tuple)) and v and all(is_finite(t) and t > 0 for t in v):
         return None
     return f"must be decades, coco or a non-empty list of numbers > 0, got {v!r}{did_you_mean(v, ('decades', 'coco'))}"
 

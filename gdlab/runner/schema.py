@@ -44,6 +44,7 @@ from .keys import (
     register_schema,
     two_names,
 )
+from .keys import is_finite as _is_finite
 from .keys import is_int as _is_int
 from .keys import is_number as _is_number
 
@@ -190,7 +191,7 @@ def _check_points(pts, problems: Sequence[Problem], where: str, errors: list[str
         if not all(_is_number(v) for v in pt_list):
             bad.setdefault(("not a list of numbers", ""), []).append(f"[{i}] {pt!r}")
             continue
-        if not all(math.isfinite(v) for v in pt_list):
+        if not all(_is_finite(v) for v in pt_list):
             bad.setdefault(("not finite", ""), []).append(f"[{i}] {pt!r}")
             continue
         for p in problems:
@@ -410,12 +411,12 @@ def _validated(config: Mapping | None) -> Sweep:
         return values
 
     problems = _problems(_as_list(cfg["problems"]), errors)
-    alpha = grid("alpha", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be a number > 0")
+    alpha = grid("alpha", lambda v: _is_finite(v) and v > 0, "must be a number > 0")
     momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be a number in [0, 1)")
     settings = _settings(cfg, alpha, momentum, errors)
     criterion = grid("criterion", lambda v: isinstance(v, str) and v in CRITERIA,
                      f"must be one of {', '.join(CRITERIA)}", CRITERIA)
-    epsilon = grid("epsilon", lambda v: _is_number(v) and math.isfinite(v) and v > 0, "must be a number > 0")
+    epsilon = grid("epsilon", lambda v: _is_finite(v) and v > 0, "must be a number > 0")
     min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= MAX_STEP,
                      f"must be an integer ≥ 0 and ≤ {MAX_STEP:,}")
 
