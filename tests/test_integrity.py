@@ -108,6 +108,16 @@ def test_an_integer_beyond_float64_is_listed_with_the_configs_other_bad_keys():
     assert [p.split(":")[0] for p in err.value.problems] == ["methdo", "alpha", "momentum"]
 
 
+def test_an_integer_beyond_float64_in_a_methods_hyperparameter_or_f_min_is_listed_with_the_others():
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"method": [{"name": "adam", "b1": HUGE}], "alpha": [-1]})
+    assert [p.split(":")[0] for p in err.value.problems] == ["alpha", "method.b1"]
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"problems": [{"name": "q", "expr": "x**2", "domain": [[-1, 1]], "f_min": [HUGE]}], "alpha": [-1]})
+    assert [p.split(":")[0] for p in err.value.problems] == ["problems[0]", "alpha"]
+    assert "f_min must be a list of numbers" in err.value.problems[0]
+
+
 def test_an_integer_beyond_float64_as_a_start_or_a_point_is_an_input_error():
     with pytest.raises(gdlab.InputError, match="starts must be an"):
         gdlab.descend("himmelblau", "gd", [[HUGE, 0]])
@@ -115,6 +125,12 @@ def test_an_integer_beyond_float64_as_a_start_or_a_point_is_an_input_error():
         gdlab.descend(lambda x: (x ** 2).sum(), "gd", [[HUGE, 0]])
     with pytest.raises(gdlab.InputError, match="a point of himmelblau must be 2 number"):
         gdlab.inspect_point("himmelblau", [HUGE, 0])
+    with pytest.raises(gdlab.InputError, match="a point must be a list of numbers"):
+        gdlab.inspect_point(lambda x: (x ** 2).sum(), [HUGE, 0])
+    with pytest.raises(gdlab.InputError, match="stationary_tol must be a number > 0"):
+        gdlab.inspect_point("himmelblau", [0, 0], stationary_tol=HUGE)
+    with pytest.raises(gdlab.InputError, match="points of himmelblau must be numbers"):
+        gdlab.classify_points(gdlab.get_problem("himmelblau"), [[HUGE, 0]])
 
 
 def test_ragged_starts_and_a_list_for_a_config_are_named_not_numpys_words():
@@ -547,6 +563,36 @@ def test_every_byte_of_a_target_sweeps_part_record_is_checked_and_a_damaged_one_
     monkeypatch.delitem(sys.modules, "own_objective")
 
 
+def test_a_targets_dim_is_any_whole_number_and_its_changed_global_is_seen_whatever_its_type(tmp_path, monkeypatch):
+    """dim: 2.0 (YAML) passed validation and failed at run time with a bare TypeError; dim as a NumPy
+    integer left the fingerprint out of the problem's key (a changed global ran the old kernel)."""
+    module = _target_module(tmp_path, monkeypatch, "jnp.sum((x - CENTRE) ** 2)", head="CENTRE = 1.0")
+    for dim in (2.0, np.int64(2)):
+        config = {"problems": [{**OWN, "dim": dim}], "method": ["gd"], "alpha": [0.1], "max_iter": 300,
+                  "starts": {"kind": "grid", "n": 2}, "dtype": "float64", "traces": 0}
+        module.CENTRE = 1.0
+        np.testing.assert_allclose(np.stack(gdlab.sweep(config).runs["x_final"]), 1.0, atol=1e-6)
+        module.CENTRE = -2.0
+        np.testing.assert_allclose(np.stack(gdlab.sweep(config).runs["x_final"]), -2.0, atol=1e-6)
+    with pytest.raises(gdlab.ConfigError, match=r"problem 'own': dim must be a whole number in \[1, 10,000\], got 2.5"):
+        validate({"problems": [{**OWN, "dim": 2.5}]})
+    monkeypatch.delitem(sys.modules, "own_objective")
+
+
+def test_a_folder_loaded_and_saved_elsewhere_keeps_its_function_fingerprints(tmp_path, monkeypatch):
+    """gdlab.load's Results carried none, so their copy (Results.save) could not tell a changed function."""
+    config = {"problems": [OWN], "method": ["gd"], "alpha": [0.1], "starts": {"kind": "grid", "n": 3},
+              "max_iter": 300, "dtype": "float64", "traces": 0, "out_dir": str(tmp_path / "out")}
+    _target_module(tmp_path, monkeypatch, "jnp.sum((x - 1.0) ** 2)")
+    folder = run_to_folder(validate(config), log=lambda m: None, show_progress=False)
+    loaded = gdlab.load(folder)
+    assert set(loaded.facts["functions"]) == {"jax", "form", "sha256"}
+    copy = loaded.save(tmp_path / "copy", report=False, log=lambda m: None)
+    assert all(json.loads(r.read_text())["functions"]["sha256"] == loaded.facts["functions"]["sha256"]
+               for r in (copy / "parts").glob("*.json"))
+    monkeypatch.delitem(sys.modules, "own_objective")
+
+
 def test_a_folder_computed_with_another_version_of_a_target_is_refused_and_kept(tmp_path, monkeypatch):
     """The same config after its _target_'s code has changed would have resumed the folder, or called it
     complete, with the old function's runs: each part's record keeps a fingerprint of the function
@@ -827,6 +873,20 @@ def test_a_function_reading_a_numpy_array_descends_in_float32_then_float64_in_on
         np.testing.assert_allclose(np.stack(res.runs["x_final"]), [[1 / 3, -0.25]],
                                    atol=1e-15 if dtype == "float64" else 1e-7, rtol=0)
         assert (abs(res.runs["x_final"].iloc[0][0] - 1 / 3) > 1e-10) == (dtype == "float32")
+
+
+def test_an_array_changed_in_place_is_read_anew_by_the_next_float32_descent():
+    """Its fingerprint sees the change and a new kernel is compiled; a float32 copy of the array kept
+    from the first kernel's trace was read by the second, which ran on the old numbers."""
+    import jax.numpy as jnp
+    centre = np.array([1.0, 2.0])
+
+    def held(x):
+        return jnp.sum((x - centre) ** 2)
+    kept = [gdlab.descend(held, "gd", [[0.0, 0.0]], alpha=0.5, max_iter=20, dtype="float32")]
+    centre[:] = [-3.0, 5.0]
+    kept.append(gdlab.descend(held, "gd", [[0.0, 0.0]], alpha=0.5, max_iter=20, dtype="float32"))
+    assert [r.runs["x_final"].iloc[0] for r in kept] == [[1.0, 2.0], [-3.0, 5.0]]
 
 
 def test_a_target_reading_a_numpy_array_sweeps_in_float32_and_its_report_draws_it(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ import ast
 import functools
 import json
 import math
+import numbers
 import os
 import re
 import sys
@@ -269,6 +270,17 @@ def _penalty(fn: Identity, eq: tuple[Identity, ...], ineq: tuple[Identity, ...],
     return fn_penalised
 
 
+def _whole_number(value) -> int | None:
+    """``value`` as an int where it is a whole number (2, np.int64(2), 2.0), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def inline_problem(entry: Mapping) -> Problem:
     """``{name, expr | _target_, domain, minima?, f_min?, dim?, constraints?}`` → Problem
     (cached: same entry, same object). ``constraints`` adds a quadratic penalty (:func:`penalised`)."""
@@ -280,10 +292,11 @@ def inline_problem(entry: Mapping) -> Problem:
     except ProblemError:     # said below, after the entry's other checks
         target = None
     same = None if target is None else Identity(target)
-    if same is not None and isinstance(entry.get("dim"), int) and 1 <= entry["dim"] <= MAX_DIM:
+    whole = _whole_number(entry.get("dim"))
+    if same is not None and whole is not None and 1 <= whole <= MAX_DIM:
         # and what it computes now (a fresh trace, about 1 ms): a global it reads, or an array it closes
         # over, changed since is another function, with its own kernels, as descend's plain functions are
-        same = (same, computation_sha256(target, entry["dim"]))
+        same = (same, computation_sha256(target, whole))
     key = (key, same)
     if key in _CACHE:
         return _CACHE[key]
@@ -301,9 +314,12 @@ def inline_problem(entry: Mapping) -> Problem:
         doc = f"inline expression {entry['expr']}"
     else:
         fn = target if target is not None else import_target(entry["_target_"], name)
-        dim = entry.get("dim")
-        if dim is None:
+        if entry.get("dim") is None:
             raise ProblemError(f"problem {name!r}: a _target_ problem needs dim")
+        dim = whole
+        if dim is None or not 1 <= dim <= MAX_DIM:
+            raise ProblemError(f"problem {name!r}: dim must be a whole number in [1, {MAX_DIM:,}], got "
+                               f"{entry['dim']!r:.80}")
         doc = f"Python callable {entry['_target_']}"
     if entry.get("constraints") is not None:
         fn, more = penalised(fn, dim, entry["constraints"], name)
@@ -321,7 +337,8 @@ def inline_problem(entry: Mapping) -> Problem:
         if len(m) != dim:
             raise ProblemError(f"problem {name!r}: minimum {m} is not of dimension {dim}")
     if entry.get("f_min") is not None:
-        f_min = [float(v) for v in entry["f_min"]]
+        f_min = float_array(entry["f_min"], f"problem {name!r}: f_min must be a list of numbers",
+                            ProblemError).reshape(-1).tolist()
     else:
         with x64(True):
             f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]

@@ -119,7 +119,7 @@ def point_kinds_later(problem, xs, dtype: str = "float64", stationary_tol: float
     once; the function it returns waits for them and gives the kinds. A sweep's tables are built
     while its kernel runs on every device, where the Hessians queue behind the kernel's call: the
     caller does its other work meanwhile instead of waiting."""
-    xs = np.asarray(xs, dtype=np.float64).reshape(-1, problem.dim)
+    xs = float_array(xs, f"points of {problem.name} must be numbers").reshape(-1, problem.dim)
     if len(xs) == 0:
         return lambda: np.zeros(0, np.int64)
     dt = jnp.float64 if dtype == "float64" else jnp.float32
@@ -175,6 +175,9 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     """
     prob = problem
     pt = float_array(x, f"a point of {prob.name} must be {prob.dim} number(s)").reshape(-1)
+    tol = float_array(stationary_tol, "stationary_tol must be a number > 0")
+    if not (tol.ndim == 0 and 0 < tol < np.inf):
+        raise InputError(f"stationary_tol must be a number > 0, got {stationary_tol!r:.80}")
     if pt.size != prob.dim:
         raise InputError(f"{prob.name} is a function of {prob.dim} variable(s); got a point with {pt.size}")
     program = _at_point(prob.own_objective, prob.own_objective.fn)

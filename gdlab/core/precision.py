@@ -26,9 +26,9 @@ jax = lazy_module("jax")
 
 _checked = False
 _checking = threading.Lock()
-#: (id of a NumPy array, the dtype a trace takes it in) → (the array, its form in that dtype), both
-#: held weakly, as JAX's own cache holds them: each array read by a trace is one constant of it
-_forms: dict[tuple[int, np.dtype], tuple[weakref.ref, weakref.ref]] = {}
+#: id of a NumPy array a trace takes in its own dtype → (the array, its form: a view of it), both held
+#: weakly, as JAX's own cache holds them: each such array read by a trace is one constant of it
+_forms: dict[int, tuple[weakref.ref, weakref.ref]] = {}
 
 
 def stale_canonical_arrays() -> bool:
@@ -44,19 +44,24 @@ def stale_canonical_arrays() -> bool:
 
 
 def _converted(x: np.ndarray):
-    """A NumPy array as a trace takes it, in the current mode: JAX's own check and conversion, with a
-    cache that knows the mode."""
+    """A NumPy array as a trace takes it, in the current mode: JAX's own check and conversion. An
+    array taken in its own dtype is a view of it, kept (one constant however often a trace reads it,
+    and an array changed in place is seen by the next trace); one converted (float64 with float64
+    off) is a copy, made at each read: a copy kept would be read by a later trace after the array
+    changed in place, which the function's fingerprint sees (a new kernel with the old numbers)."""
     from jax._src import dtypes, literals
     dtypes.check_valid_dtype(x.dtype)      # JAX's own TypeError for arrays it does not take (object, '>f8', …)
     dtype = dtypes.canonicalize_dtype(x.dtype)
-    key = (id(x), dtype)
+    if dtype != x.dtype:
+        return literals.TypedNdArray(np.asarray(x, dtype))
+    key = id(x)
     held = _forms.get(key)
     if held is not None and held[0]() is x and (form := held[1]()) is not None:
         return form
-    form = literals.TypedNdArray(np.asarray(x, dtype))
+    form = literals.TypedNdArray(x)
     try:
         _forms[key] = (weakref.ref(x, lambda _, key=key: _forms.pop(key, None)), weakref.ref(form))
-    except TypeError:       # an array that takes no weak reference: converted at each read
+    except TypeError:       # an array that takes no weak reference: a view at each read
         pass
     return form
 

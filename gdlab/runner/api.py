@@ -13,10 +13,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from ..core.errors import ProblemError, UnknownNameError
 from ..core.expressions import parse_expression
+from ..core.inputs import float_array
 from ..core.points import PointInfo, point_info
 from ..core.problems import PROBLEMS, Problem, function_problem
 from ..core.problems import get_problem as registered_problem
@@ -73,5 +72,5 @@ def inspect_point(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> 
     within ``stationary_tol`` (a stationary point).
     """
     if callable(problem) and not isinstance(problem, Problem):
-        problem, _ = function_problem(problem, np.asarray(x, dtype=np.float64).reshape(1, -1))
+        problem, _ = function_problem(problem, float_array(x, "a point must be a list of numbers").reshape(1, -1))
     return point_info(as_problem(problem), x, stationary_tol)

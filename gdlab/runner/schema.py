@@ -317,13 +317,13 @@ def _grid_entries(key: str, entries: list, registry, rows_of, fallback: Mapping[
             if not values and row in spec:
                 errors.append(f"{where}.{row}: empty list; give at least one value")
             unset = hp.from_problem is not None and row not in spec     # filled in from each problem
-            bad = [v for v in values if not (_is_number(v) and hp.allows(float(v)))]
+            bad = [v for v in values if not (_is_finite(v) and hp.allows(float(v)))]
             if bad and not unset and (row in spec or row not in fallback):
                 errors.append(f"{where}.{row}: {bad[0]!r} is outside {hp.range}, the range of {name}'s {row}")
             dup = _duplicate(values)
             if dup is not None and row in spec:
                 errors.append(f"{where}.{row}: {dup!r} is listed twice; list each value once")
-            axes[row] = [float(v) for v in values]
+            axes[row] = [float(v) if _is_finite(v) else float("nan") for v in values]     # (said above)
         own_key = json.dumps(own, sort_keys=True, default=str)      # a method's own schedule list is its own
         for combo in itertools.product(*(axes[r] for r in rows)):
             one = (name, tuple(zip(rows, combo)))

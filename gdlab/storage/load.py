@@ -41,4 +41,18 @@ def load(path: Path | str, tables: Iterable[str] = TABLES, manifest: Mapping | N
     if not isinstance(config, dict):
         raise FolderError(f"{folder.path / 'config.yaml'} is not a sweep config")
     facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
+    functions = _functions(folder, parts)
+    if functions is not None:       # Results.save writes them: a copy keeps what its runs were computed with
+        facts["functions"] = functions
     return Results(*tables, config=config, facts=facts, path=folder.path)
+
+
+def _functions(folder: SweepFolder, parts: Mapping[int, dict]) -> dict | None:
+    """The fingerprints of the functions the parts were computed with (``functions`` in their records,
+    without each record's check), where every part holds the same; else None."""
+    records = folder.records()
+    found = [records.get(p, {}).get("functions") for p in parts]
+    bodies = [{k: v for k, v in f.items() if k != "check"} for f in found if isinstance(f, Mapping)]
+    if bodies and len(bodies) == len(found) and all(b == bodies[0] for b in bodies):
+        return bodies[0]
+    return None
