@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ExpressionError, ProblemError
-from .inputs import float_array
+from .inputs import float_array, is_finite
 from .precision import x64
 from .problems import Identity, Problem, computation_sha256, domain_pairs
 
@@ -230,11 +230,7 @@ def penalised(fn: Callable, dim: int, constraints: Mapping, name: str) -> tuple[
     if unknown:
         raise ProblemError(f"problem {name!r}: unknown constraint keys {sorted(unknown)} (allowed: eq, ineq, penalty)")
     mu = constraints.get("penalty")
-    try:
-        good = not isinstance(mu, bool) and isinstance(mu, (int, float)) and math.isfinite(mu) and mu > 0
-    except OverflowError:       # an integer beyond float64's range
-        good = False
-    if not good:
+    if not (isinstance(mu, (int, float)) and is_finite(mu) and mu > 0):
         raise ProblemError(f"problem {name!r}: constraints.penalty must be a number > 0 (the weight μ), got {mu!r}")
     parts = {}
     for kind in ("eq", "ineq"):

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["float_array"]
+__all__ = ["float_array", "is_finite"]
+
+
+def is_finite(v) -> bool:
+    """A real number (not a bool) that is a finite float64: an integer beyond its range (±1.8e308)
+    is not (``math.isfinite`` raises OverflowError for it)."""
+    try:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def float_array(values, what: str, error: type = InputError) -> np.ndarray:

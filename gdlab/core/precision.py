@@ -75,8 +75,8 @@ def _fix_canonical_arrays() -> None:
             return
         try:
             from jax._src import dtypes, literals
-            register, _ = dtypes.register_canonicalize_value_handler, literals.TypedNdArray
-            stale = stale_canonical_arrays()
+            register = dtypes.register_canonicalize_value_handler
+            stale = hasattr(literals, "TypedNdArray") and stale_canonical_arrays()
         except (ImportError, AttributeError):       # a JAX whose internals differ: left as it is
             stale = False
         if stale:

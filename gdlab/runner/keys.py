@@ -13,11 +13,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import numbers
 from collections.abc import Callable
 from typing import Any
 
+from ..core.inputs import is_finite
 from ..core.names import did_you_mean
 from ..core.settings import REPORT_DEFAULTS
 
@@ -35,14 +35,6 @@ def key(default, doc: str, check: Callable[[Any], str | None] | None = None):
 
 def is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def is_finite(v) -> bool:
-    """A number that is a finite float64: an integer beyond its range (±1.8e308) is not."""
-    try:
-        return is_number(v) and math.isfinite(v)
-    except OverflowError:
-        return False
 
 
 def is_int(v) -> bool:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from ..core.criteria import CRITERIA, StopRule, stop_rules
 from ..core.errors import ConfigError, GdlabError, ProblemError, UnknownNameError
 from ..core.expressions import inline_problem
+from ..core.inputs import is_finite as _is_finite
 from ..core.methods import ALPHA, METHODS, Method, Stepper, problem_error
 from ..core.names import did_you_mean
 from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
@@ -44,7 +45,6 @@ from .keys import (
     register_schema,
     two_names,
 )
-from .keys import is_finite as _is_finite
 from .keys import is_int as _is_int
 from .keys import is_number as _is_number
 
