@@ -14,7 +14,6 @@ import ast
 import functools
 import json
 import math
-import numbers
 import os
 import re
 import sys
@@ -25,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ExpressionError, ProblemError
-from .inputs import float_array, is_finite
+from .inputs import float_array, is_finite, whole_number
 from .precision import x64
-from .problems import Identity, Problem, computation_sha256, domain_pairs
+from .problems import MAX_DIM, Identity, Problem, checked_dim, computation_sha256, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
            "function_fingerprint", "fingerprinted", "functions_record", "changed_functions"]
@@ -43,7 +42,6 @@ MAX_LENGTH = 5000
 MAX_DEPTH = 40
 MAX_EXPONENT = 64.0
 MAX_NUMBER = 1e30
-MAX_DIM = 10_000      # variables of an expression: x1 … x10000
 _XYZ = ("x", "y", "z")
 _XN = re.compile(r"^x([1-9][0-9]*)$")
 
@@ -161,7 +159,9 @@ def parse_expression(text: str, dim: int | None = None) -> tuple[Callable, int]:
     coordinate-first x of shape (dim, n) to the n values (the engine's vectorized form). The same
     text gives the same function object, whatever the dim: compiled programs are shared by it."""
     fn, need, used = _parsed(text) if isinstance(text, str) else _parse(text)
-    dim = need if dim is None else int(dim)
+    given, dim = dim, need if dim is None else whole_number(dim)
+    if dim is None:
+        raise ExpressionError(f"dim must be a whole number, got {given!r:.80}")
     if dim < max(need, 1):
         raise ExpressionError(f"expression uses {list(used)} but dim is {dim}")
     return fn, dim
@@ -266,17 +266,6 @@ def _penalty(fn: Identity, eq: tuple[Identity, ...], ineq: tuple[Identity, ...],
     return fn_penalised
 
 
-def _whole_number(value) -> int | None:
-    """``value`` as an int where it is a whole number (2, np.int64(2), 2.0), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
 def inline_problem(entry: Mapping) -> Problem:
     """``{name, expr | _target_, domain, minima?, f_min?, dim?, constraints?}`` → Problem
     (cached: same entry, same object). ``constraints`` adds a quadratic penalty (:func:`penalised`)."""
@@ -288,7 +277,7 @@ def inline_problem(entry: Mapping) -> Problem:
     except ProblemError:     # said below, after the entry's other checks
         target = None
     same = None if target is None else Identity(target)
-    whole = _whole_number(entry.get("dim"))
+    whole = whole_number(entry.get("dim"))
     if same is not None and whole is not None and 1 <= whole <= MAX_DIM:
         # and what it computes now (a fresh trace, about 1 ms): a global it reads, or an array it closes
         # over, changed since is another function, with its own kernels, as descend's plain functions are
@@ -306,16 +295,13 @@ def inline_problem(entry: Mapping) -> Problem:
     if ("expr" in entry) == ("_target_" in entry):
         raise ProblemError(f"problem {name!r}: give exactly one of expr or _target_")
     if "expr" in entry:
-        fn, dim = parse_expression(entry["expr"], entry.get("dim"))
+        fn, dim = parse_expression(entry["expr"], None if entry.get("dim") is None else checked_dim(entry["dim"], name))
         doc = f"inline expression {entry['expr']}"
     else:
         fn = target if target is not None else import_target(entry["_target_"], name)
         if entry.get("dim") is None:
             raise ProblemError(f"problem {name!r}: a _target_ problem needs dim")
-        dim = whole
-        if dim is None or not 1 <= dim <= MAX_DIM:
-            raise ProblemError(f"problem {name!r}: dim must be a whole number in [1, {MAX_DIM:,}], got "
-                               f"{entry['dim']!r:.80}")
+        dim = checked_dim(entry["dim"], name)
         doc = f"Python callable {entry['_target_']}"
     if entry.get("constraints") is not None:
         fn, more = penalised(fn, dim, entry["constraints"], name)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["float_array", "is_finite"]
+__all__ = ["float_array", "is_finite", "whole_number"]
 
 
 def is_finite(v) -> bool:
@@ -28,3 +28,15 @@ def float_array(values, what: str, error: type = InputError) -> np.ndarray:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:      # (an integer beyond float64's range)
         raise error(f"{what}, got {values!r:.200}: {exc}") from None
+
+
+def whole_number(value) -> int | None:
+    """``value`` as an int where it is a whole number (2, ``np.int64(2)``, 2.0), else None (a bool,
+    2.5, "2", inf)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None

@@ -25,7 +25,8 @@ import numpy as np
 
 from .._lazy import lazy_module
 from .errors import InputError, ProblemError
-from .inputs import float_array
+from .inputs import float_array, whole_number
+from .names import count
 from .precision import x64
 from .registry import Registry
 
@@ -230,11 +231,8 @@ class Problem:
     parametric: Parametric | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        if len(self.domain) != self.dim:
-            raise ProblemError(f"problem {self.name!r}: domain has {len(self.domain)} axes, dim is {self.dim}")
-        for lo, hi in self.domain:
-            if not lo < hi:
-                raise ProblemError(f"problem {self.name!r}: domain axis [{lo}, {hi}] is empty")
+        object.__setattr__(self, "dim", checked_dim(self.dim, self.name))
+        object.__setattr__(self, "domain", _box_of(self.domain, self.dim, self.name))
         # f_min holds the value of each minimum, or with no minimum known, the one best value f* where
         # only that is known (a benchmark's listed optimum): f − f* is then known, the distance not
         if len(self.minima) != len(self.f_min) and not (not self.minima and len(self.f_min) == 1):
@@ -328,6 +326,16 @@ def problem(name: str, dim: int | None, default_dim: int | None = None):
     return PROBLEMS.register(make)
 
 
+def checked_dim(dim, name: str) -> int:
+    """A problem's ``dim`` as an int: a whole number (2, 2.0, ``np.int64(2)``) in [1, :data:`MAX_DIM`],
+    else a ProblemError naming problem ``name``. One check for registered, expression and
+    ``_target_`` problems alike."""
+    whole = whole_number(dim)
+    if whole is None or not 1 <= whole <= MAX_DIM:
+        raise ProblemError(f"problem {name!r}: dim must be a whole number in [1, {MAX_DIM:,}], got {dim!r:.80}")
+    return whole
+
+
 def problem_names() -> list[str]:
     return PROBLEMS.names()
 
@@ -337,13 +345,10 @@ def get_problem(name: str, dim: int | None = None) -> Problem:
     entry = PROBLEMS.get_entry(name)
     if dim is None:
         dim = entry.default_dim
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise ProblemError(f"problem {name!r}: dim must be a whole number, got {dim!r}")
+    dim = checked_dim(dim, name)
     if entry.dim is not None and dim != entry.dim:
         raise ProblemError(f"problem {name!r} is {entry.dim}-dimensional, not {dim}-dimensional")
-    if not 1 <= dim <= MAX_DIM:
-        raise ProblemError(f"problem {name!r}: dimension must be in [1, {MAX_DIM:,}], got {dim:,}")
-    prob = entry.make(int(dim))
+    prob = entry.make(dim)
     if entry.dim is None and dim != entry.default_dim:   # rastrigin-10d beside rastrigin in one sweep
         prob = dataclasses.replace(prob, name=f"{name}-{dim}d")
     return prob
@@ -463,16 +468,34 @@ def _function_name(fn) -> str:
     return name.strip("<>") or "function"
 
 
+def _box_of(domain, dim: int, name: str) -> tuple[tuple[float, float], ...]:
+    """A Problem's domain as ``dim`` pairs of finite floats lo < hi: starts are drawn from it and
+    figures drawn over it, so an infinite or empty axis is refused here, not met as NaN starts."""
+    fix = "give each axis two finite numbers [lo, hi] with lo < hi"
+    try:
+        axes = [tuple(float_array(ax, "", ProblemError).reshape(-1).tolist()) for ax in domain]
+    except (ProblemError, TypeError):
+        raise ProblemError(f"problem {name!r}: domain must be {count(dim, 'pair')} [lo, hi] of numbers, "
+                           f"got {domain!r:.200}") from None
+    if len(axes) != dim:
+        raise ProblemError(f"problem {name!r}: domain has {len(axes)} {'axis' if len(axes) == 1 else 'axes'}, "
+                           f"dim is {dim}")
+    for i, ax in enumerate(axes):
+        if len(ax) != 2 or not (math.isfinite(ax[0]) and math.isfinite(ax[1]) and ax[0] < ax[1]):
+            raise ProblemError(f"problem {name!r}: domain axis {i} is {list(ax)}: {fix}")
+    return tuple(axes)
+
+
 def domain_pairs(domain, dim: int) -> list[list[float]]:
     """``dim`` pairs [lo, hi] from a domain spec; a single pair stands for every axis."""
-    what = f"domain must be {dim} pairs [lo, hi] of numbers"
+    what = f"domain must be {count(dim, 'pair')} [lo, hi] of numbers"
     if not isinstance(domain, (list, tuple)) or not all(isinstance(ax, (list, tuple)) for ax in domain):
         raise ProblemError(f"{what}, got {domain!r}")
     dom = [float_array(ax, what, ProblemError).reshape(-1).tolist() for ax in domain]
     if len(dom) == 1 and dim > 1:
         dom = dom * dim
     if len(dom) != dim or any(len(ax) != 2 for ax in dom):
-        raise ProblemError(f"domain must be {dim} pairs [lo, hi] of numbers, got {domain}")
+        raise ProblemError(f"{what}, got {domain}")
     return dom
 
 
