@@ -1,6 +1,7 @@
 """Integrity: never a wrong number reported as right, every input bounded before it is computed,
 damaged data never reused (each case here was once a wrong answer with exit 0, or a traceback)."""
 
+import math
 import re
 import subprocess
 import sys
@@ -967,3 +968,66 @@ def test_numpy_arrays_a_trace_reads_keep_jaxs_checks_and_are_one_constant_each_i
     for bad in (np.array([1.0, "a"], dtype=object), np.arange(3.0).astype(">f8")):
         with x64(True), pytest.raises(TypeError, match="Error interpreting argument to stage as a JAX value"):
             jax.make_jaxpr(lambda bad=bad: jnp.asarray(bad) * 1.0)()
+
+
+# --- the engine's own API: gdlab.run_batch, stream_batch, trace_runs --------------------------------
+
+def _outside(h) -> list[float]:
+    """Values just outside a hyperparameter's range, and NaN."""
+    out = [math.nan]
+    if math.isfinite(h.low):
+        out.append(h.low if not h.low_closed else h.low - 1.0)
+    if math.isfinite(h.high):
+        out.append(h.high if not h.high_closed else h.high + 1.0)
+    return out
+
+
+@pytest.mark.parametrize("name", gdlab.METHODS.names())
+def test_run_batch_refuses_every_methods_hyperparameter_outside_its_range(name):
+    """run_batch ran alpha = NaN or −1 and adam's b1 = 2, its runs ending diverged or wrong, with no error:
+    the config's check of each method's ranges now holds on the engine's own API too."""
+    method = gdlab.get_method(name)
+    problem, x0 = gdlab.get_problem("himmelblau"), np.ones((3, 2))
+    for hyper in (method.hyperparameter("alpha"), *method.hyper):
+        for value in _outside(hyper):
+            for one in (value, [0.5 * hyper.default if hyper.name == "alpha" else hyper.default, value, value]):
+                hp = {"alpha": 0.01, hyper.name: one}
+                with pytest.raises(gdlab.InputError, match=rf"method '{name}': {hyper.name} must be a number in "
+                                                           rf"{re.escape(hyper.range)}"):
+                    gdlab.run_batch(problem, name, x0, hp)
+
+
+@pytest.mark.parametrize("opts, says", [
+    (dict(max_iter=0), "EngineOptions.max_iter must be a whole number of steps in"),
+    (dict(max_iter=-5), "EngineOptions.max_iter"),
+    (dict(max_iter=2.5), "EngineOptions.max_iter"),
+    (dict(lanes=0), "EngineOptions.lanes must be None"),
+    (dict(chunk=2.5), "EngineOptions.chunk must be None"),
+    (dict(part=True), "EngineOptions.part must be None"),
+    (dict(x_bound=math.inf), "EngineOptions.x_bound must be a finite number > 0"),
+    (dict(f_bound=-1.0), "EngineOptions.f_bound must be a finite number > 0"),
+    (dict(dtype="float16"), "dtype must be float32 or float64"),
+])
+def test_the_engines_api_refuses_options_it_cannot_run(opts, says):
+    """max_iter = 0 ran no step and said every run had hit max_iter; lanes = 0 divided by zero."""
+    problem, x0 = gdlab.get_problem("himmelblau"), np.ones((3, 2))
+    for call in (lambda o: gdlab.run_batch(problem, "gd", x0, 0.01, opts=o),
+                 lambda o: list(gdlab.stream_batch(problem, "gd", x0, 0.01, opts=o)),
+                 lambda o: gdlab.trace_runs(problem, "gd", x0, 0.01, [3, 3, 3], opts=o)):
+        with pytest.raises(gdlab.InputError, match=re.escape(says)):
+            call(gdlab.EngineOptions(**opts))
+    with pytest.raises(gdlab.InputError, match="opts must be gdlab.EngineOptions"):
+        gdlab.run_batch(problem, "gd", x0, 0.01, opts={"max_iter": 5})
+
+
+@pytest.mark.parametrize("name", [s for s in gdlab.SCHEDULES.names() if gdlab.SCHEDULES[s].hyper])
+def test_run_batch_refuses_every_schedules_parameter_outside_its_range(name):
+    from gdlab.core.methods import Stepper
+    schedule = gdlab.SCHEDULES[name]
+    stepper = Stepper(gdlab.METHODS["gd"], schedule)
+    for hyper in schedule.hyper:
+        for value in _outside(hyper):
+            with pytest.raises(gdlab.InputError, match=rf"schedule '{name}': {hyper.name} must be a number in "
+                                                       rf"{re.escape(hyper.range)}"):
+                gdlab.run_batch(gdlab.get_problem("himmelblau"), stepper, np.ones((2, 2)),
+                                {"alpha": 0.01, hyper.name: value})

@@ -149,6 +149,12 @@ class Stepper:
     def defaults(self) -> dict[str, float]:
         return {**self.method.defaults(), **(self.schedule.defaults() if self.schedule is not None else {})}
 
+    def hyperparameter(self, name: str) -> tuple[str, Hyper]:
+        """(whose it is: ``method 'adam'`` or ``schedule 'cosine_decay'``, its Hyper) for one of :attr:`rows`."""
+        if name in self.method.rows:
+            return f"method {self.method.name!r}", self.method.hyperparameter(name)
+        return f"schedule {self.schedule.name!r}", self.schedule.hyperparameter(name)
+
     def make(self, row_values) -> optax.GradientTransformation:
         n = len(self.method.rows)
         factor = self.schedule.bind(row_values[n:]) if self.schedule is not None else None

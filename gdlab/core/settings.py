@@ -1,8 +1,12 @@
-"""Settings the report's statistics read, with their defaults (the sweep's keys of the same names)."""
+"""Settings the report's statistics read, with their defaults (the sweep's keys of the same names), and
+the engine's limit on a run's steps, which the config's keys and the engine's own API both check."""
 
 from __future__ import annotations
 
-__all__ = ["REPORT_DEFAULTS"]
+__all__ = ["REPORT_DEFAULTS", "MAX_STEP"]
 
 #: a run succeeded if it ended within success_tol of a known minimum; f_target: the report's f − f* target
 REPORT_DEFAULTS = {"success_tol": 1.0e-3, "f_target": 1.0e-6}
+
+#: steps are counted in int32 in the kernel: max_iter and min_steps stay below this
+MAX_STEP = 2 ** 31 - 2

@@ -28,17 +28,18 @@ import numpy as np
 
 from ..core.criteria import CRITERIA, StopRule, rule_arrays
 from ..core.errors import InputError
-from ..core.inputs import float_array
+from ..core.inputs import float_array, is_finite
 from ..core.methods import Method, Stepper, as_stepper, problem_value
 from ..core.precision import x64
 from ..core.problems import Problem, cast_params
+from ..core.settings import MAX_STEP
 from .chunks import HOST_WAIT, RunLengths, next_chunk
 from .chunks import spans as call_spans
 from .devices import keep_freed_memory
 from .kernel import counted, keep_idle_lanes, kernel_spec, sharded_kernel, take_idle_lanes, trace_kernel
 from .layout import RECORD_FIELDS, EngineOptions, KernelSpec, bucket, curve_steps, float_dtype, unpack
 
-__all__ = ["RunSource", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
+__all__ = ["RunSource", "checked_options", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
 
 
 def _starts(problem: Problem, x0) -> np.ndarray:
@@ -49,6 +50,29 @@ def _starts(problem: Problem, x0) -> np.ndarray:
         raise InputError(f"starts must have shape (n, {problem.dim}) for problem {problem.name!r}, "
                          f"got {x0.shape}")
     return x0
+
+
+def checked_options(opts: EngineOptions) -> EngineOptions:
+    """``opts`` if its settings are ones the kernel can run, else an InputError naming the setting:
+    max_iter ≤ 0 ran no step and said every run had hit max_iter; lanes = 0 divided by zero."""
+    if not isinstance(opts, EngineOptions):
+        raise InputError(f"opts must be gdlab.EngineOptions(…), got {type(opts).__name__}")
+    def whole(v, low, high=MAX_STEP):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and low <= v <= high
+    if not whole(opts.max_iter, 1):
+        raise InputError(f"EngineOptions.max_iter must be a whole number of steps in [1, {MAX_STEP:,}], "
+                         f"got {opts.max_iter!r}")
+    for name in ("lanes", "part", "chunk"):
+        value = getattr(opts, name)
+        if value is not None and not whole(value, 1):
+            raise InputError(f"EngineOptions.{name} must be None (the engine chooses) or a whole number ≥ 1, "
+                             f"got {value!r}")
+    for name in ("x_bound", "f_bound"):
+        value = getattr(opts, name)
+        if not (is_finite(value) and value > 0):
+            raise InputError(f"EngineOptions.{name} must be a finite number > 0, got {value!r}")
+    float_dtype(opts.dtype)
+    return opts
 
 
 def hyper_rows(method: Method | Stepper, hyper, n: int, problem: Problem | None = None) -> np.ndarray:
@@ -63,15 +87,24 @@ def hyper_rows(method: Method | Stepper, hyper, n: int, problem: Problem | None 
     unknown = sorted(set(given) - set(method.rows))
     if unknown:
         raise InputError(f"method {method.name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
-                         f"its are {', '.join(method.rows)}")
+                         f"it has {', '.join(method.rows)}")
     if given.get("alpha") is None:
         raise InputError(f"method {method.name!r} needs alpha (one per start, or one for all)")
     defaults = {"alpha": None, **method.defaults()}
     cols = []
     for name in method.rows:
-        value = np.asarray(given.get(name, defaults[name]), dtype=np.float64)
+        whose, hyper = method.hyperparameter(name)
+        what = f"{whose}: {name} must be a number in {hyper.range} (one, or one per start)"
+        value = float_array(given.get(name, defaults[name]), what)
         if value.ndim > 1 or (value.ndim == 1 and len(value) != n):
             raise InputError(f"{name}: give one value, or one per start ({n}); got shape {value.shape}")
+        with np.errstate(invalid="ignore"):
+            fits = np.isfinite(value) & (value >= hyper.low if hyper.low_closed else value > hyper.low) \
+                & (value <= hyper.high if hyper.high_closed else value < hyper.high)
+        if not fits.all():     # NaN, a negative step or b1 = 2 would run, and end diverged or wrong, with no error
+            bad = np.atleast_1d(value)[~np.atleast_1d(fits)]
+            raise InputError(f"{what}, got {bad[0]:g}"
+                             + (f" and {len(bad) - 1:,} more" if len(bad) > 1 else ""))
         cols.append(np.broadcast_to(value, (n,)))
     return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
 
@@ -130,7 +163,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     that much device memory stays in use between batches); a batch abandoned
     midway leaves none.
     """
-    method = as_stepper(method)
+    method, opts = as_stepper(method), checked_options(opts)
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, method, x0, hyper)
     keep_freed_memory()    # each call's buffers of several MB are reused, not faulted in anew (gdlab/devices.py)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
@@ -265,7 +298,8 @@ def run_batch(problem: Problem, method: str | Method, x0, hyper,
               rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions(),
               stats: dict | None = None) -> dict[str, np.ndarray]:
     """:func:`stream_batch` gathered into arrays in the order of ``x0``'s rows."""
-    x0 = np.asarray(x0)
+    opts = checked_options(opts)
+    x0 = _starts(problem, x0)
     n = len(x0)
     with x64(opts.dtype == "float64"):
         parts = list(stream_batch(problem, method, x0, hyper, rules, opts, stats))
@@ -287,7 +321,7 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
     batch took. ``hyper`` as for :func:`stream_batch`, or an (n, H) array of
     rows. Returns a list of ``(xs (n_iter+1, d), fs (n_iter+1,))``.
     """
-    method = as_stepper(method)
+    method, opts = as_stepper(method), checked_options(opts)
     x0 = _starts(problem, x0)
     n_iter = np.asarray(n_iter, dtype=np.int64)
     n = len(x0)

@@ -19,13 +19,12 @@ from typing import Any
 
 from ..core.inputs import is_finite
 from ..core.names import did_you_mean
-from ..core.settings import REPORT_DEFAULTS
+from ..core.settings import MAX_STEP, REPORT_DEFAULTS
 
 __all__ = ["key", "is_number", "is_int", "int_at_least", "int_between", "positive", "one_of", "boolean",
            "name_check", "folder_check", "two_names", "grad_cost_check", "targets_check", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
            "NESTED", "register_schema", "key_table", "MAX_STEP"]
 
-MAX_STEP = 2 ** 31 - 2         # steps are counted in int32 in the kernel
 
 
 def key(default, doc: str, check: Callable[[Any], str | None] | None = None):
