@@ -68,6 +68,48 @@ def test_a_sweep_too_big_for_the_machine_is_a_config_error_naming_the_key_and_th
     assert says in str(err.value)
 
 
+@pytest.mark.parametrize("config, says", [
+    ({"starts": {"kind": "uniform", "n": 5, "seed": -1}}, "starts.seed: must be an integer ≥ 0, got -1"),
+    ({"starts": {"kind": "uniform", "n": 5, "seed": True}}, "starts.seed: must be an integer ≥ 0, got True"),
+    ({"engine": {"part": 10 ** 8}}, "engine.part: a call of 100,000,000 runs takes about"),
+    ({"engine": {"part": 2 ** 31 - 1}}, "engine.part: must be an integer ≥ 1 and ≤ 2,147,483,646 or null"),
+    ({"engine": {"chunk": 70_000}}, "engine.chunk: must be an integer ≥ 1 and ≤ 65,536 or null"),
+    ({"min_steps": [10, 100], "max_iter": 50}, "min_steps: 100 is more than max_iter = 50, so no rule could ever"),
+    ({"epsilon": [1, 1.0]}, "epsilon: 1.0 is listed twice"),
+    ({"alpha": [0.5, 1, 1.0]}, "alpha: 1.0 is listed twice"),
+])
+def test_a_config_the_engine_would_fail_on_or_run_wrong_is_refused_by_its_key(config, says):
+    """A negative seed and an engine.part too big for memory failed with a traceback after the folder
+    was made; min_steps past max_iter ran every run to max_iter with no rule able to fire; epsilon
+    [1, 1.0] made each rule twice."""
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate(config)
+    assert says in str(err.value)
+
+
+def test_the_command_line_refuses_a_negative_seed_and_writes_nothing(tmp_path):
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "gdlab", f"out_dir={out}", "starts.kind=uniform", "starts.n=5",
+                           "starts.seed=-1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "starts.seed: must be an integer ≥ 0, got -1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_a_fixed_chunk_longer_than_max_iter_is_clamped_to_it_and_gives_the_same_runs():
+    """A chunk of 10⁸ steps ran its loop to the end whatever its lanes had done: hours for 36 runs."""
+    problem, x0 = gdlab.get_problem("himmelblau"), np.random.default_rng(0).uniform(-5, 5, (64, 2))
+    rules = (gdlab.StopRule("grad", 1e-4),)
+    runs = [gdlab.run_batch(problem, "gd", x0, 0.01, rules, gdlab.EngineOptions(max_iter=300, chunk=chunk,
+                                                                              dtype="float64"))
+            for chunk in (16, 300, 60_000)]
+    for other in runs[1:]:
+        for name, values in runs[0].items():
+            np.testing.assert_array_equal(values, other[name])
+    from gdlab.engine.driver import checked_options
+    assert checked_options(gdlab.EngineOptions(max_iter=300, chunk=60_000)).chunk == 300
+    assert checked_options(gdlab.EngineOptions(max_iter=300, chunk=16)).chunk == 16
+
+
 def test_the_command_line_refuses_an_impossible_sweep_at_once_and_writes_nothing(tmp_path):
     out = tmp_path / "never"
     proc = subprocess.run([sys.executable, "-m", "gdlab", f"out_dir={out}", "starts.kind=uniform",
@@ -86,7 +128,7 @@ HUGE = 10 ** 400       # an integer a YAML file or the command line can give, be
     ({"f_target": -HUGE}, "f_target: must be a number > 0, got -1000"),
     ({"part_size": HUGE}, "part_size: a part of 1"),
     ({"part_size": 10 ** 305}, "part_size: a part of 1"),           # within float64's range; its bytes are not
-    ({"engine": {"lanes": 10 ** 308}}, "engine.lanes: 1"),
+    ({"engine": {"lanes": 10 ** 308}}, "engine.lanes: must be an integer ≥ 1 and ≤ 2,147,483,646 or null, got 1000"),
     ({"starts": {"kind": "points", "points": [[0, 0], [HUGE, 0]]}}, "starts.points[1]: [1000"),
     ({"problems": [{"name": "himmelblau", "domain": [[-HUGE, 1], [0, 1]]}]}, "problems[0]: domain must be 2 pairs"),
     ({"problems": [{"name": "q", "expr": "x**2", "domain": [[-1, 1]], "minima": [[HUGE]]}]},
@@ -1003,6 +1045,7 @@ def test_run_batch_refuses_every_methods_hyperparameter_outside_its_range(name):
     (dict(max_iter=2.5), "EngineOptions.max_iter"),
     (dict(lanes=0), "EngineOptions.lanes must be None"),
     (dict(chunk=2.5), "EngineOptions.chunk must be None"),
+    (dict(chunk=70_000), "EngineOptions.chunk must be None (the engine chooses) or a whole number in [1, 65,536]"),
     (dict(part=True), "EngineOptions.part must be None"),
     (dict(x_bound=math.inf), "EngineOptions.x_bound must be a finite number > 0"),
     (dict(f_bound=-1.0), "EngineOptions.f_bound must be a finite number > 0"),

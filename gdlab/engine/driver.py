@@ -32,7 +32,7 @@ from ..core.inputs import float_array, is_finite
 from ..core.methods import Method, Stepper, as_stepper, problem_value
 from ..core.precision import x64
 from ..core.problems import Problem, cast_params
-from ..core.settings import MAX_STEP
+from ..core.settings import MAX_CHUNK, MAX_STEP
 from .chunks import HOST_WAIT, RunLengths, next_chunk
 from .chunks import spans as call_spans
 from .devices import keep_freed_memory
@@ -53,8 +53,9 @@ def _starts(problem: Problem, x0) -> np.ndarray:
 
 
 def checked_options(opts: EngineOptions) -> EngineOptions:
-    """``opts`` if its settings are ones the kernel can run, else an InputError naming the setting:
-    max_iter ≤ 0 ran no step and said every run had hit max_iter; lanes = 0 divided by zero."""
+    """``opts`` if its settings are ones the kernel can run (a fixed chunk no longer than max_iter),
+    else an InputError naming the setting: max_iter ≤ 0 ran no step and said every run had hit
+    max_iter; lanes = 0 divided by zero."""
     if not isinstance(opts, EngineOptions):
         raise InputError(f"opts must be gdlab.EngineOptions(…), got {type(opts).__name__}")
     def whole(v, low, high=MAX_STEP):
@@ -62,17 +63,18 @@ def checked_options(opts: EngineOptions) -> EngineOptions:
     if not whole(opts.max_iter, 1):
         raise InputError(f"EngineOptions.max_iter must be a whole number of steps in [1, {MAX_STEP:,}], "
                          f"got {opts.max_iter!r}")
-    for name in ("lanes", "part", "chunk"):
+    for name, high in (("lanes", MAX_STEP), ("part", MAX_STEP), ("chunk", MAX_CHUNK)):
         value = getattr(opts, name)
-        if value is not None and not whole(value, 1):
-            raise InputError(f"EngineOptions.{name} must be None (the engine chooses) or a whole number ≥ 1, "
-                             f"got {value!r}")
+        if value is not None and not whole(value, 1, high):
+            raise InputError(f"EngineOptions.{name} must be None (the engine chooses) or a whole number in "
+                             f"[1, {high:,}], got {value!r}")
     for name in ("x_bound", "f_bound"):
         value = getattr(opts, name)
         if not (is_finite(value) and value > 0):
             raise InputError(f"EngineOptions.{name} must be a finite number > 0, got {value!r}")
     float_dtype(opts.dtype)
-    return opts
+    # a chunk longer than a run can be serves nothing: its buffer would only take memory, its loop time
+    return opts._replace(chunk=min(opts.chunk, opts.max_iter)) if opts.chunk else opts
 
 
 def hyper_rows(method: Method | Stepper, hyper, n: int, problem: Problem | None = None) -> np.ndarray:

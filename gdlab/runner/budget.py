@@ -13,8 +13,10 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..core.criteria import checkpoints
-from ..engine.layout import device_bytes, lane_bytes
+from ..engine.layout import curve_steps, device_bytes, lane_bytes, record_width
 from .keys import MAX_STEP
 
 if TYPE_CHECKING:
@@ -94,14 +96,25 @@ def budget_problems(sw: Sweep) -> list[str]:
         if big:
             out.append(f"method: {s.method.name} runs up to dimension {s.method.max_dim:,} (it forms a d×d Hessian "
                        f"every step), and {big[0].name} has {big[0].dim:,}; use lbfgs or bb1 there")
-    per_lane = max(lane_bytes(p.dim, len(sw.rules), sw.max_iter, sw.engine.get("chunk"), sw.dtype, sw.curves,
+    chunk = sw.engine.get("chunk") and min(sw.engine["chunk"], sw.max_iter)     # as the engine clamps it
+    per_lane = max(lane_bytes(p.dim, len(sw.rules), sw.max_iter, chunk, sw.dtype, sw.curves,
                               len(s.hyper), s.method.state_size(p.dim), s.stepper.n_evals)
                    for p in sw.problems for s in sw.settings)
     room = device_bytes()
-    lanes = sw.engine.get("lanes")
+    lanes, part = sw.engine.get("lanes"), sw.engine.get("part")
     if lanes and lanes * per_lane > room // 2:
         out.append(f"engine.lanes: {lanes:,} lanes of {_size(per_lane)} each need {_size(lanes * per_lane)}, more "
                    f"than half of a device's {_size(room)}; leave it null (gdlab sizes it) or give fewer")
+    elif chunk and per_lane > room // 2:      # the chunk buffer holds chunk steps of each lane
+        out.append(f"engine.chunk: a chunk of {chunk:,} steps takes {_size(per_lane)} a lane, more than half of a "
+                   f"device's {_size(room)}; leave it null (gdlab adapts it) or give fewer")
+    if part:    # a call's queue of starts and its output's records, on the device and copied to the host
+        per_run = max(np.dtype(sw.dtype).itemsize * 3 * (
+            record_width(p.dim, len(sw.rules), len(curve_steps(sw.max_iter, sw.curves)), len(s.hyper),
+                         s.stepper.n_evals) + p.dim + len(s.hyper)) for p in sw.problems for s in sw.settings)
+        if part * per_run > room // 2:
+            out.append(f"engine.part: a call of {part:,} runs takes about {_size(part * per_run)}, more than half of "
+                       f"a device's {_size(room)}; leave it null (gdlab sizes it) or give fewer")
     # a part's tables on the host: the records, the frames and the arrow tables
     part_bytes = sw.part_size * _run_bytes(sw) * 3
     if part_bytes > host_bytes() // 2:

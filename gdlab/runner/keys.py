@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core.inputs import is_finite
 from ..core.names import did_you_mean
-from ..core.settings import MAX_STEP, REPORT_DEFAULTS
+from ..core.settings import MAX_CHUNK, MAX_STEP, REPORT_DEFAULTS
 
 __all__ = ["key", "is_number", "is_int", "int_at_least", "int_between", "positive", "one_of", "boolean",
            "name_check", "folder_check", "two_names", "grad_cost_check", "targets_check", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
@@ -50,9 +50,11 @@ def int_at_least(low: int, none_ok: bool = False):
     return check
 
 
-def int_between(low: int, high: int):
+def int_between(low: int, high: int, none_ok: bool = False):
     def check(v):
-        return None if is_int(v) and low <= v <= high else f"must be an integer ≥ {low} and ≤ {high:,}, got {v!r}"
+        if (v is None and none_ok) or (is_int(v) and low <= v <= high):
+            return None
+        return f"must be an integer ≥ {low} and ≤ {high:,}{' or null' if none_ok else ''}, got {v!r:.80}"
     return check
 
 
@@ -134,9 +136,10 @@ class Report:
 class Engine:
     """The kernel's shape; each null picks itself from the sweep and the device."""
 
-    lanes: Any = key(None, "runs advanced at once per device", int_at_least(1, none_ok=True))
-    part: Any = key(None, "runs queued per kernel call", int_at_least(1, none_ok=True))
-    chunk: Any = key(None, "steps between refills (null: adapts to the runs' lengths)", int_at_least(1, none_ok=True))
+    lanes: Any = key(None, "runs advanced at once per device", int_between(1, MAX_STEP, none_ok=True))
+    part: Any = key(None, "runs queued per kernel call", int_between(1, MAX_STEP, none_ok=True))
+    chunk: Any = key(None, "steps between refills (null: adapts to the runs' lengths)",
+                     int_between(1, MAX_CHUNK, none_ok=True))
 
 
 @dataclasses.dataclass

@@ -151,8 +151,7 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
         n = starts.get("n")
         if n is not None and not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1):
             errors.append(f"starts.n: must be an integer ≥ 1 (the suite's start and n − 1 around it), got {n!r}")
-        if not isinstance(starts.get("seed") or 0, numbers.Integral):
-            errors.append(f"starts.seed: must be an integer, got {starts.get('seed')!r}")
+        _check_seed(starts.get("seed") or 0, errors)     # (None: the default, 0)
         errors += [f"starts.kind: suite takes each problem's own start, and {p.name} has none (only a suite's "
                    "problems do: bbob, cutest); use kind grid, uniform or points" for p in problems if not p.start]
         return
@@ -165,8 +164,8 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
                 if n ** p.dim > 10 ** 8:
                     errors.append(f"starts.n: a grid of {n} per axis on {p.name} ({p.dim}-d) is {n}^{p.dim} "
                                   "starts; use kind: uniform for high dimensions")
-        if kind == "uniform" and not isinstance(starts.get("seed", 0), numbers.Integral):
-            errors.append(f"starts.seed: must be an integer, got {starts.get('seed')!r}")
+        if kind == "uniform":
+            _check_seed(starts.get("seed", 0), errors)
         return
     pts = starts.get("points")
     if isinstance(pts, Mapping):      # each problem its own points (names of other problems are left unread)
@@ -178,6 +177,13 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
                 _check_points(pts[p.name], [p], f"starts.points.{p.name}", errors)
         return
     _check_points(pts, problems, "starts.points", errors)
+
+
+def _check_seed(seed, errors: list[str]):
+    """A seed of NumPy's PCG64 stream: an integer ≥ 0 (a negative one failed at the draw, after the
+    sweep's folder was made)."""
+    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+        errors.append(f"starts.seed: must be an integer ≥ 0, got {seed!r:.80}")
 
 
 def _check_points(pts, problems: Sequence[Problem], where: str, errors: list[str]):
@@ -328,8 +334,9 @@ def _grid_entries(key: str, entries: list, registry, rows_of, fallback: Mapping[
         for combo in itertools.product(*(axes[r] for r in rows)):
             one = (name, tuple(zip(rows, combo)))
             if (one, own_key) in seen:
-                errors.append(f"{where}: {name} with {dict(one[1])} is also given by {key}[{seen[(one, own_key)]}]; "
-                              "list each setting once")
+                if seen[(one, own_key)] != i:      # (a value listed twice in this entry is said above)
+                    errors.append(f"{where}: {name} with {dict(one[1])} is also given by "
+                                  f"{key}[{seen[(one, own_key)]}]; list each setting once")
                 break
             seen[(one, own_key)] = i
             if getattr(entry, "check", None) is not None:
@@ -366,10 +373,20 @@ def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list
     return out
 
 
+def _same_numbers(v):
+    """``v`` with every number as a float where float64 holds it: 1 and 1.0 are one value."""
+    if isinstance(v, Mapping):
+        return {k: _same_numbers(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_same_numbers(x) for x in v]
+    return float(v) if _is_finite(v) else v
+
+
 def _duplicate(values: list):
+    """The first value listed again (1 and 1.0 are the same value), else None."""
     seen = set()
     for v in values:
-        key = json.dumps(v, sort_keys=True, default=str)
+        key = json.dumps(_same_numbers(v), sort_keys=True, default=str)
         if key in seen:
             return v
         seen.add(key)
@@ -419,6 +436,10 @@ def _validated(config: Mapping | None) -> Sweep:
     epsilon = grid("epsilon", lambda v: _is_finite(v) and v > 0, "must be a number > 0")
     min_steps = grid("min_steps", lambda v: _is_int(v) and 0 <= v <= MAX_STEP,
                      f"must be an integer ≥ 0 and ≤ {MAX_STEP:,}")
+    late = [m for m in min_steps if _is_int(cfg["max_iter"]) and m > cfg["max_iter"]]
+    if late:    # no rule could fire: every run would end max_iter, and say nothing of why
+        errors.append(f"min_steps: {late[0]:,} is more than max_iter = {cfg['max_iter']:,}, so no rule could ever "
+                      "fire; give min_steps ≤ max_iter (or raise max_iter)")
 
     for f in dataclasses.fields(SweepConfig):
         check = f.metadata["check"]
