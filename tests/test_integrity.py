@@ -493,7 +493,12 @@ def test_a_damaged_lessons_listing_or_stored_config_is_a_message_not_a_traceback
         assert proc.returncode == 1 and "lessons.json cannot be read" in proc.stderr and "Traceback" not in proc.stderr
     folder, _ = sweep_copy
     config = folder / "config.yaml"
-    config.write_text(config.read_text() + "alpah: [0.1]\n")
+    text = config.read_text()
+    config.write_text(text + "alpah: [0.1]\n")      # not the config the parts were computed for
+    code, err = _report_exit(folder)
+    assert code == 1 and "(this folder's config.yaml)" in err and "Traceback" not in err
+    for record in (folder / "parts").glob("*.json"):      # records from before they named their sweep
+        record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "sweep"}))
     code, err = _report_exit(folder)
     assert code == 2 and "alpah: unknown key (did you mean 'alpha'?)" in err and "Traceback" not in err
 
@@ -1074,3 +1079,85 @@ def test_run_batch_refuses_every_schedules_parameter_outside_its_range(name):
                                                        rf"{re.escape(hyper.range)}"):
                 gdlab.run_batch(gdlab.get_problem("himmelblau"), stepper, np.ones((2, 2)),
                                 {"alpha": 0.01, hyper.name: value})
+
+
+# --- a folder's parts are its config's, of one gdlab version, and as many as its manifest counts -------
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_sweep_begun_by_another_gdlab_version_is_refused_and_kept(sweep_copy, monkeypatch):
+    """A later shard, or a resume after an upgrade, added its parts to those of the version before and
+    called the sweep complete: two versions' runs (a problem or method changed between them) in one."""
+    folder, _ = sweep_copy
+    record = folder / "parts" / "part-00001.json"
+    before = _snapshot(folder)
+    assert json.loads(record.read_text())["gdlab"] == gdlab.__version__
+    monkeypatch.setattr("gdlab.runner.execute.__version__", "99.0")
+    with pytest.raises(gdlab.FolderError, match=rf"gdlab {re.escape(gdlab.__version__)} computed \d+ parts \(part 0…\), "
+                                                r"and this is gdlab 99.0: the runs of two versions must not mix"):
+        _resume(folder)
+    assert _snapshot(folder) == before          # nothing in it changed
+    monkeypatch.undo()
+    rec = json.loads(record.read_text())
+    record.write_text(json.dumps({**rec, "gdlab": "0.0.9"}, indent=1))    # (a record by hand, or by an older gdlab)
+    assert any(line.startswith("parts computed by different gdlab versions: 0.0.9 (part 1, 1 in all)")
+               for line in verify(folder))
+    with pytest.raises(gdlab.FolderError, match="gdlab 0.0.9 computed 1 part"):
+        _resume(folder)
+
+
+def test_a_part_copied_from_another_sweeps_folder_is_refused_by_load_listed_by_verify_and_recomputed(
+        sweep_copy, tmp_path):
+    """Copied in by hand (shards merged from two machines), another config's part was taken as this
+    sweep's: resume called it complete, verify said ok, and load returned the other config's runs."""
+    folder, original = sweep_copy
+    other = run_to_folder(validate({**SMALL, "alpha": [0.03, 0.04]}), tmp_path / "other", log=lambda _: None,
+                          show_progress=False)
+    for table in ("runs", "stops", "curves", "traces"):
+        shutil.copy(other / table / "part-00000.parquet", folder / table / "part-00000.parquet")
+    shutil.copy(other / "parts" / "part-00000.json", folder / "parts" / "part-00000.json")
+    why = f"its record names sweep {other.name}, not {folder.name} (this folder's config.yaml)"
+    assert f"part 0: {why}: a part copied from another sweep's folder, or config.yaml edited since" in verify(folder)
+    with pytest.raises(gdlab.FolderError, match=re.escape(f"part 0: {why}")):
+        gdlab.load(folder)
+    assert f"part 0: {why}" in _resume(folder)
+    assert verify(folder) == []
+    _same(_tables(folder), original)
+
+
+def test_a_config_yaml_edited_or_deleted_is_named_by_verify_and_load(sweep_copy):
+    """verify said ok of a folder whose config.yaml names another problem, and the report drew from it."""
+    folder, _ = sweep_copy
+    config = folder / "config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("- himmelblau", "- booth"))
+    assert any("not " in line and "(this folder's config.yaml)" in line for line in verify(folder))
+    with pytest.raises(gdlab.FolderError, match=r"\(and \d+ more parts\): its record names sweep"):
+        gdlab.load(folder)
+    code, err = _report_exit(folder)
+    assert code == 1 and "this folder's config.yaml" in err and "Traceback" not in err
+    config.unlink()
+    assert any("config.yaml is missing, so which config this folder's parts were computed with cannot be told" in line
+               for line in verify(folder))
+    config.write_text(text)
+    assert verify(folder) == []
+
+
+def test_a_manifest_listing_fewer_parts_than_it_counts_is_refused_not_read_as_the_sweep(sweep_copy):
+    """load and the report returned the listed subset of a 'complete' sweep, with exit 0."""
+    folder, original = sweep_copy
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    n = len(manifest["parts"]["runs"])
+    path.write_text(json.dumps({**manifest, "parts": {t: v[:1] for t, v in manifest["parts"].items()}}))
+    says = f"says complete ({n} parts, {manifest['n_runs']} runs) but lists 1 part of 16 runs"
+    assert any(line.endswith(says) for line in verify(folder))
+    with pytest.raises(gdlab.FolderError, match=re.escape(says) + ": run the sweep's command again to rebuild it"):
+        gdlab.load(folder)
+    code, err = _report_exit(folder)
+    assert code == 1 and says in err
+    assert "already complete" in _resume(folder)          # the command rebuilds it from the part records
+    assert verify(folder) == []
+    _same(_tables(folder), original)

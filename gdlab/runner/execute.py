@@ -351,10 +351,12 @@ def save_results(res: Results, path: Path | str | None = None, log: Callable[[st
     functions = {"functions": res.facts["functions"]} if isinstance((res.facts or {}).get("functions"), Mapping) \
         else {}
     with folder.lock(shard, log=log):
+        version = str((res.facts or {}).get("gdlab") or __version__)     # the gdlab that computed them
         _same_functions(folder, again, functions, log)
+        _same_version(folder, version)
         for p, part in tables:
             folder.write_part(p.part, part, {"runs": p.stop - p.start, "shard": shard, "saved_from": "memory",
-                                             **functions})
+                                             "gdlab": version, **functions})
         facts = res.facts or {}
         stats = {"useful": facts.get("useful_lane_steps"), "executed": facts.get("executed_lane_steps"),
                  "lane_utilisation": facts.get("lane_utilisation"), "lanes": facts.get("lanes"),
@@ -432,6 +434,7 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
         folder.clean_temporaries()
         _same_functions(folder, sw, functions, log)
         mine = _my_parts(sw, plan)
+        _same_version(folder, __version__)
         done = _sound_parts(folder, {p.part for p in mine}, log)
         todo = [p for p in mine if p.part not in done]
         if not todo:
@@ -450,7 +453,8 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
             projected = threading.Lock()
 
             def write(p: Part, tables, facts) -> dict:
-                record = folder.write_part(p.part, tables, {**facts, "shard": shard, **functions})
+                record = folder.write_part(p.part, tables, {**facts, "shard": shard, "gdlab": __version__,
+                                                            **functions})
                 if projected.acquire(blocking=False):   # the first part written tells what the rest will take
                     try:
                         lines = disk_projection(folder.path, record, n_todo)
@@ -597,13 +601,38 @@ def _same_functions(folder: SweepFolder, sw: Sweep, functions: Mapping, log: Cal
                           "changed")
 
 
+def _same_version(folder: SweepFolder, version: str) -> None:
+    """Refuse to add to a folder whose parts another gdlab version computed (any shard's): a sweep's
+    parts would mix two versions' runs (a method or a problem changed between them), and call
+    themselves one sweep. A part record from before records kept the version is taken as the
+    manifest's."""
+    records = folder.records()
+    try:
+        said = str(folder.manifest().get("gdlab") or version)
+    except FolderError:         # rebuilt from the part records later
+        said = version
+    other = {}
+    for part, rec in sorted(records.items()):
+        was = rec.get("gdlab", said)
+        if was != version:
+            other.setdefault(was, []).append(part)
+    if other:
+        which = "; ".join(f"gdlab {was} computed {count(len(parts), 'part')} (part {parts[0]}"
+                          f"{'…' if len(parts) > 1 else ''})" for was, parts in sorted(other.items()))
+        raise FolderError(f"{folder.path}: {which}, and this is gdlab {version}: the runs of two versions must not "
+                          "mix in one sweep. Finish it with the gdlab that began it, run it into another folder "
+                          f"(another name=… or out_dir=…), or delete {folder.path} to compute it again; nothing in "
+                          "it was changed")
+
+
 def _sound_parts(folder: SweepFolder, mine: set[int], log: Callable[[str], None]) -> set[int]:
-    """This shard's finished parts that can be trusted: each record whole and each file the bytes its
-    sha256 names. A part that is not is said, discarded and computed again (resume never builds on
-    damaged data)."""
+    """This shard's finished parts that can be trusted: each record whole, of this folder's sweep,
+    and each file the bytes its sha256 names. A part that is not is said, discarded and computed
+    again (resume never builds on damaged data, nor on another sweep's)."""
     records, wrong = folder.scan()
     wrong = {p: why for p, why in wrong.items() if p in mine}
-    wrong.update(folder.damaged({p: r for p, r in records.items() if p in mine}))
+    wrong.update(folder.foreign({p: r for p, r in records.items() if p in mine}))
+    wrong.update(folder.damaged({p: r for p, r in records.items() if p in mine and p not in wrong}))
     for part in sorted(mine - set(records) - set(wrong)):
         if any(folder.table_path(t, part).exists() for t in TABLES):
             wrong[part] = (f"its files are there without its record {folder.record_path(part).name} (a write cut "

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..core.errors import FolderError
+from ..core.names import count
 from ..tables.columns import in_order
 
 __all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "part_batches", "READ_BATCH", "atomic_write", "file_sha256", "column_encodings",
@@ -173,6 +174,7 @@ class SweepFolder:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._config_id: str | None = None
 
     def part_name(self, part: int) -> str:
         return f"part-{part:05d}"
@@ -207,6 +209,32 @@ class SweepFolder:
                 _write_text(cfg_path, yaml.safe_dump({**stored, "report": config.get("report")}, sort_keys=False))
         else:
             _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False))
+
+    def config_id(self) -> str:
+        """The sweep id of the folder's config.yaml, which each part record names (``sweep``): a part
+        naming another was computed for another config (copied from another sweep's folder, or
+        config.yaml edited since)."""
+        if self._config_id is None:
+            path = self.path / "config.yaml"
+            try:
+                config = yaml.safe_load(path.read_text())
+            except FileNotFoundError:
+                raise FolderError(f"{path} is missing, so which config this folder's parts were computed with "
+                                  "cannot be told: restore it from a copy of the folder, or compute the sweep again "
+                                  "into another folder") from None
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raise FolderError(f"{path} cannot be read ({type(exc).__name__})") from None
+            if not isinstance(config, dict):
+                raise FolderError(f"{path} is not a sweep config")
+            self._config_id = sweep_id(config)
+        return self._config_id
+
+    def foreign(self, records: Mapping[int, dict]) -> dict[int, str]:
+        """The parts among ``records`` whose record names another sweep than config.yaml's, with why."""
+        mine = self.config_id()
+        return {part: (f"its record names sweep {rec['sweep']}, not {mine} (this folder's config.yaml): a part "
+                       "copied from another sweep's folder, or config.yaml edited since")
+                for part, rec in sorted(records.items()) if rec.get("sweep", mine) != mine}
 
     @contextlib.contextmanager
     def lock(self, name: str, wait: bool = True, log=print) -> Iterator[None]:
@@ -257,7 +285,8 @@ class SweepFolder:
             atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, **column_encodings(arrow)))
             files[table] = {"file": str(path.relative_to(self.path)), "rows": len(frame),
                             "sha256": file_sha256(path)}
-        record = {"part": part, "files": files, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts}
+        record = {"part": part, "files": files, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  "sweep": self.config_id(), **facts}
         if isinstance(record.get("functions"), Mapping):
             record["functions"] = {**record["functions"], "check": functions_check(record["functions"])}
         _write_text(self.record_path(part), json.dumps(record, indent=1))
@@ -342,9 +371,10 @@ class SweepFolder:
             raise FolderError(f"{path} {problem}: run the sweep's command again to rebuild it from the part records")
         return manifest
 
-    def snapshot(self, manifest: Mapping | None = None) -> dict[int, dict]:
+    def snapshot(self, manifest: Mapping | None = None, whole: bool = True) -> dict[int, dict]:
         """The parts the manifest lists, as records ({part: {"files": {table: entry}}}): what a reader
-        reads, as one consistent sweep, whatever other shards write meanwhile."""
+        reads, as one consistent sweep, whatever other shards write meanwhile. ``whole``: refuse a
+        manifest that lists other parts than it counts (:meth:`miscounted`)."""
         manifest = self.manifest() if manifest is None else manifest
         out: dict[int, dict] = {}
         for table in TABLES:
@@ -354,7 +384,24 @@ class SweepFolder:
         if short:
             raise FolderError(f"{self.path / 'manifest.json'} lists part {short[0]} in some tables only: run the "
                               "sweep's command again to rebuild it")
+        short = self.miscounted(manifest, out)
+        if short and whole:
+            raise FolderError(f"{short}: run the sweep's command again to rebuild it from the part records (gdlab "
+                              "verify says what is missing)")
         return out
+
+    def miscounted(self, manifest: Mapping, listed: Mapping[int, dict]) -> str | None:
+        """Where the manifest lists other parts than it counts (its status, n_parts, n_runs), what it
+        says: a reader would take a subset for the sweep. None where they agree."""
+        status, n_parts, n_runs = manifest.get("status"), manifest.get("n_parts"), manifest.get("n_runs")
+        finished = re.fullmatch(r"partial: (\d+) of \d+ parts", status) if isinstance(status, str) else None
+        says = n_parts if status == "complete" else int(finished.group(1)) if finished else None
+        rows = sum(rec["files"]["runs"]["rows"] for rec in listed.values())
+        if (isinstance(says, int) and len(listed) != says) or (
+                status == "complete" and isinstance(n_runs, int) and not isinstance(n_runs, bool) and rows != n_runs):
+            return (f"{self.path / 'manifest.json'} says {status} ({n_parts} parts, {n_runs} runs) but lists "
+                    f"{count(len(listed), 'part')} of {count(rows, 'run')}")
+        return None
 
     def read(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
         """One table over every finished part (all shards), as one frame ordered by run_id; each
@@ -473,7 +520,10 @@ def _entry_problem(entry) -> str | None:
     return None
 
 
-RECORD_KEYS = frozenset({"part", "files", "written", "runs", "seconds", "shard", "saved_from", "functions"})
+RECORD_KEYS = frozenset({"part", "files", "written", "runs", "seconds", "shard", "saved_from", "functions",
+                         "sweep", "gdlab"})
+#: a gdlab version as its part records hold it (PEP 440: 0.2.0, 1.0rc1, 0.3.dev2)
+VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[0-9a-z.]+)?")
 
 
 def functions_check(functions: Mapping) -> str:
@@ -505,6 +555,10 @@ def _record_problem(rec, part: int) -> str | None:
     if "written" in rec and not (isinstance(written, str)
                                  and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d{4})?", written)):
         return f"says it was written at {written!r}"
+    if "sweep" in rec and not (isinstance(rec["sweep"], str) and re.fullmatch(r"[0-9a-f]{12}", rec["sweep"])):
+        return f"names its sweep {rec['sweep']!r}, not a sweep id"
+    if "gdlab" in rec and not (isinstance(rec["gdlab"], str) and VERSION.fullmatch(rec["gdlab"])):
+        return f"says it was computed by gdlab {rec['gdlab']!r}, not a version"
     runs = rec.get("runs")
     if isinstance(runs, bool) or not isinstance(runs, int) or runs != rec["files"]["runs"]["rows"]:
         return f"counts {runs!r} runs where its runs file has {rec['files']['runs']['rows']} rows"

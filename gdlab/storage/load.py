@@ -29,6 +29,13 @@ def load(path: Path | str, tables: Iterable[str] = TABLES, manifest: Mapping | N
     folder = SweepFolder(path)
     manifest = folder.manifest() if manifest is None else manifest
     parts = folder.snapshot(manifest)
+    records = folder.records()
+    foreign = folder.foreign({p: records[p] for p in parts if p in records})
+    if foreign:
+        part, why = next(iter(foreign.items()))
+        more = f" (and {len(foreign) - 1:,} more parts)" if len(foreign) > 1 else ""
+        raise FolderError(f"{folder.path}: part {part}{more}: {why}; its tables would not be its config's runs. "
+                          "gdlab verify lists them; the sweep's command computes them again")
     if manifest.get("status") != "complete":
         warnings.warn(f"{folder.path} is a partial sweep ({manifest.get('status')}): these tables hold its "
                       f"{len(parts)} finished parts", stacklevel=2)
@@ -41,16 +48,15 @@ def load(path: Path | str, tables: Iterable[str] = TABLES, manifest: Mapping | N
     if not isinstance(config, dict):
         raise FolderError(f"{folder.path / 'config.yaml'} is not a sweep config")
     facts = {k: v for k, v in manifest.items() if k not in ("parts", "part_facts")}
-    functions = _functions(folder, parts)
+    functions = _functions(records, parts)
     if functions is not None:       # Results.save writes them: a copy keeps what its runs were computed with
         facts["functions"] = functions
     return Results(*tables, config=config, facts=facts, path=folder.path)
 
 
-def _functions(folder: SweepFolder, parts: Mapping[int, dict]) -> dict | None:
-    """The fingerprints of the functions the parts were computed with (``functions`` in their records,
-    without each record's check), where every part holds the same; else None."""
-    records = folder.records()
+def _functions(records: Mapping[int, dict], parts: Mapping[int, dict]) -> dict | None:
+    """The fingerprints of the functions the parts were computed with (``functions`` in their
+    ``records``, without each record's check), where every part holds the same; else None."""
     found = [records.get(p, {}).get("functions") for p in parts]
     bodies = [{k: v for k, v in f.items() if k != "check"} for f in found if isinstance(f, Mapping)]
     if bodies and len(bodies) == len(found) and all(b == bodies[0] for b in bodies):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ..core.errors import FolderError
 from .folder import TABLES, SweepFolder, file_sha256
 
 __all__ = ["verify"]
@@ -43,15 +44,31 @@ def verify(path: Path | str) -> list[str]:
                 damage.append(f"{rel}: not in the manifest (an unfinished part, or the manifest is stale)")
     # the part records, which resume trusts: each listed part's record there, whole, naming the same bytes
     records, wrong = folder.scan()
-    for part in sorted(folder.snapshot(manifest)):
+    listed_parts = folder.snapshot(manifest, whole=False)
+    short = folder.miscounted(manifest, listed_parts)
+    if short:
+        damage.append(short)
+    for part in sorted(listed_parts):
         name = folder.record_path(part).relative_to(folder.path)
         if part in wrong:
             damage.append(f"part {part}: {wrong[part]}")
         elif part not in records:
             damage.append(f"{name}: missing (the manifest lists part {part})")
         elif any(records[part]["files"][t]["sha256"] != e["sha256"]
-                 for t, e in folder.snapshot(manifest)[part]["files"].items()):
+                 for t, e in listed_parts[part]["files"].items()):
             damage.append(f"{name}: names other files than the manifest does")
+    try:        # the config the parts were computed for: each record names its sweep id
+        for part, why in folder.foreign({p: r for p, r in records.items() if p in listed_parts}).items():
+            damage.append(f"part {part}: {why}")
+    except FolderError as exc:
+        damage.append(str(exc))
+    versions = {}
+    for part, rec in sorted(records.items()):
+        versions.setdefault(rec.get("gdlab", manifest.get("gdlab")), []).append(part)
+    if len(versions) > 1:
+        damage.append("parts computed by different gdlab versions: " + "; ".join(
+            f"{was} (part {parts[0]}{'…' if len(parts) > 1 else ''}, {len(parts):,} in all)"
+            for was, parts in sorted(versions.items(), key=lambda kv: str(kv[0]))))
     if manifest.get("status") != "complete":
         damage.append(f"sweep is not complete: {manifest.get('status')}")
     return damage
