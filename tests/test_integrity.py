@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -171,7 +172,7 @@ def test_an_integer_beyond_float64_as_a_start_or_a_point_is_an_input_error():
         gdlab.inspect_point(lambda x: (x ** 2).sum(), [HUGE, 0])
     with pytest.raises(gdlab.InputError, match="stationary_tol must be a number > 0"):
         gdlab.inspect_point("himmelblau", [0, 0], stationary_tol=HUGE)
-    with pytest.raises(gdlab.InputError, match="points of himmelblau must be numbers"):
+    with pytest.raises(gdlab.InputError, match=r"points of himmelblau must be an \(n, 2\) array of numbers, got"):
         gdlab.classify_points(gdlab.get_problem("himmelblau"), [[HUGE, 0]])
 
 
@@ -1161,3 +1162,94 @@ def test_a_manifest_listing_fewer_parts_than_it_counts_is_refused_not_read_as_th
     assert "already complete" in _resume(folder)          # the command rebuilds it from the part records
     assert verify(folder) == []
     _same(_tables(folder), original)
+
+
+# --- the Python API's edges -------------------------------------------------------------------------
+
+def test_a_runs_type_is_classify_points_and_inspect_point_at_the_sweeps_tolerance():
+    """The end of a descent 1.5e-4 from the minimum: a minimum to the runs table and classify_points
+    (stationary_tol 0.05), non_stationary to inspect_point's own 1e-6 (∇f is not zero there, the
+    lesson's question), and the runs table's type at the sweep's tolerance."""
+    from gdlab.core.settings import STATIONARY_TOL
+    r = gdlab.descend("x2_sin", "gd", [2.5], alpha=0.005, criterion="df", epsilon=1e-3, min_steps=100)
+    x = r.runs["x_final"][0]
+    assert 1e-5 < abs(x[0] - 5.08698509410228) < 0.05
+    assert r.runs["point_type"][0] == "minimum"
+    assert gdlab.classify_points(gdlab.get_problem("x2_sin"), [x]).tolist() == ["minimum"]
+    assert gdlab.inspect_point("x2_sin", x, stationary_tol=STATIONARY_TOL).point_type == "minimum"
+    assert gdlab.inspect_point("x2_sin", x).point_type == "non_stationary"
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda p: gdlab.classify_points("himmelblau", [[3, 2]]), "classify_points takes a gdlab.Problem"),
+    (lambda p: gdlab.classify_points(p, [[3, 2, 1]]), "must be an (n, 2) array of numbers, got shape (1, 3)"),
+    (lambda p: gdlab.classify_points(p, [[3.01, 2]], stationary_tol=-1), "stationary_tol must be a number > 0"),
+    (lambda p: gdlab.classify_points(p, [[3, 2]], dtype="float16"), "dtype must be float32 or float64"),
+    (lambda p: gdlab.run_batch("himmelblau", "gd", [[1.0, 1.0]], 0.01), "the engine takes a gdlab.Problem"),
+    (lambda p: gdlab.run_batch(p, "gd", [[1.0, 1.0]], 0.01, [gdlab.StopRule("grad", -1e-4)]),
+     "rules[0] StopRule(criterion='grad', epsilon=-0.0001, min_steps=0): epsilon must be a positive number"),
+    (lambda p: gdlab.run_batch(p, "gd", [[1.0, 1.0]], 0.01, [gdlab.StopRule("grad", math.nan)]),
+     "epsilon must be a positive number, got nan"),
+    (lambda p: gdlab.run_batch(p, "gd", [[1.0, 1.0]], 0.01, [gdlab.StopRule("grad", 1e-4, 2.5)]),
+     "min_steps must be a whole number in [0, 2,147,483,646], got 2.5"),
+    (lambda p: gdlab.run_batch(p, "gd", [[1.0, 1.0]], 0.01, [gdlab.StopRule("gradient", 1e-4)]),
+     "unknown criterion 'gradient' (did you mean 'grad'?)"),
+    (lambda p: gdlab.run_batch(p, "gd", [[1.0, 1.0]], 0.01, [("grad", 1e-4)]),
+     "rules[0] must be a gdlab.StopRule(criterion, epsilon, min_steps), got ('grad', 0.0001)"),
+    (lambda p: gdlab.run_batch(p, "gd", [[1.0, 1.0]], 0.01, [gdlab.StopRule("grad", 1e-4, 500)],
+                               gdlab.EngineOptions(max_iter=100)), "min_steps 500 is more than max_iter = 100"),
+    (lambda p: gdlab.trace_runs(p, "gd", [[1.0, 1.0]], 0.01, [5], [gdlab.StopRule("grad", -1.0)]),
+     "epsilon must be a positive number"),
+    (lambda p: gdlab.descend(lambda x: (x[0] + 1j * x[1]) ** 2, "gd", [[1.0, 2.0]]),
+     "must return a real floating-point number, got complex64"),
+    (lambda p: gdlab.inspect_point(lambda x: jnp.sum(x).astype(jnp.int32), [1.0, 2.0]),
+     "must return a real floating-point number, got int32"),
+    (lambda p: gdlab.run_batch(gdlab.Problem(name="bowl", fn=lambda x: jnp.sum((x - 1) ** 2), dim=2,
+                                             domain=[[-3, 3]] * 2, vectorized=True), "gd", [[0.0, 0.0]], 0.1),
+     "problem 'bowl' says vectorized=True, so its fn must give n values for x of shape (d, n)"),
+])
+def test_the_python_apis_edges_are_errors_that_name_the_input(call, says):
+    """Each raised deep in JAX, NumPy or pandas (or a negative epsilon ran every start to max_iter, and
+    min_steps 2.5 ran as 2)."""
+    with pytest.raises(gdlab.GdlabError) as err:
+        call(gdlab.get_problem("himmelblau"))
+    assert says in str(err.value)
+
+
+def test_a_vectorized_problem_that_is_one_still_runs():
+    bowl = gdlab.Problem(name="bowl", fn=lambda x: jnp.sum((x - 1) ** 2, axis=0), dim=2, domain=[[-3, 3]] * 2,
+                         vectorized=True)
+    out = gdlab.run_batch(bowl, "gd", [[0.0, 0.0]], 0.1, [gdlab.StopRule("grad", 1e-6)])
+    np.testing.assert_allclose(out["x"][0], [1.0, 1.0], atol=1e-5)
+
+
+def test_a_one_d_problems_minima_may_be_a_flat_list():
+    made = gdlab.Problem(name="q", fn=lambda x: (x[0] - 2) ** 2, dim=1, domain=[[0, 5]], minima=[2.0], f_min=[0])
+    assert made.minima == ((2.0,),) and made.f_min == (0.0,)
+    with pytest.raises(gdlab.ProblemError, match=r"minima must be points of 2 number\(s\), one a row, got shape"):
+        gdlab.Problem(name="q2", fn=lambda x: x[0] ** 2, dim=2, domain=[[0, 5]] * 2, minima=[1.0, 2.0, 3.0])
+
+
+def test_load_takes_a_table_name_and_refuses_an_unknown_one(finished):
+    folder, tables = finished
+    runs_only = gdlab.load(folder, tables="runs")
+    assert runs_only.runs.equals(tables["runs"]) and runs_only.stops.empty
+    with pytest.raises(gdlab.InputError, match=r"tables: 'run' is not a table \(the tables: runs, stops, curves, "):
+        gdlab.load(folder, tables=("run",))
+
+
+def test_an_in_memory_sweep_of_a_shard_with_no_parts_says_so():
+    with pytest.raises(gdlab.ConfigError, match="shard: shard 1 of 2 holds none of this sweep's 1 part"):
+        gdlab.sweep({"problems": ["himmelblau"], "starts": {"kind": "points", "points": [[0, 0]]},
+                     "shard": {"index": 1, "count": 2}})
+
+
+def test_a_where_selection_is_refused_by_save_even_when_it_is_whole_parts(tmp_path):
+    """A selection that happened to be whole parts was written as a 'partial' sweep folder."""
+    r = gdlab.sweep({"problems": ["himmelblau"], "method": [{"name": "adam", "b1": [0.8, 0.9]}],
+                     "starts": {"kind": "grid", "n": 2}, "max_iter": 50, "part_size": 4, "traces": 0})
+    selection = r.where(b1=0.8)
+    assert len(selection.runs) == 4
+    with pytest.raises(gdlab.FolderError, match=r"these results are a selection \(\.where\(b1=0\.8\)\), not a sweep"):
+        selection.save(tmp_path / "where", report=False, log=None)
+    assert not (tmp_path / "where" / "parts").exists()

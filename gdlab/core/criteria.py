@@ -26,7 +26,9 @@ import numpy as np
 from .._lazy import lazy_module
 from . import lanes
 from .errors import ConfigError
+from .inputs import is_finite, whole_number
 from .registry import Registry
+from .settings import MAX_STEP
 
 jnp = lazy_module("jax.numpy")      # imported when a criterion is first evaluated
 
@@ -143,11 +145,12 @@ class StopRule(NamedTuple):
 
     def check(self) -> StopRule:
         CRITERIA.get_entry(self.criterion)
-        if not (self.epsilon > 0 and np.isfinite(self.epsilon)):
-            raise ConfigError(f"epsilon must be a positive number, got {self.epsilon!r}")
-        if int(self.min_steps) != self.min_steps or self.min_steps < 0:
-            raise ConfigError(f"min_steps must be a non-negative integer, got {self.min_steps!r}")
-        return StopRule(self.criterion, float(self.epsilon), int(self.min_steps))
+        if not (is_finite(self.epsilon) and self.epsilon > 0):
+            raise ConfigError(f"epsilon must be a positive number, got {self.epsilon!r:.80}")
+        steps = whole_number(self.min_steps)
+        if steps is None or not 0 <= steps <= MAX_STEP:
+            raise ConfigError(f"min_steps must be a whole number in [0, {MAX_STEP:,}], got {self.min_steps!r:.80}")
+        return StopRule(self.criterion, float(self.epsilon), steps)
 
 
 def stop_rules(criterion: Iterable[str] | str = ("df",), epsilon: Iterable[float] | float = (1e-6,),

@@ -20,7 +20,8 @@ import numpy as np
 from .errors import InputError
 from .inputs import float_array
 from .precision import x64
-from .problems import cast_params
+from .problems import Problem, cast_params
+from .settings import STATIONARY_TOL
 
 __all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_kinds_later", "point_info", "format_point", "curvature"]
 
@@ -95,7 +96,7 @@ def _at_point(objective, fn):
     return jax.jit(one)
 
 
-def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> np.ndarray:
+def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float = STATIONARY_TOL) -> np.ndarray:
     """Classify points by the eigenvalues of the Hessian: minimum, maximum, saddle or degenerate.
 
     A point whose Newton step ‖H⁺∇f‖ (the distance to the stationary point the
@@ -104,17 +105,40 @@ def classify_points(problem, xs, dtype: str = "float64", stationary_tol: float =
     says nothing: f = 3x), is ``non_stationary``: a point with a slope is not a
     minimum, whatever the curvature there. A point where x, ∇f or the Hessian is
     not finite is ``undefined``. An eigenvalue counts as zero below
-    √(machine eps)·max(1, max|λ|).
+    √(machine eps)·max(1, max|λ|). ``problem``: a :class:`~gdlab.core.problems.Problem`; ``xs``: an
+    (n, d) array of points (one point as d numbers).
     """
-    return POINT_TYPES[point_kinds(problem, xs, dtype, stationary_tol)]
+    if not isinstance(problem, Problem):
+        raise InputError(f"classify_points takes a gdlab.Problem (gdlab.get_problem({problem!r:.40}) gives one), "
+                         f"got {type(problem).__name__}")
+    if dtype not in ("float32", "float64"):
+        raise InputError(f"dtype must be float32 or float64, got {dtype!r:.40}")
+    pts = float_array(xs, f"points of {problem.name} must be an (n, {problem.dim}) array of numbers")
+    if pts.ndim == 1 and pts.size == problem.dim:
+        pts = pts[None]
+    elif pts.ndim == 1 and problem.dim == 1:
+        pts = pts[:, None]
+    if pts.ndim != 2 or pts.shape[1] != problem.dim:
+        raise InputError(f"points of {problem.name} must be an (n, {problem.dim}) array of numbers, got shape "
+                         f"{pts.shape}")
+    return POINT_TYPES[point_kinds(problem, pts, dtype, checked_tol(stationary_tol))]
 
 
-def point_kinds(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> np.ndarray:
+def checked_tol(stationary_tol) -> float:
+    """``stationary_tol`` as a float, or an InputError: a number > 0."""
+    tol = float_array(stationary_tol, "stationary_tol must be a number > 0")
+    if not (tol.ndim == 0 and 0 < tol < np.inf):
+        raise InputError(f"stationary_tol must be a number > 0, got {stationary_tol!r:.80}")
+    return float(tol)
+
+
+def point_kinds(problem, xs, dtype: str = "float64", stationary_tol: float = STATIONARY_TOL) -> np.ndarray:
     """:func:`classify_points` as indices into ``POINT_TYPES``."""
     return point_kinds_later(problem, xs, dtype, stationary_tol)()
 
 
-def point_kinds_later(problem, xs, dtype: str = "float64", stationary_tol: float = 0.05) -> Callable[[], np.ndarray]:
+def point_kinds_later(problem, xs, dtype: str = "float64",
+                      stationary_tol: float = STATIONARY_TOL) -> Callable[[], np.ndarray]:
     """:func:`point_kinds` in two halves: this call hands the Hessians to the device and returns at
     once; the function it returns waits for them and gives the kinds. A sweep's tables are built
     while its kernel runs on every device, where the Hessians queue behind the kernel's call: the
@@ -175,9 +199,7 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     """
     prob = problem
     pt = float_array(x, f"a point of {prob.name} must be {prob.dim} number(s)").reshape(-1)
-    tol = float_array(stationary_tol, "stationary_tol must be a number > 0")
-    if not (tol.ndim == 0 and 0 < tol < np.inf):
-        raise InputError(f"stationary_tol must be a number > 0, got {stationary_tol!r:.80}")
+    stationary_tol = checked_tol(stationary_tol)
     if pt.size != prob.dim:
         raise InputError(f"{prob.name} is a function of {prob.dim} variable(s); got a point with {pt.size}")
     program = _at_point(prob.own_objective, prob.own_objective.fn)

@@ -233,6 +233,12 @@ class Problem:
     def __post_init__(self):
         object.__setattr__(self, "dim", checked_dim(self.dim, self.name))
         object.__setattr__(self, "domain", _box_of(self.domain, self.dim, self.name))
+        for field in ("minima", "stationary"):     # [2.0] is one point of a 1-D problem
+            object.__setattr__(self, field, _rows_of(getattr(self, field), self.dim, self.name, field))
+        object.__setattr__(self, "f_min", tuple(float_array(self.f_min, f"problem {self.name!r}: f_min must be "
+                                                            "numbers", ProblemError).reshape(-1).tolist()))
+        if len(self.start):
+            object.__setattr__(self, "start", _rows_of([self.start], self.dim, self.name, "start")[0])
         # f_min holds the value of each minimum, or with no minimum known, the one best value f* where
         # only that is known (a benchmark's listed optimum): f − f* is then known, the distance not
         if len(self.minima) != len(self.f_min) and not (not self.minima and len(self.f_min) == 1):
@@ -444,6 +450,10 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
                             "taking x of shape (d,) and returning one number") from exc
         if not hasattr(out, "shape"):
             raise InputError(f"the function {_function_name(fn)!r} must return one number, got {type(out).__name__}")
+        if not jnp.issubdtype(out.dtype, jnp.floating):     # JAX differentiates real floating values only
+            raise InputError(f"the function {_function_name(fn)!r} must return a real floating-point number, got "
+                             f"{out.dtype} (a complex value: take its abs or real part; an integer: compute in "
+                             "floats)")
         return int(np.prod(out.shape, dtype=np.int64))
 
     if pts.ndim == 1:
@@ -466,6 +476,18 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
 def _function_name(fn) -> str:
     name = getattr(fn, "__name__", None) or type(fn).__name__
     return name.strip("<>") or "function"
+
+
+def _rows_of(points, dim: int, name: str, what: str) -> tuple[tuple[float, ...], ...]:
+    """``points`` as rows of ``dim`` floats: a list of points, or in 1-D a flat list of numbers."""
+    rows = float_array(points if len(points) else np.zeros((0, dim)), f"problem {name!r}: {what} must be points of "
+                       f"{dim} number(s)", ProblemError)
+    if rows.ndim == 1 and dim == 1:
+        rows = rows[:, None]
+    if rows.ndim != 2 or rows.shape[1] != dim:
+        raise ProblemError(f"problem {name!r}: {what} must be points of {dim} number(s), one a row, got shape "
+                           f"{rows.shape}")
+    return tuple(map(tuple, rows.tolist()))
 
 
 def _box_of(domain, dim: int, name: str) -> tuple[tuple[float, float], ...]:

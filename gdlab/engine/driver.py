@@ -19,6 +19,7 @@ its shards use that same width.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.criteria import CRITERIA, StopRule, rule_arrays
-from ..core.errors import InputError
+from ..core.errors import GdlabError, InputError
 from ..core.inputs import float_array, is_finite
 from ..core.methods import Method, Stepper, as_stepper, problem_value
 from ..core.precision import x64
@@ -39,7 +40,7 @@ from .devices import keep_freed_memory
 from .kernel import counted, keep_idle_lanes, kernel_spec, sharded_kernel, take_idle_lanes, trace_kernel
 from .layout import RECORD_FIELDS, EngineOptions, KernelSpec, bucket, curve_steps, float_dtype, unpack
 
-__all__ = ["RunSource", "checked_options", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
+__all__ = ["RunSource", "checked_options", "checked_rules", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
 
 
 def _starts(problem: Problem, x0) -> np.ndarray:
@@ -75,6 +76,50 @@ def checked_options(opts: EngineOptions) -> EngineOptions:
     float_dtype(opts.dtype)
     # a chunk longer than a run can be serves nothing: its buffer would only take memory, its loop time
     return opts._replace(chunk=min(opts.chunk, opts.max_iter)) if opts.chunk else opts
+
+
+def checked_rules(rules, opts: EngineOptions) -> tuple[StopRule, ...]:
+    """``rules`` as StopRules a kernel can judge (one StopRule alone is a rule, not three fields), else
+    an InputError naming the rule: a negative or NaN epsilon ran every run to max_iter, min_steps 2.5
+    ran as 2, and a misspelt criterion failed in NumPy."""
+    rules = (rules,) if isinstance(rules, StopRule) else tuple(rules)
+    out = []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, StopRule):
+            raise InputError(f"rules[{i}] must be a gdlab.StopRule(criterion, epsilon, min_steps), got {rule!r:.80}")
+        try:
+            out.append(rule.check())
+        except GdlabError as exc:
+            why = "; ".join(getattr(exc, "problems", None) or [str(exc)])
+            raise InputError(f"rules[{i}] {rule}: {why}") from None
+        if out[-1].min_steps > opts.max_iter:
+            raise InputError(f"rules[{i}] {rule}: min_steps {rule.min_steps:,} is more than max_iter = "
+                             f"{opts.max_iter:,}, so it could never fire")
+    return tuple(out)
+
+
+_VECTORIZED_SEEN: weakref.WeakSet = weakref.WeakSet()
+
+
+def _checked_problem(problem) -> Problem:
+    """``problem`` if the engine can run it: a Problem, whose ``fn``, where it says it is vectorized,
+    gives n values for n points given coordinates first (checked once per Problem: a function of one
+    point failed deep in the kernel's loop)."""
+    if not isinstance(problem, Problem):
+        raise InputError(f"the engine takes a gdlab.Problem (gdlab.get_problem({problem!r:.40}) gives one; "
+                         f"gdlab.descend takes names and functions too), got {type(problem).__name__}")
+    if problem.vectorized and problem not in _VECTORIZED_SEEN:
+        try:
+            shape = jax.eval_shape(lambda x: problem.fn(x), jax.ShapeDtypeStruct((problem.dim, 3), jnp.float32)).shape
+        except Exception as exc:
+            shape = f"an error ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]:.120})"
+        if shape != (3,):
+            raise InputError(f"problem {problem.name!r} says vectorized=True, so its fn must give n values for x of "
+                             f"shape (d, n) (coordinates first); for x of shape ({problem.dim}, 3) it gave "
+                             f"{shape if isinstance(shape, str) else f'shape {shape}'}: leave vectorized False for "
+                             "a function of one point")
+        _VECTORIZED_SEEN.add(problem)
+    return problem
 
 
 def hyper_rows(method: Method | Stepper, hyper, n: int, problem: Problem | None = None) -> np.ndarray:
@@ -165,7 +210,8 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     that much device memory stays in use between batches); a batch abandoned
     midway leaves none.
     """
-    method, opts = as_stepper(method), checked_options(opts)
+    method, opts, problem = as_stepper(method), checked_options(opts), _checked_problem(problem)
+    rules = checked_rules(rules, opts)
     source = x0 if isinstance(x0, RunSource) else _array_source(problem, method, x0, hyper)
     keep_freed_memory()    # each call's buffers of several MB are reused, not faulted in anew (gdlab/devices.py)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
@@ -300,7 +346,7 @@ def run_batch(problem: Problem, method: str | Method, x0, hyper,
               rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions(),
               stats: dict | None = None) -> dict[str, np.ndarray]:
     """:func:`stream_batch` gathered into arrays in the order of ``x0``'s rows."""
-    opts = checked_options(opts)
+    opts, problem = checked_options(opts), _checked_problem(problem)
     x0 = _starts(problem, x0)
     n = len(x0)
     with x64(opts.dtype == "float64"):
@@ -323,7 +369,8 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
     batch took. ``hyper`` as for :func:`stream_batch`, or an (n, H) array of
     rows. Returns a list of ``(xs (n_iter+1, d), fs (n_iter+1,))``.
     """
-    method, opts = as_stepper(method), checked_options(opts)
+    method, opts, problem = as_stepper(method), checked_options(opts), _checked_problem(problem)
+    rules = checked_rules(rules, opts)
     x0 = _starts(problem, x0)
     n_iter = np.asarray(n_iter, dtype=np.int64)
     n = len(x0)

@@ -69,7 +69,9 @@ def inspect_point(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> 
     ``problem`` is a Problem, a registry name, a config mapping, an expression
     string, or a plain function ``f(x)`` written with ``jax.numpy``.
     ``point_type`` is ``non_stationary`` unless the Newton step ‖H⁺∇f‖ is
-    within ``stationary_tol`` (a stationary point).
+    within ``stationary_tol`` (a stationary point). Its default, 10⁻⁶, asks whether ∇f is zero at
+    this point, as a lesson does; a sweep's point_type (and :func:`classify_points`) allows
+    ``STATIONARY_TOL`` = 0.05, a run's stop near a minimum: pass that to get their type.
     """
     if callable(problem) and not isinstance(problem, Problem):
         problem, _ = function_problem(problem, float_array(x, "a point must be a list of numbers").reshape(1, -1))

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .. import __version__
 from ..core.criteria import Status
-from ..core.errors import FolderError
+from ..core.errors import ConfigError, FolderError
 from ..core.expressions import changed_functions, fingerprinted, functions_record
 from ..core.methods import METHODS, Stepper
 from ..core.names import count
@@ -287,7 +287,12 @@ def run_sweep(sw: Sweep) -> Results:
     if big:
         warnings.warn(big, stacklevel=2)
     blocks = run_blocks(sw)
-    parts = _my_parts(sw, plan_parts(blocks, sw.part_size))
+    plan = plan_parts(blocks, sw.part_size)
+    parts = _my_parts(sw, plan)
+    if not parts:
+        raise ConfigError(f"shard: shard {sw.shard['index']} of {sw.shard['count']} holds none of this sweep's "
+                          f"{count(len(plan), 'part')} (part_size {sw.part_size:,}): give a shard.index below "
+                          f"{len(plan)}, or a smaller part_size")
     got: dict[int, dict[str, pd.DataFrame]] = {}
     t0 = time.perf_counter()
     stats = execute(sw, parts, blocks, lambda p, tables, facts: got.__setitem__(p.part, tables))
@@ -368,7 +373,14 @@ def save_results(res: Results, path: Path | str | None = None, log: Callable[[st
 
 def _whole_parts(res: Results, sw: Sweep, plan: list[Part]) -> list[tuple[Part, dict[str, pd.DataFrame]]]:
     """The parts of ``plan`` the results hold, each with its four tables; FolderError where the results
-    are not whole: runs out of run order, a part with some of its runs only, a table missing its rows."""
+    are not whole: a ``.where`` selection (whole parts of it would pass for a partial sweep), runs out
+    of run order, a part with some of its runs only, a table missing its rows."""
+    selection = (res.facts or {}).get("where")
+    if selection:
+        said = ", ".join(f"{k}={v!r}" for k, v in selection.items())
+        raise FolderError(f"these results are a selection (.where({said})), not a sweep: save the whole Results "
+                          "that gdlab.sweep returned (a selection's tables are yours to write as you like: "
+                          "r.runs.to_parquet(…))")
     run_id = res.runs["run_id"].to_numpy()
     if len(run_id) and not (np.diff(run_id) > 0).all():
         raise FolderError("these results' runs are not in run order (run_id ascending): save the Results "

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core.inputs import is_finite
 from ..core.names import did_you_mean
-from ..core.settings import MAX_CHUNK, MAX_STEP, REPORT_DEFAULTS
+from ..core.settings import MAX_CHUNK, MAX_STEP, REPORT_DEFAULTS, STATIONARY_TOL
 
 __all__ = ["key", "is_number", "is_int", "int_at_least", "int_between", "positive", "one_of", "boolean",
            "name_check", "folder_check", "two_names", "grad_cost_check", "targets_check", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
@@ -183,7 +183,7 @@ class SweepConfig:
     success_tol: Any = key(REPORT_DEFAULTS["success_tol"], "a run succeeded if it ended this close to a known minimum",
                             positive)
     f_target: Any = key(REPORT_DEFAULTS["f_target"], "the report's target: f − f* ≤ f_target", positive)
-    stationary_tol: Any = key(0.05, "point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this",
+    stationary_tol: Any = key(STATIONARY_TOL, "point_type is non_stationary where the Newton step ‖H⁺∇f‖ exceeds this",
                                positive)
     part_size: Any = key(131_072, "runs per stored part: the unit of resume and of sharding", int_at_least(1))
     out_dir: Any = key("results", "sweep folders go to out_dir/experiment/sweep_id/", folder_check)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from ..core.errors import FolderError
+from ..core.errors import FolderError, InputError
 from ..tables.results import Results
 from .folder import TABLES, SweepFolder
 
@@ -26,6 +26,10 @@ def load(path: Path | str, tables: Iterable[str] = TABLES, manifest: Mapping | N
     run): a caller that needs them for a few runs, or run by run, reads them part by part
     (:meth:`SweepFolder.read_parts` over :meth:`SweepFolder.snapshot`), as the report does.
     ``manifest``: the one a caller has read, so that it reads the same parts (a snapshot)."""
+    tables = (tables,) if isinstance(tables, str) else tuple(tables)
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise InputError(f"tables: {unknown[0]!r} is not a table (the tables: {', '.join(TABLES)})")
     folder = SweepFolder(path)
     manifest = folder.manifest() if manifest is None else manifest
     parts = folder.snapshot(manifest)

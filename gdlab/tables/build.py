@@ -10,6 +10,7 @@ import pandas as pd
 from ..core.criteria import STATUS_NAMES, Status, StopRule, checkpoints
 from ..core.points import POINT_TYPES, point_kinds
 from ..core.problems import Problem
+from ..core.settings import STATIONARY_TOL
 from .columns import list_column, string_column
 
 __all__ = ["nearest_minimum", "evaluations", "runs_table", "stops_table", "curves_table", "traces_table"]
@@ -66,7 +67,7 @@ def _nearest(problem: Problem, xs: np.ndarray, fs, mins: np.ndarray, by_rows: bo
 
 
 def runs_table(meta: pd.DataFrame, problem: Problem, x0: np.ndarray, rec: dict, dtype: str,
-               stationary_tol: float = 0.05, nearest: tuple | None = None,
+               stationary_tol: float = STATIONARY_TOL, nearest: tuple | None = None,
                kinds: np.ndarray | None = None) -> pd.DataFrame:
     """One row per run: ``meta`` (run_id, problem, dim, method, alpha, momentum, …) plus the outcome.
     ``nearest``: :func:`nearest_minimum` of the runs' last points, and ``kinds``: the

@@ -59,7 +59,8 @@ class Results:
         tables = [self.runs[keep]] + [t[t["run_id"].isin(ids)] for t in (self.stops, self.curves, self.traces)]
         return dataclasses.replace(self, runs=tables[0].reset_index(drop=True), stops=tables[1].reset_index(drop=True),
                                    curves=tables[2].reset_index(drop=True), traces=tables[3].reset_index(drop=True),
-                                   path=None)
+                                   path=None, facts={**(self.facts or {}), "where": {**(self.facts or {}).get(
+                                       "where", {}), **{k: _plain_value(v) for k, v in columns.items()}}})
 
     def plot(self, kind: str, problem: str | None = None, method: str | None = None, ax=None, **options):
         """Draw one of the report's figures and return its matplotlib axes: ``curve``, ``bands``, ``ecdf``,
@@ -111,3 +112,8 @@ class Results:
             table = (f"<p>summary ({len(summary):,} rows; <code>.summary()</code> has all):</p>"
                      + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–"))
         return f"<div><p>{head}</p><table>{rows}</table>{table}</div>"
+
+
+def _plain_value(value):
+    """A ``where`` value as facts keep it (a set as a sorted list)."""
+    return sorted(value, key=str) if isinstance(value, set) else list(value) if isinstance(value, tuple) else value
