@@ -1253,3 +1253,13 @@ def test_a_where_selection_is_refused_by_save_even_when_it_is_whole_parts(tmp_pa
     with pytest.raises(gdlab.FolderError, match=r"these results are a selection \(\.where\(b1=0\.8\)\), not a sweep"):
         selection.save(tmp_path / "where", report=False, log=None)
     assert not (tmp_path / "where" / "parts").exists()
+
+
+def test_names_too_long_for_a_file_name_are_config_errors():
+    """A 300-character name= failed with "File name too long" (exit 1, "run again to resume"); a
+    300-character problem name failed in the report."""
+    with pytest.raises(gdlab.ConfigError, match="experiment: must be a name of at most 100 letters"):
+        validate({"experiment": "a" * 300})
+    with pytest.raises(gdlab.ConfigError, match="a problem's name must be text of 1 to 100 characters"):
+        validate({"problems": [{"name": "q" * 300, "expr": "x**2", "domain": [[-1, 1]]}]})
+    assert validate({"problems": [{"name": "q" * 100, "expr": "x**2", "domain": [[-1, 1]]}]}).problems[0].name

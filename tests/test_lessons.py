@@ -5,6 +5,7 @@ the real engine in float64 and checks the numbers against the lessons; the
 table's `agrees` column must say so too.
 """
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,3 +243,18 @@ def test_methods_review_scenario_on_rosenbrock():
                                        "lbfgs", "newton"}
     assert row(numbers, "methods that use curvature")["agrees"]
     assert "100%" in row(numbers, "newton at its best α")["gdlab"]
+
+
+def test_lessons_with_report_build_false_draw_nothing_until_gdlab_report(tmp_path):
+    """report.build=false was ignored by experiment=lessons; gdlab report of the lessons folder then
+    draws each scenario's report, and the page from them."""
+    done = gdlab_cmd("experiment=lessons", "lessons=[x2_sin]", f"out_dir={tmp_path}", "report.build=false")
+    assert done.returncode == 0, done.stderr
+    page = Path(done.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    sweep = next((tmp_path / "x2_sin").iterdir())
+    assert not (sweep / "report").exists() and not (page / "report").exists()
+    assert "report: not built (report.build=false)" in done.stdout + done.stderr
+    drawn = gdlab_cmd("report", str(page))
+    assert drawn.returncode == 0, drawn.stderr
+    assert (sweep / "report" / "tables" / "lesson.csv").exists() and (page / "report" / "index.html").exists()
+    assert "3/3 lesson numbers agree" in drawn.stdout + drawn.stderr

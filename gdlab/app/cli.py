@@ -53,12 +53,12 @@ def run(config: dict, overrides: tuple[str, ...] = ()) -> Path:
     folder = run_to_folder(sw, log=_log)
     sweep = SweepFolder(folder)
     status = sweep.manifest().get("status")
+    if not sw.report.get("build", True):
+        _log(f"report: not built (report.build=false); gdlab report {folder} draws it")
+        return folder
     if status != "complete":   # other shards still running: the last one to finish builds it
         _log(f"report: not yet — the sweep is {status}; the last shard builds it "
              f"(or run gdlab-report {folder})")
-        return folder
-    if not sw.report.get("build", True):
-        _log(f"report: not built (report.build=false); gdlab report {folder} draws it")
         return folder
     check_interrupt()
     from ..lessons import report_sections  # (matplotlib and the report's modules: only once they draw)
@@ -195,7 +195,7 @@ def report_main(argv: list[str] | None = None) -> None:
     import yaml
 
     from ..engine.compile_cache import enable_compile_cache
-    from ..lessons import build_lessons_page, report_sections
+    from ..lessons import build_lessons, report_sections
     matplotlib.use("Agg")
     from ..report import build
     from ..report.workers import figure_workers
@@ -209,7 +209,7 @@ def report_main(argv: list[str] | None = None) -> None:
                         "(the sweep is untouched)"):
         folder = Path(argv[0])
         if (folder / "lessons.json").exists():
-            out = build_lessons_page(folder, log=_log)
+            out = build_lessons(folder, log=_log)
         else:
             stored = folder / "config.yaml"
             experiment = (yaml.safe_load(stored.read_text()) or {}).get("experiment") if stored.exists() else None

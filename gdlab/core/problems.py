@@ -231,6 +231,8 @@ class Problem:
     parametric: Parametric | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
+        if not (isinstance(self.name, str) and 0 < len(self.name) <= MAX_NAME):    # it names figures' files
+            raise ProblemError(f"a problem's name must be text of 1 to {MAX_NAME} characters, got {self.name!r:.120}")
         object.__setattr__(self, "dim", checked_dim(self.dim, self.name))
         object.__setattr__(self, "domain", _box_of(self.domain, self.dim, self.name))
         for field in ("minima", "stationary"):     # [2.0] is one point of a 1-D problem
@@ -323,6 +325,7 @@ def _made(entry: ProblemEntry, d: int) -> Problem:
 
 PROBLEMS: Registry[ProblemEntry] = Registry("problem", "or define one inline with expr")
 MAX_DIM = 10_000      # gdlab runs many small descents: a lane holds a point and its gradient
+MAX_NAME = 100        # a problem's name, in its figures' file names (file systems take 255 bytes)
 
 
 def problem(name: str, dim: int | None, default_dim: int | None = None):

@@ -16,6 +16,7 @@ _NAMES = {
     "lesson_section": ".page",
     "report_sections": ".page",
     "run_lessons": ".run",
+    "build_lessons": ".run",
     "LESSONS": ".scenarios",
     "SCENARIOS": ".scenarios",
     "Scenario": ".scenarios",

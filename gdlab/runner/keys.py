@@ -72,9 +72,12 @@ def boolean(v):
     return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
 
 
+MAX_NAME = 100      # a folder's name: file systems take 255 bytes, and a letter may take 4
+
+
 def name_check(v):
-    ok = isinstance(v, str) and v and v.replace("_", "").replace("-", "").isalnum()
-    return None if ok else f"must be a name of letters, digits, - and _, got {v!r}"
+    ok = isinstance(v, str) and v and len(v) <= MAX_NAME and v.replace("_", "").replace("-", "").isalnum()
+    return None if ok else f"must be a name of at most {MAX_NAME} letters, digits, - and _, got {v!r:.120}"
 
 
 def folder_check(v):
