@@ -195,6 +195,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from gdlab.app.commands import verify_main  # noqa: E402
 from gdlab.runner.execute import run_to_folder  # noqa: E402
+from gdlab.storage.folder import SweepFolder  # noqa: E402
 from gdlab.storage.verify import verify  # noqa: E402
 
 SMALL = {"experiment": "damage", "problems": ["himmelblau"], "method": ["gd"], "alpha": [0.01, 0.02],
@@ -1093,6 +1094,7 @@ def test_a_sweep_begun_by_another_gdlab_version_is_refused_and_kept(sweep_copy, 
     called the sweep complete: two versions' runs (a problem or method changed between them) in one."""
     folder, _ = sweep_copy
     record = folder / "parts" / "part-00001.json"
+    SweepFolder(folder).discard(2)            # a part left to compute (a finished sweep is only reported)
     before = _snapshot(folder)
     assert json.loads(record.read_text())["gdlab"] == gdlab.__version__
     monkeypatch.setattr("gdlab.runner.execute.__version__", "99.0")
@@ -1153,7 +1155,7 @@ def test_a_manifest_listing_fewer_parts_than_it_counts_is_refused_not_read_as_th
     manifest = json.loads(path.read_text())
     n = len(manifest["parts"]["runs"])
     path.write_text(json.dumps({**manifest, "parts": {t: v[:1] for t, v in manifest["parts"].items()}}))
-    says = f"says complete ({n} parts, {manifest['n_runs']} runs) but lists 1 part of 16 runs"
+    says = f"says complete (of {n} parts, {manifest['n_runs']} runs in all) but lists 1 part of 16 runs"
     assert any(line.endswith(says) for line in verify(folder))
     with pytest.raises(gdlab.FolderError, match=re.escape(says) + ": run the sweep's command again to rebuild it"):
         gdlab.load(folder)
@@ -1263,3 +1265,81 @@ def test_names_too_long_for_a_file_name_are_config_errors():
     with pytest.raises(gdlab.ConfigError, match="a problem's name must be text of 1 to 100 characters"):
         validate({"problems": [{"name": "q" * 300, "expr": "x**2", "domain": [[-1, 1]]}]})
     assert validate({"problems": [{"name": "q" * 100, "expr": "x**2", "domain": [[-1, 1]]}]}).problems[0].name
+
+
+def test_a_part_from_before_records_named_their_sweep_is_trusted_only_where_the_manifest_lists_it(
+        sweep_copy, tmp_path):
+    """A part copied in from a folder written before records named their sweep passed as this sweep's."""
+    folder, original = sweep_copy
+    for record in (folder / "parts").glob("*.json"):      # this folder, as gdlab wrote it before: trusted
+        rec = json.loads(record.read_text())
+        record.write_text(json.dumps({k: v for k, v in rec.items() if k not in ("sweep", "gdlab")}, indent=1))
+    assert verify(folder) == [] and "already complete" in _resume(folder)
+    other = run_to_folder(validate({**SMALL, "alpha": [0.03, 0.04]}), tmp_path / "other", log=lambda _: None,
+                          show_progress=False)
+    for table in ("runs", "stops", "curves", "traces"):
+        shutil.copy(other / table / "part-00001.parquet", folder / table / "part-00001.parquet")
+    rec = json.loads((other / "parts" / "part-00001.json").read_text())
+    (folder / "parts" / "part-00001.json").write_text(json.dumps({k: v for k, v in rec.items() if k != "sweep"}))
+    assert any(line.startswith("part 1: its record names no sweep (written before records named theirs) and the "
+                               "manifest does not list it") for line in verify(folder))
+    assert "part 1: its record names no sweep" in _resume(folder)
+    assert verify(folder) == []
+    _same(_tables(folder), original)
+
+
+def test_a_record_beyond_the_sweeps_parts_is_removed_and_never_listed(sweep_copy, tmp_path):
+    folder, original = sweep_copy
+    n = len(json.loads((folder / "manifest.json").read_text())["parts"]["runs"])
+    other = run_to_folder(validate({**SMALL, "part_size": 4}), tmp_path / "other", log=lambda _: None,
+                          show_progress=False)
+    stray = f"part-{n + 1:05d}"
+    for table in ("runs", "stops", "curves", "traces"):
+        shutil.copy(other / table / f"{stray}.parquet", folder / table / f"{stray}.parquet")
+    shutil.copy(other / "parts" / f"{stray}.json", folder / "parts" / f"{stray}.json")
+    assert f"part {n + 1}: is not a part of this sweep (it has {n} parts); removed" in _resume(folder)
+    assert not (folder / "parts" / f"{stray}.json").exists() and verify(folder) == []
+    _same(_tables(folder), original)
+
+
+def test_the_manifest_says_its_status_from_the_parts_it_lists(sweep_copy):
+    """Two shards finishing together: the status came from one scan of the records and the list from a
+    later one, and readers refused the healthy folder that made."""
+    folder, original = sweep_copy
+    manifest = json.loads((folder / "manifest.json").read_text())
+    n = manifest["n_parts"]
+    made = SweepFolder(folder).write_manifest({**manifest, "status": f"partial: 1 of {n} parts"}, planned=n)
+    assert made["status"] == "complete" and made["gdlab"] == gdlab.__version__
+    (folder / "manifest.json").write_text(json.dumps({**made, "status": f"partial: 1 of {n} parts"}))
+    _same(_tables(folder), original)      # listing more finished parts than a partial status counts is no harm
+
+
+def test_a_finished_sweep_run_again_by_another_version_computes_nothing_and_is_not_refused(sweep_copy, monkeypatch):
+    folder, original = sweep_copy
+    monkeypatch.setattr("gdlab.runner.execute.__version__", "99.0")
+    assert "already complete" in _resume(folder)
+    assert json.loads((folder / "manifest.json").read_text())["gdlab"] == gdlab.__version__    # the parts' own
+    _same(_tables(folder), original)
+
+
+def test_hyperparameter_rows_given_whole_are_checked_too():
+    """trace_runs' (n, H) rows and a RunSource's slices skipped the range check: a negative step ran."""
+    from gdlab.engine.driver import RunSource
+    p, x0 = gdlab.get_problem("himmelblau"), np.ones((2, 2))
+    for rows, says in ((np.array([[-0.01], [0.01]]), "got -0.01"), (np.array([[np.nan], [0.01]]), "got nan")):
+        with pytest.raises(gdlab.InputError, match=f"method 'gd': alpha must be a number in \\(0, inf\\).*{says}"):
+            gdlab.trace_runs(p, "gd", x0, rows, [5, 5])
+        with pytest.raises(gdlab.InputError, match=f"alpha must be a number in .*{says}"):
+            list(gdlab.stream_batch(p, "gd", RunSource(2, lambda a, b, rows=rows: (x0[a:b], rows[a:b]))))
+    with pytest.raises(gdlab.InputError, match=r"method 'adam': b1 must be a number in \[0, 1\)"):
+        gdlab.trace_runs(p, "adam", x0[:1], np.array([[0.1, 2.0, 0.999, 1e-8]]), [5])
+
+
+def test_a_domain_too_wide_for_its_starts_is_a_config_error():
+    """[-1e308, 1e308] (width inf) and [0, 1e308] in float32 made every start inf or NaN: invalid_start."""
+    bowl = {"name": "bowl", "expr": "x**2"}
+    with pytest.raises(gdlab.ConfigError, match="a finite width hi − lo"):
+        validate({"problems": [{**bowl, "domain": [[-1e308, 1e308]]}], "dtype": "float64"})
+    with pytest.raises(gdlab.ConfigError, match="reaches beyond float32's range"):
+        validate({"problems": [{**bowl, "domain": [[0, 1e308]]}], "dtype": "float32"})
+    assert validate({"problems": [{**bowl, "domain": [[0, 1e308]]}], "dtype": "float64"}).problems[0]

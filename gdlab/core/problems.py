@@ -495,8 +495,9 @@ def _rows_of(points, dim: int, name: str, what: str) -> tuple[tuple[float, ...],
 
 def _box_of(domain, dim: int, name: str) -> tuple[tuple[float, float], ...]:
     """A Problem's domain as ``dim`` pairs of finite floats lo < hi: starts are drawn from it and
-    figures drawn over it, so an infinite or empty axis is refused here, not met as NaN starts."""
-    fix = "give each axis two finite numbers [lo, hi] with lo < hi"
+    figures drawn over it, so an infinite or empty axis (or one whose width overflows) is refused
+    here, not met as NaN starts."""
+    fix = "give each axis two finite numbers [lo, hi] with lo < hi and a finite width hi − lo"
     try:
         axes = [tuple(float_array(ax, "", ProblemError).reshape(-1).tolist()) for ax in domain]
     except (ProblemError, TypeError):
@@ -506,7 +507,8 @@ def _box_of(domain, dim: int, name: str) -> tuple[tuple[float, float], ...]:
         raise ProblemError(f"problem {name!r}: domain has {len(axes)} {'axis' if len(axes) == 1 else 'axes'}, "
                            f"dim is {dim}")
     for i, ax in enumerate(axes):
-        if len(ax) != 2 or not (math.isfinite(ax[0]) and math.isfinite(ax[1]) and ax[0] < ax[1]):
+        if len(ax) != 2 or not (math.isfinite(ax[0]) and math.isfinite(ax[1]) and ax[0] < ax[1]
+                                and math.isfinite(ax[1] - ax[0])):     # (a start is lo + (hi − lo)·u)
             raise ProblemError(f"problem {name!r}: domain axis {i} is {list(ax)}: {fix}")
     return tuple(axes)
 

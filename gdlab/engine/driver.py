@@ -40,7 +40,7 @@ from .devices import keep_freed_memory
 from .kernel import counted, keep_idle_lanes, kernel_spec, sharded_kernel, take_idle_lanes, trace_kernel
 from .layout import RECORD_FIELDS, EngineOptions, KernelSpec, bucket, curve_steps, float_dtype, unpack
 
-__all__ = ["RunSource", "checked_options", "checked_rules", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
+__all__ = ["RunSource", "checked_options", "checked_rules", "checked_rows", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
 
 
 def _starts(problem: Problem, x0) -> np.ndarray:
@@ -141,19 +141,34 @@ def hyper_rows(method: Method | Stepper, hyper, n: int, problem: Problem | None 
     cols = []
     for name in method.rows:
         whose, hyper = method.hyperparameter(name)
-        what = f"{whose}: {name} must be a number in {hyper.range} (one, or one per start)"
-        value = float_array(given.get(name, defaults[name]), what)
+        value = float_array(given.get(name, defaults[name]),
+                            f"{whose}: {name} must be a number in {hyper.range} (one, or one per start)")
         if value.ndim > 1 or (value.ndim == 1 and len(value) != n):
             raise InputError(f"{name}: give one value, or one per start ({n}); got shape {value.shape}")
+        cols.append(np.broadcast_to(value, (n,)))
+    return checked_rows(method, np.stack(cols, axis=1) if cols else np.zeros((n, 0)))
+
+
+def checked_rows(method: Method | Stepper, rows: np.ndarray) -> np.ndarray:
+    """``rows`` (n, H), the runs' hyperparameters in ``method.rows`` order, if each is a finite number in
+    its method's or schedule's range, else an InputError naming it: NaN, a negative step or adam's
+    b1 = 2 would run, and end diverged or wrong, with no error."""
+    method = as_stepper(method)
+    rows = float_array(rows, f"hyperparameter rows must be an (n, {len(method.rows)}) array of numbers")
+    if rows.ndim != 2 or rows.shape[1] != len(method.rows):
+        raise InputError(f"hyperparameter rows must be an (n, {len(method.rows)}) array ({', '.join(method.rows)}), "
+                         f"got shape {rows.shape}")
+    for j, name in enumerate(method.rows):
+        whose, hyper = method.hyperparameter(name)
+        value = rows[:, j]
         with np.errstate(invalid="ignore"):
             fits = np.isfinite(value) & (value >= hyper.low if hyper.low_closed else value > hyper.low) \
                 & (value <= hyper.high if hyper.high_closed else value < hyper.high)
-        if not fits.all():     # NaN, a negative step or b1 = 2 would run, and end diverged or wrong, with no error
-            bad = np.atleast_1d(value)[~np.atleast_1d(fits)]
-            raise InputError(f"{what}, got {bad[0]:g}"
-                             + (f" and {len(bad) - 1:,} more" if len(bad) > 1 else ""))
-        cols.append(np.broadcast_to(value, (n,)))
-    return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+        if not fits.all():
+            bad = value[~fits]
+            raise InputError(f"{whose}: {name} must be a number in {hyper.range} (one, or one per start), got "
+                             f"{bad[0]:g}" + (f" and {len(bad) - 1:,} more" if len(bad) > 1 else ""))
+    return rows
 
 
 class RunSource:
@@ -164,6 +179,14 @@ class RunSource:
 
     def __init__(self, n: int, take: Callable[[int, int], tuple[np.ndarray, np.ndarray]]):
         self.n, self.take = int(n), take
+
+
+def _checked_source(source: RunSource, method: Stepper) -> RunSource:
+    """``source`` whose every slice's hyperparameters are checked (:func:`checked_rows`) as it is taken."""
+    def take(a: int, b: int):
+        x0, hp = source.take(a, b)
+        return x0, checked_rows(method, hp)
+    return RunSource(source.n, take)
 
 
 def _array_source(problem: Problem, method: Stepper, x0, hyper) -> RunSource:
@@ -212,7 +235,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     """
     method, opts, problem = as_stepper(method), checked_options(opts), _checked_problem(problem)
     rules = checked_rules(rules, opts)
-    source = x0 if isinstance(x0, RunSource) else _array_source(problem, method, x0, hyper)
+    source = _checked_source(x0, method) if isinstance(x0, RunSource) else _array_source(problem, method, x0, hyper)
     keep_freed_memory()    # each call's buffers of several MB are reused, not faulted in anew (gdlab/devices.py)
     if opts.dtype == "float64" and not jax.config.jax_enable_x64:
         # a generator cannot hold the context for its caller; silently running in float32 would be worse
@@ -376,7 +399,8 @@ def trace_runs(problem: Problem, method: str | Method, x0, hyper, n_iter,
     n = len(x0)
     if n == 0:
         return []
-    hp = hyper if isinstance(hyper, np.ndarray) and hyper.ndim == 2 else hyper_rows(method, hyper, n, problem)
+    hp = checked_rows(method, hyper) if isinstance(hyper, np.ndarray) and hyper.ndim == 2 else \
+        hyper_rows(method, hyper, n, problem)
     L = bucket(n)
     used = tuple(CRITERIA[name] for name in CRITERIA if name in {r.criterion for r in rules})
     spec = KernelSpec(problem.objective, method, opts.dtype, len(rules), L, 0, 0, opts.max_iter, True, used)

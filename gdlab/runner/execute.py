@@ -446,9 +446,13 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
         folder.clean_temporaries()
         _same_functions(folder, sw, functions, log)
         mine = _my_parts(sw, plan)
-        _same_version(folder, __version__)
-        done = _sound_parts(folder, {p.part for p in mine}, log)
+        done, wrong = _sound_parts(folder, {p.part for p in mine}, len(plan))
         todo = [p for p in mine if p.part not in done]
+        if todo:        # (a sweep whose parts are all done is another version's to report, not to add to)
+            _same_version(folder, __version__)
+        for part, why in sorted(wrong.items()):
+            log(f"part {part}: {why}; {'computing it again' if part < len(plan) else 'removed'}")
+            folder.discard(part)
         if not todo:
             log(f"sweep {folder.path.name}: all {count(len(mine), 'part')} of this shard are already complete; "
                 "nothing to compute")
@@ -637,28 +641,28 @@ def _same_version(folder: SweepFolder, version: str) -> None:
                           "it was changed")
 
 
-def _sound_parts(folder: SweepFolder, mine: set[int], log: Callable[[str], None]) -> set[int]:
-    """This shard's finished parts that can be trusted: each record whole, of this folder's sweep,
-    and each file the bytes its sha256 names. A part that is not is said, discarded and computed
-    again (resume never builds on damaged data, nor on another sweep's)."""
+def _sound_parts(folder: SweepFolder, mine: set[int], planned: int) -> tuple[set[int], dict[int, str]]:
+    """(This shard's finished parts that can be trusted: each record whole, of this folder's sweep,
+    and each file the bytes its sha256 names; the parts to discard, with why: this shard's others,
+    to be computed again (resume never builds on damaged data, nor on another sweep's), and records
+    of parts beyond the sweep's ``planned`` parts, which no shard computes)."""
     records, wrong = folder.scan()
     wrong = {p: why for p, why in wrong.items() if p in mine}
+    wrong.update({p: f"is not a part of this sweep (it has {count(planned, 'part')})"
+                  for p in records if p >= planned})
     wrong.update(folder.foreign({p: r for p, r in records.items() if p in mine}))
     wrong.update(folder.damaged({p: r for p, r in records.items() if p in mine and p not in wrong}))
     for part in sorted(mine - set(records) - set(wrong)):
         if any(folder.table_path(t, part).exists() for t in TABLES):
             wrong[part] = (f"its files are there without its record {folder.record_path(part).name} (a write cut "
                            "short, or the record deleted)")
-    for part, why in sorted(wrong.items()):
-        log(f"part {part}: {why}; computing it again")
-        folder.discard(part)
-    return {p for p in records if p in mine and p not in wrong}
+    return {p for p in records if p in mine and p not in wrong}, wrong
 
 
 def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: int, stats: dict,
                      log: Callable[[str], None] = print) -> dict:
-    records = folder.records()
-    complete = all(p.part in records for p in plan)
+    """Write the manifest: the plan's finished parts of this sweep, its status and facts (the status
+    and the parts' gdlab version are said by write_manifest, from the records it lists)."""
     previous = {}
     if (folder.path / "manifest.json").exists():
         try:
@@ -672,7 +676,6 @@ def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: i
     executed = sum((s.get("executed") or 0) for s in previous.values())
     body = {
         "sweep_id": folder.path.name, "experiment": sw.experiment,
-        "status": "complete" if complete else f"partial: {len(records)} of {len(plan)} parts",
         "n_runs": n_runs, "n_parts": len(plan), "rules": [r._asdict() for r in sw.rules],
         "gdlab": __version__, "jax": jax.__version__, "device": str(jax.devices()[0]),
         "device_count": jax.local_device_count(), "backend": jax.default_backend(), "dtype": sw.dtype,
@@ -681,4 +684,4 @@ def _update_manifest(folder: SweepFolder, sw: Sweep, plan: list[Part], n_runs: i
         "seconds": sum((s.get("seconds") or 0) for s in previous.values()),
         "runs_by_shard": previous,
     }
-    return folder.write_manifest(body)
+    return folder.write_manifest(body, planned=len(plan))

@@ -179,6 +179,10 @@ def _check_starts(starts, problems: Sequence[Problem], errors: list[str]):
     _check_points(pts, problems, "starts.points", errors)
 
 
+#: the largest |bound| of a float32 sweep's domain: a start and its step must stay finite in float32
+FLOAT32_DOMAIN = 8.5e37       # a quarter of float32's largest number, 3.4e38
+
+
 def _check_seed(seed, errors: list[str]):
     """A seed of NumPy's PCG64 stream: an integer ≥ 0 (a negative one failed at the draw, after the
     sweep's folder was made)."""
@@ -428,6 +432,10 @@ def _validated(config: Mapping | None) -> Sweep:
         return values
 
     problems = _problems(_as_list(cfg["problems"]), errors)
+    if cfg["dtype"] == "float32":     # starts are drawn in float64, then taken in float32: inf beyond its range
+        wide = [p for p in problems if max(max(abs(lo), abs(hi)) for lo, hi in p.domain) > FLOAT32_DOMAIN]
+        errors += [f"problems: {p.name}'s domain {[list(ax) for ax in p.domain]} reaches beyond float32's range "
+                   f"(±{FLOAT32_DOMAIN:.3g}): give a narrower domain, or dtype: float64" for p in wide[:1]]
     alpha = grid("alpha", lambda v: _is_finite(v) and v > 0, "must be a number > 0")
     momentum = grid("momentum", lambda v: _is_number(v) and 0 <= v < 1, "must be a number in [0, 1)")
     settings = _settings(cfg, alpha, momentum, errors)

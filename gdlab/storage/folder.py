@@ -230,11 +230,34 @@ class SweepFolder:
         return self._config_id
 
     def foreign(self, records: Mapping[int, dict]) -> dict[int, str]:
-        """The parts among ``records`` whose record names another sweep than config.yaml's, with why."""
-        mine = self.config_id()
-        return {part: (f"its record names sweep {rec['sweep']}, not {mine} (this folder's config.yaml): a part "
-                       "copied from another sweep's folder, or config.yaml edited since")
-                for part, rec in sorted(records.items()) if rec.get("sweep", mine) != mine}
+        """The parts among ``records`` that are not this sweep's, with why: a record naming another sweep
+        than config.yaml's, or one naming none (written before records named their sweep) that the
+        manifest does not list with the same files, which cannot be told from another folder's."""
+        mine, out, listed = self.config_id(), {}, None
+        for part, rec in sorted(records.items()):
+            if "sweep" in rec:
+                if rec["sweep"] != mine:
+                    out[part] = (f"its record names sweep {rec['sweep']}, not {mine} (this folder's config.yaml): a "
+                                 "part copied from another sweep's folder, or config.yaml edited since")
+                continue
+            if listed is None:
+                listed = self._listed()
+            if listed.get(part) != {t: e["sha256"] for t, e in rec["files"].items()}:
+                out[part] = ("its record names no sweep (written before records named theirs) and the manifest "
+                             "does not list it: it cannot be told from another sweep's part")
+        return out
+
+    def _listed(self) -> dict[int, dict[str, str]]:
+        """The manifest's parts as {part: {table: sha256}} ({} where it is missing or damaged)."""
+        try:
+            manifest = self.manifest()
+        except FolderError:
+            return {}
+        out: dict[int, dict[str, str]] = {}
+        for table, entries in manifest["parts"].items():
+            for entry in entries:
+                out.setdefault(_part_of(entry["file"]), {})[table] = entry["sha256"]
+        return out
 
     @contextlib.contextmanager
     def lock(self, name: str, wait: bool = True, log=print) -> Iterator[None]:
@@ -342,10 +365,20 @@ class SweepFolder:
         for table in TABLES:
             self.table_path(table, part).unlink(missing_ok=True)
 
-    def write_manifest(self, body: Mapping) -> dict:
-        """manifest.json: every finished part with rows and sha256, plus the sweep's facts."""
+    def write_manifest(self, body: Mapping, planned: int | None = None) -> dict:
+        """manifest.json: every finished part with rows and sha256, plus the sweep's facts. With
+        ``planned`` (the sweep's parts, 0 … planned − 1), the parts listed are those of the plan and of
+        this sweep (:meth:`foreign`), and the status and gdlab version are said from the same records,
+        under the lock: another shard writing parts meanwhile cannot make them disagree."""
         with self.lock("manifest"):
             records = self.records()
+            if planned is not None:
+                strange = set(self.foreign(records))
+                records = {p: r for p, r in records.items() if p < planned and p not in strange}
+                versions = {r["gdlab"] for r in records.values() if "gdlab" in r}
+                body = {**body, "status": "complete" if len(records) == planned else
+                        f"partial: {len(records)} of {planned} parts",
+                        **({"gdlab": versions.pop()} if len(versions) == 1 else {})}
             manifest = {**body, "parts": {t: [records[p]["files"][t] for p in sorted(records)] for t in TABLES},
                         "part_facts": {str(p): {k: v for k, v in r.items() if k != "files"}
                                        for p, r in sorted(records.items())}}
@@ -391,16 +424,16 @@ class SweepFolder:
         return out
 
     def miscounted(self, manifest: Mapping, listed: Mapping[int, dict]) -> str | None:
-        """Where the manifest lists other parts than it counts (its status, n_parts, n_runs), what it
+        """Where the manifest lists fewer parts than it counts (its status, n_parts, n_runs), what it
         says: a reader would take a subset for the sweep. None where they agree."""
         status, n_parts, n_runs = manifest.get("status"), manifest.get("n_parts"), manifest.get("n_runs")
         finished = re.fullmatch(r"partial: (\d+) of \d+ parts", status) if isinstance(status, str) else None
-        says = n_parts if status == "complete" else int(finished.group(1)) if finished else None
         rows = sum(rec["files"]["runs"]["rows"] for rec in listed.values())
-        if (isinstance(says, int) and len(listed) != says) or (
-                status == "complete" and isinstance(n_runs, int) and not isinstance(n_runs, bool) and rows != n_runs):
-            return (f"{self.path / 'manifest.json'} says {status} ({n_parts} parts, {n_runs} runs) but lists "
-                    f"{count(len(listed), 'part')} of {count(rows, 'run')}")
+        whole = isinstance(n_runs, int) and not isinstance(n_runs, bool)
+        if (status == "complete" and (len(listed) != n_parts or (whole and rows != n_runs))) or (
+                finished and len(listed) < int(finished.group(1))):
+            return (f"{self.path / 'manifest.json'} says {status} (of {n_parts} parts, {n_runs} runs in all) but "
+                    f"lists {count(len(listed), 'part')} of {count(rows, 'run')}")
         return None
 
     def read(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
