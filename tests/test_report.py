@@ -900,3 +900,21 @@ def test_a_sweep_of_more_problems_than_report_problem_figures_draws_none_of_thei
     left = {f.name for f in (folder / "report" / "figures").iterdir()}
     assert "mine.png" in left and not {"old-fig.png", "old-fig.svg"} & left
     assert {f"{s}.png" for s in facts["figures"]} <= left
+
+
+def test_bands_of_runs_that_all_ended_nonfinite_say_so_instead_of_failing_the_report(tmp_path):
+    """A problem whose every run ended nonfinite (gd at α = 0.01 on Rosenbrock) gave bands of NaN on log
+    axes, and matplotlib refused to lay the figure out: the whole report failed."""
+    from gdlab.report.render import save_figure
+    nan = np.full(3, np.nan)
+    bands = pd.DataFrame({"label": "gd α=0.01", "step": [0, 1, 2], "q10": nan, "q50": nan, "q90": nan,
+                          "measure": "f - f*"})
+    fig, ax = plt.subplots()
+    F.plot_bands(bands, "rosenbrock", ax=ax)
+    assert [t.get_text() for t in ax.texts] == ["no finite values to draw:\nevery run here ended nonfinite"]
+    assert ax.get_yscale() == "linear"
+    assert save_figure(fig, tmp_path, "bands").startswith(b"\x89PNG")
+    fig, ax = plt.subplots()
+    F.plot_bands(bands.assign(q50=[1.0, 0.1, 0.01]), "rosenbrock", ax=ax)
+    assert ax.get_yscale() == "log" and not ax.texts
+    plt.close("all")

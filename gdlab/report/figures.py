@@ -196,13 +196,21 @@ def plot_bands(bands: pd.DataFrame, title: str, ax=None, against: str = "step"):
     """Median and 10–90% band across starts against step (``against="evaluations"``: the bands'
     ``evaluations`` column), one line per setting (log axes)."""
     ax = ax or plt.gca()
+    drawn = False
     for label, b in bands.groupby("label", sort=False):
         # step 0 on a log axis: plot at k + 1
         step = b["step"].to_numpy().astype(float) + 1 if against == "step" else b[against].to_numpy(float)
         lo, mid, hi = (np.clip(b[c].to_numpy(), 1e-17, None) for c in ("q10", "q50", "q90"))
         line, = ax.plot(step, mid, lw=1.6, label=label)
         ax.fill_between(step, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
-    log_axes(ax)
+        drawn = drawn or bool((np.isfinite(step) & np.isfinite(mid)).any())
+    if not drawn:     # every run's values NaN (all nonfinite): a log axis of nothing cannot be laid out
+        ax.text(0.5, 0.5, "no finite values to draw:\nevery run here ended nonfinite", transform=ax.transAxes,
+                ha="center", va="center", fontsize=9, color="0.4")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        log_axes(ax)
     start = bands.loc[bands["step"] == 0, "q90"].to_numpy()
     if start.size and np.isfinite(start).any() and np.nanmax(start) > 0:
         top = 10 * np.nanmax(start)   # diverging runs leave through the top rather than squash the rest
