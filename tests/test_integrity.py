@@ -1343,3 +1343,11 @@ def test_a_domain_too_wide_for_its_starts_is_a_config_error():
     with pytest.raises(gdlab.ConfigError, match="reaches beyond float32's range"):
         validate({"problems": [{**bowl, "domain": [[0, 1e308]]}], "dtype": "float32"})
     assert validate({"problems": [{**bowl, "domain": [[0, 1e308]]}], "dtype": "float64"}).problems[0]
+
+
+def test_a_vector_function_given_an_n_by_d_array_is_told_to_sum_not_to_give_that_array():
+    with pytest.raises(gdlab.InputError) as err:
+        gdlab.descend(lambda x: x ** 2, "gd", [[1.0, 2.0]])
+    assert str(err.value).endswith("it must return one number (sum over coordinates)")
+    with pytest.raises(gdlab.InputError, match=r"sum over coordinates, or give the starts as an \(n, d\) array"):
+        gdlab.descend(lambda x: jnp.stack([x[0], x[0]]), "gd", [1.0, 2.0])

@@ -459,14 +459,15 @@ def function_problem(fn: Callable, starts) -> tuple[Problem, np.ndarray]:
                              "floats)")
         return int(np.prod(out.shape, dtype=np.int64))
 
-    if pts.ndim == 1:
+    flat = pts.ndim == 1
+    if flat:
         pts = pts.reshape(1, -1) if pts.size == 1 or size_at(pts) == 1 else pts.reshape(-1, 1)
     d = pts.shape[1]
     got = size_at(pts[0])
     if got != 1:
         raise InputError(f"the function {_function_name(fn)!r} returns {got} numbers at a point of {d} "
-                         "coordinate(s); it must return one number (sum over coordinates, or give the "
-                         "starts as an (n, d) array)")
+                         "coordinate(s); it must return one number (sum over coordinates"
+                         + (", or give the starts as an (n, d) array)" if flat else ")"))
     lo, hi = pts.min(axis=0) - 1.0, pts.max(axis=0) + 1.0
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         raise InputError("starts must be finite numbers")
