@@ -165,7 +165,7 @@ def checked_rows(method: Method | Stepper, rows: np.ndarray) -> np.ndarray:
             fits = np.isfinite(value) & (value >= hyper.low if hyper.low_closed else value > hyper.low) \
                 & (value <= hyper.high if hyper.high_closed else value < hyper.high)
         if not fits.all():
-            bad = value[~fits]
+            bad = np.unique(value[~fits])      # (one value given, broadcast to every run, is one value)
             raise InputError(f"{whose}: {name} must be a number in {hyper.range} (one, or one per start), got "
                              f"{bad[0]:g}" + (f" and {len(bad) - 1:,} more" if len(bad) > 1 else ""))
     return rows
