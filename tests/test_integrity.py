@@ -76,8 +76,10 @@ def test_a_sweep_too_big_for_the_machine_is_a_config_error_naming_the_key_and_th
     ({"engine": {"part": 2 ** 31 - 1}}, "engine.part: must be an integer ≥ 1 and ≤ 2,147,483,646 or null"),
     ({"engine": {"chunk": 70_000}}, "engine.chunk: must be an integer ≥ 1 and ≤ 65,536 or null"),
     ({"min_steps": [10, 100], "max_iter": 50}, "min_steps: 100 is more than max_iter = 50, so no rule could ever"),
-    ({"epsilon": [1, 1.0]}, "epsilon: 1.0 is listed twice"),
-    ({"alpha": [0.5, 1, 1.0]}, "alpha: 1.0 is listed twice"),
+    ({"epsilon": [1, 1.0]}, "epsilon: 1 and 1.0 (one value) is listed twice; list each value once"),
+    ({"alpha": [0.5, 1, 1.0]}, "alpha: 1 and 1.0 (one value) is listed twice"),
+    ({"alpha": [0.01, 0.01]}, "alpha: 0.01 is listed twice; list each value once"),
+    ({"method": [{"name": "adam", "b1": [0.9, 0.90]}]}, "method.b1: 0.9 is listed twice"),
 ])
 def test_a_config_the_engine_would_fail_on_or_run_wrong_is_refused_by_its_key(config, says):
     """A negative seed and an engine.part too big for memory failed with a traceback after the folder

@@ -332,7 +332,7 @@ def _grid_entries(key: str, entries: list, registry, rows_of, fallback: Mapping[
                 errors.append(f"{where}.{row}: {bad[0]!r} is outside {hp.range}, the range of {name}'s {row}")
             dup = _duplicate(values)
             if dup is not None and row in spec:
-                errors.append(f"{where}.{row}: {dup!r} is listed twice; list each value once")
+                errors.append(f"{where}.{row}: {dup} is listed twice; list each value once")
             axes[row] = [float(v) if _is_finite(v) else float("nan") for v in values]     # (said above)
         own_key = json.dumps(own, sort_keys=True, default=str)      # a method's own schedule list is its own
         for combo in itertools.product(*(axes[r] for r in rows)):
@@ -387,13 +387,13 @@ def _same_numbers(v):
 
 
 def _duplicate(values: list):
-    """The first value listed again (1 and 1.0 are the same value), else None."""
-    seen = set()
+    """The first value listed again, in words: ``1.0`` or ``1 and 1.0`` (one value); else None."""
+    seen = {}
     for v in values:
         key = json.dumps(_same_numbers(v), sort_keys=True, default=str)
         if key in seen:
-            return v
-        seen.add(key)
+            return repr(v) if repr(seen[key]) == repr(v) else f"{seen[key]!r} and {v!r} (one value)"
+        seen[key] = v
     return None
 
 
@@ -427,7 +427,7 @@ def _validated(config: Mapping | None) -> Sweep:
             return []
         dup = _duplicate(values)
         if dup is not None:
-            errors.append(f"{key}: {dup!r} is listed twice; list each value once")
+            errors.append(f"{key}: {dup} is listed twice; list each value once")
             return []
         return values
 
