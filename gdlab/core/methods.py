@@ -26,6 +26,8 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from .._lazy import lazy_module
 from .errors import ConfigError
 from .registry import Registry
@@ -58,9 +60,14 @@ class Hyper:
         return f"{'[' if self.low_closed else '('}{self.low:g}, {self.high:g}{']' if self.high_closed else ')'}"
 
     def allows(self, value: float) -> bool:
-        above = value >= self.low if self.low_closed else value > self.low
-        below = value <= self.high if self.high_closed else value < self.high
-        return bool(above and below and math.isfinite(value))
+        return bool(self.fits(np.float64(value)))
+
+    def fits(self, values: np.ndarray) -> np.ndarray:
+        """Whether each of ``values`` is finite and in the range (an array of bools)."""
+        with np.errstate(invalid="ignore"):
+            above = values >= self.low if self.low_closed else values > self.low
+            below = values <= self.high if self.high_closed else values < self.high
+            return above & below & np.isfinite(values)
 
 
 ALPHA_HYPER = Hyper(ALPHA, 0.01, 0.0, math.inf, low_closed=False, high_closed=False,

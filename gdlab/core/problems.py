@@ -29,6 +29,7 @@ from .inputs import float_array, whole_number
 from .names import count
 from .precision import x64
 from .registry import Registry
+from .settings import MAX_NAME
 
 jax = lazy_module("jax")            # imported when a problem is first evaluated: `gdlab list problems` needs none
 jnp = lazy_module("jax.numpy")
@@ -325,7 +326,6 @@ def _made(entry: ProblemEntry, d: int) -> Problem:
 
 PROBLEMS: Registry[ProblemEntry] = Registry("problem", "or define one inline with expr")
 MAX_DIM = 10_000      # gdlab runs many small descents: a lane holds a point and its gradient
-MAX_NAME = 100        # a problem's name, in its figures' file names (file systems take 255 bytes)
 
 
 def problem(name: str, dim: int | None, default_dim: int | None = None):

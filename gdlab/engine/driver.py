@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.criteria import CRITERIA, StopRule, rule_arrays
 from ..core.errors import GdlabError, InputError
-from ..core.inputs import float_array, is_finite
+from ..core.inputs import float_array, is_finite, whole_number
 from ..core.methods import Method, Stepper, as_stepper, problem_value
 from ..core.precision import x64
 from ..core.problems import Problem, cast_params
@@ -59,14 +59,15 @@ def checked_options(opts: EngineOptions) -> EngineOptions:
     max_iter; lanes = 0 divided by zero."""
     if not isinstance(opts, EngineOptions):
         raise InputError(f"opts must be gdlab.EngineOptions(…), got {type(opts).__name__}")
-    def whole(v, low, high=MAX_STEP):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and low <= v <= high
-    if not whole(opts.max_iter, 1):
+    max_iter = whole_number(opts.max_iter)
+    if max_iter is None or not 1 <= max_iter <= MAX_STEP:
         raise InputError(f"EngineOptions.max_iter must be a whole number of steps in [1, {MAX_STEP:,}], "
                          f"got {opts.max_iter!r}")
+    sizes = {}
     for name, high in (("lanes", MAX_STEP), ("part", MAX_STEP), ("chunk", MAX_CHUNK)):
         value = getattr(opts, name)
-        if value is not None and not whole(value, 1, high):
+        sizes[name] = None if value is None else whole_number(value)
+        if value is not None and (sizes[name] is None or not 1 <= sizes[name] <= high):
             raise InputError(f"EngineOptions.{name} must be None (the engine chooses) or a whole number in "
                              f"[1, {high:,}], got {value!r}")
     for name in ("x_bound", "f_bound"):
@@ -75,7 +76,8 @@ def checked_options(opts: EngineOptions) -> EngineOptions:
             raise InputError(f"EngineOptions.{name} must be a finite number > 0, got {value!r}")
     float_dtype(opts.dtype)
     # a chunk longer than a run can be serves nothing: its buffer would only take memory, its loop time
-    return opts._replace(chunk=min(opts.chunk, opts.max_iter)) if opts.chunk else opts
+    chunk = sizes["chunk"] and min(sizes["chunk"], max_iter)
+    return opts._replace(max_iter=max_iter, lanes=sizes["lanes"], part=sizes["part"], chunk=chunk)
 
 
 def checked_rules(rules, opts: EngineOptions) -> tuple[StopRule, ...]:
@@ -161,9 +163,7 @@ def checked_rows(method: Method | Stepper, rows: np.ndarray) -> np.ndarray:
     for j, name in enumerate(method.rows):
         whose, hyper = method.hyperparameter(name)
         value = rows[:, j]
-        with np.errstate(invalid="ignore"):
-            fits = np.isfinite(value) & (value >= hyper.low if hyper.low_closed else value > hyper.low) \
-                & (value <= hyper.high if hyper.high_closed else value < hyper.high)
+        fits = hyper.fits(value)
         if not fits.all():
             bad = np.unique(value[~fits])      # (one value given, broadcast to every run, is one value)
             raise InputError(f"{whose}: {name} must be a number in {hyper.range} (one, or one per start), got "

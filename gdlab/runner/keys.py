@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core.inputs import is_finite
 from ..core.names import did_you_mean
-from ..core.settings import MAX_CHUNK, MAX_STEP, REPORT_DEFAULTS, STATIONARY_TOL
+from ..core.settings import MAX_CHUNK, MAX_NAME, MAX_STEP, REPORT_DEFAULTS, STATIONARY_TOL
 
 __all__ = ["key", "is_number", "is_int", "int_at_least", "int_between", "positive", "one_of", "boolean",
            "name_check", "folder_check", "two_names", "grad_cost_check", "targets_check", "Starts", "Report", "Engine", "Shard", "SweepConfig", "DEFAULTS",
@@ -70,9 +70,6 @@ def one_of(*choices):
 
 def boolean(v):
     return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
-
-
-MAX_NAME = 100      # a folder's name: file systems take 255 bytes, and a letter may take 4
 
 
 def name_check(v):

@@ -41,6 +41,7 @@ from .keys import (
     Shard,
     Starts,
     SweepConfig,
+    int_at_least,
     key_table,
     register_schema,
     two_names,
@@ -186,8 +187,9 @@ FLOAT32_DOMAIN = 8.5e37       # a quarter of float32's largest number, 3.4e38
 def _check_seed(seed, errors: list[str]):
     """A seed of NumPy's PCG64 stream: an integer ≥ 0 (a negative one failed at the draw, after the
     sweep's folder was made)."""
-    if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
-        errors.append(f"starts.seed: must be an integer ≥ 0, got {seed!r:.80}")
+    problem = int_at_least(0)(seed)
+    if problem:
+        errors.append(f"starts.seed: {problem}")
 
 
 def _check_points(pts, problems: Sequence[Problem], where: str, errors: list[str]):

@@ -250,14 +250,10 @@ class SweepFolder:
     def _listed(self) -> dict[int, dict[str, str]]:
         """The manifest's parts as {part: {table: sha256}} ({} where it is missing or damaged)."""
         try:
-            manifest = self.manifest()
+            listed = self.snapshot(whole=False)
         except FolderError:
             return {}
-        out: dict[int, dict[str, str]] = {}
-        for table, entries in manifest["parts"].items():
-            for entry in entries:
-                out.setdefault(_part_of(entry["file"]), {})[table] = entry["sha256"]
-        return out
+        return {part: {t: e["sha256"] for t, e in rec["files"].items()} for part, rec in listed.items()}
 
     @contextlib.contextmanager
     def lock(self, name: str, wait: bool = True, log=print) -> Iterator[None]:
