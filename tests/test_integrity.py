@@ -803,7 +803,7 @@ def test_a_problem_copied_with_another_function_and_its_key_runs_its_own_functio
     from gdlab.core.expressions import parse_expression
     from gdlab.core.problems import get_problem
     x4 = get_problem("x4")
-    shifted = dataclasses.replace(x4, name="shifted_x4", fn=lambda x: (x[0] - 1.0) ** 4)
+    shifted = dataclasses.replace(x4, name="shifted_x4", fn=lambda x: (x[0] - 1.0) ** 4, minima=[[1.0]], f_min=[0.0])
     assert shifted.objective != x4.objective and x4.objective == get_problem("x4").objective
     first = gdlab.descend(x4, "gd", [[2.0]], alpha=0.01, max_iter=300, dtype="float64")
     again = gdlab.descend(shifted, "gd", [[2.0]], alpha=0.01, max_iter=300, dtype="float64")
@@ -1353,3 +1353,82 @@ def test_a_vector_function_given_an_n_by_d_array_is_told_to_sum_not_to_give_that
     assert str(err.value).endswith("it must return one number (sum over coordinates)")
     with pytest.raises(gdlab.InputError, match=r"sum over coordinates, or give the starts as an \(n, d\) array"):
         gdlab.descend(lambda x: jnp.stack([x[0], x[0]]), "gd", [1.0, 2.0])
+
+
+BOWL = {"name": "bowl", "expr": "(x - 1)**2 + 10*(y + 2)**2", "domain": [[-5, 5], [-5, 5]]}
+
+
+@pytest.mark.parametrize("entry, more, message", [
+    # listed 0.01 from f's minimiser: a run that finds it ends 0.01 away, a failure at success_tol 1e-3
+    ({**BOWL, "minima": [[1, -2.01]]}, {},
+     r"problems\[0\]: problem 'bowl': the listed minimum \[1, -2.01\] is not within success_tol \(0.001\) of a "
+     r"minimum of f: f is 0.001 there and 0.00064 at \[1, -2.008\], 0.002 away"),
+    # the value listed above f's: runs that reach the minimum would show f − f* < 0
+    ({**BOWL, "minima": [[1, -2]], "f_min": [0.5]}, {}, r"f_min 0.5 is above f at its minimum \[1, -2\] \(0\)"),
+    ({"name": "lg", "expr": "log(x)", "domain": [[0.5, 3]], "minima": [[-1]]}, {},
+     r"f is nan at its listed minimum \[-1\]"),
+    # a saddle listed as a minimum
+    ({"name": "sd", "expr": "x**2 - y**2", "domain": [[-1, 1], [-1, 1]], "minima": [[0, 0]]}, {},
+     r"the listed minimum \[0, 0\] is not within success_tol"),
+    # 100-d: random directions in place of the axes
+    (gdlab.Problem(name="far", fn=lambda x: jnp.sum((x - 1) ** 2), dim=100, domain=[[-3, 3]] * 100,
+                   minima=[[1.0] * 99 + [1.05]], f_min=[0.0025]), {},
+     r"the listed minimum \[1, 1, .*1.05\] is not within success_tol"),
+])
+def test_a_users_listed_minima_that_would_misjudge_success_or_f_gap_are_refused(entry, more, message):
+    """A wrong inline minimum gave success rates of 0 and f − f* < 0 with exit 0: it is now a
+    config error naming the minimum, f there, the lower point found and the fix."""
+    config = {"problems": [entry], "starts": {"kind": "uniform", "n": 4}, "max_iter": 20, **more}
+    with pytest.raises(gdlab.ConfigError, match=message):
+        gdlab.sweep(config)
+
+
+@pytest.mark.parametrize("entry, more", [
+    ({**BOWL, "minima": [[1, -2]]}, {}),
+    ({**BOWL, "minima": [[1, -2.0009]]}, {}),          # within success_tol: judged as f's own minimiser is
+    ({**BOWL, "minima": [[1, -2.01]]}, {"success_tol": 0.02}),
+    ({"name": "cone", "expr": "sqrt((x - 1)**2 + (y - 8)**2)", "domain": [[-5, 5], [0, 10]],
+      "minima": [[1, 8]]}, {}),                        # a cone's tip: f is not differentiable there
+    # a plateau: max(x² − 1, 0)
+    ({"name": "flat", "expr": "(x**2 - 1 + abs(x**2 - 1)) / 2", "domain": [[-3, 3]], "minima": [[0.5]]}, {}),
+    (gdlab.Problem(name="far", fn=lambda x: jnp.sum((x - 1) ** 2), dim=100, domain=[[-3, 3]] * 100,
+                   minima=[[1.0] * 100], f_min=[0.0]), {}),
+    # a constrained problem lists the constrained answer, which the penalised minimiser tends to as μ grows
+    ({"name": "fence", "expr": "-x1*x2", "domain": [[0, 10], [0, 10]], "minima": [[5, 5]],
+      "constraints": {"eq": ["2*x1 + 2*x2 - 20"], "penalty": 10}}, {}),
+])
+def test_listed_minima_within_success_tol_of_fs_own_cone_tips_plateaus_and_constrained_answers_run(entry, more):
+    config = {"problems": [entry], "starts": {"kind": "uniform", "n": 4}, "max_iter": 20, "traces": 0, **more}
+    runs = gdlab.sweep(config).runs
+    assert len(runs) == 4 and runs["min_id"].eq(0).all()
+
+
+def test_a_problem_given_whole_has_its_minima_checked_too():
+    made = gdlab.Problem(name="q", fn=lambda x: (x[0] - 2.0) ** 2 + x[1] ** 2, dim=2, domain=[[0, 5], [-1, 1]],
+                         minima=[[2.5, 0.0]], f_min=[0.25])
+    with pytest.raises(gdlab.ConfigError, match=r"problems\[0\]: problem 'q': the listed minimum \[2.5, 0\]"):
+        gdlab.sweep({"problems": [made], "starts": {"kind": "uniform", "n": 4}, "max_iter": 20})
+
+
+def test_runs_computed_with_a_misjudging_minimum_are_reported_with_its_warning_and_not_added_to(tmp_path, monkeypatch):
+    """A folder whose runs were computed before listed minima were checked is still reported (its
+    page says what is wrong with the minimum), and a resume, which would add runs, is refused."""
+    from gdlab.report.page import build
+    from gdlab.runner import schema
+    from gdlab.runner.execute import run_to_folder
+    config = {"problems": [{**BOWL, "minima": [[1, -2.01]]}], "starts": {"kind": "uniform", "n": 4}, "max_iter": 20,
+              "traces": 0, "part_size": 2}
+    with monkeypatch.context() as before:       # the sweep as a gdlab without the check computed it
+        before.setattr(schema, "listed_minima_problems", lambda p, tol: [])
+        before.setattr(schema, "_MINIMA_CHECKED", schema.weakref.WeakKeyDictionary())
+        folder = run_to_folder(schema.validate(config), tmp_path, log=lambda line: None, show_progress=False)
+    monkeypatch.setattr(schema, "_MINIMA_CHECKED", schema.weakref.WeakKeyDictionary())
+    lines = []
+    build(folder, log=lines.append, show_progress=False)
+    said = [line for line in lines if "the listed minimum [1, -2.01] is not within success_tol" in line]
+    assert len(said) == 1 and "their success and f − f* are judged against the minimum as listed" in said[0]
+    assert "the listed minimum [1, -2.01]" in (folder / "report" / "index.html").read_text()
+    assert len(gdlab.load(folder).runs) == 4
+    (folder / "parts" / "part-00001.json").unlink()
+    with pytest.raises(gdlab.ConfigError, match=r"problems\[0\]: problem 'bowl': the listed minimum"):
+        run_to_folder(schema.validate(config), tmp_path, log=lambda line: None, show_progress=False)

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     with _exit_on_error("interrupted"):
         argv, _task.own_name = own_experiment(argv)
-    sys.argv = [sys.argv[0]] + plus_unknown(argv)
+        sys.argv = [sys.argv[0]] + plus_unknown(argv)
     entry = hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")(_task)
     try:
         entry()

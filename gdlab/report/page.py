@@ -672,6 +672,8 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
     warnings.extend(below_listed_lines(sweep.below))
+    warnings.extend(f"{line.split(': ', 1)[1]} (this sweep's runs were computed with it: their success and f − f* "
+                    "are judged against the minimum as listed)" for line in sw.minima_problems)
     now = functions_record(sw.problems)     # (the part records hold them, the manifest does not)
     changed, _ = changed_functions({p: r for p, r in sf.records().items() if p in records} if now else {}, now)
     targets = {p.name: fingerprinted(p) for p in sw.problems}

@@ -7,6 +7,7 @@ with the same override syntax, so both give the same config.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from ..core.errors import ConfigError, UnknownNameError
@@ -69,10 +70,26 @@ def with_experiment(config: Mapping | None):
                   {k: v for k, v in config.items() if k != "experiment"})
 
 
+#: the characters of a key Hydra's override grammar reads (its IDs, dotted paths, group/paths, @package)
+_KEY = re.compile(r"[A-Za-z0-9_.$/@\-]+")
+#: keys written as their letter
+_LETTERS = {"α": "alpha", "ε": "epsilon", "β": "momentum"}
+
+
 def plus_unknown(args: Sequence[str]) -> list[str]:
     """Let an unknown key reach the validator (which names every bad key at once, with the known
     key it is closest to) instead of Hydra's composer (which stops at the first): ``foo=1`` becomes
-    ``+foo=1``, and so does an unknown key of a mapping, ``starts.sed=3``."""
+    ``+foo=1``, and so does an unknown key of a mapping, ``starts.sed=3``. A key Hydra's grammar
+    cannot read (``α=0.1``: Hydra's lexer error names no key) is a :class:`ConfigError` here."""
+    unreadable = []
+    for a in args:
+        key = a.split("=", 1)[0].strip().lstrip("+~")
+        if "=" in a and not a.startswith("-") and not _KEY.fullmatch(key):
+            hint = f" (did you mean {_LETTERS[key]!r}?)" if key in _LETTERS else did_you_mean(key, DEFAULTS)
+            unreadable.append(f"{key}: unknown key{hint}; keys are written in Latin letters, digits, _ and . "
+                              f"(known: {', '.join(sorted(DEFAULTS))})")
+    if unreadable:
+        raise ConfigError(unreadable)
     out = []
     for a in args:
         key = a.split("=", 1)[0]
