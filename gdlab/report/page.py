@@ -402,7 +402,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
     counts, settings, stalled, stuck, below, known = [], [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
-    bands, ecdf, basins = _Draw(MAX_RUNS), _Draw(MAX_RUNS), _Draw(MAX_POINTS)
+    bands, basins = _Draw(MAX_RUNS), _Draw(MAX_POINTS)     # (the ECDF draws the bands' runs)
     followed, curves, stops_drawn, shares, seen = [], [], [], [], None
     flat = [p.name for p in sw.problems if p.dim == 2]
     tables = (sf.read_parts("runs", records, columns=read, batch_runs=READ_BATCH),
@@ -437,13 +437,12 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
                 stuck.append(_stuck_rules(runs, stops, max_iter, sw.success_tol))
             drawn_runs = runs[slim].assign(_setting=setting)
             fresh_bands, pruned = bands.add(drawn_runs)
-            fresh_ecdf, pruned_ecdf = ecdf.add(drawn_runs[drawn_runs["f_gap"].notna()])
             followed.append(drawn_runs[drawn_runs["run_id"].isin(traced)])
-            if pruned or pruned_ecdf:      # the rows of runs no longer drawn go
-                ids = np.concatenate([bands.ids(), ecdf.ids(), *(f["run_id"].to_numpy() for f in followed)])
+            if pruned:      # the rows of runs no longer drawn go
+                ids = np.concatenate([bands.ids(), *(f["run_id"].to_numpy() for f in followed)])
                 curves = [rows_of(c, ids) for c in curves]
                 stops_drawn = [rows_of(c, bands.ids()) for c in stops_drawn]
-            fresh = np.concatenate([fresh_bands, fresh_ecdf, followed[-1]["run_id"].to_numpy()])
+            fresh = np.concatenate([fresh_bands, followed[-1]["run_id"].to_numpy()])
             curves.append(rows_of(part, fresh))
             stops_drawn.append(rows_of(stops, fresh_bands))
             if flat:
@@ -455,8 +454,8 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
                 shares.append(_by_setting(setting[mine], seen, keys, {"end": end}))
         if tallied is not None:
             tallied.result()
-    bands, ecdf = bands.frame(), ecdf.frame()
-    drawn = pd.concat([bands, ecdf, *followed]).drop_duplicates("run_id").drop(columns="_setting")
+    bands = bands.frame()
+    drawn = pd.concat([bands, *followed]).drop_duplicates("run_id").drop(columns="_setting")
     curves = pd.concat(curves, ignore_index=True)
     curves = curves[curves["run_id"].isin(drawn["run_id"])]
     stops_drawn = pd.concat(stops_drawn, ignore_index=True)
