@@ -3,6 +3,7 @@ and the config errors of suite entries."""
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -375,3 +376,22 @@ def test_grad_cost_counts_in_the_best_setting_and_the_methods_figures_evaluation
     assert best_settings(runs, label, 1e-3)["label"].tolist() == ["A"]
     assert best_settings(runs, label, 1e-3, cost=10.0)["label"].tolist() == ["B"]
     assert evaluations_per_step(runs, label, cost=3.0).to_dict() == {"A": 4.0, "B": (30 + 6 - 4) / 9}
+
+
+def test_export_coco_writes_each_problems_own_f_opt_for_runs_that_ended_nan_or_inf(tmp_path):
+    """A run that ended inf (float32 gd at α = 10 on f8) has no f_final − f_gap: its COCO header said
+    Fopt (nan) and every line's f − f_opt was nan. Each problem's own f* is written instead."""
+    from gdlab.app.commands import export_main
+    sw = validate({"problems": [{"suite": "bbob", "functions": [1, 8], "instances": [1], "dims": [2]}],
+                   "method": ["gd"], "alpha": [0.01, 10.0], "starts": {"kind": "uniform", "n": 3},
+                   "dtype": "float32", "max_iter": 60, "traces": 0, "report": {"build": False}})
+    folder = run_to_folder(sw, tmp_path / "results", log=lambda line: None, show_progress=False)
+    runs = load(folder).runs
+    assert (runs["status"] == "nonfinite").any() and np.isinf(runs["f_final"]).any()
+    assert export_main(["coco", str(folder), str(tmp_path / "coco")]) == 0
+    f_opt = {p.name: p.f_min[0] for p in sw.problems}
+    headers = [line for path in (tmp_path / "coco").rglob("*.dat") for line in path.read_text().splitlines()
+               if line.startswith("%")]
+    assert len(headers) == len(runs) and not any("nan" in line for line in headers)
+    written = sorted({float(re.search(r"Fopt \(([^)]*)\)", line).group(1)) for line in headers})
+    assert written == pytest.approx(sorted(set(f_opt.values())), rel=1e-12)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
-from ..runner.schema import merge
+from ..runner.schema import merge, validate
 from ..storage.load import load
 from ..tables.stats import evaluations_at, grad_cost_of
 from .suites import setting_label
@@ -55,8 +55,10 @@ def export_coco(folder: Path | str, out: Path | str, log=print) -> list[Path]:
                              instance=parsed.loc[bbob, 1].astype(int).to_numpy(),
                              setting=setting_label(runs[bbob]).to_numpy())
     cost = grad_cost_of(cfg["report"]["grad_cost"], runs["dim"].to_numpy())
+    # each problem's own f* (bbob's f_opt): a run that ended nan or inf has no f_final − f_gap to give it
+    f_opt = {p.name: p.f_min[0] for p in validate(res.config).problems if len(p.f_min) == 1}
     runs = runs.assign(total=runs["n_f"].to_numpy(np.float64) + cost * runs["n_grad"].to_numpy(np.float64),
-                       start=1.0 + cost, f_opt=(runs["f_final"] - runs["f_gap"]).to_numpy())
+                       start=1.0 + cost, f_opt=runs["problem"].map(f_opt).to_numpy(np.float64))
     curves = res.curves[res.curves["run_id"].isin(runs["run_id"])].sort_values(["run_id", "step"])
     by_run = dict(tuple(curves.groupby("run_id", sort=False)))
     out = Path(out)

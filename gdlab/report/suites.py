@@ -187,7 +187,9 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
         return None
     cfg = merge(config)         # the report settings as the sweep resolves them
     report, success_tol, f_target = cfg["report"], float(cfg["success_tol"]), float(cfg["f_target"])
-    runs = res.runs[res.runs["f_gap"].notna()]
+    # the problems whose f* is known, every run of them: one that ended nan or inf reaches no target and
+    # spends its evaluations, as COCO counts a run that crashed
+    runs = res.runs[res.runs["problem"].isin(res.runs.loc[res.runs["f_gap"].notna(), "problem"].unique())]
     best = at_best_settings(runs, success_tol)
     curves = res.curves[res.curves["run_id"].isin(best["run_id"])]
     targets = target_values(report["targets"])
