@@ -105,6 +105,30 @@ def test_ecdf_targets():
     assert np.isinf(hits.set_index("run_id").loc[1, "step"])       # run 1's curve cut before it got there
 
 
+def test_a_run_that_ended_nan_counts_in_the_ecdf_with_the_targets_it_reached_before():
+    """x − log x from x ≥ 1.5 with α = 30: the first step jumps to x < 0, where f is nan, so every run
+    ends nonfinite and no f_final − f_gap gives its f*; at step 0 f − f* < 1 (f* = 1 at x = 1). With
+    the problem's own f* the ECDF counts targets 10 and 1 reached at step 0 and the smaller ones never,
+    and Results.plot draws it (it said the problem had no known minimum)."""
+    import gdlab
+    from gdlab.tables.stats import problem_f_star
+    problem = {"name": "xl", "expr": "x - log(x)", "domain": [[1.5, 3]], "minima": [[1]]}
+    res = gdlab.sweep({"problems": [problem], "method": ["gd"], "alpha": [30.0], "criterion": ["grad"],
+                       "epsilon": [1e-8], "max_iter": 50, "dtype": "float64", "starts": {"kind": "uniform", "n": 5},
+                       "traces": 0})
+    runs = res.runs
+    assert runs["status"].eq("nonfinite").all() and runs["f_gap"].isna().all()
+    f_min = {"xl": (1.0,)}
+    hits = ecdf_targets(runs, res.curves, ["method"], targets=[10.0, 1.0, 1e-3], f_star=problem_f_star(runs, f_min))
+    steps = hits.set_index(["run_id", "target"])["step"].unstack()
+    assert (steps[10.0] == 0).all() and (steps[1.0] == 0).all() and np.isinf(steps[1e-3]).all()
+    assert np.isinf(ecdf_targets(runs, res.curves, ["method"], targets=[10.0])["step"]).all()   # f_final − f_gap: none
+    fig, ax = plt.subplots()
+    res.plot("ecdf", problem="xl", ax=ax)
+    assert max(line.get_ydata().max() for line in ax.get_lines()) > 0
+    plt.close(fig)
+
+
 def test_figure_artists():
     fig, ax = plt.subplots()
     bands = pd.DataFrame({"step": [0, 1, 2] * 2, "q10": 1e-3, "q50": 1e-2, "q90": 1e-1,

@@ -35,7 +35,7 @@ jax = lazy_module("jax")            # imported when a problem is first evaluated
 jnp = lazy_module("jax.numpy")
 
 __all__ = ["Problem", "Objective", "Parametric", "branched", "cast_params", "column_value_and_grad", "ProblemEntry", "Definition", "PROBLEMS", "problem", "get_problem",
-           "problem_names", "domain_pairs", "function_problem", "listed_minima_problems", "cos_2pi", "sin_2pi", "regression_data",
+           "problem_names", "domain_pairs", "function_problem", "cos_2pi", "sin_2pi", "regression_data",
            "logistic_data"]
 
 
@@ -384,57 +384,6 @@ class Identity:
 
     def __repr__(self):
         return f"Identity({type(self.obj).__name__} at {id(self.obj):#x})"
-
-
-#: directions probed around a listed minimum: every axis both ways up to this dimension, as many
-#: random unit directions both ways above it
-PROBED_AXES = 64
-
-
-def listed_minima_problems(problem: Problem, tol: float) -> list[str]:
-    """What is wrong with ``problem``'s listed minima, as a sweep judges them, in words (none: []).
-
-    A run succeeds when it ends within ``tol`` (the sweep's ``success_tol``) of a listed minimum,
-    and its f − f* is taken from the value listed with it. So each minimum is probed in float64 at
-    distance 2·tol along each axis, both ways: where f is lower at a probe, f's own minimiser
-    lies more than tol away (for a quadratic along that axis, exactly when it does), and a run
-    that finds it would be judged a failure. A value ``f_min`` listed above f at its minimum
-    would give runs that reach it f − f* < 0. Cone tips and plateaus pass (f is not lower around
-    them); a minimum listed on a domain's edge of a function still falling beyond it does not:
-    the descents are not confined to the domain."""
-    if not problem.minima:
-        return []
-    d, m = problem.dim, problem.minima_array
-    if d <= PROBED_AXES:
-        ways = np.eye(d)
-    else:
-        ways = np.random.default_rng(0).standard_normal((PROBED_AXES, d))
-        ways /= np.linalg.norm(ways, axis=1, keepdims=True)
-    step = 2.0 * tol
-    probes = m[:, None, :] + step * np.concatenate([ways, -ways])[None]       # (minima, probes, d)
-    points = np.concatenate([m[:, None, :], probes], axis=1).reshape(-1, d)
-    with x64(True):
-        values = np.asarray(jax.vmap(lambda x: jnp.reshape(problem.fn(x), ()))(jnp.asarray(points, jnp.float64)),
-                            np.float64).reshape(len(m), -1)
-    out, shown = [], lambda x: "[" + ", ".join(f"{v:.10g}" for v in x) + "]"
-    for i, (at, f) in enumerate(zip(m, values)):
-        here, around = f[0], f[1:]
-        slack = 1e-9 * max(1.0, abs(here))       # rounding in f, not a lower point
-        if not np.isfinite(here):
-            out.append(f"problem {problem.name!r}: f is {here} at its listed minimum {shown(at)}; list points where "
-                       "f is finite, or leave minima out")
-            continue
-        low = int(np.nanargmin(np.where(np.isfinite(around), around, np.inf)))
-        if around[low] < here - slack:
-            out.append(f"problem {problem.name!r}: the listed minimum {shown(at)} is not within success_tol "
-                       f"({tol:g}) of a minimum of f: f is {here:.10g} there and {around[low]:.10g} at "
-                       f"{shown(probes[i, low])}, {step:g} away, so a run that finds f's minimum would be judged "
-                       "a failure; give the minimiser to more digits, or leave it out of minima")
-        elif i < len(problem.f_min) and problem.f_min[i] > here + slack:
-            out.append(f"problem {problem.name!r}: f_min {problem.f_min[i]:.10g} is above f at its minimum "
-                       f"{shown(at)} ({here:.10g}), so runs that reach it would show f − f* < 0; leave f_min out "
-                       "(it is then computed) or give f's value there")
-    return out
 
 
 def computation_sha256(fn: Callable, dim: int) -> str | None:

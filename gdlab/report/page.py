@@ -46,6 +46,7 @@ from ..tables.stats import (
     evaluations_per_step,
     grad_cost_of,
     group_codes,
+    problem_f_star,
     problems_with_minima,
     rows_of,
     rule_outcomes,
@@ -283,8 +284,8 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
     if known and has_curves and len(methods) > 1:
         _methods_figure(figs, name, runs, label, curves, keys, success_tol, grad_cost_of(grad_cost, problem.dim))
     if known and has_curves:
-        hits = ecdf_targets(runs, curves, keys, target_values(targets),
-                            max_runs=MAX_RUNS)     # the runs _gather kept the curves of
+        hits = ecdf_targets(runs, curves, keys, target_values(targets), max_runs=MAX_RUNS,   # the runs _gather kept
+                            f_star=problem_f_star(runs, {name: problem.f_min}))          # the curves of
         hits["label"] = _label(hits, keys)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         against = "step"
@@ -671,8 +672,6 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
     warnings.extend(below_listed_lines(sweep.below))
-    warnings.extend(f"{line.split(': ', 1)[1]} (this sweep's runs were computed with it: their success and f − f* "
-                    "are judged against the minimum as listed)" for line in sw.minima_problems)
     now = functions_record(sw.problems)     # (the part records hold them, the manifest does not)
     changed, _ = changed_functions({p: r for p, r in sf.records().items() if p in records} if now else {}, now)
     targets = {p.name: fingerprinted(p) for p in sw.problems}

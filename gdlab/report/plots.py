@@ -22,6 +22,7 @@ from ..tables.results import Results
 from ..tables.stats import (
     convergence_bands,
     ecdf_targets,
+    problem_f_star,
     problems_with_minima,
     rule_outcomes,
     setting_columns,
@@ -90,11 +91,12 @@ def _bands(res, problem, runs, ax):
 
 def _ecdf(res, problem, runs, ax):
     curves = _needs(res, "curves", "ecdf", "run with curves: true")
-    if runs["f_gap"].isna().all():
+    if not problem.f_min:
         raise InputError(f"plot('ecdf') needs f* (targets are f − f* ≤ 10^k); {problem.name} has no known "
                          "minimum (give the problem f_min)")
     keys = setting_columns(runs.columns)
-    hits = ecdf_targets(runs, curves[curves["run_id"].isin(runs["run_id"])], keys)
+    hits = ecdf_targets(runs, curves[curves["run_id"].isin(runs["run_id"])], keys,
+                        f_star=problem_f_star(runs, {problem.name: problem.f_min}))
     hits["label"] = _label(hits, keys[1:])
     return F.plot_ecdf(hits, f"{problem.name}: ECDF of steps to reach f − f* ≤ 10^k", int(runs["n_iter"].max()), ax)
 

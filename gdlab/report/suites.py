@@ -30,13 +30,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..runner.schema import merge
+from ..runner.schema import merge, validate
 from ..storage.load import load
 from ..tables.stats import (
     best_settings,
     ecdf_targets,
     evaluations_at,
     grad_cost_of,
+    problem_f_star,
     setting_columns,
     target_values,
 )
@@ -87,11 +88,14 @@ def at_best_settings(runs: pd.DataFrame, success_tol: float) -> pd.DataFrame:
     return pd.concat(kept) if kept else runs.iloc[:0]
 
 
-def run_runtimes(runs: pd.DataFrame, curves: pd.DataFrame, targets, grad_cost=1) -> pd.DataFrame:
+def run_runtimes(runs: pd.DataFrame, curves: pd.DataFrame, targets, grad_cost=1,
+                 f_star: pd.Series | None = None) -> pd.DataFrame:
     """Per run and target: ``evals`` to reach f − f* ≤ target (∞ if never) and ``spent`` (those, or
-    the run's evaluations where it never reached it), with the run's problem, dim, method, start_id."""
+    the run's evaluations where it never reached it), with the run's problem, dim, method, start_id.
+    ``f_star``: each run's f* by run_id (:func:`~gdlab.tables.stats.problem_f_star`; by default
+    f_final − f_gap, unknown for a run that ended nan)."""
     keys = ["problem", "dim", "method", "start_id"]
-    hits = ecdf_targets(runs, curves, keys, targets, max_runs=MAX_RUNTIME_RUNS)
+    hits = ecdf_targets(runs, curves, keys, targets, max_runs=MAX_RUNTIME_RUNS, f_star=f_star)
     mine = runs.set_index("run_id").loc[hits["run_id"].to_numpy()]
     cost = grad_cost_of(grad_cost, mine["dim"].to_numpy())
     total = mine["n_f"].to_numpy(np.float64) + cost * mine["n_grad"].to_numpy(np.float64)
@@ -193,9 +197,11 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
     best = at_best_settings(runs, success_tol)
     curves = res.curves[res.curves["run_id"].isin(best["run_id"])]
     targets = target_values(report["targets"])
-    rt = run_runtimes(best, curves, targets, report["grad_cost"])
-    art = art_table(run_runtimes(best, curves, ART_TARGETS, report["grad_cost"]))
-    costs = profile_costs(run_runtimes(best, curves, [f_target], report["grad_cost"]), f_target)
+    # each run's f* from its problem's listed values: a run that ended nan reaches the targets it reached before
+    f_star = problem_f_star(best, {p.name: p.f_min for p in validate(config).problems})
+    rt = run_runtimes(best, curves, targets, report["grad_cost"], f_star)
+    art = art_table(run_runtimes(best, curves, ART_TARGETS, report["grad_cost"], f_star))
+    costs = profile_costs(run_runtimes(best, curves, [f_target], report["grad_cost"], f_star), f_target)
     top = max(float(np.nanmax(np.where(np.isfinite(rt["evals"]), rt["evals"] / rt["dim"], 0))), 10.0)
     budgets = np.unique(np.logspace(-1, np.log10(top) + 0.05, 120))
     ecdf = aggregated_ecdf(rt, budgets)

@@ -283,8 +283,6 @@ def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
 
 def run_sweep(sw: Sweep) -> Results:
     """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
-    if sw.minima_problems:
-        raise ConfigError(list(sw.minima_problems))
     big = size_warning(sw, in_memory=True)
     if big:
         warnings.warn(big, stacklevel=2)
@@ -435,8 +433,6 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
                   show_progress: bool = True) -> Path:
     """Run the shard's missing parts into the sweep folder and update its manifest; return the folder."""
     folder = SweepFolder(sweep_folder(sw, root))
-    if sw.minima_problems and not folder.path.exists():     # (a folder of runs computed before: below)
-        raise ConfigError(list(sw.minima_problems))
     folder.prepare(sw.config)
     blocks = run_blocks(sw)
     plan = plan_parts(blocks, sw.part_size)
@@ -452,8 +448,6 @@ def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str]
         mine = _my_parts(sw, plan)
         done, wrong = _sound_parts(folder, {p.part for p in mine}, len(plan))
         todo = [p for p in mine if p.part not in done]
-        if todo and sw.minima_problems:     # its finished runs can still be reported (which says why), not added to
-            raise ConfigError(list(sw.minima_problems))
         if todo:        # (a sweep whose parts are all done is another version's to report, not to add to)
             _same_version(folder, __version__)
         for part, why in sorted(wrong.items()):

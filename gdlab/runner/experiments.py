@@ -73,7 +73,7 @@ def with_experiment(config: Mapping | None):
 #: the characters of a key Hydra's override grammar reads (its IDs, dotted paths, group/paths, @package)
 _KEY = re.compile(r"[A-Za-z0-9_.$/@\-]+")
 #: keys written as their letter
-_LETTERS = {"α": "alpha", "ε": "epsilon", "β": "momentum"}
+_LETTERS = {"α": "alpha", "η": "alpha", "ε": "epsilon", "β": "momentum", "γ": "momentum"}
 
 
 def plus_unknown(args: Sequence[str]) -> list[str]:
@@ -84,7 +84,9 @@ def plus_unknown(args: Sequence[str]) -> list[str]:
     unreadable = []
     for a in args:
         key = a.split("=", 1)[0].strip().lstrip("+~")
-        if "=" in a and not a.startswith("-") and not _KEY.fullmatch(key):
+        if "=" in a and not key and not a.startswith("-"):
+            unreadable.append(f"{a}: no key before '=' (write key=value, e.g. alpha=0.1)")
+        elif ("=" in a or a.startswith("~")) and key and not a.startswith("-") and not _KEY.fullmatch(key):
             hint = f" (did you mean {_LETTERS[key]!r}?)" if key in _LETTERS else did_you_mean(key, DEFAULTS)
             unreadable.append(f"{key}: unknown key{hint}; keys are written in Latin letters, digits, _ and . "
                               f"(known: {', '.join(sorted(DEFAULTS))})")

@@ -19,7 +19,6 @@ import json
 import math
 import numbers
 import sys
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -29,7 +28,7 @@ from ..core.expressions import inline_problem
 from ..core.inputs import is_finite as _is_finite
 from ..core.methods import ALPHA, METHODS, Method, Stepper, problem_error
 from ..core.names import did_you_mean
-from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem, listed_minima_problems
+from ..core.problems import PROBLEMS, Problem, domain_pairs, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES, Schedule
 from ..core.suites import is_suite, suite_problems
 from .budget import budget_problems
@@ -96,9 +95,6 @@ class Sweep:
     shard: dict
     report: dict
     config: dict           # the resolved mapping it came from
-    #: the user's listed minima that would misjudge success or f − f* (listed_minima_problems): a sweep
-    #: refuses to compute runs with them; the report of runs already computed says so
-    minima_problems: tuple[str, ...] = ()
 
 
 def _as_list(v):
@@ -260,12 +256,9 @@ def merged(base: Mapping, over: Mapping) -> dict:
     return out
 
 
-def _problems(entries: list, errors: list[str]) -> tuple[list[Problem], list[tuple[int, Problem]]]:
-    """Each entry resolved; the same definition twice, or two definitions under one name, is an error.
-    Also the user's own problems, with their entries' index: an inline or ``_target_`` definition
-    without constraints, or a Problem given whole (whose listed minima are the user's,
-    :func:`_minima_errors`)."""
-    problems, by_name, own = [], {}, []
+def _problems(entries: list, errors: list[str]) -> list[Problem]:
+    """Each entry resolved; the same definition twice, or two definitions under one name, is an error."""
+    problems, by_name = [], {}
     if not entries:
         errors.append("problems: empty list; give at least one problem")
     for i, entry in enumerate(entries):
@@ -276,31 +269,7 @@ def _problems(entries: list, errors: list[str]) -> tuple[list[Problem], list[tup
             continue
         for p in found:
             _add_problem(i, p, problems, by_name, errors)
-        # (a constrained problem's minima are the constrained problem's answer, which the penalised
-        # function's minimiser only tends to as the penalty grows: the constraints lesson shows that gap)
-        if isinstance(entry, Problem) or (isinstance(entry, Mapping) and ("expr" in entry or "_target_" in entry)
-                                          and entry.get("constraints") is None):
-            own += [(i, p) for p in found]
-    return problems, own
-
-
-#: a problem's listed minima judged at a success_tol (listed_minima_problems), once a problem and tolerance
-_MINIMA_CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _minima_errors(own: list[tuple[int, Problem]], tol: float) -> list[str]:
-    """The user's problems whose listed minima or values would misjudge success or f − f*
-    (:func:`~gdlab.core.problems.listed_minima_problems`; the registry's are tested)."""
-    out = []
-    for i, p in own:
-        judged = _MINIMA_CHECKED.setdefault(p, {})
-        if tol not in judged:
-            try:
-                judged[tol] = listed_minima_problems(p, tol)
-            except Exception:       # noqa: BLE001 — f does not evaluate: the sweep's own trace says why
-                judged[tol] = []
-        out += [f"problems[{i}]: {e}" for e in judged[tol]]
-    return out
+    return problems
 
 
 def _add_problem(i: int, p: Problem, problems: list[Problem], by_name: dict, errors: list[str]):
@@ -464,7 +433,7 @@ def _validated(config: Mapping | None) -> Sweep:
             return []
         return values
 
-    problems, own = _problems(_as_list(cfg["problems"]), errors)
+    problems = _problems(_as_list(cfg["problems"]), errors)
     if cfg["dtype"] == "float32":     # starts are drawn in float64, then taken in float32: inf beyond its range
         wide = [p for p in problems if max(max(abs(lo), abs(hi)) for lo, hi in p.domain) > FLOAT32_DOMAIN]
         errors += [f"problems: {p.name}'s domain {[list(ax) for ax in p.domain]} reaches beyond float32's range "
@@ -500,8 +469,6 @@ def _validated(config: Mapping | None) -> Sweep:
                 problem = f.metadata["check"](cfg[key].get(f.name, f.default_factory()))
                 if problem:
                     errors.append(f"{key}.{f.name}: {problem}")
-    misjudged = _minima_errors(own, float(cfg["success_tol"])) \
-        if own and _is_finite(cfg["success_tol"]) and cfg["success_tol"] > 0 else []
     shard = cfg["shard"] if isinstance(cfg["shard"], Mapping) else {}
     count, index = shard.get("count"), shard.get("index")
     if _is_int(count) and count >= 1 and not (_is_int(index) and 0 <= index < count):
@@ -547,7 +514,7 @@ def _validated(config: Mapping | None) -> Sweep:
         success_tol=float(cfg["success_tol"]), stationary_tol=float(cfg["stationary_tol"]),
         f_target=float(cfg["f_target"]), part_size=int(cfg["part_size"]), out_dir=cfg["out_dir"],
         engine=dict(cfg["engine"]), shard=dict(cfg["shard"]), report={**DEFAULTS["report"], **cfg["report"]},
-        config=cfg, minima_problems=tuple(misjudged))
+        config=cfg)
     too_big = budget_problems(sw)      # from the counts alone: nothing the size of the sweep is built first
     if too_big:
         raise ConfigError(too_big)

@@ -21,7 +21,7 @@ Success and f − f* need known minima; for problems without them they are NaN.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ __all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "below_listed_
            "row_groups", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
-           "f_star_of_runs", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS",
+           "f_star_of_runs", "problem_f_star", "ecdf_targets", "convergence_bands", "sample_groups", "run_keys", "MAX_RUNS",
            "REPORT_DEFAULTS"]
 
 SETTING = ["problem", "method", "alpha", "momentum"]     # the setting columns every sweep's runs table has
@@ -88,6 +88,25 @@ def evaluations_per_step(runs: pd.DataFrame, by: pd.Series, cost: float = 1.0) -
 def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
     """f* of the known minimum each run ended nearest (NaN where none is known), indexed by run_id."""
     return pd.Series((runs["f_final"] - runs["f_gap"]).to_numpy(), index=runs["run_id"].to_numpy())
+
+
+def problem_f_star(runs: pd.DataFrame, f_min: Mapping[str, Sequence[float]]) -> pd.Series:
+    """f* of each run from its problem's listed values ``f_min`` (problem → values, one a minimum, or
+    f* alone): that of the minimum it ended nearest (``min_id``), else the problem's one f* where it
+    has one, else NaN; indexed by run_id. Unlike :func:`f_star_of_runs` (f_final − f_gap) it is known
+    for a run that ended nan or inf, whose targets reached before are counted by its curve."""
+    star = np.full(len(runs), np.nan)
+    problem, min_id = runs["problem"].to_numpy(object), runs["min_id"].to_numpy(np.int64)
+    for name, values in f_min.items():
+        values = np.asarray(values, np.float64)
+        mine = problem == name
+        if not mine.any() or not len(values):
+            continue
+        ids = min_id[mine]
+        at = np.where((ids >= 0) & (ids < len(values)), values[np.clip(ids, 0, len(values) - 1)],
+                      values[0] if len(values) == 1 else np.nan)
+        star[mine] = at
+    return pd.Series(star, index=runs["run_id"].to_numpy())
 
 
 def rule_outcomes(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
@@ -573,15 +592,16 @@ def target_values(targets="decades") -> np.ndarray:
 
 
 def ecdf_targets(runs: pd.DataFrame, curves: pd.DataFrame, by: list[str], targets=TARGETS,
-                 max_runs: int = MAX_RUNS, seed: int = 0) -> pd.DataFrame:
+                 max_runs: int = MAX_RUNS, seed: int = 0, f_star: pd.Series | None = None) -> pd.DataFrame:
     """For each group and (run, target) pair, the first checkpoint step with f − f* ≤ target (inf if never).
 
-    Long form: group columns, run_id, target, step. Groups are sampled to ``max_runs`` runs. A run
-    whose f − f* is unknown (it ended nan or inf, so no minimum is nearest) reaches no target: it
-    counts, unsolved, as the summary counts it a failure (leaving it out overstated the share solved
-    of a setting whose runs blow up).
+    Long form: group columns, run_id, target, step. Groups are sampled to ``max_runs`` runs, every run
+    counted: one that ended nan or inf reaches the targets its curve reached before (leaving it out
+    overstated the share solved of a setting whose runs blow up). ``f_star``: each run's f*, by
+    run_id (:func:`problem_f_star`, known for such a run); by default :func:`f_star_of_runs`, unknown
+    for it, so that it reaches no target.
     """
-    f_star = f_star_of_runs(runs)
+    f_star = f_star_of_runs(runs) if f_star is None else f_star
     keep = sample_groups(runs, by, max_runs, seed)
     c = curves[curves["run_id"].isin(keep["run_id"])]
     gap = c["f"].to_numpy() - f_star.reindex(c["run_id"].to_numpy()).to_numpy()
