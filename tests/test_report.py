@@ -105,7 +105,7 @@ def test_ecdf_targets():
     assert np.isinf(hits.set_index("run_id").loc[1, "step"])       # run 1's curve cut before it got there
 
 
-def test_a_run_that_ended_nan_counts_in_the_ecdf_with_the_targets_it_reached_before():
+def test_a_run_that_ended_nan_counts_in_the_ecdf_with_the_targets_it_reached_before(tmp_path):
     """x − log x from x ≥ 1.5 with α = 30: the first step jumps to x < 0, where f is nan, so every run
     ends nonfinite and no f_final − f_gap gives its f*; at step 0 f − f* < 1 (f* = 1 at x = 1). With
     the problem's own f* the ECDF counts targets 10 and 1 reached at step 0 and the smaller ones never,
@@ -127,6 +127,10 @@ def test_a_run_that_ended_nan_counts_in_the_ecdf_with_the_targets_it_reached_bef
     res.plot("ecdf", problem="xl", ax=ax)
     assert max(line.get_ydata().max() for line in ax.get_lines()) > 0
     plt.close(fig)
+    # the report draws the ECDF and the rules of a problem whose runs all ended nan
+    folder = res.save(tmp_path / "xl")
+    build(folder, log=lambda line: None)
+    assert {"xl-ecdf.png", "xl-rules.png"} <= {p.name for p in (folder / "report" / "figures").iterdir()}
 
 
 def test_figure_artists():

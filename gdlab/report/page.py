@@ -345,7 +345,7 @@ class _Sweep:
     has_curves: bool
     counts: pd.DataFrame         # runs (size) and first run_id (min) per problem × method × alpha × status
     settings: pd.DataFrame       # the setting's columns and runs: in order of first run
-    known: set                   # problems where some run's f − f* is known (it has known minima)
+    known: set                   # problems whose f* is known: listed, or some run's f − f* is
     has_minima: pd.Series        # problem → whether any run has a nearest known minimum
     stalled: pd.DataFrame        # max_iter runs that are cycling (stalled_runs), with their setting
     stuck: pd.Series             # float32: rules that never fired on runs parked on a minimum, by criterion × ε
@@ -466,7 +466,8 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     return _Sweep(
         keys=keys, tally=tally, runs=n_runs, stops=n_stops, has_curves=n_curves > 0,
         counts=pd.concat(counts).groupby(level=[0, 1, 2, 3], dropna=False).agg({"size": "sum", "min": "min"}),
-        settings=settings.drop(columns="min"), known=known, has_minima=has_minima,
+        settings=settings.drop(columns="min"), known=known | {p.name for p in sw.problems if p.f_min},
+        has_minima=has_minima,
         stalled=pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
         stuck=pd.concat(stuck).groupby(level=[0, 1]).sum() if stuck else pd.Series(dtype=np.int64),
         drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
