@@ -73,10 +73,11 @@ def test_bad_config_exits_2_names_every_key_and_writes_nothing(tmp_path):
         assert piece in nested.stderr, piece
     assert "HYDRA_FULL_ERROR" not in nested.stderr
     # a key Hydra's grammar cannot read (its lexer error named none) is named, with the key meant
-    letters = gdlab_cmd(f"out_dir={out}", "α=0.1", "шаг=2", "~γ", "=5")
+    letters = gdlab_cmd(f"out_dir={out}", "α=0.1", "шаг=2", "~γ", "=5", "ε:1e-3")
     assert letters.returncode == 2 and "HYDRA_FULL_ERROR" not in letters.stderr and "Traceback" not in letters.stderr
     for piece in ["α: unknown key (did you mean 'alpha'?); keys are written in Latin letters", "шаг: unknown key;",
-                  "γ: unknown key (did you mean 'momentum'?)", "=5: no key before '='"]:
+                  "γ: unknown key (did you mean 'momentum'?)", "=5: no key before '='",
+                  "ε:1e-3: unknown key (did you mean 'epsilon'?)"]:
         assert piece in letters.stderr, piece
     nope = gdlab_cmd(f"out_dir={out}", "experiment=does_not_exist")
     assert nope.returncode == 2 and "does_not_exist" in nope.stderr

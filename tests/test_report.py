@@ -127,10 +127,23 @@ def test_a_run_that_ended_nan_counts_in_the_ecdf_with_the_targets_it_reached_bef
     res.plot("ecdf", problem="xl", ax=ax)
     assert max(line.get_ydata().max() for line in ax.get_lines()) > 0
     plt.close(fig)
-    # the report draws the ECDF and the rules of a problem whose runs all ended nan
+    # the report draws the ECDF and the rules of a problem whose runs all ended nan, and its success rate is 0
     folder = res.save(tmp_path / "xl")
     build(folder, log=lambda line: None)
     assert {"xl-ecdf.png", "xl-rules.png"} <= {p.name for p in (folder / "report" / "figures").iterdir()}
+    assert pd.read_csv(folder / "report" / "tables" / "summary.csv")["success_rate"].tolist() == [0.0]
+
+
+def test_a_runs_f_star_is_its_nearest_minimums_and_the_lowest_listed_where_its_end_is_not_finite():
+    """A run that blew up is nearest to no minimum: the f* of the one nearest to where it blew up
+    credited it with every target (f − f* < 0); it is judged against the lowest f* listed."""
+    from gdlab.tables.stats import problem_f_star
+    runs = pd.DataFrame({"run_id": [0, 1, 2, 3, 4, 5, 6],
+                         "problem": pd.array(["a", "a", "b", "c", "a", "b", "a"], dtype="string"),
+                         "min_id": [1, 0, -1, -1, 1, -1, -1], "f_final": [0.3, -0.2, np.inf, 1.0, np.nan, 2.0, np.inf]})
+    got = problem_f_star(runs, {"a": (-0.3, 0.29), "b": (5.0,)})
+    assert got.index.tolist() == list(range(7))
+    np.testing.assert_array_equal(got.to_numpy(), [0.29, -0.3, 5.0, np.nan, -0.3, 5.0, -0.3])
 
 
 def test_figure_artists():

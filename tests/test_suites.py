@@ -395,3 +395,33 @@ def test_export_coco_writes_each_problems_own_f_opt_for_runs_that_ended_nan_or_i
     assert len(headers) == len(runs) and not any("nan" in line for line in headers)
     written = sorted({float(re.search(r"Fopt \(([^)]*)\)", line).group(1)) for line in headers})
     assert written == pytest.approx(sorted(set(f_opt.values())), rel=1e-12)
+
+
+def test_a_suite_problem_whose_runs_all_ended_nan_is_in_the_suite_section_and_a_mixed_sweep_exports(tmp_path,
+                                                                                                 monkeypatch):
+    """float32 gd at α = 10 ends every f17 run nan (no f_gap at all): the suite's aRT table left f17
+    out while the page drew its ECDF; it now lists it, with the targets its runs reached before. The COCO export of a sweep with
+    a problem of one's own (a _target_ not importable where the export runs) exports the bbob runs."""
+    from gdlab.app.commands import export_main
+    from gdlab.report.page import build
+    (tmp_path / "mybowl.py").write_text("import jax.numpy as jnp\n\ndef bowl(x):\n    return jnp.sum(x ** 2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sw = validate({"problems": [{"suite": "bbob", "functions": [1, 17], "instances": [1], "dims": [2]},
+                                {"name": "mybowl", "_target_": "mybowl.bowl", "dim": 2, "domain": [[-1, 1], [-1, 1]]}],
+                   "method": ["gd"], "alpha": [10.0], "starts": {"kind": "uniform", "n": 3}, "dtype": "float32",
+                   "max_iter": 40, "traces": 0, "report": {"build": False}})
+    folder = run_to_folder(sw, tmp_path / "results", log=lambda line: None, show_progress=False)
+    runs = load(folder).runs
+    assert runs.loc[runs["problem"] == "bbob-f17-i1-d2", "f_gap"].isna().all()
+    build(folder, log=lambda line: None)
+    art = pd.read_csv(folder / "report" / "tables" / "suite_art.csv")
+    f17 = art[art["problem"] == "bbob-f17-i1-d2"].set_index("target")["aRT"]
+    assert len(f17) == 7 and np.isinf(f17.loc[1e-7])       # listed; the targets its runs reached before nan count
+    sys.modules.pop("mybowl", None)
+    monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))
+    sys.path.remove(str(tmp_path))
+    lines = []
+    from gdlab.report.coco import export_coco
+    export_coco(folder, tmp_path / "coco", log=lines.append)
+    assert any("left out 1 problems that are not bbob's: mybowl" in line for line in lines)
+    assert export_main(["coco", str(folder), str(tmp_path / "coco2")]) == 0

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
-from ..runner.schema import merge, validate
+from ..runner.schema import merge
 from ..storage.load import load
 from ..tables.stats import evaluations_at, grad_cost_of
-from .suites import setting_label
+from .suites import setting_label, suite_f_min
 
 __all__ = ["export_coco", "BBOB_NAME"]
 
@@ -56,7 +56,7 @@ def export_coco(folder: Path | str, out: Path | str, log=print) -> list[Path]:
                              setting=setting_label(runs[bbob]).to_numpy())
     cost = grad_cost_of(cfg["report"]["grad_cost"], runs["dim"].to_numpy())
     # each problem's own f* (bbob's f_opt): a run that ended nan or inf has no f_final − f_gap to give it
-    f_opt = {p.name: p.f_min[0] for p in validate(res.config).problems if len(p.f_min) == 1}
+    f_opt = {name: v[0] for name, v in suite_f_min(res.config).items() if len(v) == 1}
     runs = runs.assign(total=runs["n_f"].to_numpy(np.float64) + cost * runs["n_grad"].to_numpy(np.float64),
                        start=1.0 + cost, f_opt=runs["problem"].map(f_opt).to_numpy(np.float64))
     curves = res.curves[res.curves["run_id"].isin(runs["run_id"])].sort_values(["run_id", "step"])

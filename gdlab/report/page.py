@@ -399,6 +399,9 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
     read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
     has_minima = _has_minima(sf, records, {p.name for p in sw.problems})
+    # a problem that lists minima has them, though every run of it ended nan (whose success is then judged: 0)
+    listed = pd.Series(True, index=[p.name for p in sw.problems if p.minima], dtype=bool)
+    has_minima = pd.concat([has_minima, listed]).groupby(level=0).max() if len(listed) else has_minima
     tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
     grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
     counts, settings, stalled, stuck, below, known = [], [], [], [], [], set()

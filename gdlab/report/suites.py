@@ -30,12 +30,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..runner.schema import merge, validate
+from ..core.suites import is_suite, suite_problems
+from ..runner.schema import merge
 from ..storage.load import load
 from ..tables.stats import (
     best_settings,
     ecdf_targets,
     evaluations_at,
+    f_star_of_runs,
     grad_cost_of,
     problem_f_star,
     setting_columns,
@@ -43,7 +45,7 @@ from ..tables.stats import (
 )
 from .render import FigureWriter, log_axes
 
-__all__ = ["ART_TARGETS", "suite_section", "below_listed_lines", "setting_label", "at_best_settings",
+__all__ = ["ART_TARGETS", "suite_section", "below_listed_lines", "setting_label", "at_best_settings", "suite_f_min",
            "run_runtimes", "art_table", "aggregated_ecdf", "performance_profile", "data_profile",
            "profile_costs"]
 
@@ -171,6 +173,20 @@ def _suite_problems(config) -> bool:
     return any(isinstance(p, dict) and "suite" in p for p in (config.get("problems") or []))
 
 
+def suite_f_min(config) -> dict[str, tuple[float, ...]]:
+    """The listed values (f* of each minimum, or f* alone) of the config's suite problems, by name: the
+    suite entries alone are resolved (another problem's ``_target_`` need not be importable here)."""
+    entries = config.get("problems") or []
+    return {p.name: p.f_min for entry in (entries if isinstance(entries, list) else [entries])
+            if is_suite(entry) for p in suite_problems(entry)}
+
+
+def known_f_star(runs: pd.DataFrame, f_min: dict) -> pd.Series:
+    """Each run's f* (by run_id): its problem's listed value (:func:`~gdlab.tables.stats.problem_f_star`,
+    known for a run that ended nan), else f_final − f_gap."""
+    return problem_f_star(runs, f_min).fillna(f_star_of_runs(runs))
+
+
 def _step_plot(ax, frame: pd.DataFrame, x: str, by: str = "method"):
     for name, g in frame.groupby(by, sort=True):
         ax.step(g[x], g["share"], where="post", lw=1.5, label=str(name))
@@ -193,12 +209,14 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
     report, success_tol, f_target = cfg["report"], float(cfg["success_tol"]), float(cfg["f_target"])
     # the problems whose f* is known, every run of them: one that ended nan or inf reaches no target and
     # spends its evaluations, as COCO counts a run that crashed
-    runs = res.runs[res.runs["problem"].isin(res.runs.loc[res.runs["f_gap"].notna(), "problem"].unique())]
+    f_min = suite_f_min(config)
+    known = set(res.runs.loc[res.runs["f_gap"].notna(), "problem"]) | {name for name, v in f_min.items() if v}
+    runs = res.runs[res.runs["problem"].isin(known)]
     best = at_best_settings(runs, success_tol)
     curves = res.curves[res.curves["run_id"].isin(best["run_id"])]
     targets = target_values(report["targets"])
     # each run's f* from its problem's listed values: a run that ended nan reaches the targets it reached before
-    f_star = problem_f_star(best, {p.name: p.f_min for p in validate(config).problems})
+    f_star = known_f_star(best, f_min)
     rt = run_runtimes(best, curves, targets, report["grad_cost"], f_star)
     art = art_table(run_runtimes(best, curves, ART_TARGETS, report["grad_cost"], f_star))
     costs = profile_costs(run_runtimes(best, curves, [f_target], report["grad_cost"], f_star), f_target)

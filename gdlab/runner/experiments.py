@@ -86,8 +86,8 @@ def plus_unknown(args: Sequence[str]) -> list[str]:
         key = a.split("=", 1)[0].strip().lstrip("+~")
         if "=" in a and not key and not a.startswith("-"):
             unreadable.append(f"{a}: no key before '=' (write key=value, e.g. alpha=0.1)")
-        elif ("=" in a or a.startswith("~")) and key and not a.startswith("-") and not _KEY.fullmatch(key):
-            hint = f" (did you mean {_LETTERS[key]!r}?)" if key in _LETTERS else did_you_mean(key, DEFAULTS)
+        elif key and not a.startswith("-") and not _KEY.fullmatch(key):     # (α, α:0.1 or α=0.1)
+            hint = f" (did you mean {_LETTERS[key[:1]]!r}?)" if key[:1] in _LETTERS else did_you_mean(key, DEFAULTS)
             unreadable.append(f"{key}: unknown key{hint}; keys are written in Latin letters, digits, _ and . "
                               f"(known: {', '.join(sorted(DEFAULTS))})")
     if unreadable:

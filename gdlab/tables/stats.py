@@ -92,20 +92,21 @@ def f_star_of_runs(runs: pd.DataFrame) -> pd.Series:
 
 def problem_f_star(runs: pd.DataFrame, f_min: Mapping[str, Sequence[float]]) -> pd.Series:
     """f* of each run from its problem's listed values ``f_min`` (problem → values, one a minimum, or
-    f* alone): that of the minimum it ended nearest (``min_id``), else the problem's one f* where it
-    has one, else NaN; indexed by run_id. Unlike :func:`f_star_of_runs` (f_final − f_gap) it is known
-    for a run that ended nan or inf, whose targets reached before are counted by its curve."""
-    star = np.full(len(runs), np.nan)
-    problem, min_id = runs["problem"].to_numpy(object), runs["min_id"].to_numpy(np.int64)
-    for name, values in f_min.items():
-        values = np.asarray(values, np.float64)
-        mine = problem == name
-        if not mine.any() or not len(values):
-            continue
-        ids = min_id[mine]
-        at = np.where((ids >= 0) & (ids < len(values)), values[np.clip(ids, 0, len(values) - 1)],
-                      values[0] if len(values) == 1 else np.nan)
-        star[mine] = at
+    f* alone), indexed by run_id: that of the minimum a run ended nearest (``min_id``), as its f_gap
+    has it; for a run whose end is not finite, which no minimum is nearest, the lowest value listed,
+    so that its curve counts only the targets it reached on the way (unlike :func:`f_star_of_runs`,
+    f_final − f_gap, unknown for it); NaN for a problem that lists none."""
+    codes, names = pd.factorize(runs["problem"])
+    values = [np.asarray(f_min.get(name, ()), np.float64).reshape(-1) for name in names]
+    length = np.array([len(v) for v in values] + [0], np.int64)[:len(values)]
+    start = np.cumsum(np.r_[0, length])[:-1] if len(values) else np.zeros(0, np.int64)
+    flat = np.concatenate([*values, np.zeros(1)])
+    lowest = np.array([v.min() if len(v) else np.nan for v in values] + [np.nan])
+    min_id = runs["min_id"].to_numpy(np.int64)
+    mine = np.where(codes >= 0, codes, len(values))        # (a problem name that is NA: none listed)
+    own = np.isfinite(runs["f_final"].to_numpy(np.float64)) & (min_id >= 0) & (codes >= 0) \
+        & (min_id < np.r_[length, 0][mine])
+    star = np.where(own, flat[np.where(own, np.r_[start, 0][mine] + min_id, 0)], lowest[mine])
     return pd.Series(star, index=runs["run_id"].to_numpy())
 
 
