@@ -207,8 +207,8 @@ def suite_section(folder: Path, out: Path, warnings: list, writer: FigureWriter)
         return None
     cfg = merge(config)         # the report settings as the sweep resolves them
     report, success_tol, f_target = cfg["report"], float(cfg["success_tol"]), float(cfg["f_target"])
-    # the problems whose f* is known, every run of them: one that ended nan or inf reaches no target and
-    # spends its evaluations, as COCO counts a run that crashed
+    # the problems whose f* is known or listed, every run of them: one that ended nan or inf reaches the
+    # targets it reached before and spends its evaluations, as COCO counts a run that crashed
     f_min = suite_f_min(config)
     known = set(res.runs.loc[res.runs["f_gap"].notna(), "problem"]) | {name for name, v in f_min.items() if v}
     runs = res.runs[res.runs["problem"].isin(known)]

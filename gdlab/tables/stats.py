@@ -97,16 +97,16 @@ def problem_f_star(runs: pd.DataFrame, f_min: Mapping[str, Sequence[float]]) -> 
     so that its curve counts only the targets it reached on the way (unlike :func:`f_star_of_runs`,
     f_final − f_gap, unknown for it); NaN for a problem that lists none."""
     codes, names = pd.factorize(runs["problem"])
-    values = [np.asarray(f_min.get(name, ()), np.float64).reshape(-1) for name in names]
-    length = np.array([len(v) for v in values] + [0], np.int64)[:len(values)]
-    start = np.cumsum(np.r_[0, length])[:-1] if len(values) else np.zeros(0, np.int64)
+    # each problem's values one after another, the last (none) for a problem name that is NA
+    values = [np.asarray(f_min.get(name, ()), np.float64).reshape(-1) for name in names] + [np.zeros(0)]
+    codes = np.where(codes >= 0, codes, len(values) - 1)
+    length = np.array([len(v) for v in values])
+    start = np.cumsum(length) - length
     flat = np.concatenate([*values, np.zeros(1)])
-    lowest = np.array([v.min() if len(v) else np.nan for v in values] + [np.nan])
+    lowest = np.array([v.min() if len(v) else np.nan for v in values])
     min_id = runs["min_id"].to_numpy(np.int64)
-    mine = np.where(codes >= 0, codes, len(values))        # (a problem name that is NA: none listed)
-    own = np.isfinite(runs["f_final"].to_numpy(np.float64)) & (min_id >= 0) & (codes >= 0) \
-        & (min_id < np.r_[length, 0][mine])
-    star = np.where(own, flat[np.where(own, np.r_[start, 0][mine] + min_id, 0)], lowest[mine])
+    own = np.isfinite(runs["f_final"].to_numpy(np.float64)) & (min_id >= 0) & (min_id < length[codes])
+    star = np.where(own, flat[np.where(own, start[codes] + min_id, 0)], lowest[codes])
     return pd.Series(star, index=runs["run_id"].to_numpy())
 
 
