@@ -339,17 +339,22 @@ def test_export_coco_is_read_by_cocopp_with_gdlabs_art(tmp_path):
     assert sorted(p.name for p in algo.iterdir()) == ["bbobexp_f1.info", "bbobexp_f2.info", "data_f1", "data_f2"]
 
     res = load(folder)
-    rt = run_runtimes(res.runs.assign(start_id=0), res.curves, [0.1])
+    # 100: every run starts there (f1 is a sphere; f at the start is known after one evaluation, before its
+    # gradient); 0.1: reached along the way
+    rt = run_runtimes(res.runs.assign(start_id=0), res.curves, [100.0, 0.1])
     f1 = rt[rt["problem"].str.startswith("bbob-f1-")].assign(problem="f1")     # COCO pools a function's instances
-    ours = art_table(f1)["aRT"].item()
-    assert ours == f1["spent"].sum() / np.isfinite(f1["evals"]).sum()
+    ours = art_table(f1).set_index("target")["aRT"]
+    at_start, on_the_way = ours[100.0], ours[0.1]
+    assert at_start == 1.0 and (f1.loc[f1["target"] == 100.0, "step"] == 0).all()
+    reached = f1[f1["target"] == 0.1]
+    assert on_the_way == reached["spent"].sum() / np.isfinite(reached["evals"]).sum() > 1
     import cocopp
     here = os.getcwd()
     os.chdir(tmp_path)
     try:
         datasets = {ds.funcId: ds for ds in cocopp.pproc.DataSetList(str(algo))}
         assert datasets[1].instancenumbers == [1, 1, 2, 2]
-        assert datasets[1].detERT([0.1])[0] == pytest.approx(ours, rel=1e-12)
+        assert list(datasets[1].detERT([100.0, 0.1])) == pytest.approx([at_start, on_the_way], rel=1e-12)
         assert datasets[2].detERT([0.1])[0] == np.inf          # gd diverges on the ill-conditioned f2
         done = subprocess.run([sys.executable, "-m", "cocopp", "-o", str(tmp_path / "ppdata"), str(out)],
                               capture_output=True, text=True, timeout=600)

@@ -42,8 +42,8 @@ from ..tables.stats import (
     best_settings,
     convergence_bands,
     ecdf_targets,
-    evaluations_at,
     evaluations_per_step,
+    evaluations_to_reach,
     grad_cost_of,
     group_codes,
     problem_f_star,
@@ -290,11 +290,12 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         against = "step"
         if runtime == "evaluations" and {"n_f", "n_grad"} <= set(runs.columns):
-            # a step's evaluations: the run's evaluations a step (exact where every step costs the same)
+            # a step's evaluations: the run's evaluations a step (exact where every step costs the same), the
+            # start's f known after one, as COCO counts them
             mine = runs.set_index("run_id").loc[hits["run_id"].to_numpy()]
             cost = grad_cost_of(grad_cost, problem.dim)
             reached = np.isfinite(hits["step"])
-            hits["evaluations"] = np.where(reached, evaluations_at(
+            hits["evaluations"] = np.where(reached, evaluations_to_reach(
                 np.where(reached, hits["step"], 0), mine["n_f"] + cost * mine["n_grad"], mine["n_iter"], 1 + cost),
                 np.inf)
             against = "evaluations"

@@ -36,7 +36,7 @@ from ..storage.load import load
 from ..tables.stats import (
     best_settings,
     ecdf_targets,
-    evaluations_at,
+    evaluations_to_reach,
     f_star_of_runs,
     grad_cost_of,
     problem_f_star,
@@ -103,8 +103,9 @@ def run_runtimes(runs: pd.DataFrame, curves: pd.DataFrame, targets, grad_cost=1,
     total = mine["n_f"].to_numpy(np.float64) + cost * mine["n_grad"].to_numpy(np.float64)
     step = hits["step"].to_numpy(np.float64)
     reached = np.isfinite(step)
-    evals = evaluations_at(np.where(reached, step, 0), total, mine["n_iter"].to_numpy(), 1 + cost)
-    return hits.assign(evals=np.where(reached, evals, np.inf), spent=np.where(reached, evals, total))
+    # whole evaluations, a start's f after one, as the COCO export writes them and cocopp reads them
+    evals = evaluations_to_reach(np.where(reached, step, 0), total, mine["n_iter"].to_numpy(), 1 + cost)
+    return hits.assign(evals=np.where(reached, evals, np.inf), spent=np.where(reached, evals, np.rint(total)))
 
 
 def art_table(runtimes: pd.DataFrame) -> pd.DataFrame:

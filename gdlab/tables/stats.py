@@ -31,7 +31,7 @@ from ..core.criteria import checkpoints
 from ..core.settings import REPORT_DEFAULTS
 from .columns import in_order
 
-__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "below_listed_f_star", "grad_cost_of", "target_values", "COCO_TARGETS", "evaluations_at", "evaluations_per_step", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "below_listed_f_star", "grad_cost_of", "target_values", "COCO_TARGETS", "evaluations_at", "evaluations_to_reach", "evaluations_per_step", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
            "row_groups", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
@@ -75,6 +75,14 @@ def evaluations_at(step, evals, n_iter, start=START_EVALS):
     step, evals, n_iter, start = (np.asarray(a, np.float64) for a in (step, evals, n_iter, start))
     per_step = np.where(n_iter > 0, (evals - start) / np.maximum(n_iter, 1), 0.0)
     return np.where(step >= n_iter, evals, start + step * per_step)
+
+
+def evaluations_to_reach(step, evals, n_iter, start=START_EVALS):
+    """The evaluations by which a run is known to have reached its f at checkpoint ``step``, as COCO
+    counts a runtime and ``gdlab export coco`` writes it: f at the start after one evaluation (its
+    gradient comes after), f at a later step after :func:`evaluations_at` of it; whole evaluations."""
+    step = np.asarray(step, np.float64)
+    return np.where(step == 0, 1.0, np.maximum(1.0, np.rint(evaluations_at(step, evals, n_iter, start))))
 
 
 def evaluations_per_step(runs: pd.DataFrame, by: pd.Series, cost: float = 1.0) -> pd.Series:
