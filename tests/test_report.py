@@ -441,6 +441,22 @@ def test_a_groups_sample_is_the_same_runs_whichever_frame_holds_the_group():
     assert set(sample_groups(frame, by, 300, seed=1)["run_id"]) != set(drawn["run_id"])
 
 
+@pytest.mark.parametrize("groups", [1, 2, 7])
+def test_the_draw_is_each_groups_runs_of_smallest_key(groups):
+    """drawn_rows against a sort of each group's keys, over random groups, sizes and caps: all of a group
+    at most the cap, else its cap smallest run_keys (found among the keys below 4× their expected
+    cut, or, where too few are, among all of the group's)."""
+    from gdlab.tables.stats import drawn_rows, run_keys
+    rng = np.random.default_rng(groups)
+    for _ in range(400):
+        n, cap = int(rng.integers(0, 400)), int(rng.integers(1, 40))
+        group, ids = rng.integers(0, groups, n), rng.permutation(10 ** 6)[:n]
+        keys = run_keys(ids)
+        want = np.sort(np.concatenate([rows if len(rows) <= cap else rows[np.argsort(keys[rows])[:cap]]
+                                       for rows in (np.flatnonzero(group == g) for g in range(groups))]))
+        assert np.array_equal(drawn_rows(ids, group, cap), want)
+
+
 @pytest.mark.parametrize("batch", [0, 60, 1 << 15])
 def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_tables(tmp_path, monkeypatch, batch):
     """The report never holds a whole table of runs, stops or curves: it goes through the sweep one
@@ -522,63 +538,85 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     assert any(m.startswith(f"warning: {len(stalled)} max_iter runs are cycling") for m in logs)
 
 
-def test_which_problems_have_known_minima_comes_from_the_parts_footers_with_the_columns_answer(tmp_path, monkeypatch):
-    """The report needs, before its pass over the runs, which problems have known minima (some run's
-    min_id ≥ 0): it reads that from the runs files' Parquet statistics (a part holds one problem),
-    and from the columns where the statistics cannot say (none, or a name not among the sweep's)."""
+def test_the_scan_before_the_pass_takes_settings_and_known_minima_from_the_footers_with_the_columns_answer(
+        tmp_path, monkeypatch):
+    """The report needs, before its pass over the runs, each run's setting (for the figures' draws) and
+    which problems have known minima (some run's min_id ≥ 0): it reads them from the runs files' Parquet
+    statistics where a part holds one setting and a range of run ids, and from the columns where the
+    statistics cannot say (a name not among the sweep's, none at all). Both give the codes, settings
+    and draws of the whole runs table."""
     import gdlab.report.page as R
     from gdlab.storage import SweepFolder
-    from gdlab.tables.stats import problems_with_minima
+    from gdlab.tables.stats import drawn_rows, group_codes, problems_with_minima, setting_columns
     bowl = {"name": "bowl", "expr": "x**2 + y**2", "domain": [[-1, 1], [-1, 1]]}     # no minima listed
-    sw = validate({"problems": ["himmelblau", bowl], "alpha": [0.01], "starts": {"kind": "uniform", "n": 40},
+    sw = validate({"problems": ["himmelblau", bowl], "alpha": [0.01, 0.02], "momentum": [0.0, 0.5],
+                   "method": ["gd", "momentum"], "starts": {"kind": "uniform", "n": 32},
                    "max_iter": 50, "dtype": "float64", "part_size": 16, "out_dir": str(tmp_path)})
     folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
-    expected = problems_with_minima(load(folder).runs)
+    whole = load(folder).runs
+    expected = problems_with_minima(whole)
     assert expected.to_dict() == {"bowl": False, "himmelblau": True}
     sf = SweepFolder(folder)
     records = sf.records()
-    names = {"himmelblau", "bowl"}
+    keys = setting_columns(whole.columns)
+    codes, seen = group_codes(whole, keys)
+    ids = whole["run_id"].to_numpy()
+    bands = set(ids[drawn_rows(ids, codes, 3)])
+    basins = set(ids[drawn_rows(ids, codes, 5)])
     read = []
     real = SweepFolder.read_parts
     monkeypatch.setattr(SweepFolder, "read_parts", lambda self, table, parts=None, **kw: (
         read.append(sorted(parts)), real(self, table, parts, **kw))[1])
-    assert R._has_minima(sf, records, names).to_dict() == expected.to_dict() and read == []   # footers alone
-    assert R._has_minima(sf, records, {"himmelblau"}).to_dict() == expected.to_dict()
-    bowl_parts = [p for p in sorted(records)
-                  if sf.read_file(records[p]["files"]["runs"], ["problem"]).column(0)[0].as_py() == "bowl"]
-    assert read == [bowl_parts] and 0 < len(bowl_parts) < len(records)       # its parts' columns
+    monkeypatch.setattr(R, "MAX_RUNS", 3)
+    monkeypatch.setattr(R, "MAX_POINTS", 5)
+
+    def check(names):
+        scan = R._scan(sf, records, keys, names, ["himmelblau", "bowl"])
+        assert scan.has_minima.to_dict() == expected.to_dict()
+        assert np.array_equal(np.concatenate(scan.codes), codes) and scan.seen.equals(seen)
+        assert scan.settings["runs"].tolist() == whole.groupby(codes, sort=False).size().tolist()
+        assert set(ids[scan.in_bands(ids)]) == bands and set(ids[scan.in_basins(ids)]) == basins
+
+    check({"himmelblau", "bowl"})
+    assert read == [] and len(seen) == 12     # footers alone: every part holds one setting
+    assert (scan_momentum := R._scan(sf, records, keys, {"himmelblau", "bowl"}, []).seen["momentum"]).isna().any()
+    assert not np.signbit(scan_momentum.dropna()).any()      # Parquet's min of a column of 0.0 is −0.0
+    check({"himmelblau"})                     # a name the statistics give that is not the sweep's: read
+    assert read == [sorted(records)]          # (the parts of a batch are read together)
     read.clear()
     monkeypatch.setattr(SweepFolder, "statistics", lambda self, entry, columns: None)
-    assert R._has_minima(sf, records, names).to_dict() == expected.to_dict() and read == [sorted(records)]
+    check({"himmelblau", "bowl"})
+    assert read == [sorted(records)]
 
 
-def test_known_minima_from_statistics_take_a_row_groups_largest_min_id_and_one_problem_only():
-    """Each runs part's row groups as its footer gives them: a problem has known minima where some
-    row group's largest min_id is ≥ 0 (its least may be −1: a run that diverged); a row group that
-    holds two problems, or no statistics, sends its part to the columns."""
+def test_a_parts_setting_from_its_statistics_needs_one_value_a_key_a_sweeps_problem_and_a_range_of_run_ids():
+    """Each runs part's row groups as its footer gives them: one setting where every key holds one
+    value in every row group (an all-NaN float key, None, is NaN), the problem is the sweep's and the run
+    ids are a range; known minima where some row group's largest min_id is ≥ 0 (its least may be −1: a
+    run that diverged). Anything else sends the part to its columns (None)."""
     import gdlab.report.page as R
+    template = pd.DataFrame({"problem": pd.Series([], dtype=pd.StringDtype()), "alpha": pd.Series([], dtype=float),
+                             "momentum": pd.Series([], dtype=float), "schedule": pd.Series([], dtype=pd.StringDtype()),
+                             "steps": pd.Series([], dtype=np.int64)})
+    keys = ["problem", "alpha", "momentum", "schedule"]
 
-    class Folder:     # the two things _has_minima asks of a sweep folder: statistics, and the columns
-        def __init__(self, stats, columns):
-            self.stats, self.columns, self.read = stats, columns, []
+    def group(rows=4, run_id=(0, 3), problem="a", alpha=(0.1, 0.1), momentum=(None, None), min_id=(-1, 0), **more):
+        return {"#rows": rows, "run_id": run_id, "problem": (problem, problem), "alpha": alpha,
+                "momentum": momentum, "schedule": ("constant", "constant"), "min_id": min_id, **more}
 
-        def statistics(self, entry, columns):
-            return self.stats[entry["file"]]
-
-        def read_parts(self, table, parts, columns, batch_runs):
-            self.read.append(sorted(parts))
-            return [self.columns[p] for p in sorted(parts)]
-
-    records = {p: {"files": {"runs": {"file": f"runs/{p}"}}} for p in range(4)}
-    stats = {"runs/0": [{"problem": ("a", "a"), "min_id": (-1, 0)}],       # a diverged run beside a found minimum
-             "runs/1": [{"problem": ("b", "b"), "min_id": (-1, -1)}, {"problem": ("b", "b"), "min_id": (-1, -1)}],
-             "runs/2": [{"problem": ("b", "c"), "min_id": (-1, 3)}],         # two problems: the columns say
-             "runs/3": None}                                                  # no statistics: the columns say
-    columns = {2: pd.DataFrame({"problem": ["b", "c"], "min_id": [-1, 3]}),
-               3: pd.DataFrame({"problem": ["d"], "min_id": [-1]})}
-    folder = Folder(stats, columns)
-    got = R._has_minima(folder, records, {"a", "b", "c", "d"})
-    assert got.to_dict() == {"a": True, "b": False, "c": True, "d": False} and folder.read == [[2, 3]]
+    one = R._one_setting([group(), group(run_id=(4, 7), min_id=(-1, -1))], keys, {"a"}, template)
+    assert {k: v for k, v in one.items() if k != "momentum"} == {
+        "problem": "a", "alpha": 0.1, "schedule": "constant", "lo": 0, "rows": 8, "minima": True}
+    assert np.isnan(one["momentum"])
+    assert not R._one_setting([group(min_id=(-1, -1))], keys, {"a"}, template)["minima"]
+    for groups, names in (([group(alpha=(0.1, 0.2))], {"a"}),                   # two values of a key
+                          ([group(), group(run_id=(4, 7), alpha=(0.2, 0.2))], {"a"}),   # one a group, two in all
+                          ([group(problem="b")], {"a"}),                         # not the sweep's (cut short?)
+                          ([group(run_id=(0, 4))], {"a"}),                       # not a range
+                          (None, {"a"}), ([], {"a"})):                           # no statistics
+        assert R._one_setting(groups, keys, names, template) is None
+    steps = [group(steps=(None, None))]                 # an integer key all null: its type is not the table's
+    assert R._one_setting(steps, [*keys, "steps"], {"a"}, template) is None
 
 
 def test_a_folder_whose_first_parts_were_written_without_a_column_still_reports(tmp_path, monkeypatch):

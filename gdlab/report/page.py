@@ -16,6 +16,7 @@ import html
 import json
 import math
 import re
+import sys
 import time
 import warnings as pywarnings
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ from ..core.names import count
 from ..core.problems import Problem
 from ..runner.progress import Progress
 from ..runner.schema import validate
-from ..storage.folder import READ_BATCH, SweepFolder, prefetched
+from ..storage.folder import READ_BATCH, SweepFolder, part_batches, prefetched
 from ..storage.load import load
 from ..tables.stats import (
     MAX_RUNS,
@@ -41,6 +42,7 @@ from ..tables.stats import (
     below_listed_f_star,
     best_settings,
     convergence_bands,
+    drawn_rows,
     ecdf_targets,
     evaluations_per_step,
     evaluations_to_reach,
@@ -50,8 +52,6 @@ from ..tables.stats import (
     problems_with_minima,
     rows_of,
     rule_outcomes,
-    run_keys,
-    sample_groups,
     setting_columns,
     stalled_runs,
     target_steps,
@@ -388,28 +388,29 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
             records: dict[int, dict] | None = None) -> _Sweep:
     """One pass over the sweep's parts (a part holds whole runs, in every table), keeping per part
     only what the tables and figures aggregate, and the runs the figures draw: the bands and the
-    ECDF draw at most :data:`MAX_RUNS` runs a setting, the basins :data:`MAX_POINTS` starts, and
-    which runs depends on the runs alone (:func:`sample_groups`), so the draw of the parts read so
-    far, drawn again with the next part, is the draw of the whole. ``traced``: the traced runs' ids;
-    ``progress``: counts the runs read; ``records``: the folder's part records, where the caller
-    has read them."""
+    ECDF draw at most :data:`MAX_RUNS` runs a setting, the basins :data:`MAX_POINTS` starts. Which
+    runs depends on their ids alone (:func:`drawn_rows`), so the draw is made first, from a read of
+    the runs' setting columns (:func:`_scan`), and the pass takes each part's drawn rows as it
+    comes. ``traced``: the traced runs' ids; ``progress``: counts the runs read; ``records``: the
+    folder's part records, where the caller has read them."""
     sf = SweepFolder(folder)
     records = sf.records() if records is None else records
     stored = list(sf.empty("runs", records).columns)
     keys = setting_columns(stored)
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
     read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
-    has_minima = _has_minima(sf, records, {p.name for p in sw.problems})
+    flat = [p.name for p in sw.problems if p.dim == 2]
+    scan = _scan(sf, records, keys, {p.name for p in sw.problems}, flat)
+    codes, seen, in_bands, in_basins = scan.codes, scan.seen, scan.in_bands, scan.in_basins
     # a problem that lists minima has them, though every run of it ended nan (whose success is then judged: 0)
     listed = pd.Series(True, index=[p.name for p in sw.problems if p.minima], dtype=bool)
-    has_minima = pd.concat([has_minima, listed]).groupby(level=0).max() if len(listed) else has_minima
+    has_minima = pd.concat([scan.has_minima, listed]).groupby(level=0).max() if len(listed) else scan.has_minima
     tally = RuleTally(rows=sum(record["files"]["stops"]["rows"] for record in records.values()))
     grad_cost = pd.Series({p.name: grad_cost_of(sw.report["grad_cost"], p.dim) for p in sw.problems}, dtype=float)
-    counts, settings, stalled, stuck, below, known = [], [], [], [], [], set()
+    traced = np.unique(np.asarray(traced, dtype=np.int64))
+    counts, stalled, stuck, below, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
-    bands, basins = _Draw(MAX_RUNS), _Draw(MAX_POINTS)     # (the ECDF draws the bands' runs)
-    followed, curves, stops_drawn, shares, seen = [], [], [], [], None
-    flat = [p.name for p in sw.problems if p.dim == 2]
+    bands, followed, curves, stops_drawn, basins, shares = [], [], [], [], [], []
     tables = (sf.read_parts("runs", records, columns=read, batch_runs=READ_BATCH),
               sf.read_parts("stops", records, batch_runs=READ_BATCH),
               sf.read_parts("curves", records, batch_runs=READ_BATCH))
@@ -422,17 +423,15 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     # part, the pass took 7% less)
     with ThreadPoolExecutor(1, thread_name_prefix="gdlab-tally") as alongside:
         tallied = None
-        for runs, stops, part in prefetched(zip(*tables)):   # the next part is read while this one is worked on
+        for (runs, stops, part), setting in zip(prefetched(zip(*tables)), codes):   # the next part read meanwhile
             n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
             if progress is not None:
                 progress.update(len(runs))
             if tallied is not None:
                 tallied.result()     # the part before's: one part at most is held for the tally
             tallied = alongside.submit(add, runs, stops, part)
-            setting, seen = group_codes(runs, keys, seen)
             run_id = runs["run_id"].to_numpy()
             counts.append(_by_setting(setting, seen, ["problem", "method", "alpha"], {"status": runs["status"]}, run_id))
-            settings.append(_by_setting(setting, seen, keys, run_id=run_id))
             known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
             below.append(below_listed_f_star(runs))
             max_iter = (runs["status"] == "max_iter").to_numpy()
@@ -440,70 +439,119 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
             stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
             if sw.dtype == "float32":
                 stuck.append(_stuck_rules(runs, stops, max_iter, sw.success_tol))
-            drawn_runs = runs[slim].assign(_setting=setting)
-            fresh_bands, pruned = bands.add(drawn_runs)
-            followed.append(drawn_runs[drawn_runs["run_id"].isin(traced)])
-            if pruned:      # the rows of runs no longer drawn go
-                ids = np.concatenate([bands.ids(), *(f["run_id"].to_numpy() for f in followed)])
-                curves = [rows_of(c, ids) for c in curves]
-                stops_drawn = [rows_of(c, bands.ids()) for c in stops_drawn]
-            fresh = np.concatenate([fresh_bands, followed[-1]["run_id"].to_numpy()])
-            curves.append(rows_of(part, fresh))
-            stops_drawn.append(rows_of(stops, fresh_bands))
+            drawn = in_bands(run_id)
+            bands.append(runs.loc[drawn, slim])
+            follow = np.isin(run_id, traced)
+            followed.append(runs.loc[follow, slim])
+            curves.append(rows_of(part, run_id[drawn | follow]))
+            stops_drawn.append(rows_of(stops, run_id[drawn]))
             if flat:
                 mine = seen["problem"].isin(flat).to_numpy()[setting]
-                basins.add(runs.loc[mine, ["run_id", *keys, "x0", "min_id", "dist_to_min"]].assign(
-                    _setting=setting[mine]))
+                basins.append(runs.loc[in_basins(run_id), ["run_id", *keys, "x0", "min_id", "dist_to_min"]])
                 near = ((runs["min_id"] >= 0) & (runs["dist_to_min"] <= sw.success_tol)).to_numpy()[mine]
                 end = np.where(near, runs["min_id"].to_numpy()[mine], -1)
                 shares.append(_by_setting(setting[mine], seen, keys, {"end": end}))
         if tallied is not None:
             tallied.result()
-    bands = bands.frame()
-    drawn = pd.concat([bands, *followed]).drop_duplicates("run_id").drop(columns="_setting")
-    curves = pd.concat(curves, ignore_index=True)
-    curves = curves[curves["run_id"].isin(drawn["run_id"])]
-    stops_drawn = pd.concat(stops_drawn, ignore_index=True)
-    stops_drawn = stops_drawn[stops_drawn["run_id"].isin(bands["run_id"])]
-    settings = pd.concat(settings).groupby(level=list(range(len(keys))), dropna=False).agg(
-        {"size": "sum", "min": "min"}).sort_values("min").reset_index().rename(columns={"size": "runs"})
+    bands = pd.concat(bands, ignore_index=True)
+    drawn = pd.concat([bands, *followed]).drop_duplicates("run_id")
     return _Sweep(
         keys=keys, tally=tally, runs=n_runs, stops=n_stops, has_curves=n_curves > 0,
         counts=pd.concat(counts).groupby(level=[0, 1, 2, 3], dropna=False).agg({"size": "sum", "min": "min"}),
-        settings=settings.drop(columns="min"), known=known | {p.name for p in sw.problems if p.f_min},
+        settings=scan.settings, known=known | {p.name for p in sw.problems if p.f_min},
         has_minima=has_minima,
         stalled=pd.concat(stalled, ignore_index=True).sort_values("run_id", ignore_index=True),
         stuck=pd.concat(stuck).groupby(level=[0, 1]).sum() if stuck else pd.Series(dtype=np.int64),
-        drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"], curves=_sorted(curves, ["run_id", "step"]),
-        stops_drawn=_sorted(stops_drawn, ["run_id", "rule_id"]),
-        basins=_sorted(basins.frame().drop(columns="_setting"), ["run_id"]) if flat else None,
+        drawn=_sorted(drawn, ["run_id"]), bands=bands["run_id"],
+        curves=_sorted(pd.concat(curves, ignore_index=True), ["run_id", "step"]),
+        stops_drawn=_sorted(pd.concat(stops_drawn, ignore_index=True), ["run_id", "rule_id"]),
+        basins=_sorted(pd.concat(basins, ignore_index=True), ["run_id"]) if flat else None,
         shares=pd.concat(shares).groupby(level=list(range(len(keys) + 1)), dropna=False).sum() if flat else None,
         below=pd.concat(below).groupby("problem", sort=True).agg(
             f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum")).reset_index())
 
 
-def _has_minima(sf: SweepFolder, records: dict[int, dict], names: set[str]) -> pd.Series:
-    """:func:`problems_with_minima` of every run, needed before the pass over the runs: from the
-    runs files' Parquet statistics where each row group holds one problem (a part usually does),
-    else from the part's columns (and where a name there is none of the sweep's ``names``: a long
-    value's statistics may be cut short). Each file is checked against its sha256 before its footer
-    is parsed, as every read is."""
-    found: dict[str, bool] = {}
-    unread = {}
-    for p, record in records.items():
-        groups = sf.statistics(record["files"]["runs"], ["problem", "min_id"])
-        if groups is None or any(g["problem"][0] != g["problem"][1] or g["problem"][0] not in names for g in groups):
-            unread[p] = record
+@dataclass
+class _Scan:
+    """What the pass over the parts needs before it starts (:func:`_scan`)."""
+    has_minima: pd.Series        # problem → whether any run has a nearest known minimum
+    codes: list[np.ndarray]      # each batch's runs' setting codes (the batches read_parts gives), in its rows' order
+    seen: pd.DataFrame           # the settings met, a row each, in the order of their codes (group_codes)
+    settings: pd.DataFrame       # the setting's columns and runs, in order of first run
+    in_bands: Callable           # a part's run ids → which of them the bands and the ECDF draw
+    in_basins: Callable          # a part's run ids → which of them the basins figure draws
+
+
+def _scan(sf: SweepFolder, records: dict[int, dict], keys: list[str], names: set[str], flat: list[str]) -> _Scan:
+    """Each run's setting and whether its problem has known minima (:func:`problems_with_minima`), before
+    the pass over the parts: from the runs files' Parquet statistics where a part holds one setting and a
+    range of run ids, as a sweep's parts mostly do (no rows decoded), else from a read of the part's
+    setting columns. Then the draws: which run ids the bands and ECDF draw (at most :data:`MAX_RUNS` a
+    setting) and the basins (:data:`MAX_POINTS` a setting of a 2-D problem in ``flat``), a run's draw
+    depending on its id alone (:func:`drawn_rows`). Each file is checked against its sha256 before its
+    footer is parsed, as every read is."""
+    template = sf.empty("runs", records)
+    columns = list(dict.fromkeys(["run_id", "min_id", *keys]))
+    codes, ids, seen, found, read = [], [], None, {}, []
+    for batch in part_batches(records, READ_BATCH):
+        whole = [_one_setting(sf.statistics(records[p]["files"]["runs"], columns), keys, names, template)
+                 for p in batch]
+        if all(w is not None for w in whole):
+            whole.sort(key=lambda w: w["lo"])     # the batch's rows by run id: each part a range of its own
+            frame = pd.DataFrame({k: pd.array([w[k] for w in whole], dtype=template[k].dtype) for k in keys})
+            part_codes, seen = group_codes(frame, keys, seen)
+            n, lo = np.array([w["rows"] for w in whole]), np.array([w["lo"] for w in whole])
+            codes.append(np.repeat(part_codes, n))
+            ids.append(np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum()))
+            for w in whole:
+                found[w["problem"]] = found.get(w["problem"], False) or w["minima"]
             continue
-        for g in groups:
-            found[g["problem"][0]] = found.get(g["problem"][0], False) or g["min_id"][1] >= 0
-    pieces = [problems_with_minima(part) for part in sf.read_parts("runs", unread, columns=["problem", "min_id"],
-                                                                   batch_runs=READ_BATCH)] if unread else []
-    if found:
-        pieces.append(pd.Series(found, dtype=bool))
-    if not pieces:
-        return pd.Series(dtype=bool)
-    return pd.concat(pieces).groupby(level=0).max()
+        runs = next(sf.read_parts("runs", {p: records[p] for p in batch}, columns=[*keys, "min_id"],
+                                  batch_runs=sys.maxsize))
+        setting, seen = group_codes(runs, keys, seen)
+        codes.append(setting)
+        ids.append(runs["run_id"].to_numpy())
+        read.append(problems_with_minima(runs))
+    has_minima = pd.concat([*read, pd.Series(found, dtype=bool)]).groupby(level=0).max().astype(bool)
+    setting, run_id = np.concatenate(codes), np.concatenate(ids)
+    size = np.bincount(setting, minlength=len(seen))
+    first = np.full(len(seen), np.iinfo(np.int64).max)
+    np.minimum.at(first, setting, run_id)
+    settings = seen[keys].assign(runs=size).iloc[np.argsort(first, kind="stable")].reset_index(drop=True)
+    bands = np.sort(run_id[drawn_rows(run_id, setting, MAX_RUNS)])
+    mine = seen["problem"].isin(flat).to_numpy()[setting]
+    basins = np.sort(run_id[mine][drawn_rows(run_id[mine], setting[mine], MAX_POINTS)])
+    return _Scan(has_minima, codes, seen, settings, functools.partial(_among, bands),
+                 functools.partial(_among, basins))
+
+
+def _one_setting(groups: list[dict] | None, keys: list[str], names: set[str], template: pd.DataFrame) -> dict | None:
+    """A part's setting (its ``keys``' values), run ids (``lo`` … ``lo + rows − 1``) and whether its
+    runs have a nearest known minimum (``minima``), from its row groups' statistics
+    (:meth:`~gdlab.storage.SweepFolder.statistics`); None unless each key holds one value (or is all
+    NaN, a float's), the problem is one of ``names`` (a long value's statistics may be cut short) and
+    the run ids are a range."""
+    if not groups:
+        return None
+    got = {}
+    for k in keys:
+        lo, hi = groups[0][k]
+        if lo != hi or any(g[k] != (lo, hi) for g in groups[1:]):
+            return None
+        if lo is None and not pd.api.types.is_float_dtype(template[k].dtype):
+            return None
+        got[k] = np.nan if lo is None else hi      # (a float's 0 has min −0.0, max 0.0: Parquet's rule)
+    rows = sum(g["#rows"] for g in groups)
+    lo, hi = min(g["run_id"][0] for g in groups), max(g["run_id"][1] for g in groups)
+    if got["problem"] not in names or hi - lo + 1 != rows:
+        return None
+    return {**got, "lo": lo, "rows": rows, "minima": max(g["min_id"][1] for g in groups) >= 0}
+
+
+def _among(ids: np.ndarray, run_id: np.ndarray) -> np.ndarray:
+    """Which of ``run_id`` are in ``ids`` (sorted): a binary search each, where ``np.isin`` sorts both."""
+    pos = np.minimum(np.searchsorted(ids, run_id), max(len(ids) - 1, 0))
+    return ids[pos] == run_id if len(ids) else np.zeros(len(run_id), bool)
 
 
 def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: dict | None = None,
@@ -522,53 +570,6 @@ def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: 
                                            *(out.index.get_level_values(i + 1) for i in range(len(more)))],
                                           names=[*keys, *more])
     return out
-
-
-class _Draw:
-    """At most ``cap`` runs a setting, drawn (:func:`sample_groups`) from parts as they come; the
-    frames added carry their setting's code (``_setting``, :func:`group_codes`). A run is drawn when
-    its key (:func:`run_keys`) is among its setting's ``cap`` smallest, so once a setting has ``cap``
-    runs kept, a run whose key is above all of theirs is dropped as it comes. The rows kept are
-    drawn down once they are twice what the last draw kept."""
-
-    def __init__(self, cap: int):
-        self.cap, self.frames, self.rows, self.kept = cap, [], 0, 0
-        self.bound = np.empty(0, np.uint64)     # per setting: the largest key it can still draw
-
-    def add(self, frame: pd.DataFrame) -> tuple[np.ndarray, bool]:
-        """Keep those of ``frame``'s rows that may be drawn; their run ids, and whether the rows
-        kept before were drawn down (then only the ids of ``frame``'s rows the draw kept: a first
-        part's runs are all drawn until the draw-down, and their curve rows were copied for nothing)."""
-        setting = frame["_setting"].to_numpy()
-        bound = np.full(setting.max(initial=-1) + 1, np.iinfo(np.uint64).max, np.uint64)
-        known = min(len(bound), len(self.bound))
-        bound[:known] = self.bound[:known]
-        keys = run_keys(frame["run_id"].to_numpy())
-        mine = keys <= bound[setting]
-        frame, keys, setting = frame[mine], keys[mine], setting[mine]
-        self.frames.append(frame)
-        self.rows += len(frame)
-        drawn = self.rows > 2 * max(self.kept, self.cap)
-        if drawn:
-            self.frame()        # the keys are distinct (run_keys is one to one): ≤ the bound is drawn
-            return frame["run_id"].to_numpy()[keys <= self.bound[setting]], drawn
-        return frame["run_id"].to_numpy(), drawn
-
-    def frame(self) -> pd.DataFrame:
-        """The draw of every row added, in the order added."""
-        whole = pd.concat(self.frames, ignore_index=True) if len(self.frames) != 1 else self.frames[0]
-        whole = sample_groups(whole, ["_setting"], self.cap)
-        self.frames, self.rows, self.kept = [whole], len(whole), len(whole)
-        setting = whole["_setting"].to_numpy()
-        size = np.bincount(setting, minlength=len(self.bound))
-        largest = np.zeros(len(size), np.uint64)
-        np.maximum.at(largest, setting, run_keys(whole["run_id"].to_numpy()))
-        self.bound = np.where(size >= self.cap, largest, np.iinfo(np.uint64).max)
-        return whole
-
-    def ids(self) -> np.ndarray:
-        """The run ids of the rows kept, a superset of the draw's."""
-        return np.concatenate([f["run_id"].to_numpy() for f in self.frames]) if self.frames else np.array([], int)
 
 
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -493,9 +493,10 @@ class SweepFolder:
 
     def statistics(self, entry: Mapping, columns: list[str]) -> list[dict[str, tuple]] | None:
         """Per row group of a part file, the (min, max) of each of ``columns`` as the file's Parquet
-        footer has them, no rows decoded: the file is checked against its sha256 first (a footer
-        altered on disk can make pyarrow abort the process as it parses it). None where a row group
-        lacks them or holds nulls in one of the columns."""
+        footer has them, and its number of rows (``"#rows"``), no rows decoded: the file is checked against its sha256
+        first (a footer altered on disk can make pyarrow abort the process as it parses it). A
+        column whose every value in the group is null (a NaN the table had: parts are written from
+        pandas) is (None, None). None where a row group lacks them or holds some nulls in one of the columns."""
         meta = self._checked(entry).metadata
         where = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
         if any(c not in where for c in columns):
@@ -505,10 +506,18 @@ class SweepFolder:
             group = meta.row_group(g)
             if group.num_rows == 0:
                 continue
-            stats = [group.column(where[c]).statistics for c in columns]
-            if any(st is None or not st.has_min_max or not st.has_null_count or st.null_count for st in stats):
-                return None
-            out.append({c: (st.min, st.max) for c, st in zip(columns, stats)})
+            got: dict[str, tuple | int] = {"#rows": group.num_rows}
+            for c in columns:
+                st = group.column(where[c]).statistics
+                if st is None or not st.has_null_count:
+                    return None
+                if st.null_count == group.num_rows:
+                    got[c] = (None, None)
+                elif st.null_count or not st.has_min_max:
+                    return None
+                else:
+                    got[c] = (st.min, st.max)
+            out.append(got)
         return out
 
     def empty(self, table: str, parts: Mapping[int, dict] | None = None) -> pd.DataFrame:
