@@ -30,7 +30,7 @@ def gdlab_cmd(*args, timeout=300, **kw):
 
 
 def test_command_writes_the_sweep_folder_and_resumes(tmp_path):
-    out = tmp_path / "res"
+    out = tmp_path / "результаты"      # (a plain value of letters beyond Latin, unquoted: quoted for Hydra)
     first = gdlab_cmd(f"out_dir={out}", *SMALL)
     assert first.returncode == 0, first.stderr
     last = first.stdout.strip().splitlines()[-1]
@@ -79,6 +79,10 @@ def test_bad_config_exits_2_names_every_key_and_writes_nothing(tmp_path):
                   "γ: unknown key (did you mean 'momentum'?)", "=5: no key before '='",
                   "ε:1e-3: unknown key (did you mean 'epsilon'?)"]:
         assert piece in letters.stderr, piece
+    # letters beyond Latin inside a list or mapping must be quoted there: the key is named
+    inner = gdlab_cmd(f"out_dir={out}", "problems=[{name: чаша, expr: 'x**2 + y**2'}]")
+    assert inner.returncode == 2 and "HYDRA_FULL_ERROR" not in inner.stderr
+    assert "problems: letters beyond Latin are read only inside quotes in a list or mapping" in inner.stderr
     nope = gdlab_cmd(f"out_dir={out}", "experiment=does_not_exist")
     assert nope.returncode == 2 and "does_not_exist" in nope.stderr
     assert not out.exists()

@@ -76,24 +76,58 @@ _KEY = re.compile(r"[A-Za-z0-9_.$/@\-]+")
 _LETTERS = {"α": "alpha", "η": "alpha", "ε": "epsilon", "β": "momentum", "γ": "momentum"}
 
 
+def _bare_non_latin(value: str) -> bool:
+    """Whether ``value`` has a character beyond ASCII outside quotes (Hydra's grammar reads such
+    letters only inside quotes: ``out_dir=/tmp/тест`` is its lexer error)."""
+    quote, escaped = None, False
+    for c in value:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif ord(c) > 127:
+            return True
+    return False
+
+
+def _plain(value: str) -> bool:
+    """A value that is one word or path, not a list, a mapping, a quoted text or an interpolation."""
+    return not any(c in value for c in "[]{},'\"") and "${" not in value
+
+
 def plus_unknown(args: Sequence[str]) -> list[str]:
     """Let an unknown key reach the validator (which names every bad key at once, with the known
     key it is closest to) instead of Hydra's composer (which stops at the first): ``foo=1`` becomes
     ``+foo=1``, and so does an unknown key of a mapping, ``starts.sed=3``. A key Hydra's grammar
-    cannot read (``α=0.1``: Hydra's lexer error names no key) is a :class:`ConfigError` here."""
+    cannot read (``α=0.1``: Hydra's lexer error names no key) is a :class:`ConfigError` here. A
+    plain value with letters beyond ASCII (``out_dir=/tmp/тест``) is quoted for Hydra, whose grammar
+    reads them only inside quotes; within a list or mapping, such letters outside quotes are a
+    :class:`ConfigError` that names the key."""
     unreadable = []
     for a in args:
         key = a.split("=", 1)[0].strip().lstrip("+~")
+        value = a.split("=", 1)[1] if "=" in a else ""
         if "=" in a and not key and not a.startswith("-"):
             unreadable.append(f"{a}: no key before '=' (write key=value, e.g. alpha=0.1)")
         elif key and not a.startswith("-") and not _KEY.fullmatch(key):     # (α, α:0.1 or α=0.1)
             hint = f" (did you mean {_LETTERS[key[:1]]!r}?)" if key[:1] in _LETTERS else did_you_mean(key, DEFAULTS)
             unreadable.append(f"{key}: unknown key{hint}; keys are written in Latin letters, digits, _ and . "
                               f"(known: {', '.join(sorted(DEFAULTS))})")
+        elif not a.startswith("-") and _bare_non_latin(value) and not _plain(value):
+            unreadable.append(f"{key}: letters beyond Latin are read only inside quotes in a list or mapping: "
+                              "quote the text, e.g. problems=[{name: 'чаша', expr: 'x**2'}]")
     if unreadable:
         raise ConfigError(unreadable)
     out = []
     for a in args:
+        key, _, value = a.partition("=")
+        if value and not a.startswith("-") and _bare_non_latin(value):       # a plain value: quoted for Hydra
+            trailing = value[len(value.rstrip("\\")):]      # (a backslash before the closing quote doubled)
+            a = f"{key}='{value}{trailing}'"
         key = a.split("=", 1)[0]
         top, _, rest = key.partition(".")
         inner = DEFAULTS.get(top)
