@@ -13,3 +13,16 @@ os.environ.setdefault("GDLAB_CACHE_DIR", os.path.join(tempfile.gettempdir(), "gd
 from gdlab.engine.compile_cache import enable_compile_cache  # noqa: E402
 
 enable_compile_cache()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _x64_as_it_was():
+    """Each test starts with JAX's 64-bit mode as the session began: importing all of sif2jax (as
+    ``pytest.importorskip("sif2jax")`` does) turns it on for the whole process, and a later test that
+    checks float64 is refused without it then passed or failed by the order the tests ran in."""
+    before = jax.config.jax_enable_x64
+    yield
+    jax.config.update("jax_enable_x64", before)
