@@ -7,8 +7,10 @@ a block a dimension listing each trial as ``instance:evaluations|final f − f_o
 ``evaluations 0 best(f − f_opt) f best(f)``. A run is a trial of its problem's instance (a sweep of
 several starts repeats the instance). Lines are written at the run's checkpoint steps (k = 0, 1, 2,
 3, 4, 6, 8, 11, …, its last), so COCO reads runtimes at checkpoint resolution; evaluations are
-``n_f + grad_cost·n_grad`` (``report.grad_cost`` of the sweep) by that step, as the report counts
-them (:func:`gdlab.tables.stats.evaluations_at`), rounded to whole evaluations.
+``n_f + grad_cost·n_grad`` (``report.grad_cost`` of the sweep) by that step
+(:func:`gdlab.tables.stats.evaluations_at`), rounded to whole evaluations, with a first line at one
+evaluation (f at the start, before its gradient): the report's runtimes
+(:func:`gdlab.tables.stats.evaluations_to_reach`) are the ones cocopp reads.
 """
 
 from __future__ import annotations

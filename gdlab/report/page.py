@@ -307,8 +307,9 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         if against == "evaluations":
             F.plot_ecdf(hits, f"{name}: ECDF of evaluations to reach f − f* ≤ 10^k (COCO style)", max_iter, ax,
                         against="evaluations")
-            unit = (f"evaluations of f and ∇f, a gradient counting {cost:g} (the start's and the run's evaluations "
-                    "a step after; report.runtime: evaluations, report.grad_cost)")
+            unit = (f"evaluations of f and ∇f, a gradient counting {cost:g} (a start already at the target: one, "
+                    "as COCO counts it; later, the start's and the run's evaluations a step after, whole; "
+                    "report.runtime: evaluations, report.grad_cost)")
         else:
             F.plot_ecdf(hits, f"{name}: ECDF of steps to reach f − f* ≤ 10^k (COCO style)", max_iter, ax)
             unit = "step k (steps at checkpoint resolution)"
@@ -529,8 +530,8 @@ def _one_setting(groups: list[dict] | None, keys: list[str], names: set[str], te
     """A part's setting (its ``keys``' values), run ids (``lo`` … ``lo + rows − 1``) and whether its
     runs have a nearest known minimum (``minima``), from its row groups' statistics
     (:meth:`~gdlab.storage.SweepFolder.statistics`); None unless each key holds one value (or is all
-    NaN, a float's), the problem is one of ``names`` (a long value's statistics may be cut short) and
-    the run ids are a range."""
+    NaN, a float's; not a float's zero, whose sign the statistics do not keep), the problem is one of
+    ``names`` (a long value's statistics may be cut short) and the run ids are a range."""
     if not groups:
         return None
     got = {}
@@ -540,7 +541,9 @@ def _one_setting(groups: list[dict] | None, keys: list[str], names: set[str], te
             return None
         if lo is None and not pd.api.types.is_float_dtype(template[k].dtype):
             return None
-        got[k] = np.nan if lo is None else hi      # (a float's 0 has min −0.0, max 0.0: Parquet's rule)
+        if isinstance(lo, float) and lo == 0:      # min −0.0, max 0.0 for a column of either zero (Parquet's
+            return None                            # rule): its sign, which names the setting, is the column's
+        got[k] = np.nan if lo is None else lo
     rows = sum(g["#rows"] for g in groups)
     lo, hi = min(g["run_id"][0] for g in groups), max(g["run_id"][1] for g in groups)
     if got["problem"] not in names or hi - lo + 1 != rows:

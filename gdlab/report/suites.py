@@ -4,7 +4,9 @@ Statistics (plain functions of the runs and curves tables, each method at its be
 problem, :func:`at_best_settings`):
 
 - *runtime* of a run to a target: its evaluations (``n_f + grad_cost·n_grad``) by the first
-  checkpoint step where f − f* ≤ target (:func:`run_runtimes`; ∞ where never reached);
+  checkpoint step where f − f* ≤ target, whole, one where the start is there already, as the COCO
+  export writes them (:func:`~gdlab.tables.stats.evaluations_to_reach`, :func:`run_runtimes`; ∞
+  where never reached);
 - *aRT* (COCO's average runtime) per problem, method and target: the evaluations every run spent
   (to the target where it reached it, else all of them) ÷ the runs that reached it (∞ if none), and
   its ratio to the best method's (:func:`art_table`);
