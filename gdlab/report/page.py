@@ -390,9 +390,9 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     """One pass over the sweep's parts (a part holds whole runs, in every table), keeping per part
     only what the tables and figures aggregate, and the runs the figures draw: the bands and the
     ECDF draw at most :data:`MAX_RUNS` runs a setting, the basins :data:`MAX_POINTS` starts. Which
-    runs depends on their ids alone (:func:`drawn_rows`), so the draw is made first, from a read of
-    the runs' setting columns (:func:`_scan`), and the pass takes each part's drawn rows as it
-    comes. ``traced``: the traced runs' ids; ``progress``: counts the runs read; ``records``: the
+    runs depends on their ids alone (:func:`drawn_rows`), so the draw is made first, from the runs
+    parts' footers or setting columns (:func:`_scan`), and the pass takes each part's drawn rows as
+    it comes. ``traced``: the traced runs' ids; ``progress``: counts the runs read; ``records``: the
     folder's part records, where the caller has read them."""
     sf = SweepFolder(folder)
     records = sf.records() if records is None else records
@@ -486,8 +486,8 @@ class _Scan:
 def _scan(sf: SweepFolder, records: dict[int, dict], keys: list[str], names: set[str], flat: list[str]) -> _Scan:
     """Each run's setting and whether its problem has known minima (:func:`problems_with_minima`), before
     the pass over the parts: from the runs files' Parquet statistics where a part holds one setting and a
-    range of run ids, as a sweep's parts mostly do (no rows decoded), else from a read of the part's
-    setting columns. Then the draws: which run ids the bands and ECDF draw (at most :data:`MAX_RUNS` a
+    range of run ids, as a sweep of many starts a setting has them (no rows decoded), else from a read of
+    the batch's setting columns. Then the draws: which run ids the bands and ECDF draw (at most :data:`MAX_RUNS` a
     setting) and the basins (:data:`MAX_POINTS` a setting of a 2-D problem in ``flat``), a run's draw
     depending on its id alone (:func:`drawn_rows`). Each file is checked against its sha256 before its
     footer is parsed, as every read is."""
