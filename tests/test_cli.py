@@ -82,10 +82,35 @@ def test_bad_config_exits_2_names_every_key_and_writes_nothing(tmp_path):
     # letters beyond Latin inside a list or mapping must be quoted there: the key is named
     inner = gdlab_cmd(f"out_dir={out}", "problems=[{name: чаша, expr: 'x**2 + y**2'}]")
     assert inner.returncode == 2 and "HYDRA_FULL_ERROR" not in inner.stderr
-    assert "problems: letters beyond Latin are read only inside quotes in a list or mapping" in inner.stderr
+    assert "problems: Hydra reads characters beyond ASCII only inside quotes here" in inner.stderr
     nope = gdlab_cmd(f"out_dir={out}", "experiment=does_not_exist")
     assert nope.returncode == 2 and "does_not_exist" in nope.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("given, text", [
+    ("/tmp/тест", "/tmp/тест"), (" /tmp/тест ", "/tmp/тест"),              # Hydra drops the spaces around
+    ("мой опыт", "мой опыт"), (r"C:\Users\Émile\runs", r"C:\Users\Émile\runs"),
+    (r"/tmp/мои\ данные", "/tmp/мои данные"), (r"/tmp/a\=б", "/tmp/a=б"),   # Hydra's escapes, undone
+    (r"/tmp/a\,б", "/tmp/a,б"), ("C:\\\\тест\\\\", "C:\\тест\\"), ("C:\\тест\\\\", "C:\\тест\\"),
+    ("/tmp/ascii", "/tmp/ascii"), ("'/tmp/тест'", "/tmp/тест")])
+def test_a_value_in_another_alphabet_is_read_as_hydra_reads_it_unquoted(given, text):
+    """A value of one word or path with characters beyond ASCII is quoted for Hydra (whose grammar
+    reads them only inside quotes) so that it means what the same value in ASCII letters would."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from gdlab.runner.experiments import plus_unknown
+    override = plus_unknown([f"out_dir={given}"])[0]
+    assert OverridesParser.create().parse_override(override).value() == text
+
+
+@pytest.mark.parametrize("value", ["[{name: чаша}]", "/tmp/а,/tmp/б", "str(/tmp/тест)", "${oc.env:HOME}/тест",
+                                   "'/tmp/a'тест"])
+def test_unquoted_characters_beyond_ascii_in_a_list_a_sweep_or_a_call_are_named(value):
+    from gdlab.core.errors import ConfigError
+    from gdlab.runner.experiments import plus_unknown
+    with pytest.raises(ConfigError, match="out_dir: Hydra reads characters beyond ASCII only inside quotes here"):
+        plus_unknown([f"out_dir={value}"])
 
 
 def _tables(folder):

@@ -76,27 +76,52 @@ _KEY = re.compile(r"[A-Za-z0-9_.$/@\-]+")
 _LETTERS = {"α": "alpha", "η": "alpha", "ε": "epsilon", "β": "momentum", "γ": "momentum"}
 
 
-def _bare_non_latin(value: str) -> bool:
+#: the characters a backslash escapes in an unquoted Hydra value (``\\`` a backslash, ``\ `` a space)
+_HYDRA_ESCAPES = frozenset("\\()[]{}:=, \t")
+
+
+def _bare_non_ascii(value: str) -> bool:
     """Whether ``value`` has a character beyond ASCII outside quotes (Hydra's grammar reads such
-    letters only inside quotes: ``out_dir=/tmp/тест`` is its lexer error)."""
-    quote, escaped = None, False
-    for c in value:
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
+    characters only inside quotes: ``out_dir=/tmp/тест`` is its lexer error)."""
+    quote, skip = None, False
+    for i, c in enumerate(value):
+        if skip:
+            skip = False
         elif quote:
+            skip = c == "\\"              # (an escaped quote inside quotes)
             quote = None if c == quote else quote
         elif c in "'\"":
             quote = c
+        elif c == "\\":
+            skip = value[i + 1:i + 2] in _HYDRA_ESCAPES and i + 1 < len(value)
         elif ord(c) > 127:
             return True
     return False
 
 
-def _plain(value: str) -> bool:
-    """A value that is one word or path, not a list, a mapping, a quoted text or an interpolation."""
-    return not any(c in value for c in "[]{},'\"") and "${" not in value
+def _as_quoted(value: str) -> str | None:
+    """An unquoted value as Hydra reads it (its escapes undone, the whitespace around it dropped),
+    written as a quoted string that Hydra reads as the same text; None where the value is not one
+    word or path: a list, a mapping, a sweep (a comma), a function call, a quoted text, an interpolation."""
+    if "${" in value:
+        return None
+    chars, i = [], 0          # (character, escaped)
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value) and value[i + 1] in _HYDRA_ESCAPES:
+            chars.append((value[i + 1], True))
+            i += 2
+            continue
+        if c in "[]{}(),'\"":
+            return None
+        chars.append((c, False))
+        i += 1
+    while chars and not chars[0][1] and chars[0][0] in " \t":
+        chars.pop(0)
+    while chars and not chars[-1][1] and chars[-1][0] in " \t":
+        chars.pop()
+    text = "".join(c for c, _ in chars)
+    return f"'{text}{text[len(text.rstrip(chr(92))):]}'"     # (a backslash before the closing quote doubled)
 
 
 def plus_unknown(args: Sequence[str]) -> list[str]:
@@ -104,8 +129,9 @@ def plus_unknown(args: Sequence[str]) -> list[str]:
     key it is closest to) instead of Hydra's composer (which stops at the first): ``foo=1`` becomes
     ``+foo=1``, and so does an unknown key of a mapping, ``starts.sed=3``. A key Hydra's grammar
     cannot read (``α=0.1``: Hydra's lexer error names no key) is a :class:`ConfigError` here. A
-    plain value with letters beyond ASCII (``out_dir=/tmp/тест``) is quoted for Hydra, whose grammar
-    reads them only inside quotes; within a list or mapping, such letters outside quotes are a
+    value of one word or path with characters beyond ASCII (``out_dir=/tmp/тест``) is quoted for
+    Hydra, whose grammar reads them only inside quotes (:func:`_as_quoted`: read as Hydra reads it
+    unquoted); anywhere else (a list, a mapping, a sweep), such characters outside quotes are a
     :class:`ConfigError` that names the key."""
     unreadable = []
     for a in args:
@@ -117,17 +143,17 @@ def plus_unknown(args: Sequence[str]) -> list[str]:
             hint = f" (did you mean {_LETTERS[key[:1]]!r}?)" if key[:1] in _LETTERS else did_you_mean(key, DEFAULTS)
             unreadable.append(f"{key}: unknown key{hint}; keys are written in Latin letters, digits, _ and . "
                               f"(known: {', '.join(sorted(DEFAULTS))})")
-        elif not a.startswith("-") and _bare_non_latin(value) and not _plain(value):
-            unreadable.append(f"{key}: letters beyond Latin are read only inside quotes in a list or mapping: "
-                              "quote the text, e.g. problems=[{name: 'чаша', expr: 'x**2'}]")
+        elif not a.startswith("-") and _bare_non_ascii(value) and _as_quoted(value) is None:
+            unreadable.append(f"{key}: Hydra reads characters beyond ASCII only inside quotes here: quote the "
+                              "text, e.g. problems=[{name: 'чаша', expr: 'x**2 + y**2', domain: [[-2, 2], "
+                              "[-2, 2]]}], or out_dir='/tmp/а','/tmp/б' for a sweep")
     if unreadable:
         raise ConfigError(unreadable)
     out = []
     for a in args:
         key, _, value = a.partition("=")
-        if value and not a.startswith("-") and _bare_non_latin(value):       # a plain value: quoted for Hydra
-            trailing = value[len(value.rstrip("\\")):]      # (a backslash before the closing quote doubled)
-            a = f"{key}='{value}{trailing}'"
+        if value and not a.startswith("-") and _bare_non_ascii(value):       # one word or path: quoted for Hydra
+            a = f"{key}={_as_quoted(value)}"
         key = a.split("=", 1)[0]
         top, _, rest = key.partition(".")
         inner = DEFAULTS.get(top)
