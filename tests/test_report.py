@@ -571,7 +571,7 @@ def test_the_scan_before_the_pass_takes_settings_and_known_minima_from_the_foote
     monkeypatch.setattr(R, "MAX_POINTS", 5)
 
     def check(names):
-        scan = R._scan(sf, records, keys, names, ["himmelblau", "bowl"])
+        scan = R._scan(sf, records, sf.empty("runs", records), keys, names, ["himmelblau", "bowl"])
         assert scan.has_minima.to_dict() == expected.to_dict()
         assert np.array_equal(np.concatenate(scan.codes), codes) and scan.seen.equals(seen)
         assert scan.settings["runs"].tolist() == whole.groupby(codes, sort=False).size().tolist()
@@ -630,7 +630,8 @@ def test_a_setting_of_minus_zero_keeps_its_sign_in_the_report(tmp_path):
     folder = run_to_folder(sw, log=lambda m: None, show_progress=False)
     sf = SweepFolder(folder)
     records = sf.records()
-    scan = R._scan(sf, records, setting_columns(sf.empty("runs", records).columns), {"himmelblau"}, ["himmelblau"])
+    empty = sf.empty("runs", records)
+    scan = R._scan(sf, records, empty, setting_columns(empty.columns), {"himmelblau"}, ["himmelblau"])
     assert np.signbit(scan.settings["momentum"]).tolist() == [True, False]
     build(folder, log=lambda m: None, show_progress=False)
     assert (folder / "report" / "figures" / "himmelblau-basins.png").exists()

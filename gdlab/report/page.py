@@ -396,12 +396,13 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     folder's part records, where the caller has read them."""
     sf = SweepFolder(folder)
     records = sf.records() if records is None else records
-    stored = list(sf.empty("runs", records).columns)
+    empty = sf.empty("runs", records)     # the columns, and their types (the part statistics' values take them)
+    stored = list(empty.columns)
     keys = setting_columns(stored)
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
     read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
     flat = [p.name for p in sw.problems if p.dim == 2]
-    scan = _scan(sf, records, keys, {p.name for p in sw.problems}, flat)
+    scan = _scan(sf, records, empty, keys, {p.name for p in sw.problems}, flat)
     codes, seen, in_bands, in_basins = scan.codes, scan.seen, scan.in_bands, scan.in_basins
     # a problem that lists minima has them, though every run of it ended nan (whose success is then judged: 0)
     listed = pd.Series(True, index=[p.name for p in sw.problems if p.minima], dtype=bool)
@@ -442,7 +443,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
                 stuck.append(_stuck_rules(runs, stops, max_iter, sw.success_tol))
             drawn = in_bands(run_id)
             bands.append(runs.loc[drawn, slim])
-            follow = np.isin(run_id, traced)
+            follow = _among(traced, run_id)
             followed.append(runs.loc[follow, slim])
             curves.append(rows_of(part, run_id[drawn | follow]))
             stops_drawn.append(rows_of(stops, run_id[drawn]))
@@ -483,15 +484,15 @@ class _Scan:
     in_basins: Callable          # a part's run ids → which of them the basins figure draws
 
 
-def _scan(sf: SweepFolder, records: dict[int, dict], keys: list[str], names: set[str], flat: list[str]) -> _Scan:
+def _scan(sf: SweepFolder, records: dict[int, dict], template: pd.DataFrame, keys: list[str], names: set[str],
+          flat: list[str]) -> _Scan:
     """Each run's setting and whether its problem has known minima (:func:`problems_with_minima`), before
     the pass over the parts: from the runs files' Parquet statistics where a part holds one setting and a
     range of run ids, as a sweep of many starts a setting has them (no rows decoded), else from a read of
     the batch's setting columns. Then the draws: which run ids the bands and ECDF draw (at most :data:`MAX_RUNS` a
     setting) and the basins (:data:`MAX_POINTS` a setting of a 2-D problem in ``flat``), a run's draw
     depending on its id alone (:func:`drawn_rows`). Each file is checked against its sha256 before its
-    footer is parsed, as every read is."""
-    template = sf.empty("runs", records)
+    footer is parsed, as every read is. ``template``: the runs table without rows (its columns' types)."""
     columns = list(dict.fromkeys(["run_id", "min_id", *keys]))
     codes, ids, seen, found, read = [], [], None, {}, []
     for batch in part_batches(records, READ_BATCH):

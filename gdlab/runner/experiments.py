@@ -133,17 +133,19 @@ def plus_unknown(args: Sequence[str]) -> list[str]:
     Hydra, whose grammar reads them only inside quotes (:func:`_as_quoted`: read as Hydra reads it
     unquoted); anywhere else (a list, a mapping, a sweep), such characters outside quotes are a
     :class:`ConfigError` that names the key."""
-    unreadable = []
+    unreadable, quoted = [], {}
     for a in args:
         key = a.split("=", 1)[0].strip().lstrip("+~")
         value = a.split("=", 1)[1] if "=" in a else ""
+        if not a.startswith("-") and _bare_non_ascii(value):
+            quoted[a] = _as_quoted(value)
         if "=" in a and not key and not a.startswith("-"):
             unreadable.append(f"{a}: no key before '=' (write key=value, e.g. alpha=0.1)")
         elif key and not a.startswith("-") and not _KEY.fullmatch(key):     # (α, α:0.1 or α=0.1)
             hint = f" (did you mean {_LETTERS[key[:1]]!r}?)" if key[:1] in _LETTERS else did_you_mean(key, DEFAULTS)
             unreadable.append(f"{key}: unknown key{hint}; keys are written in Latin letters, digits, _ and . "
                               f"(known: {', '.join(sorted(DEFAULTS))})")
-        elif not a.startswith("-") and _bare_non_ascii(value) and _as_quoted(value) is None:
+        elif a in quoted and quoted[a] is None:
             unreadable.append(f"{key}: Hydra reads characters beyond ASCII only inside quotes here: quote the "
                               "text, e.g. problems=[{name: 'чаша', expr: 'x**2 + y**2', domain: [[-2, 2], "
                               "[-2, 2]]}], or out_dir='/tmp/а','/tmp/б' for a sweep")
@@ -151,9 +153,8 @@ def plus_unknown(args: Sequence[str]) -> list[str]:
         raise ConfigError(unreadable)
     out = []
     for a in args:
-        key, _, value = a.partition("=")
-        if value and not a.startswith("-") and _bare_non_ascii(value):       # one word or path: quoted for Hydra
-            a = f"{key}={_as_quoted(value)}"
+        if a in quoted:         # one word or path: quoted for Hydra
+            a = f"{a.split('=', 1)[0]}={quoted[a]}"
         key = a.split("=", 1)[0]
         top, _, rest = key.partition(".")
         inner = DEFAULTS.get(top)
