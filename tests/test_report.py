@@ -479,6 +479,11 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
     parts = list(SweepFolder(folder).read_parts("curves", batch_runs=batch))
     assert pd.concat(parts, ignore_index=True).equals(whole.curves)   # the parts, in order, are the table
     assert len(parts) == {0: 6, 60: 2, 1 << 15: 1}[batch]      # parts of 25, 25, 10 runs a (problem, method)
+    for table in ("runs", "stops", "curves"):    # the report's frames: Arrow's buffers, the same values, read-only
+        viewed = list(SweepFolder(folder).read_parts(table, batch_runs=batch, writeable=False))
+        assert pd.concat(viewed, ignore_index=True).equals(getattr(whole, table))
+        assert not viewed[0]["run_id"].to_numpy().flags.writeable
+        assert list(SweepFolder(folder).read_parts(table, batch_runs=batch))[0]["run_id"].to_numpy().flags.writeable
     monkeypatch.setattr(R, "READ_BATCH", batch)
     monkeypatch.setattr(R, "MAX_RUNS", 7)
     monkeypatch.setattr(R, "MAX_POINTS", 9)

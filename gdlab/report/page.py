@@ -413,9 +413,8 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     counts, stalled, stuck, below, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, followed, curves, stops_drawn, basins, shares = [], [], [], [], [], []
-    tables = (sf.read_parts("runs", records, columns=read, batch_runs=READ_BATCH),
-              sf.read_parts("stops", records, batch_runs=READ_BATCH),
-              sf.read_parts("curves", records, batch_runs=READ_BATCH))
+    tables = [sf.read_parts(table, records, columns=columns, batch_runs=READ_BATCH, writeable=False)
+              for table, columns in (("runs", read), ("stops", None), ("curves", None))]
     def add(runs, stops, part):
         tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima, grad_cost),
                   target_steps(runs, part, sw.f_target, ordered=True))

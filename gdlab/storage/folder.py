@@ -471,7 +471,8 @@ class SweepFolder:
         return pq.ParquetFile(pa.BufferReader(data))
 
     def read_parts(self, table: str, parts: Mapping[int, dict] | None = None,
-                   columns: list[str] | None = None, batch_runs: int = 0) -> Iterator[pd.DataFrame]:
+                   columns: list[str] | None = None, batch_runs: int = 0,
+                   writeable: bool = True) -> Iterator[pd.DataFrame]:
         """The same table one part at a time, each part's frame ordered as :meth:`read` orders the
         whole (``columns``: only these, and the ones it is ordered by). A part holds whole runs
         (every row of its runs, in every table), so anything computed run by run can be computed
@@ -479,7 +480,11 @@ class SweepFolder:
 
         ``batch_runs``: consecutive parts together, as one frame, until they hold that many runs
         (:func:`part_batches`; the same batches for every table): a sweep of many small parts
-        (bbob's 1,440 of 16 runs) then pays the per-frame costs of the reader a few times, not per part."""
+        (bbob's 1,440 of 16 runs) then pays the per-frame costs of the reader a few times, not per part.
+
+        ``writeable=False``: the frames' number columns are Arrow's buffers, not copies (a part's curves
+        took 35–45 ms to copy, most of it the fresh memory's page faults), and read-only: for a reader
+        that only reads them, as the report's pass does."""
         if columns is not None:
             columns = list(dict.fromkeys([*SORT_KEYS[table], *columns]))
         parts = self.records() if parts is None else parts
@@ -489,7 +494,7 @@ class SweepFolder:
             arrows = self.read_files([parts[p]["files"][table] for p in batch], columns)
             arrow = arrows[0] if len(arrows) == 1 else pa.concat_tables(arrows, promote_options="default")
             # pandas' metadata names every column's dtype, and pyarrow trips on those of columns left out
-            yield _ordered(table, arrow if columns is None else arrow.replace_schema_metadata(None))
+            yield _ordered(table, arrow if columns is None else arrow.replace_schema_metadata(None), writeable)
 
     def statistics(self, entry: Mapping, columns: list[str]) -> list[dict[str, tuple]] | None:
         """Per row group of a part file, the (min, max) of each of ``columns`` as the file's Parquet
@@ -651,8 +656,8 @@ def prefetched(items: Iterable) -> Iterator:
             yield item
 
 
-def _ordered(table: str, arrow: pa.Table) -> pd.DataFrame:
-    frame = arrow.to_pandas(types_mapper=_types)
+def _ordered(table: str, arrow: pa.Table, writeable: bool = True) -> pd.DataFrame:
+    frame = arrow.to_pandas(types_mapper=_types, split_blocks=not writeable)
     if in_order(frame, SORT_KEYS[table]):     # parts are written in order: a stable sort would change nothing
         return frame
     return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
