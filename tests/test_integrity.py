@@ -1354,3 +1354,58 @@ def test_a_vector_function_given_an_n_by_d_array_is_told_to_sum_not_to_give_that
     with pytest.raises(gdlab.InputError, match=r"sum over coordinates, or give the starts as an \(n, d\) array"):
         gdlab.descend(lambda x: jnp.stack([x[0], x[0]]), "gd", [1.0, 2.0])
 
+
+
+HIMMELBLAU = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
+
+
+@pytest.mark.parametrize("expr, listed, says", [
+    # where the derivatives and values agree that a listed point is not a minimum within success_tol: refused
+    ("(x - 1)**2 + 3*(y + 0.5)**2", [1, 0.5], "converges to the minimum [1, -0.5] (f = 0 there, 3 at"),
+    ("(x - 1)**2 + 3*(y + 0.5)**2", [1.004, -0.5], "[1, -0.5] (f = 0 there, 1.6e-05 at the listed point), 0.004 away"),
+    (HIMMELBLAU, [-2.81, 3.13], "as [-2.805118087, 3.131312518]), or raise success_tol"),   # rounded too coarsely
+    (HIMMELBLAU, [0, 0], "converges to the minimum [3, 2]"),   # not convex there: gradient steps first
+    ("100*(y - x**2)**2 + (1 - x)**2", [-1, 1], "converges to the minimum [1, 1]"),
+    ("x**2 - y**2", [0, 0], "is a saddle of f, not a minimum (∇f = 0 there, and the Hessian's eigenvalues are (-2, 2))"),
+    ("-(x**2) - y**2", [0, 0], "is a maximum of f"),
+    # within success_tol of the minimum, or where nothing here can tell: passed
+    ("(x - 1)**2 + 3*(y + 0.5)**2", [1.0004, -0.5], None),
+    (HIMMELBLAU, [-2.805, 3.131], None),
+    ("x**4 - 3*x**2 + x", [-1.3008], None),       # docs/teachers.md's quartic, its minimum -1.30084…
+    ("abs(x) + y**2", [0, 0], None),              # a kink: JAX's slope there is one side's, and no step lowers f
+    ("sqrt(x**2 + y**2)", [0, 0], None),          # ∇f is nan at the tip
+    ("x**4 + y**2", [0, 0], None),                # the Hessian cannot tell
+    ("(x**2 + y**2)**2 - 2*(x**2 + y**2)", [0, 0.9], None),   # a ring of minima: degenerate along it
+])
+def test_a_listed_minimum_that_is_not_one_within_success_tol_is_refused_saying_where_the_minimum_is(expr, listed,
+                                                                                                    says):
+    """A run succeeds when it ends within success_tol of a listed minimum: a minimum listed off by
+    more than that made every success rate of its problem wrong (0 where every run reached f's
+    minimum), with exit 0 when f_min was given too."""
+    from gdlab.core.errors import ConfigError
+    config = {"problems": [{"name": "p", "expr": expr, "domain": [[-5, 5]] * len(listed), "minima": [listed],
+                            "f_min": [0.0]}],
+              "starts": {"kind": "grid", "n": 3}, "max_iter": 5}
+    if says is None:
+        assert len(gdlab.sweep(config).runs) == 3 ** len(listed)
+        return
+    with pytest.raises(ConfigError, match=re.escape(says)) as err:
+        gdlab.sweep(config)
+    assert err.value.problems[0].startswith(f"problem 'p': its listed minimum {listed}")
+
+
+def test_the_command_refuses_a_misplaced_minimum_before_any_work_and_checks_only_the_configs_own_minima(tmp_path):
+    from gdlab.core.expressions import inline_problem, listed_by_config
+    from gdlab.core.problems import get_problem
+    done = subprocess.run([sys.executable, "-m", "gdlab", f"out_dir={tmp_path}", "problems=[{name: bowl, expr: "
+                           "'(x - 1)**2 + 10*(y + 2)**2', domain: [[-5, 5], [-5, 5]], minima: [[1, 2]]}]"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and list(tmp_path.iterdir()) == []
+    assert "problem 'bowl': its listed minimum [1, 2] is not where f has its minimum" in done.stderr + done.stdout
+    assert "List f's minima where they are (this one as [1, -2])" in done.stderr + done.stdout
+    # the registry's minima are tested (test_problems), and a penalised function's minimiser lies about 1/μ
+    # from the constrained minimum its config lists (experiment=constraints)
+    fence = {"name": "fence", "expr": "-x1*x2", "domain": [[0, 10], [0, 10]], "minima": [[5, 5]],
+             "constraints": {"eq": ["2*x1 + 2*x2 - 20"], "penalty": 10}}
+    assert not listed_by_config(get_problem("himmelblau")) and not listed_by_config(inline_problem(fence))
+    assert listed_by_config(inline_problem({k: v for k, v in fence.items() if k != "constraints"}))

@@ -483,7 +483,6 @@ def test_the_report_reads_the_sweep_part_by_part_with_the_numbers_of_the_whole_t
         viewed = list(SweepFolder(folder).read_parts(table, batch_runs=batch, writeable=False))
         assert pd.concat(viewed, ignore_index=True).equals(getattr(whole, table))
         assert not viewed[0]["run_id"].to_numpy().flags.writeable
-        assert list(SweepFolder(folder).read_parts(table, batch_runs=batch))[0]["run_id"].to_numpy().flags.writeable
     monkeypatch.setattr(R, "READ_BATCH", batch)
     monkeypatch.setattr(R, "MAX_RUNS", 7)
     monkeypatch.setattr(R, "MAX_POINTS", 9)

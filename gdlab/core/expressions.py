@@ -29,7 +29,7 @@ from .precision import x64
 from .problems import MAX_DIM, Identity, Problem, checked_dim, computation_sha256, domain_pairs
 
 __all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
-           "function_fingerprint", "fingerprinted", "functions_record", "changed_functions"]
+           "function_fingerprint", "fingerprinted", "functions_record", "changed_functions", "listed_by_config"]
 
 FUNCTIONS: dict[str, Callable] = {
     "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
@@ -336,6 +336,15 @@ def inline_problem(entry: Mapping) -> Problem:
     _CACHE[key] = prob
     return prob
 
+
+
+def listed_by_config(problem) -> bool:
+    """Whether a problem's function and minima are its config's own: an expression or a ``_target_``
+    without constraints. Such minima are checked before a sweep runs
+    (:func:`gdlab.core.points.misplaced_minimum`); the registry's and the suites' are tested, and a
+    penalised function's minimiser lies about 1/μ from the constrained minimum its config lists."""
+    key = getattr(problem, "key", None)
+    return isinstance(key, tuple) and len(key) > 3 and key[0] in ("expr", "target") and key[3] == "null"
 
 #: how :func:`function_fingerprint` is taken: fingerprints of another form (or JAX version) are not compared
 FINGERPRINT_FORM = "jaxpr-x64"

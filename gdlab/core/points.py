@@ -23,7 +23,8 @@ from .precision import x64
 from .problems import Problem, cast_params
 from .settings import STATIONARY_TOL
 
-__all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_kinds_later", "point_info", "format_point", "curvature"]
+__all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_kinds_later", "point_info", "format_point",
+           "curvature", "misplaced_minimum"]
 
 
 POINT_TYPES = np.array(["minimum", "maximum", "saddle", "degenerate", "non_stationary", "undefined"], dtype=object)
@@ -210,6 +211,76 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     eig = np.linalg.eigvalsh((hess + hess.T) / 2) if np.isfinite(hess).all() else np.full(prob.dim, np.nan)
     kind = str(POINT_TYPES[_kinds(pt[None], lam[None], newton[None], flat[None], jnp.float64, stationary_tol)[0]])
     return PointInfo(prob.name, pt, float(f), grad, hess, eig, kind)
+
+
+def misplaced_minimum(problem, x: Sequence[float], tol: float) -> str | None:
+    """Why ``x``, listed as a minimum of ``problem``, is not one to within ``tol`` (a sweep's
+    ``success_tol``: a run succeeds when it ends that close to a listed minimum), or None.
+
+    Said only where f's derivatives and values agree that it is not: ``x`` is a saddle or a
+    maximum (stationary within ``tol``, with f lower on both sides along a direction of negative
+    curvature), or a descent from ``x`` (Newton's method where the Hessian is positive definite,
+    gradient steps elsewhere, each step lowering f) converges to a minimum farther than ``tol``
+    away: a listed point rounded too coarsely, or mistyped (the message gives the minimum found).
+    A kink (|x| at 0, where JAX's slope is one side's: no step lowers f), a Hessian that cannot tell
+    (x⁴ at 0), a value that is not finite or a descent that does not converge within
+    :data:`DESCENT_STEPS` passes: nothing here can tell."""
+    where = f"problem {problem.name!r}: its listed minimum {_listed(x)}"
+    start = point_info(problem, x, stationary_tol=tol)
+    if start.point_type in ("saddle", "maximum"):
+        lam, vec = np.linalg.eigh((start.hessian + start.hessian.T) / 2)
+        lower = [point_info(problem, start.x + s * tol * vec[:, 0]).f for s in (1.0, -1.0)]
+        if all(v < start.f for v in lower):
+            return (f"{where} is a {start.point_type} of f, not a minimum (∇f = 0 there, and the Hessian's "
+                    f"eigenvalues are {_vec(lam)}): runs leave it, so no run would count as a success there. "
+                    "List f's minima, or leave minima out")
+        return None
+    if start.point_type != "non_stationary":
+        return None
+    here = _descent(problem, start)
+    if here is None:
+        return None
+    dist = float(np.linalg.norm(here.x - start.x))
+    if point_info(problem, here.x, stationary_tol=tol).point_type != "minimum" or not (
+            here.f < start.f and dist > tol):
+        return None
+    return (f"{where} is not where f has its minimum: a descent from it converges to the minimum "
+            f"{_listed(here.x)} (f = {here.f:.10g} there, {start.f:.10g} at the listed point), {dist:.3g} away, "
+            f"farther than success_tol = {tol:g}, so a run that ends at that minimum would not count as a "
+            f"success. List f's minima where they are (this one as {_listed(here.x)}), or raise success_tol")
+
+
+DESCENT_STEPS = 200     # misplaced_minimum's descent steps at most (from near a minimum, Newton's takes a few)
+
+
+def _descent(problem, here: PointInfo) -> PointInfo | None:
+    """Steps from ``here`` that each lower f (Armijo's backtracking): Newton's where the Hessian is
+    positive definite, else along −∇f; the point where Newton's step has become negligible, or None
+    where no step lowers f, a value is not finite, or it takes more than :data:`DESCENT_STEPS`."""
+    eps = np.finfo(np.float64).eps
+    for _ in range(DESCENT_STEPS):
+        g, lam = here.grad, here.eigenvalues
+        if not (np.isfinite(g).all() and np.isfinite(lam).all() and np.isfinite(here.f)):
+            return None
+        convex = lam[0] > np.sqrt(eps) * max(1.0, abs(lam[-1]))
+        d = -np.linalg.solve(here.hessian, g) if convex else -g
+        if convex and np.linalg.norm(d) <= 1e-12 * max(1.0, float(np.linalg.norm(here.x))):
+            return here
+        t = 1.0
+        while True:
+            trial = point_info(problem, here.x + t * d)
+            if np.isfinite(trial.f) and trial.f <= here.f + 1e-4 * t * float(g @ d):
+                break
+            t /= 2
+            if t < 1e-12:
+                return None
+        here = trial
+    return None
+
+
+def _listed(x) -> str:
+    """A point as a config lists it: [1, -0.5]."""
+    return "[" + ", ".join(f"{float(v):.10g}" for v in np.atleast_1d(x)) + "]"
 
 
 def _vec(v) -> str:
