@@ -1360,19 +1360,27 @@ HIMMELBLAU = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
 
 
 @pytest.mark.parametrize("expr, listed, says", [
-    # where the derivatives and values agree that a listed point is not a minimum within success_tol: refused
+    # where f's derivatives and values agree that a listed point is not a minimum within success_tol: refused
     ("(x - 1)**2 + 3*(y + 0.5)**2", [1, 0.5], "converges to the minimum [1, -0.5] (f = 0 there, 3 at"),
     ("(x - 1)**2 + 3*(y + 0.5)**2", [1.004, -0.5], "[1, -0.5] (f = 0 there, 1.6e-05 at the listed point), 0.004 away"),
-    (HIMMELBLAU, [-2.81, 3.13], "as [-2.805118087, 3.131312518]), or raise success_tol"),   # rounded too coarsely
-    (HIMMELBLAU, [0, 0], "converges to the minimum [3, 2]"),   # not convex there: gradient steps first
-    ("100*(y - x**2)**2 + (1 - x)**2", [-1, 1], "converges to the minimum [1, 1]"),
-    ("x**2 - y**2", [0, 0], "is a saddle of f, not a minimum (∇f = 0 there, and the Hessian's eigenvalues are (-2, 2))"),
+    (HIMMELBLAU, [-2.81, 3.13], "List that minimum as [-2.805118087, 3.131312518], or raise"),   # rounded too coarsely
+    ("100*(y - x**2)**2 + (1 - x)**2", [1.01, 1.02], "converges to the minimum [1, 1]"),
+    ("x**4 - 3*x**2 + x", [-1.29], "converges to the minimum [-1.300839566]"),
+    ("(x - 7)**2 + y**2", [4.9, 0], "the minimum [7, 0] outside the domain (which bounds the starts, not the runs)"),
+    ("x**2 - y**2", [0, 0], "is a saddle of f, not a minimum: f's quadratic model there is stationary within "
+                            "success_tol = 0.001 (‖∇f‖ = 0, the Hessian's eigenvalues (-2, 2))"),
     ("-(x**2) - y**2", [0, 0], "is a maximum of f"),
-    # within success_tol of the minimum, or where nothing here can tell: passed
+    # within success_tol of a minimum, or where nothing here can tell: passed
     ("(x - 1)**2 + 3*(y + 0.5)**2", [1.0004, -0.5], None),
     (HIMMELBLAU, [-2.805, 3.131], None),
+    (HIMMELBLAU, [0, 0], None),                   # not a minimum, but f is not convex there: Newton's step says nothing
     ("x**4 - 3*x**2 + x", [-1.3008], None),       # docs/teachers.md's quartic, its minimum -1.30084…
-    ("abs(x) + y**2", [0, 0], None),              # a kink: JAX's slope there is one side's, and no step lowers f
+    ("abs(x) + y**2", [0, 0], None),              # kinks: JAX's slope there is one side's, and the model fails
+    ("(x**2 - 1)**2 + 0.5*abs(x)", [0], None),    # (a descent along it would fall into a deeper basin)
+    ("x**2 + 0.5*abs(x)", [0.0004], None),
+    ("3*abs(x) - 10*exp(-(x + 3)**2)", [0.0004], None),
+    ("x**2 + (y**2 - 0.0008**2)**2", [0, 0], None),           # a saddle with minima 0.0008 from it
+    ("(x - 1)**2 - 1e-4*cos(5000*(x - 1))", [1.0006], None),  # a maximum 0.0006 from the minimum
     ("sqrt(x**2 + y**2)", [0, 0], None),          # ∇f is nan at the tip
     ("x**4 + y**2", [0, 0], None),                # the Hessian cannot tell
     ("(x**2 + y**2)**2 - 2*(x**2 + y**2)", [0, 0.9], None),   # a ring of minima: degenerate along it
@@ -1402,10 +1410,26 @@ def test_the_command_refuses_a_misplaced_minimum_before_any_work_and_checks_only
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2 and list(tmp_path.iterdir()) == []
     assert "problem 'bowl': its listed minimum [1, 2] is not where f has its minimum" in done.stderr + done.stdout
-    assert "List f's minima where they are (this one as [1, -2])" in done.stderr + done.stdout
+    assert "List that minimum as [1, -2], or raise success_tol" in done.stderr + done.stdout
     # the registry's minima are tested (test_problems), and a penalised function's minimiser lies about 1/μ
     # from the constrained minimum its config lists (experiment=constraints)
     fence = {"name": "fence", "expr": "-x1*x2", "domain": [[0, 10], [0, 10]], "minima": [[5, 5]],
              "constraints": {"eq": ["2*x1 + 2*x2 - 20"], "penalty": 10}}
     assert not listed_by_config(get_problem("himmelblau")) and not listed_by_config(inline_problem(fence))
     assert listed_by_config(inline_problem({k: v for k, v in fence.items() if k != "constraints"}))
+
+
+def test_a_listed_minimum_whose_f_cannot_be_evaluated_in_float64_is_passed_not_a_crash():
+    """The check evaluates f in float64: a function written for float32 alone (a loop whose carry is
+    float32) cannot be, and its sweep runs as it did (in float32) instead of failing at its start."""
+    import jax
+
+    from gdlab.core.points import misplaced_minimum
+    from gdlab.core.problems import Problem
+
+    def float32_only(x):
+        return jax.lax.fori_loop(0, 2, lambda i, a: a + (x[i] - 1.0) ** 2, jnp.float32(0.0))
+
+    p = Problem(name="f32", fn=float32_only, dim=2, domain=((-2.0, 2.0), (-2.0, 2.0)), minima=((1.0, 2.0),),
+                f_min=(0.0,))
+    assert misplaced_minimum(p, [1.0, 2.0], 1e-3) is None

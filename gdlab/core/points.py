@@ -217,70 +217,95 @@ def misplaced_minimum(problem, x: Sequence[float], tol: float) -> str | None:
     """Why ``x``, listed as a minimum of ``problem``, is not one to within ``tol`` (a sweep's
     ``success_tol``: a run succeeds when it ends that close to a listed minimum), or None.
 
-    Said only where f's derivatives and values agree that it is not: ``x`` is a saddle or a
-    maximum (stationary within ``tol``, with f lower on both sides along a direction of negative
-    curvature), or a descent from ``x`` (Newton's method where the Hessian is positive definite,
-    gradient steps elsewhere, each step lowering f) converges to a minimum farther than ``tol``
-    away: a listed point rounded too coarsely, or mistyped (the message gives the minimum found).
-    A kink (|x| at 0, where JAX's slope is one side's: no step lowers f), a Hessian that cannot tell
-    (x⁴ at 0), a value that is not finite or a descent that does not converge within
-    :data:`DESCENT_STEPS` passes: nothing here can tell."""
-    where = f"problem {problem.name!r}: its listed minimum {_listed(x)}"
+    Said only where f's derivatives and its values agree, at the scale of ``tol``: ``x`` is a
+    saddle or a maximum (stationary within ``tol``, and f falls on both sides along its direction
+    of negative curvature as that curvature says, out to 4·``tol``); or f is convex at ``x`` and
+    Newton's method from it, f convex and its quadratic model holding at every step (each step
+    lowers f by what the model says, to within a quarter), converges to a minimum farther than
+    ``tol`` away: a point rounded too coarsely, or mistyped (the message gives the minimum's
+    place). Anything else passes: a kink (JAX's slope there is one side's: the model fails), a
+    Hessian that cannot tell (x⁴ at 0), f not convex at ``x``, a value that is not finite, a
+    function that cannot be evaluated in float64 or differentiated twice, more than
+    :data:`MINIMA_CHECK_DIM` dimensions."""
+    if problem.dim > MINIMA_CHECK_DIM:
+        return None
+    try:
+        return _misplaced(problem, float_array(x, "a minimum must be numbers").reshape(-1), tol)
+    except Exception:     # a float32-only _target_, a custom_vjp without forward mode: nothing here can tell
+        return None
+
+
+MINIMA_CHECK_DIM = 100    # misplaced_minimum checks problems of at most this many dimensions (a Hessian a step)
+NEWTON_STEPS = 30         # Newton's steps misplaced_minimum takes at most (near a minimum, a few)
+
+
+def _misplaced(problem, x: np.ndarray, tol: float) -> str | None:
+    where = f"problem {problem.name!r}: its listed minimum {_listed(x, tol)}"
     start = point_info(problem, x, stationary_tol=tol)
     if start.point_type in ("saddle", "maximum"):
         lam, vec = np.linalg.eigh((start.hessian + start.hessian.T) / 2)
-        lower = [point_info(problem, start.x + s * tol * vec[:, 0]).f for s in (1.0, -1.0)]
-        if all(v < start.f for v in lower):
-            return (f"{where} is a {start.point_type} of f, not a minimum (∇f = 0 there, and the Hessian's "
-                    f"eigenvalues are {_vec(lam)}): runs leave it, so no run would count as a success there. "
-                    "List f's minima, or leave minima out")
-        return None
+        for sign in (1.0, -1.0):
+            for m in (1, 2, 4):
+                h = m * tol
+                if not point_info(problem, x + sign * h * vec[:, 0]).f < start.f + 0.25 * lam[0] * h * h:
+                    return None      # f does not fall as its curvature says: a minimum may lie that close
+        return (f"{where} is a {start.point_type} of f, not a minimum: f's quadratic model there is stationary "
+                f"within success_tol = {tol:g} (‖∇f‖ = {np.linalg.norm(start.grad):.3g}, the Hessian's eigenvalues "
+                f"{_vec(lam)}), and f falls on both sides along its direction of negative curvature, out to "
+                f"{4 * tol:g}: runs leave it, and no run would count as a success there. List f's minima, or "
+                "leave minima out")
     if start.point_type != "non_stationary":
         return None
-    here = _descent(problem, start)
+    here = _newton(problem, start)
     if here is None:
         return None
-    dist = float(np.linalg.norm(here.x - start.x))
-    if point_info(problem, here.x, stationary_tol=tol).point_type != "minimum" or not (
-            here.f < start.f and dist > tol):
+    dist = float(np.linalg.norm(here.x - x))
+    if not dist > tol or point_info(problem, here.x, stationary_tol=tol).point_type != "minimum":
         return None
-    return (f"{where} is not where f has its minimum: a descent from it converges to the minimum "
-            f"{_listed(here.x)} (f = {here.f:.10g} there, {start.f:.10g} at the listed point), {dist:.3g} away, "
-            f"farther than success_tol = {tol:g}, so a run that ends at that minimum would not count as a "
-            f"success. List f's minima where they are (this one as {_listed(here.x)}), or raise success_tol")
+    dom = np.asarray(problem.domain, dtype=np.float64)
+    outside = bool(((here.x < dom[:, 0]) | (here.x > dom[:, 1])).any())
+    return (f"{where} is not where f has its minimum: Newton's method from it (f convex, its quadratic model "
+            f"holding at every step) converges to the minimum {_listed(here.x, tol)}"
+            + (" outside the domain (which bounds the starts, not the runs)" if outside else "")
+            + f" (f = {here.f:.10g} there, {start.f:.10g} at the listed point), {dist:.3g} away, farther than "
+            f"success_tol = {tol:g}, so a run that ends at that minimum would not count as a success. List that "
+            f"minimum as {_listed(here.x, tol)}, or raise success_tol")
 
 
-DESCENT_STEPS = 200     # misplaced_minimum's descent steps at most (from near a minimum, Newton's takes a few)
+def _convex(info: PointInfo) -> bool:
+    lam = info.eigenvalues
+    return bool(np.isfinite(lam).all() and np.isfinite(info.grad).all() and np.isfinite(info.f)
+                and lam[0] > np.sqrt(np.finfo(np.float64).eps) * max(1.0, abs(lam[-1])))
 
 
-def _descent(problem, here: PointInfo) -> PointInfo | None:
-    """Steps from ``here`` that each lower f (Armijo's backtracking): Newton's where the Hessian is
-    positive definite, else along −∇f; the point where Newton's step has become negligible, or None
-    where no step lowers f, a value is not finite, or it takes more than :data:`DESCENT_STEPS`."""
-    eps = np.finfo(np.float64).eps
-    for _ in range(DESCENT_STEPS):
-        g, lam = here.grad, here.eigenvalues
-        if not (np.isfinite(g).all() and np.isfinite(lam).all() and np.isfinite(here.f)):
+def _newton(problem, here: PointInfo) -> PointInfo | None:
+    """Newton's steps from ``here`` while f is convex and each step lowers f by what its quadratic
+    model says (to within a quarter; a step too small for f's float64 resolution need only not
+    raise f): the point where the step has become negligible, or None."""
+    for _ in range(NEWTON_STEPS):
+        if not _convex(here):
             return None
-        convex = lam[0] > np.sqrt(eps) * max(1.0, abs(lam[-1]))
-        d = -np.linalg.solve(here.hessian, g) if convex else -g
-        if convex and np.linalg.norm(d) <= 1e-12 * max(1.0, float(np.linalg.norm(here.x))):
+        step = -np.linalg.solve(here.hessian, here.grad)
+        if np.linalg.norm(step) <= 1e-12 * max(1.0, float(np.linalg.norm(here.x))):
             return here
-        t = 1.0
-        while True:
-            trial = point_info(problem, here.x + t * d)
-            if np.isfinite(trial.f) and trial.f <= here.f + 1e-4 * t * float(g @ d):
-                break
-            t /= 2
-            if t < 1e-12:
-                return None
+        trial = point_info(problem, here.x + step)
+        with np.errstate(all="ignore"):
+            drop = -float(here.grad @ step + 0.5 * step @ here.hessian @ step)     # the model's, > 0 where convex
+            fell = here.f - trial.f
+            tiny = 1e-12 * max(1.0, abs(here.f))
+            holds = fell >= -tiny if drop <= tiny else abs(fell - drop) <= 0.25 * drop
+        if not (np.isfinite(trial.f) and holds):
+            return None
         here = trial
     return None
 
 
-def _listed(x) -> str:
-    """A point as a config lists it: [1, -0.5]."""
-    return "[" + ", ".join(f"{float(v):.10g}" for v in np.atleast_1d(x)) + "]"
+def _listed(x, tol: float) -> str:
+    """A point as a config lists it, with digits enough to tell points ``tol`` apart: [1, -0.5]."""
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    scale = max(1.0, float(np.abs(x).max())) if x.size and np.isfinite(x).all() else 1.0
+    digits = min(17, max(10, math.ceil(math.log10(scale / tol)) + 3)) if tol > 0 else 17
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in x) + "]"
 
 
 def _vec(v) -> str:
