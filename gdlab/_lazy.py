@@ -45,7 +45,11 @@ class _LazyModule:
         object.__setattr__(self, "_name", name)
 
     def __getattr__(self, attr: str):
-        module = sys.modules.get(self._name) or importlib.import_module(self._name)
+        module = sys.modules.get(self._name)
+        if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+            # not imported yet, or being imported by another thread (a kernel compiled on a thread of its
+            # own): import_module waits for it, where the module half made has not its names yet
+            module = importlib.import_module(self._name)
         return getattr(module, attr)
 
     def __setattr__(self, attr: str, value) -> None:

@@ -359,6 +359,19 @@ def test_each_command_has_its_own_help(command, capsys):
     assert f"gdlab {command} " in help_text()
 
 
+def test_a_lazy_module_read_by_several_threads_at_once_waits_for_its_import():
+    """A sweep compiles its next kernel on a thread while it runs one: both read optax through a lazy
+    module, and one found it half imported by the other ("partially initialized module 'optax' has
+    no attribute 'sgd'")."""
+    code = ("import threading\nfrom gdlab._lazy import lazy_module\noptax = lazy_module('optax')\nerrors = []\n"
+            "def read():\n    try:\n        optax.sgd\n    except Exception as exc:\n        errors.append(repr(exc))\n"
+            "threads = [threading.Thread(target=read) for _ in range(4)]\n[t.start() for t in threads]\n"
+            "[t.join() for t in threads]\nprint(errors)")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_a_lazy_module_imports_on_first_read_and_copies_as_itself():
     import copy
     import pickle
