@@ -482,9 +482,10 @@ class SweepFolder:
         (:func:`part_batches`; the same batches for every table): a sweep of many small parts
         (bbob's 1,440 of 16 runs) then pays the per-frame costs of the reader a few times, not per part.
 
-        ``writeable=False``: the frames' number columns are Arrow's buffers, not copies (a part's curves
-        took 35–45 ms to copy, most of it the fresh memory's page faults), and read-only: for a reader
-        that only reads them, as the report's pass does."""
+        ``writeable=False``: a frame of one part's file has Arrow's buffers as its number columns, not
+        copies (a part's curves took 35–45 ms to copy, most of it the fresh memory's page faults), and
+        they are read-only (several parts joined are copied either way): for a reader that only reads
+        them, as the report's pass does."""
         if columns is not None:
             columns = list(dict.fromkeys([*SORT_KEYS[table], *columns]))
         parts = self.records() if parts is None else parts
