@@ -1360,7 +1360,7 @@ HIMMELBLAU = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
 
 
 @pytest.mark.parametrize("expr, listed, says", [
-    # where f's derivatives and values agree that a listed point is not a minimum within success_tol: refused
+    # where f's derivatives and values agree that a listed point is not a minimum within success_tol: a warning
     ("(x - 1)**2 + 3*(y + 0.5)**2", [1, 0.5], "converges to the minimum [1, -0.5] (f = 0 there, 3 at"),
     ("(x - 1)**2 + 3*(y + 0.5)**2", [1.004, -0.5], "[1, -0.5] (f = 0 there, 1.6e-05 at the listed point), 0.004 away"),
     (HIMMELBLAU, [-2.81, 3.13], "List that minimum as [-2.805118087, 3.131312518], or raise"),   # rounded too coarsely
@@ -1370,7 +1370,7 @@ HIMMELBLAU = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
     ("x**2 - y**2", [0, 0], "is a saddle of f, not a minimum: f's quadratic model there is stationary within "
                             "success_tol = 0.001 (‖∇f‖ = 0, the Hessian's eigenvalues (-2, 2))"),
     ("-(x**2) - y**2", [0, 0], "is a maximum of f"),
-    # within success_tol of a minimum, or where nothing here can tell: passed
+    # within success_tol of a minimum, or where nothing here can tell: no warning
     ("(x - 1)**2 + 3*(y + 0.5)**2", [1.0004, -0.5], None),
     (HIMMELBLAU, [-2.805, 3.131], None),
     (HIMMELBLAU, [0, 0], None),                   # not a minimum, but f is not convex there: Newton's step says nothing
@@ -1384,33 +1384,45 @@ HIMMELBLAU = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
     ("sqrt(x**2 + y**2)", [0, 0], None),          # ∇f is nan at the tip
     ("x**4 + y**2", [0, 0], None),                # the Hessian cannot tell
     ("(x**2 + y**2)**2 - 2*(x**2 + y**2)", [0, 0.9], None),   # a ring of minima: degenerate along it
+    # f on a scale of 1e-13 with a kink at its minimum: Newton's steps must lower f
+    ("1e-8*((x + 0.004)**2 + 0.01*(abs(x) + 0.002 - abs(abs(x) - 0.002))/2)", [0], None),
 ])
-def test_a_listed_minimum_that_is_not_one_within_success_tol_is_refused_saying_where_the_minimum_is(expr, listed,
-                                                                                                    says):
+def test_a_listed_minimum_that_seems_not_one_within_success_tol_is_a_warning_saying_where_the_minimum_is(
+        expr, listed, says):
     """A run succeeds when it ends within success_tol of a listed minimum: a minimum listed off by
     more than that made every success rate of its problem wrong (0 where every run reached f's
-    minimum), with exit 0 when f_min was given too."""
-    from gdlab.core.errors import ConfigError
+    minimum), unsaid where f_min was given too. The check is a doubt, not a proof (a minimum narrower
+    than success_tol beside the listed point can escape it): a warning, and the sweep runs."""
+    import warnings
     config = {"problems": [{"name": "p", "expr": expr, "domain": [[-5, 5]] * len(listed), "minima": [listed],
                             "f_min": [0.0]}],
               "starts": {"kind": "grid", "n": 3}, "max_iter": 5}
-    if says is None:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         assert len(gdlab.sweep(config).runs) == 3 ** len(listed)
-        return
-    with pytest.raises(ConfigError, match=re.escape(says)) as err:
-        gdlab.sweep(config)
-    assert err.value.problems[0].startswith(f"problem 'p': its listed minimum {listed}")
+    doubts = [str(w.message) for w in seen if "its listed minimum" in str(w.message)]
+    if says is None:
+        assert doubts == []
+    else:
+        assert len(doubts) == 1 and says in doubts[0], doubts
+        assert doubts[0].startswith(f"problem 'p': its listed minimum {listed}")
 
 
-def test_the_command_refuses_a_misplaced_minimum_before_any_work_and_checks_only_the_configs_own_minima(tmp_path):
+def test_the_command_warns_of_a_misplaced_minimum_before_the_sweep_and_in_the_report_for_the_configs_own_minima(
+        tmp_path):
     from gdlab.core.expressions import inline_problem, listed_by_config
     from gdlab.core.problems import get_problem
     done = subprocess.run([sys.executable, "-m", "gdlab", f"out_dir={tmp_path}", "problems=[{name: bowl, expr: "
-                           "'(x - 1)**2 + 10*(y + 2)**2', domain: [[-5, 5], [-5, 5]], minima: [[1, 2]]}]"],
+                           "'(x - 1)**2 + 10*(y + 2)**2', domain: [[-5, 5], [-5, 5]], minima: [[1, 2]]}]",
+                           "starts={kind: grid, n: 4}", "method=[gd]", "alpha=[0.01]"],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 2 and list(tmp_path.iterdir()) == []
-    assert "problem 'bowl': its listed minimum [1, 2] is not where f has its minimum" in done.stderr + done.stdout
-    assert "List that minimum as [1, -2], or raise success_tol" in done.stderr + done.stdout
+    said = done.stderr + done.stdout
+    assert done.returncode == 0, said
+    doubt = "warning: problem 'bowl': its listed minimum [1, 2] is not where f has its minimum"
+    assert said.index(doubt) < said.index("runs in")          # said before the sweep (and again by the report)
+    assert "List that minimum as [1, -2], or raise success_tol" in said
+    [page] = tmp_path.glob("*/*/report/index.html")
+    assert "its listed minimum [1, 2] is not where f has its minimum" in page.read_text()
     # the registry's minima are tested (test_problems), and a penalised function's minimiser lies about 1/μ
     # from the constrained minimum its config lists (experiment=constraints)
     fence = {"name": "fence", "expr": "-x1*x2", "domain": [[0, 10], [0, 10]], "minima": [[5, 5]],
@@ -1433,3 +1445,17 @@ def test_a_listed_minimum_whose_f_cannot_be_evaluated_in_float64_is_passed_not_a
     p = Problem(name="f32", fn=float32_only, dim=2, domain=((-2.0, 2.0), (-2.0, 2.0)), minima=((1.0, 2.0),),
                 f_min=(0.0,))
     assert misplaced_minimum(p, [1.0, 2.0], 1e-3) is None
+
+
+def test_a_listed_minimum_near_another_listed_one_or_below_float32s_resolution_raises_no_doubt():
+    """Runs that end at a minimum listed too count as successes; a float32 run cannot end nearer a
+    point than float32's resolution, so a success_tol below it judges nothing the check could."""
+    from gdlab.core.expressions import inline_problem
+    from gdlab.core.points import misplaced_minimum
+    both = inline_problem({"name": "two", "expr": HIMMELBLAU, "domain": [[-5, 5], [-5, 5]], "minima": [[3, 2], [3.01, 2]]})
+    assert misplaced_minimum(both, [3.01, 2], 1e-3) is None
+    alone = inline_problem({"name": "one", "expr": HIMMELBLAU, "domain": [[-5, 5], [-5, 5]], "minima": [[3.01, 2]]})
+    assert "converges to the minimum [3, 2]" in misplaced_minimum(alone, [3.01, 2], 1e-3)
+    p = inline_problem({"name": "tenth", "expr": "(x - 0.1)**2", "domain": [[-1, 1]], "minima": [[float(np.float32(0.1))]]})
+    assert misplaced_minimum(p, [float(np.float32(0.1))], 1e-9, "float32") is None
+    assert "converges to the minimum [0.1]" in misplaced_minimum(p, [float(np.float32(0.1))], 1e-9, "float64")

@@ -24,7 +24,7 @@ from .problems import Problem, cast_params
 from .settings import STATIONARY_TOL
 
 __all__ = ["POINT_TYPES", "PointInfo", "classify_points", "point_kinds", "point_kinds_later", "point_info", "format_point",
-           "curvature", "misplaced_minimum"]
+           "curvature", "misplaced_minimum", "listed_minima_doubts"]
 
 
 POINT_TYPES = np.array(["minimum", "maximum", "saddle", "degenerate", "non_stationary", "undefined"], dtype=object)
@@ -213,9 +213,11 @@ def point_info(problem, x: Sequence[float], stationary_tol: float = 1e-6) -> Poi
     return PointInfo(prob.name, pt, float(f), grad, hess, eig, kind)
 
 
-def misplaced_minimum(problem, x: Sequence[float], tol: float) -> str | None:
-    """Why ``x``, listed as a minimum of ``problem``, is not one to within ``tol`` (a sweep's
-    ``success_tol``: a run succeeds when it ends that close to a listed minimum), or None.
+def misplaced_minimum(problem, x: Sequence[float], tol: float, dtype: str = "float64") -> str | None:
+    """Why ``x``, listed as a minimum of ``problem``, seems not to be one to within ``tol`` (a sweep's
+    ``success_tol``: a run succeeds when it ends that close to a listed minimum), or None. A doubt,
+    not a proof: the check looks along Newton's path and the direction of negative curvature, not
+    across the whole ball, so a minimum narrower than ``tol`` beside ``x`` can escape it.
 
     Said only where f's derivatives and its values agree, at the scale of ``tol``: ``x`` is a
     saddle or a maximum (stationary within ``tol``, and f falls on both sides along its direction
@@ -230,9 +232,22 @@ def misplaced_minimum(problem, x: Sequence[float], tol: float) -> str | None:
     if problem.dim > MINIMA_CHECK_DIM:
         return None
     try:
-        return _misplaced(problem, float_array(x, "a minimum must be numbers").reshape(-1), tol)
+        x = float_array(x, "a minimum must be numbers").reshape(-1)
+        if dtype == "float32":       # no float32 run can end nearer than its resolution
+            tol = max(tol, 4 * float(np.finfo(np.float32).eps) * max(1.0, float(np.abs(x).max())))
+        return _misplaced(problem, x, tol)
     except Exception:     # a float32-only _target_, a custom_vjp without forward mode: nothing here can tell
         return None
+
+
+def listed_minima_doubts(problems, tol: float, dtype: str = "float64") -> list[str]:
+    """:func:`misplaced_minimum`'s doubts about the minima that ``problems`` list, for those whose
+    function and minima are a config's own (an expression or a ``_target_`` without constraints: the
+    registry's and the suites' are tested, and a penalised function's minimiser lies about 1/μ from
+    the constrained minimum its config lists)."""
+    from .expressions import listed_by_config
+    return [why for p in problems if p.minima and p.smooth_minima and listed_by_config(p)
+            for why in (misplaced_minimum(p, m, tol, dtype) for m in p.minima) if why]
 
 
 MINIMA_CHECK_DIM = 100    # misplaced_minimum checks problems of at most this many dimensions (a Hessian a step)
@@ -252,24 +267,35 @@ def _misplaced(problem, x: np.ndarray, tol: float) -> str | None:
         return (f"{where} is a {start.point_type} of f, not a minimum: f's quadratic model there is stationary "
                 f"within success_tol = {tol:g} (‖∇f‖ = {np.linalg.norm(start.grad):.3g}, the Hessian's eigenvalues "
                 f"{_vec(lam)}), and f falls on both sides along its direction of negative curvature, out to "
-                f"{4 * tol:g}: runs leave it, and no run would count as a success there. List f's minima, or "
-                "leave minima out")
+                f"{4 * tol:g}: runs leave it, and no run would count as a success there: the success rates "
+                "of this problem are likely wrong. List f's minima, or leave minima out")
     if start.point_type != "non_stationary":
         return None
     here = _newton(problem, start)
     if here is None:
         return None
     dist = float(np.linalg.norm(here.x - x))
-    if not dist > tol or point_info(problem, here.x, stationary_tol=tol).point_type != "minimum":
+    listed = problem.minima_array
+    if (not dist > tol or not here.f < start.f
+            or point_info(problem, here.x, stationary_tol=tol).point_type != "minimum"
+            or (np.linalg.norm(listed - here.x, axis=1) <= tol).any()):     # runs that end there succeed
         return None
     dom = np.asarray(problem.domain, dtype=np.float64)
     outside = bool(((here.x < dom[:, 0]) | (here.x > dom[:, 1])).any())
     return (f"{where} is not where f has its minimum: Newton's method from it (f convex, its quadratic model "
             f"holding at every step) converges to the minimum {_listed(here.x, tol)}"
             + (" outside the domain (which bounds the starts, not the runs)" if outside else "")
-            + f" (f = {here.f:.10g} there, {start.f:.10g} at the listed point), {dist:.3g} away, farther than "
-            f"success_tol = {tol:g}, so a run that ends at that minimum would not count as a success. List that "
-            f"minimum as {_listed(here.x, tol)}, or raise success_tol")
+            + f" (f = {here.f:.10g} there, {start.f:.10g} at the listed point), {_distance(dist, tol)} away, farther than "
+            f"success_tol = {tol:g}, so a run that ends at that minimum does not count as a success: the success rates of "
+            f"this problem are likely wrong. List that minimum as {_listed(here.x, tol)}, or raise success_tol")
+
+
+def _distance(dist: float, tol: float) -> str:
+    """``dist`` with digits enough to read it beyond ``tol``."""
+    for digits in range(3, 17):
+        if float(f"{dist:.{digits}g}") > tol:
+            return f"{dist:.{digits}g}"
+    return repr(dist)
 
 
 def _convex(info: PointInfo) -> bool:
@@ -292,7 +318,7 @@ def _newton(problem, here: PointInfo) -> PointInfo | None:
         with np.errstate(all="ignore"):
             drop = -float(here.grad @ step + 0.5 * step @ here.hessian @ step)     # the model's, > 0 where convex
             fell = here.f - trial.f
-            tiny = 1e-12 * max(1.0, abs(here.f))
+            tiny = 1e-12 * abs(here.f) + 1e-300
             holds = fell >= -tiny if drop <= tiny else abs(fell - drop) <= 0.25 * drop
         if not (np.isfinite(trial.f) and holds):
             return None

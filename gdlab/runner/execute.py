@@ -29,10 +29,10 @@ import pandas as pd
 from .. import __version__
 from ..core.criteria import Status
 from ..core.errors import ConfigError, FolderError
-from ..core.expressions import changed_functions, fingerprinted, functions_record, listed_by_config
+from ..core.expressions import changed_functions, fingerprinted, functions_record
 from ..core.methods import METHODS, Stepper
 from ..core.names import count
-from ..core.points import misplaced_minimum, point_kinds_later
+from ..core.points import listed_minima_doubts, point_kinds_later
 from ..core.precision import x64
 from ..core.problems import Problem, get_problem
 from ..core.schedules import CONSTANT, SCHEDULES
@@ -281,19 +281,10 @@ def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
     return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
 
 
-def check_listed_minima(sw: Sweep) -> None:
-    """ConfigError, before any work, where a problem the config defines (:func:`listed_by_config`)
-    lists a minimum that is not one to within ``success_tol`` (:func:`misplaced_minimum`): a run
-    that ends at f's minimum would not count as a success, and every success rate of it would be wrong."""
-    bad = [why for p in sw.problems if p.minima and p.smooth_minima and listed_by_config(p)
-           for why in (misplaced_minimum(p, m, sw.success_tol) for m in p.minima) if why]
-    if bad:
-        raise ConfigError(bad)
-
-
 def run_sweep(sw: Sweep) -> Results:
     """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
-    check_listed_minima(sw)
+    for doubt in listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype):
+        warnings.warn(doubt, stacklevel=2)
     big = size_warning(sw, in_memory=True)
     if big:
         warnings.warn(big, stacklevel=2)
@@ -443,7 +434,8 @@ def sweep_folder(sw: Sweep, root: Path | str | None = None) -> Path:
 def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str], None] = print,
                   show_progress: bool = True) -> Path:
     """Run the shard's missing parts into the sweep folder and update its manifest; return the folder."""
-    check_listed_minima(sw)
+    for doubt in listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype):
+        log(f"warning: {doubt}")
     folder = SweepFolder(sweep_folder(sw, root))
     folder.prepare(sw.config)
     blocks = run_blocks(sw)
