@@ -250,7 +250,8 @@ def listed_minima_doubts(problems, tol: float, dtype: str = "float64") -> list[s
             for why in (misplaced_minimum(p, m, tol, dtype) for m in p.minima) if why]
 
 
-MINIMA_CHECK_DIM = 100    # misplaced_minimum checks problems of at most this many dimensions (a Hessian a step)
+MINIMA_CHECK_DIM = 10     # misplaced_minimum checks problems of at most this many dimensions (a Hessian a step: a
+                          # 100-D _target_ written as a Python loop took 15 s to compile it)
 NEWTON_STEPS = 30         # Newton's steps misplaced_minimum takes at most (near a minimum, a few)
 
 
