@@ -1459,3 +1459,19 @@ def test_a_listed_minimum_near_another_listed_one_or_below_float32s_resolution_r
     p = inline_problem({"name": "tenth", "expr": "(x - 0.1)**2", "domain": [[-1, 1]], "minima": [[float(np.float32(0.1))]]})
     assert misplaced_minimum(p, [float(np.float32(0.1))], 1e-9, "float32") is None
     assert "converges to the minimum [0.1]" in misplaced_minimum(p, [float(np.float32(0.1))], 1e-9, "float64")
+
+
+def test_a_target_that_cannot_give_its_minimas_f_in_float64_is_a_config_error_saying_to_give_f_min(tmp_path,
+                                                                                                     monkeypatch):
+    """f_min, where a config leaves it out, is f at the listed minima in float64: a function written
+    for float32 alone (a loop whose carry is float32) raised JAX's TypeError, a traceback."""
+    from gdlab.core.errors import ConfigError
+    _target_module(tmp_path, monkeypatch, "jax.lax.fori_loop(0, 2, lambda i, a: a + (x[i] - 1.0) ** 2, jnp.float32(0))",
+                   head="import jax")
+    config = {"problems": [{**OWN, "minima": [[1, 1]]}], "starts": {"kind": "grid", "n": 3}, "max_iter": 5}
+    with pytest.raises(ConfigError, match=r"problems\[0\]: problem 'own': f could not be evaluated at its minima in "
+                                          r"float64 to give f_min \(TypeError: .*\): give f_min with the minima"):
+        gdlab.sweep(config)
+    ran = gdlab.sweep({**config, "problems": [{**OWN, "minima": [[1, 1]], "f_min": [0.0]}]})
+    assert len(ran.runs) == 9 and (ran.runs["dist_to_min"] >= 0).all()
+    monkeypatch.delitem(sys.modules, "own_objective")

@@ -322,8 +322,14 @@ def inline_problem(entry: Mapping) -> Problem:
         f_min = float_array(entry["f_min"], f"problem {name!r}: f_min must be a list of numbers",
                             ProblemError).reshape(-1).tolist()
     else:
-        with x64(True):
-            f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
+        try:
+            with x64(True):
+                f_min = [float(fn(jnp.asarray(m, jnp.float64))) for m in minima]
+        except Exception as exc:     # a function written for float32 alone, say: the user's code, not gdlab's
+            raise ProblemError(f"problem {name!r}: f could not be evaluated at its minima in float64 to give "
+                               f"f_min ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}): give f_min with "
+                               "the minima (f_min: [value, ...], one value per minimum), or make f work in float64 "
+                               "too") from None
     # the function's identity, by value: what it computes, not the name or domain it is shown under (a
     # _target_'s path and the function it names now, as the text names an expression's function)
     ident = ("expr", entry["expr"]) if "expr" in entry else ("target", entry["_target_"])
