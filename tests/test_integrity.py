@@ -1394,8 +1394,7 @@ def test_a_listed_minimum_that_seems_not_one_within_success_tol_is_a_warning_say
     minimum), unsaid where f_min was given too. The check is a doubt, not a proof (a minimum narrower
     than success_tol beside the listed point can escape it): a warning, and the sweep runs."""
     import warnings
-    config = {"problems": [{"name": "p", "expr": expr, "domain": [[-5, 5]] * len(listed), "minima": [listed],
-                            "f_min": [0.0]}],
+    config = {"problems": [{"name": "p", "expr": expr, "domain": [[-5, 5]] * len(listed), "minima": [listed]}],
               "starts": {"kind": "grid", "n": 3}, "max_iter": 5}
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
@@ -1475,3 +1474,24 @@ def test_a_target_that_cannot_give_its_minimas_f_in_float64_is_a_config_error_sa
     ran = gdlab.sweep({**config, "problems": [{**OWN, "minima": [[1, 1]], "f_min": [0.0]}]})
     assert len(ran.runs) == 9 and (ran.runs["dist_to_min"] >= 0).all()
     monkeypatch.delitem(sys.modules, "own_objective")
+
+
+@pytest.mark.parametrize("f_min, says", [
+    ([5.0], "f at its listed minimum [1, -2] is 0, but its f_min says 5 (a difference of 5, more than f_target = "
+            "1e-06): f − f* and the ECDF targets are measured from 5, so a run that ends at that minimum reads -5"),
+    ([-1e-5], "reads +1e-05 from f*. Give f_min as f there (0), or leave f_min out"),
+    ([0.0], None), ([-1e-7], None), (None, None),
+])
+def test_an_f_min_farther_than_f_target_from_f_at_its_listed_minimum_is_a_warning(f_min, says):
+    """f − f* and the report's targets are measured from f_min: one that is not f at its minimum
+    (a typo, or rounded coarser than f_target) made every run at that minimum miss the targets, or
+    read below f*."""
+    import warnings
+    problem = {"name": "bowl", "expr": "(x - 1)**2 + 10*(y + 2)**2", "domain": [[-5, 5], [-5, 5]], "minima": [[1, -2]]}
+    config = {"problems": [{**problem, **({} if f_min is None else {"f_min": f_min})}],
+              "starts": {"kind": "grid", "n": 3}, "max_iter": 5}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        gdlab.sweep(config)
+    doubts = [str(w.message) for w in seen if "f_min says" in str(w.message)]
+    assert doubts == [] if says is None else (len(doubts) == 1 and says in doubts[0]), doubts

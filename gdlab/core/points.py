@@ -240,14 +240,38 @@ def misplaced_minimum(problem, x: Sequence[float], tol: float, dtype: str = "flo
         return None
 
 
-def listed_minima_doubts(problems, tol: float, dtype: str = "float64") -> list[str]:
-    """:func:`misplaced_minimum`'s doubts about the minima that ``problems`` list, for those whose
-    function and minima are a config's own (an expression or a ``_target_`` without constraints: the
-    registry's and the suites' are tested, and a penalised function's minimiser lies about 1/μ from
-    the constrained minimum its config lists)."""
+def listed_minima_doubts(problems, tol: float, dtype: str = "float64", f_target: float | None = None) -> list[str]:
+    """Doubts about the minima that ``problems`` list, for those whose function and minima are a
+    config's own (an expression or a ``_target_`` without constraints: the registry's and the suites'
+    are tested, and a penalised function's minimiser lies about 1/μ from the constrained minimum its
+    config lists): :func:`misplaced_minimum`'s, and with ``f_target`` (the report's target on f − f*)
+    each listed minimum where f differs from its ``f_min`` by more than that."""
     from .expressions import listed_by_config
-    return [why for p in problems if p.minima and p.smooth_minima and listed_by_config(p)
-            for why in (misplaced_minimum(p, m, tol, dtype) for m in p.minima) if why]
+    out = []
+    for p in problems:
+        if not (p.minima and listed_by_config(p)):
+            continue
+        if p.smooth_minima:
+            out += [why for why in (misplaced_minimum(p, m, tol, dtype) for m in p.minima) if why]
+        if f_target is not None:
+            out += [why for why in (_f_min_differs(p, m, f_star, f_target) for m, f_star in zip(p.minima, p.f_min))
+                    if why]
+    return out
+
+
+def _f_min_differs(problem, x, f_star: float, f_target: float) -> str | None:
+    """Where f at a listed minimum ``x`` is farther than ``f_target`` from its listed ``f_star``."""
+    try:
+        with x64(True):
+            f = float(problem.fn(jnp.asarray(x, jnp.float64)))
+    except Exception:     # f cannot be evaluated in float64 here: nothing to compare
+        return None
+    if not (np.isfinite(f) and abs(f - f_star) > f_target):
+        return None
+    return (f"problem {problem.name!r}: f at its listed minimum {_listed(x, 1e-10)} is {f:.10g}, but its f_min says "
+            f"{f_star:.10g} (a difference of {abs(f - f_star):.3g}, more than f_target = {f_target:g}): f − f* and "
+            f"the ECDF targets are measured from {f_star:.10g}, so a run that ends at that minimum reads "
+            f"{f - f_star:+.3g} from f*. Give f_min as f there ({f:.10g}), or leave f_min out (it is f at the minima)")
 
 
 MINIMA_CHECK_DIM = 10     # misplaced_minimum checks problems of at most this many dimensions (a Hessian a step: a

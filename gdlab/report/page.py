@@ -682,7 +682,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
                            "of steps to target, the wasted-steps columns of the stopping-rule table and the check "
                            "for cycling runs need them and are left out")
     warnings.extend(below_listed_lines(sweep.below))
-    warnings.extend(listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype))
+    warnings.extend(listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype, sw.f_target))
     now = functions_record(sw.problems)     # (the part records hold them, the manifest does not)
     changed, _ = changed_functions({p: r for p, r in sf.records().items() if p in records} if now else {}, now)
     targets = {p.name: fingerprinted(p) for p in sw.problems}

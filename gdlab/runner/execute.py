@@ -283,7 +283,7 @@ def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
 
 def run_sweep(sw: Sweep) -> Results:
     """Run every run of ``sw`` (its shard's share) and gather the tables in memory."""
-    for doubt in listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype):
+    for doubt in listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype, sw.f_target):
         warnings.warn(doubt, stacklevel=2)
     big = size_warning(sw, in_memory=True)
     if big:
@@ -434,7 +434,7 @@ def sweep_folder(sw: Sweep, root: Path | str | None = None) -> Path:
 def run_to_folder(sw: Sweep, root: Path | str | None = None, log: Callable[[str], None] = print,
                   show_progress: bool = True) -> Path:
     """Run the shard's missing parts into the sweep folder and update its manifest; return the folder."""
-    for doubt in listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype):
+    for doubt in listed_minima_doubts(sw.problems, sw.success_tol, sw.dtype, sw.f_target):
         log(f"warning: {doubt}")
     folder = SweepFolder(sweep_folder(sw, root))
     folder.prepare(sw.config)
