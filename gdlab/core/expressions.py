@@ -343,14 +343,15 @@ def inline_problem(entry: Mapping) -> Problem:
     return prob
 
 
-
 def listed_by_config(problem) -> bool:
     """Whether a problem's function and minima are its config's own: an expression or a ``_target_``
-    without constraints. Such minima are checked before a sweep runs
-    (:func:`gdlab.core.points.misplaced_minimum`); the registry's and the suites' are tested, and a
-    penalised function's minimiser lies about 1/μ from the constrained minimum its config lists."""
+    without constraints (its key, as :func:`inline_problem` makes it: kind, text or path, dim, the
+    constraints as JSON, …). Such minima are checked (:func:`gdlab.core.points.listed_minima_doubts`);
+    the registry's and the suites' are tested, and a penalised function's minimiser lies about 1/μ
+    from the constrained minimum its config lists."""
     key = getattr(problem, "key", None)
-    return isinstance(key, tuple) and len(key) > 3 and key[0] in ("expr", "target") and key[3] == "null"
+    return isinstance(key, tuple) and len(key) > 3 and key[0] in ("expr", "target") and key[3] == json.dumps(None)
+
 
 #: how :func:`function_fingerprint` is taken: fingerprints of another form (or JAX version) are not compared
 FINGERPRINT_FORM = "jaxpr-x64"
