@@ -196,6 +196,31 @@ def test_each_part_holds_its_runs_records_in_run_order_whatever_order_they_finis
         np.testing.assert_array_equal(last["f"], ref["f"])
 
 
+@pytest.mark.parametrize("shape, dtype", [((), np.float32), ((), bool), ((2,), np.float32), ((3,), np.int8),
+                                          ((22,), np.float32), ((2, 3), np.float64), ((0,), np.int32)])
+def test_part_records_put_each_run_s_row_whole_where_it_belongs(shape, dtype):
+    """A part's record field of any row shape and dtype (rows moved as their bytes) gets, from calls
+    in any order and given as slices or indices, each run's own row."""
+    from gdlab.runner.execute import _PartRecords
+    rng = np.random.default_rng(len(shape) + np.dtype(dtype).itemsize)
+    n = 1000
+    want = (rng.normal(size=(n, *shape)) * 50).astype(dtype)
+    got = _PartRecords(n)
+    order = rng.permutation(n)
+    for lo, hi in ((0, 1), (1, 300), (300, 301), (301, n)):
+        pos = order[lo:hi]
+        extra = rng.normal(size=(len(pos) + 5, *shape)).astype(dtype)    # a call's other runs
+        at = rng.permutation(len(extra))[:len(pos)]
+        extra[at] = want[pos]
+        if hi - lo == 1:            # one run: a slice of the call's records
+            got.put({"v": extra[at[0]:at[0] + 1]}, pos, slice(None))
+        else:
+            got.put({"v": extra}, pos, at)
+    assert got.left == 0
+    assert got.fields["v"].shape == want.shape and got.fields["v"].dtype == want.dtype
+    np.testing.assert_array_equal(got.fields["v"], want)
+
+
 def test_a_sweep_without_curves_has_the_same_runs_stops_and_traces_and_no_curve_rows():
     cfg = {"problems": ["himmelblau", "x2_sin"], "method": ["gd", "momentum"], "alpha": [0.01], "momentum": [0.5],
            "starts": {"kind": "grid", "n": 5}, "max_iter": 500, "dtype": "float64", "traces": 1}
