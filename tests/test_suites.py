@@ -20,10 +20,12 @@ from gdlab.report.page import build
 from gdlab.report.suites import (
     aggregated_ecdf,
     art_table,
+    at_best_settings,
     data_profile,
     performance_profile,
     profile_costs,
     run_runtimes,
+    setting_label,
 )
 from gdlab.runner.execute import run_to_folder
 from gdlab.runner.plan import make_starts
@@ -430,3 +432,60 @@ def test_a_suite_problem_whose_runs_all_ended_nan_is_in_the_suite_section_and_a_
     export_coco(folder, tmp_path / "coco", log=lines.append)
     assert any("left out 1 problems that are not bbob's: mybowl" in line for line in lines)
     assert export_main(["coco", str(folder), str(tmp_path / "coco2")]) == 0
+
+
+def _plain_best_settings(runs, label, success_tol, cost=1.0):
+    """best_settings as a loop over settings, one problem's runs: the reference."""
+    ok = ((runs["status"] == "converged") & ((runs["dist_to_min"] <= success_tol)
+                                             | (runs["dist_to_min"].isna() & (runs["f_gap"] <= success_tol))))
+    rows = []
+    for (method, lab), g in pd.DataFrame({"method": runs["method"].to_numpy(), "label": label.to_numpy(),
+                                          "ok": ok.to_numpy(), "evals": (runs["n_f"] + cost * runs["n_grad"]).to_numpy(),
+                                          "gap": runs["f_gap"].to_numpy()}).groupby(["method", "label"], sort=False):
+        won = g.loc[g["ok"], "evals"]
+        gap = g["gap"].where(np.isfinite(g["gap"]), np.inf).median()
+        rows.append({"method": method, "label": lab, "share": g["ok"].mean(),
+                     "evaluations": float(won.median()) if len(won) else np.inf,
+                     "gap": float(gap) if not np.isnan(gap) else np.inf})
+    table = pd.DataFrame(rows).sort_values(["method", "share", "evaluations", "gap"],
+                                           ascending=[True, False, True, True], kind="stable")
+    return table.groupby("method", sort=False).head(1).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_settings_of_every_problem_at_once_are_each_problem_s_own(seed):
+    """Random runs of 7 problems × 2 methods × 4 settings (ties, no successes, nan and inf ends): the
+    best setting of each problem and method, from one call with ``per``, is the one a loop over its
+    settings picks for that problem alone; and at_best_settings keeps exactly those settings' runs."""
+    rng = np.random.default_rng(seed)
+    n = 700
+    runs = pd.DataFrame({
+        "run_id": np.arange(n), "problem": rng.choice([f"p{i}" for i in range(7)], n),
+        "method": rng.choice(["gd", "adam"], n), "alpha": rng.choice([0.1, 0.01, 0.001, 1.0], n),
+        "status": rng.choice(["converged", "max_iter", "diverged"], n, p=[0.5, 0.3, 0.2]),
+        "dist_to_min": np.where(rng.random(n) < 0.2, np.nan, rng.choice([1e-9, 1e-3, 0.5], n)),
+        "f_gap": rng.choice([0.0, 1e-7, 0.3, np.nan, np.inf], n), "n_f": rng.integers(1, 5, n),
+        "n_grad": rng.integers(1, 5, n), "n_iter": rng.integers(1, 5, n)})
+    runs.loc[runs["problem"].isin(["p0", "p1"]), "status"] = "max_iter"    # none succeeds: the gap decides
+    label = setting_label(runs)
+    assert set(label) == {"alpha=0.1", "alpha=0.01", "alpha=0.001", "alpha=1"}
+    together = best_settings(runs, label, 1e-5, cost=2.0, per="problem")
+    for problem, sub in runs.groupby("problem"):
+        want = _plain_best_settings(sub, label[sub.index], 1e-5, cost=2.0)
+        got = together[together["problem"] == problem].drop(columns="problem").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    kept = at_best_settings(runs, 1e-5)
+    chosen = set(zip(*(best_settings(runs, label, 1e-5, per="problem")[k] for k in ("problem", "method", "label"))))
+    assert set(zip(kept["problem"], kept["method"], kept["setting"])) == chosen
+    assert len(kept) == sum((p, m, s) in chosen for p, m, s in zip(runs["problem"], runs["method"], label))
+
+
+def test_cell_medians_and_quantiles_are_pandas():
+    """The summary's median and 90th percentile, in NumPy, are pandas' numbers, and NaN of no values."""
+    from gdlab.tables.stats import _median, _quantile
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 2, 3, 10, 101):
+        for values in (rng.normal(size=n), rng.integers(0, 50, n).astype(np.float64)):
+            for mine, theirs in ((_median, pd.Series.median), (_quantile(0.9), lambda s: s.quantile(0.9))):
+                want = theirs(pd.Series(values))
+                assert (np.isnan(mine(values)) and np.isnan(want)) if n == 0 else mine(values) == want

@@ -506,3 +506,20 @@ def test_a_python_config_naming_an_experiment_runs_it_with_its_other_keys_over_i
     assert len(one.runs) == 1 and one.stops["step"].tolist() == [73]
     own = gdlab.sweep({"experiment": "mine", "starts": {"kind": "uniform", "n": 3}, "max_iter": 50})
     assert own.config["experiment"] == "mine" and len(own.runs) == 3
+
+
+def test_the_blocks_within_a_range_of_run_ids_are_those_a_scan_finds():
+    """_overlaps (by bisection) against a scan of every block, over blocks of random sizes, some empty,
+    and every range of run ids within and around them."""
+    from gdlab.runner.plan import Block, _overlaps
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        sizes = rng.choice([0, 1, 2, 5], rng.integers(1, 12))
+        firsts = np.r_[0, np.cumsum(sizes)[:-1]]
+        blocks = [Block("p", 2, "gd", (), int(n), int(f), "constant") for n, f in zip(sizes, firsts)]
+        total = int(sizes.sum())
+        for start in range(total + 2):
+            for stop in range(start, total + 3):
+                want = [(b, max(start, b.first) - b.first, min(stop, b.first + b.n) - b.first) for b in blocks
+                        if max(start, b.first) < min(stop, b.first + b.n)]
+                assert list(_overlaps(blocks, start, stop)) == want

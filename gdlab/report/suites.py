@@ -65,15 +65,17 @@ def below_listed_lines(below: pd.DataFrame) -> list[str]:
 
 def setting_label(runs: pd.DataFrame) -> pd.Series:
     """Each run's setting beyond its problem and method, in words: ``alpha=0.1, b1=0.9`` (NaN and the
-    constant schedule left out)."""
+    constant schedule left out), written once per distinct setting."""
     keys = [k for k in setting_columns(runs.columns) if k not in ("problem", "method")]
     if not keys:
         return pd.Series("", index=runs.index)
     frame = runs[keys]
-    return frame.apply(lambda row: ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                             for k, v in row.items()
-                                             if not pd.isna(v) and not (k == "schedule" and v == "constant")),
-                       axis=1)
+    codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    first = frame.iloc[np.unique(codes, return_index=True)[1]]          # each setting's first run, by code
+    labels = np.array([", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in zip(keys, row)
+                                 if not pd.isna(v) and not (k == "schedule" and v == "constant"))
+                       for row in first.itertuples(index=False)], dtype=object)
+    return pd.Series(labels[codes], index=runs.index)
 
 
 def at_best_settings(runs: pd.DataFrame, success_tol: float) -> pd.DataFrame:
@@ -84,12 +86,10 @@ def at_best_settings(runs: pd.DataFrame, success_tol: float) -> pd.DataFrame:
     if "start_id" not in runs:      # runs are numbered problem, setting, start: a setting's k-th run is start k
         runs = runs.sort_values("run_id")
         runs["start_id"] = runs.groupby(["problem", "method", "setting"], sort=False).cumcount()
-    kept = []
-    for _, sub in runs.groupby("problem", sort=False):
-        best = best_settings(sub, sub["setting"], success_tol)
-        chosen = set(zip(best["method"], best["label"]))
-        kept.append(sub[[pair in chosen for pair in zip(sub["method"], sub["setting"])]])
-    return pd.concat(kept) if kept else runs.iloc[:0]
+    best = best_settings(runs, runs["setting"], success_tol, per="problem")
+    chosen = pd.MultiIndex.from_frame(best[["problem", "method", "label"]].astype(object))
+    mine = pd.MultiIndex.from_arrays([runs[k].astype(object) for k in ("problem", "method", "setting")])
+    return runs[mine.isin(chosen)]
 
 
 def run_runtimes(runs: pd.DataFrame, curves: pd.DataFrame, targets, grad_cost=1,
@@ -114,9 +114,9 @@ def art_table(runtimes: pd.DataFrame) -> pd.DataFrame:
     """aRT per problem, target and method (COCO's: evaluations spent ÷ runs that reached the target),
     with ``runs``, ``successes`` and ``ratio``: the aRT ÷ the least aRT of the methods on that problem
     and target (∞ where this method never reached it, NaN where none did)."""
-    g = runtimes.groupby(["problem", "target", "method"], sort=True)
-    out = pd.DataFrame({"runs": g.size(), "successes": g["evals"].apply(lambda e: int(np.isfinite(e).sum())),
-                        "spent": g["spent"].sum()})
+    g = runtimes.assign(reached=np.isfinite(runtimes["evals"].to_numpy(np.float64))).groupby(
+        ["problem", "target", "method"], sort=True)
+    out = pd.DataFrame({"runs": g.size(), "successes": g["reached"].sum().astype(np.int64), "spent": g["spent"].sum()})
     out["aRT"] = np.where(out["successes"] > 0, out["spent"] / out["successes"].clip(lower=1), np.inf)
     best = out.groupby(level=["problem", "target"])["aRT"].transform("min")
     out["ratio"] = np.where(np.isfinite(best), out["aRT"] / best, np.nan)

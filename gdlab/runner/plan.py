@@ -8,6 +8,7 @@ slice of starts and rows is built when it is needed.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -112,8 +113,13 @@ def _for_problem(setting, problem: Problem) -> tuple[tuple[str, float], ...]:
 
 
 def _overlaps(blocks: Sequence[Block], start: int, stop: int):
-    """(block, lo, hi): the start_ids lo … hi − 1 of each block within run_ids start … stop − 1."""
-    for b in blocks:
+    """(block, lo, hi): the start_ids lo … hi − 1 of each block within run_ids start … stop − 1
+    (``blocks`` in run_id order, as :func:`run_blocks` gives them: the first is found by bisection, where
+    a scan of bbob's 4,560 blocks at each of a sweep's calls took 14 s of its 240)."""
+    for i in range(bisect.bisect_right(blocks, start, key=lambda b: b.first + b.n), len(blocks)):
+        b = blocks[i]
+        if b.first >= stop:
+            return
         lo, hi = max(start, b.first), min(stop, b.first + b.n)
         if lo < hi:
             yield b, lo - b.first, hi - b.first
