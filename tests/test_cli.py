@@ -186,14 +186,14 @@ def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
     it ends without a traceback, as it does when its input closes."""
     import pickle
 
-    from gdlab.report import render
+    from gdlab.report import render, workers
     job = pickle.dumps(("figure", {}, "/nowhere", "f"))
     for given in (b"", job[: len(job) // 2]):
-        done = subprocess.run([sys.executable, "-c", render._BOOT, str(Path(render.__file__).parent)],
+        done = subprocess.run([sys.executable, "-c", workers._BOOT, str(Path(render.__file__).parent)],
                               input=given, capture_output=True, timeout=60)
         assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     # and it loads matplotlib, not JAX or the engine (gdlab's __init__ would)
-    done = subprocess.run([sys.executable, "-c", render._BOOT + "; print(sorted({'jax', 'pandas', 'matplotlib'} & "
+    done = subprocess.run([sys.executable, "-c", workers._BOOT + "; print(sorted({'jax', 'pandas', 'matplotlib'} & "
                            "set(sys.modules)), file=sys.stderr)", str(Path(render.__file__).parent)],
                           input=b"", capture_output=True, timeout=60)
     assert done.stderr.decode().strip() == "['matplotlib']"

@@ -295,8 +295,28 @@ def _figure(title="a"):
     return fig
 
 
+def test_figure_workers_start_when_asked_before_any_figure(tmp_path, monkeypatch):
+    """start_workers starts the worker processes at once (their start-up overlaps the caller's imports
+    and reading), before any figure is given to them."""
+    import time
+
+    from gdlab.report import workers
+    monkeypatch.setattr(workers, "_POOLS", {})
+    monkeypatch.setenv("GDLAB_TEST_MARK", str(tmp_path))
+    monkeypatch.setattr(workers, "_BOOT", "import os, pathlib; "
+                        "pathlib.Path(os.environ['GDLAB_TEST_MARK'], str(os.getpid())).touch()")
+    workers.start_workers(2)
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(tmp_path.iterdir())) == 2      # two processes, and no figure submitted
+    workers.start_workers(2)                        # the same pool: no more processes
+    time.sleep(0.5)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monkeypatch):
-    from gdlab.report import render
+    from gdlab.report import render, workers
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir(), there.mkdir()
     png = render.save_figure(_figure(), here, "f")
@@ -317,11 +337,11 @@ def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monke
     odd.axes[0].xaxis.set_major_formatter(lambda x, pos: f"<{x:g}>")
     assert render.FigureWriter(2).submit(odd, there, "odd").result() == (there / "odd.png").read_bytes() != png
     # workers that die (here: never start) leave the figure to be saved here
-    monkeypatch.setattr(render, "_POOLS", {})
-    monkeypatch.setattr(render, "_BOOT", "import sys; sys.exit(3)")
+    monkeypatch.setattr(workers, "_POOLS", {})
+    monkeypatch.setattr(workers, "_BOOT", "import sys; sys.exit(3)")
     assert render.FigureWriter(2).submit(_figure(), tmp_path, "lost").result() == png
     assert (tmp_path / "lost.svg").exists()
-    assert render._POOLS[2].broken                          # and the next figures are saved here at once
+    assert workers._POOLS[2].broken                          # and the next figures are saved here at once
     saving = render.FigureWriter(2).submit(_figure(), tmp_path, "next")
     assert isinstance(saving, render._Saved) and saving.result() == png
     monkeypatch.setenv("GDLAB_FIGURE_WORKERS", "0")

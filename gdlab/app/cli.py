@@ -191,6 +191,14 @@ def report_main(argv: list[str] | None = None) -> None:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: gdlab-report <sweep folder>", file=sys.stderr)
         sys.exit(2)
+    from ..report.workers import figure_workers, start_workers
+    try:
+        workers = figure_workers()
+    except ValueError as exc:
+        _log(f"error: {exc}")
+        sys.exit(EXIT_BAD_CONFIG)
+    if Path(argv[0]).is_dir():
+        start_workers(workers)      # their start-up (matplotlib's import) overlaps the imports below
     import matplotlib
     import yaml
 
@@ -198,12 +206,6 @@ def report_main(argv: list[str] | None = None) -> None:
     from ..lessons import build_lessons, report_sections
     matplotlib.use("Agg")
     from ..report import build
-    from ..report.workers import figure_workers
-    try:
-        figure_workers()
-    except ValueError as exc:
-        _log(f"error: {exc}")
-        sys.exit(EXIT_BAD_CONFIG)
     enable_compile_cache()
     with _exit_on_error(f"interrupted: the report is not finished; run gdlab-report {argv[0]} again "
                         "(the sweep is untouched)"):

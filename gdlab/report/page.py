@@ -637,6 +637,7 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     5 s (10⁷ runs take about 20). ``sections``: extra sections put at the top of the page (a lesson's
     numbers and picture: :func:`gdlab.lessons.page.lesson_section`)."""
     t0 = time.perf_counter()
+    writer = FigureWriter().start()     # the workers start up while the runs are read
     folder = Path(folder)
     sf = SweepFolder(folder)
     manifest = sf.manifest()    # one snapshot: the parts it lists, whatever other shards write meanwhile
@@ -666,7 +667,6 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     rules.to_csv(out / "tables" / "stopping_rules.csv", index=False)
     statuses.to_csv(out / "tables" / "statuses.csv", index=False)
 
-    writer = FigureWriter()
     figs = _Figures(out / "figures", writer)
     problems = {p.name: p for p in sw.problems}
     own_figures = len(problems) <= sw.report["problem_figures"]

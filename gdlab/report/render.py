@@ -12,20 +12,18 @@ This module imports matplotlib and nothing of JAX: a worker is a plain
 names), not the ``gdlab`` package's engine, so it starts in about a third of a
 second. Workers are not ``multiprocessing`` children, which would import the
 caller's main script again (a script without an ``if __name__ == "__main__"``
-guard would run once more in each). They start on the first figure, are kept
-for the process's later reports, and end when it does (their input closes).
+guard would run once more in each). They start when a report starts (the
+``gdlab report`` command starts them before its own imports:
+:func:`~gdlab.report.workers.start_workers`), are kept for the process's
+later reports, and end when it does (their input closes).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import queue
 import re
-import subprocess
 import sys
-import threading
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -33,7 +31,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
-from .workers import figure_workers
+from .workers import _pool, _WorkerLost, figure_workers, start_workers
 
 __all__ = ["save_figure", "FigureWriter", "figure_workers", "PowerFormatter", "log_axes"]
 
@@ -87,19 +85,6 @@ def _save_pickled(job: tuple) -> bytes:
 
 
 
-class _WorkerLost(Exception):
-    """A worker died or could not start; the figure is saved in the caller's process instead."""
-
-
-# The worker's program: ``gdlab`` and ``gdlab.report`` as bare packages (their __init__ would import
-# JAX and the engine), then this module's loop
-_BOOT = ("import sys, types, os.path, matplotlib\n"
-         "matplotlib.use('Agg')\n"
-         "for name, path in (('gdlab', os.path.dirname(sys.argv[1])), ('gdlab.report', sys.argv[1])):\n"
-         "    pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg\n"
-         "from gdlab.report.render import _serve; _serve()")
-
-
 def _serve() -> None:
     """A worker: (job) pickles in on stdin, ("ok", png) or ("error", text) pickles out on stdout,
     until stdin closes."""
@@ -121,62 +106,6 @@ def _serve() -> None:
             channel_out.flush()
         except BrokenPipeError:
             return
-
-
-class _Pool:
-    """Threads that each feed one worker process, from one queue of (future, job)."""
-
-    def __init__(self, n: int):
-        self.jobs: queue.Queue = queue.Queue()
-        self.broken = False      # a worker could not start: the caller saves its figures itself from then on
-        for i in range(n):
-            threading.Thread(target=self._feed, name=f"gdlab-figures-{i}", daemon=True).start()
-
-    def submit(self, job: tuple) -> Future:
-        future: Future = Future()
-        self.jobs.put((future, job))
-        return future
-
-    def _feed(self) -> None:
-        proc = None
-        while True:
-            future, job = self.jobs.get()
-            try:
-                if proc is None or proc.poll() is not None:
-                    proc, answered = self._start(), False
-                pickle.dump(job, proc.stdin)
-                proc.stdin.flush()
-                status, value = pickle.load(proc.stdout)
-                answered = True
-            except Exception as exc:     # the pipe broke, the worker died, a job that does not pickle
-                if proc is not None:
-                    proc.kill()
-                    self.broken = self.broken or not answered    # it never answered: it will not
-                proc = None
-                future.set_exception(_WorkerLost(str(exc)))
-                continue
-            if status == "ok":
-                future.set_result(value)
-            else:
-                future.set_exception(_WorkerLost(value))
-
-    @staticmethod
-    def _start() -> subprocess.Popen:
-        # the worker looks for modules where this process does (a notebook may have added a folder)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        return subprocess.Popen([sys.executable, "-c", _BOOT, str(Path(__file__).parent)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-
-
-_POOLS: dict[int, _Pool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(n: int) -> _Pool:
-    with _POOLS_LOCK:
-        if n not in _POOLS:
-            _POOLS[n] = _Pool(n)
-        return _POOLS[n]
 
 
 class _Saving:
@@ -212,6 +141,12 @@ class FigureWriter:
     def __init__(self, workers: int | None = None):
         self.workers = figure_workers() if workers is None else workers
         self.stems: list[str] = []        # the figures given to this writer, in order
+
+    def start(self) -> FigureWriter:
+        """Start the worker processes now, while the caller does other work (they start with the
+        first figure otherwise)."""
+        start_workers(self.workers)
+        return self
 
     def submit(self, fig, folder: Path | str, stem: str):
         self.stems.append(stem)
