@@ -84,7 +84,6 @@ def _save_pickled(job: tuple) -> bytes:
         return save_figure(pickle.loads(payload), folder, stem)
 
 
-
 def _serve() -> None:
     """A worker: (job) pickles in on stdin, ("ok", png) or ("error", text) pickles out on stdout,
     until stdin closes."""

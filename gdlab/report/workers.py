@@ -112,5 +112,3 @@ def _pool(n: int) -> _Pool:
         if n not in _POOLS:
             _POOLS[n] = _Pool(n)
         return _POOLS[n]
-
-
