@@ -313,6 +313,13 @@ def test_figure_workers_start_when_asked_before_any_figure(tmp_path, monkeypatch
     workers.start_workers(2)                        # the same pool: no more processes
     time.sleep(0.5)
     assert len(list(tmp_path.iterdir())) == 2
+    # more than MAX_WORKERS asked for: MAX_WORKERS start at once, the others with a figure
+    workers.start_workers(workers.MAX_WORKERS + 2)
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.iterdir())) < 2 + workers.MAX_WORKERS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert len(list(tmp_path.iterdir())) == 2 + workers.MAX_WORKERS
 
 
 def test_a_figure_writer_saves_in_workers_what_saving_here_would(tmp_path, monkeypatch):

@@ -478,6 +478,10 @@ def test_best_settings_of_every_problem_at_once_are_each_problem_s_own(seed):
     chosen = set(zip(*(best_settings(runs, label, 1e-5, per="problem")[k] for k in ("problem", "method", "label"))))
     assert set(zip(kept["problem"], kept["method"], kept["setting"])) == chosen
     assert len(kept) == sum((p, m, s) in chosen for p, m, s in zip(runs["problem"], runs["method"], label))
+    # in the order of a loop over the problems (first seen first), each problem's runs in their order
+    assert kept["run_id"].tolist() == [r for _, sub in runs.assign(setting=label).groupby("problem", sort=False)
+                                       for r, m, s in zip(sub["run_id"], sub["method"], sub["setting"])
+                                       if (sub["problem"].iloc[0], m, s) in chosen]
 
 
 def test_cell_medians_and_quantiles_are_pandas():

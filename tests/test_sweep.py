@@ -216,9 +216,19 @@ def test_part_records_put_each_run_s_row_whole_where_it_belongs(shape, dtype):
             got.put({"v": extra[at[0]:at[0] + 1]}, pos, slice(None))
         else:
             got.put({"v": extra}, pos, at)
+    got.put({"v": want[:0]}, np.zeros(0, np.int64), np.zeros(0, np.int64))     # no runs: nothing moves
     assert got.left == 0
     assert got.fields["v"].shape == want.shape and got.fields["v"].dtype == want.dtype
     np.testing.assert_array_equal(got.fields["v"], want)
+    # a call whose field comes in another dtype is converted, as assignment converts it
+    if want.size:
+        other = _PartRecords(n)
+        other.put({"v": want[:1]}, np.array([0]), slice(None))
+        wider = want.astype(np.float64) if want.dtype != np.float64 else want.astype(np.float32)
+        other.put({"v": wider[1:]}, np.arange(1, n), slice(None))
+        expected = want.copy()
+        expected[1:] = wider[1:]
+        np.testing.assert_array_equal(other.fields["v"], expected)
 
 
 def test_a_sweep_without_curves_has_the_same_runs_stops_and_traces_and_no_curve_rows():

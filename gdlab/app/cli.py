@@ -197,7 +197,7 @@ def report_main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         _log(f"error: {exc}")
         sys.exit(EXIT_BAD_CONFIG)
-    if Path(argv[0]).is_dir():
+    if any((Path(argv[0]) / name).is_file() for name in ("manifest.json", "lessons.json")):
         start_workers(workers)      # their start-up (matplotlib's import) overlaps the imports below
     import matplotlib
     import yaml

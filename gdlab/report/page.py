@@ -637,10 +637,10 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     5 s (10⁷ runs take about 20). ``sections``: extra sections put at the top of the page (a lesson's
     numbers and picture: :func:`gdlab.lessons.page.lesson_section`)."""
     t0 = time.perf_counter()
-    writer = FigureWriter().start()     # the workers start up while the runs are read
     folder = Path(folder)
     sf = SweepFolder(folder)
     manifest = sf.manifest()    # one snapshot: the parts it lists, whatever other shards write meanwhile
+    writer = FigureWriter().start()     # a sweep folder: the workers start up while the runs are read
     records = sf.snapshot(manifest)
     with pywarnings.catch_warnings(record=True) as partial:
         pywarnings.simplefilter("always")

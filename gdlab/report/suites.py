@@ -89,7 +89,10 @@ def at_best_settings(runs: pd.DataFrame, success_tol: float) -> pd.DataFrame:
     best = best_settings(runs, runs["setting"], success_tol, per="problem")
     chosen = pd.MultiIndex.from_frame(best[["problem", "method", "label"]].astype(object))
     mine = pd.MultiIndex.from_arrays([runs[k].astype(object) for k in ("problem", "method", "setting")])
-    return runs[mine.isin(chosen)]
+    kept = mine.isin(chosen)
+    # by problem in order of first appearance, each problem's runs in their order
+    first_seen = pd.factorize(runs["problem"])[0][kept]
+    return runs[kept].iloc[np.argsort(first_seen, kind="stable")]
 
 
 def run_runtimes(runs: pd.DataFrame, curves: pd.DataFrame, targets, grad_cost=1,

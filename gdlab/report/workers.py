@@ -53,26 +53,29 @@ _BOOT = ("import sys, types, os.path, matplotlib\n"
 
 
 class _Pool:
-    """Threads that each feed one worker process, from one queue of (future, job). Each starts its
-    worker at once, so that the worker's start-up (importing matplotlib, about 0.45 s) is under way
-    before the first figure comes."""
+    """Threads that each feed one worker process, from one queue of (future, job). The first
+    :data:`MAX_WORKERS` start theirs at once, so that the worker's start-up (importing matplotlib,
+    about 0.45 s) is under way before the first figure comes."""
 
     def __init__(self, n: int):
         self.jobs: queue.Queue = queue.Queue()
         self.broken = False      # a worker could not start: the caller saves its figures itself from then on
-        for i in range(n):
-            threading.Thread(target=self._feed, name=f"gdlab-figures-{i}", daemon=True).start()
+        for i in range(n):      # (more than MAX_WORKERS, asked for by name, start with a figure)
+            threading.Thread(target=self._feed, args=(i < MAX_WORKERS,), name=f"gdlab-figures-{i}",
+                             daemon=True).start()
 
     def submit(self, job: tuple) -> Future:
         future: Future = Future()
         self.jobs.put((future, job))
         return future
 
-    def _feed(self) -> None:
-        try:
-            proc = self._start()
-        except Exception:           # tried again at the first job, where a failure is handled
-            proc = None
+    def _feed(self, eager: bool) -> None:
+        proc = None
+        if eager:
+            try:
+                proc = self._start()
+            except Exception:       # tried again at the first job, where a failure is handled
+                proc = None
         answered = False
         while True:
             future, job = self.jobs.get()

@@ -248,15 +248,22 @@ class _PartRecords:
         """``rec``'s runs ``which`` (a slice or indices) go to the part's runs ``pos``."""
         if self.fields is None:
             self.fields = {k: np.empty((self.left,) + v.shape[1:], v.dtype) for k, v in rec.items()}
+        if not len(pos):
+            return
         for k, v in rec.items():
-            if v.size:
+            if not v.size:
+                continue
+            if v.dtype == self.fields[k].dtype:
                 _rows(self.fields[k])[pos] = _rows(v[which])
+            else:       # (a call's records have one layout; any other is converted, as assignment does)
+                self.fields[k][pos] = v[which]
         self.left -= len(pos)
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
-    """A C-contiguous array's rows as one element each (its bytes), so that moving rows by index
-    copies each row whole: a part's 22 checkpoint values a run moved as floats took 3× as long."""
+    """An array's rows as one element each (its bytes; a view of a C-contiguous array, else of a
+    contiguous copy), so that moving rows by index copies each row whole: a part's 22 checkpoint
+    values a run moved as floats took 3× as long."""
     a = np.ascontiguousarray(a)
     width = a.itemsize * (a.size // len(a))
     flat = a.reshape(len(a), -1)
