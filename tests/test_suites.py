@@ -493,3 +493,11 @@ def test_cell_medians_and_quantiles_are_pandas():
             for mine, theirs in ((_median, pd.Series.median), (_quantile(0.9), lambda s: s.quantile(0.9))):
                 want = theirs(pd.Series(values))
                 assert (np.isnan(mine(values)) and np.isnan(want)) if n == 0 else mine(values) == want
+
+
+def test_settings_that_differ_past_six_digits_keep_apart():
+    """Two step sizes that :g prints alike get every digit in their labels, so the suite's tables do
+    not merge them; the others keep their short labels."""
+    runs = pd.DataFrame({"problem": "p", "method": "gd", "alpha": [0.1234561, 0.1234564, 0.1234561, 0.01]})
+    assert setting_label(runs).tolist() == ["alpha=0.1234561", "alpha=0.1234564", "alpha=0.1234561", "alpha=0.01"]
+

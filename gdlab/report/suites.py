@@ -71,10 +71,16 @@ def setting_label(runs: pd.DataFrame) -> pd.Series:
         return pd.Series("", index=runs.index)
     frame = runs[keys]
     codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
-    first = frame.iloc[np.unique(codes, return_index=True)[1]]          # each setting's first run, by code
-    labels = np.array([", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in zip(keys, row)
-                                 if not pd.isna(v) and not (k == "schedule" and v == "constant"))
-                       for row in first.itertuples(index=False)], dtype=object)
+    first = list(frame.iloc[np.unique(codes, return_index=True)[1]].itertuples(index=False))   # a run a setting
+
+    def label(row, exact: bool = False) -> str:
+        return ", ".join((f"{k}={float(v)!r}" if exact else f"{k}={v:g}") if isinstance(v, float) else f"{k}={v}"
+                         for k, v in zip(keys, row) if not pd.isna(v) and not (k == "schedule" and v == "constant"))
+    labels = np.array([label(row) for row in first], dtype=object)
+    # settings that differ past six digits (α 0.1234561 and 0.1234564) are written with every digit
+    # they need: the label is what the suite's tables group by
+    shared = pd.Series(labels).duplicated(keep=False).to_numpy()
+    labels[shared] = [label(row, exact=True) for row, same in zip(first, shared) if same]
     return pd.Series(labels[codes], index=runs.index)
 
 
