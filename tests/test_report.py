@@ -1051,3 +1051,13 @@ def test_bands_of_runs_that_all_ended_nonfinite_say_so_instead_of_failing_the_re
     F.plot_bands(bands.assign(q50=[1.0, 0.1, 0.01]), "rosenbrock", ax=ax)
     assert ax.get_yscale() == "log" and not ax.texts
     plt.close("all")
+
+
+def test_settings_that_six_digits_do_not_tell_apart_get_labels_that_do():
+    """The report's figures and its methods' best settings group runs by their setting's label: two
+    step sizes that print alike to six digits get every digit, the others keep six."""
+    from gdlab.report.page import _label
+    frame = pd.DataFrame({"method": ["gd", "gd", "gd", "momentum"], "alpha": [0.1234561, 0.1234564, 0.01, 0.01],
+                          "momentum": [np.nan, np.nan, np.nan, 0.9], "schedule": "constant"})
+    assert _label(frame, ["method", "alpha", "momentum", "schedule"]).tolist() == [
+        "gd α=0.1234561", "gd α=0.1234564", "gd α=0.01", "momentum α=0.01 γ=0.9"]

@@ -36,22 +36,26 @@ _SHORT = {"alpha": "α", "momentum": "γ"}
 
 
 def setting_label(method: str, alpha: float, momentum: float | None = None, schedule: str | None = None,
-                  **hyper) -> str:
+                  exact: bool = False, **hyper) -> str:
     """``adam α=0.01 b1=0.8``: the method, alpha and γ, each other hyperparameter it has (NaN: one it
     has not) away from its default, then the schedule where it is not the constant step, with its
-    parameters away from their defaults."""
+    parameters away from their defaults. Numbers to six digits, or with ``exact`` every digit they
+    need (for settings that six digits do not tell apart)."""
     def given(v):
         return v is not None and not (isinstance(v, float) and math.isnan(v))
 
-    label = f"{method} α={alpha:g}"
+    def num(v) -> str:
+        return repr(float(v)) if exact else f"{v:g}"
+
+    label = f"{method} α={num(alpha)}"
     if given(momentum):
-        label += f" γ={momentum:g}"
+        label += f" γ={num(momentum)}"
     sched = get_schedule(schedule) if given(schedule) and schedule in SCHEDULES else None
     own = [(k, v) for k, v in hyper.items() if given(v) and not (sched and k in sched.rows)]
     defaults = get_method(method).defaults() if method in METHODS else {}
-    label += "".join(f" {_SHORT.get(k, k)}={v:g}" for k, v in own if defaults.get(k) != v)
+    label += "".join(f" {_SHORT.get(k, k)}={num(v)}" for k, v in own if defaults.get(k) != v)
     if sched is not None and sched.name != "constant":
-        label += f", {sched.name}" + "".join(f" {k}={hyper[k]:g}" for k in sched.rows
+        label += f", {sched.name}" + "".join(f" {k}={num(hyper[k])}" for k in sched.rows
                                              if given(hyper.get(k)) and hyper[k] != sched.defaults()[k])
     return label
 

@@ -115,8 +115,12 @@ def _label(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     first = np.full(codes.max() + 1 if len(codes) else 0, len(codes))
     np.minimum.at(first, codes, np.arange(len(codes)))         # each setting's first row
     names = list(keys.columns)
-    labels = np.array([F.setting_label(**dict(zip(names, row))) for row in keys.iloc[first].itertuples(index=False)],
-                      dtype=object)
+    rows = [dict(zip(names, row)) for row in keys.iloc[first].itertuples(index=False)]
+    labels = np.array([F.setting_label(**row) for row in rows], dtype=object)
+    # settings that six digits do not tell apart (α 0.1234561 and 0.1234564) get every digit: the
+    # figures and the methods' best settings group by the label
+    shared = pd.Series(labels).duplicated(keep=False).to_numpy()
+    labels[shared] = [F.setting_label(**row, exact=True) for row, same in zip(rows, shared) if same]
     return pd.Series(labels[codes], index=frame.index)
 
 
