@@ -60,7 +60,7 @@ from ..tables.stats import (
 )
 from . import figures as F
 from .render import FigureWriter
-from .suites import below_listed_lines, suite_section
+from .suites import below_listed_lines, labels_by_setting, suite_section
 
 __all__ = ["build", "MAX_LINES", "markdown_table"]
 
@@ -107,21 +107,9 @@ def _ecdf_order(hits: pd.DataFrame, against: str = "step") -> list[str]:
 
 
 def _label(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Each row's setting label, built once per distinct setting (``keys``: method and its
-    hyperparameters, schedule and its parameters)."""
-    keys = frame[list(keys)]
-    # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs, this 1 s)
-    codes = keys.groupby(list(keys), dropna=False, sort=False).ngroup().to_numpy()
-    first = np.full(codes.max() + 1 if len(codes) else 0, len(codes))
-    np.minimum.at(first, codes, np.arange(len(codes)))         # each setting's first row
-    names = list(keys.columns)
-    rows = [dict(zip(names, row)) for row in keys.iloc[first].itertuples(index=False)]
-    labels = np.array([F.setting_label(**row) for row in rows], dtype=object)
-    # settings that six digits do not tell apart (α 0.1234561 and 0.1234564) get every digit: the
-    # figures and the methods' best settings group by the label
-    shared = pd.Series(labels).duplicated(keep=False).to_numpy()
-    labels[shared] = [F.setting_label(**row, exact=True) for row, same in zip(rows, shared) if same]
-    return pd.Series(labels[codes], index=frame.index)
+    """Each row's setting label (``keys``: method and its hyperparameters, schedule and its
+    parameters), written once per distinct setting (:func:`~gdlab.report.suites.labels_by_setting`)."""
+    return labels_by_setting(frame[list(keys)], lambda row, exact: F.setting_label(**row, exact=exact))
 
 
 class _Figures:
