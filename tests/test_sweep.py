@@ -533,3 +533,68 @@ def test_the_blocks_within_a_range_of_run_ids_are_those_a_scan_finds():
                 want = [(b, max(start, b.first) - b.first, min(stop, b.first + b.n) - b.first) for b in blocks
                         if max(start, b.first) < min(stop, b.first + b.n)]
                 assert list(_overlaps(blocks, start, stop)) == want
+
+
+def test_curve_rows_written_into_given_columns_are_the_table_built_alone():
+    """``curves_table(..., out=)`` writes its rows into the columns it is given (slices of a whole
+    sweep's) and its table is a view of them, equal to the table built in its own arrays."""
+    from gdlab.core.criteria import checkpoints
+    from gdlab.tables.build import CURVE_COLUMNS, curve_rows_bound, curves_table
+    rng = np.random.default_rng(3)
+    n, max_iter = 500, 300
+    C = len(checkpoints(max_iter))
+    rec = {"k": rng.integers(0, max_iter + 1, n).astype(np.int32), "curve_f": rng.normal(size=(n, C)),
+           "curve_g": rng.random((n, C)), "f": rng.normal(size=n), "g": rng.normal(size=(n, 2)),
+           "x": rng.normal(size=(n, 2))}
+    rec["k"][:3] = [0, 1, max_iter]                  # no step, a checkpoint's step, the last allowed
+    ids = np.arange(10, 10 + n) * 3
+    alone = curves_table(ids, rec, max_iter)
+    whole = {k: np.full(n * curve_rows_bound(max_iter) + 7, -1, t) for k, t in CURVE_COLUMNS.items()}
+    given = curves_table(ids, rec, max_iter, out=lambda m: {k: c[7:7 + m] for k, c in whole.items()})
+    pd.testing.assert_frame_equal(given, alone)
+    for k, c in whole.items():
+        np.testing.assert_array_equal(c[7:7 + len(alone)], alone[k])
+        assert np.shares_memory(given[k].to_numpy(), c)
+    assert (whole["run_id"][:7] == -1).all() and (whole["run_id"][7 + len(alone):] == -1).all()
+
+
+def test_an_in_memory_sweep_writes_its_curves_once_in_part_order_and_joins_them_where_parts_came_out_of_order(
+        monkeypatch, tmp_path):
+    """Every part's curve rows go straight into the sweep's one curves table (no join of the parts'
+    tables); where the parts did not finish one after another in part order, their tables are joined
+    in order instead. Both give the curves the sweep's folder holds."""
+    from gdlab.runner import execute
+    config = {"problems": ["himmelblau", "rastrigin"], "method": ["gd", "adam"], "alpha": [0.01, 0.003],
+              "starts": {"kind": "uniform", "n": 300, "seed": 2}, "criterion": ["df", "grad"], "epsilon": [1e-6],
+              "max_iter": 400, "dtype": "float64", "traces": 1, "part_size": 128}
+    joined = []
+    concat = execute._concat
+    monkeypatch.setattr(execute, "_concat", lambda frames, table: joined.append(table) or concat(frames, table))
+    res = gdlab.sweep(config)
+    assert "curves" not in joined and len(joined) == 3
+    disk = gdlab.load(execute.run_to_folder(validate({**config, "out_dir": str(tmp_path)}), log=lambda m: None,
+                                            show_progress=False))
+    pd.testing.assert_frame_equal(res.curves, disk.curves)
+    # parts written out of their order (as if one finished early): joined in part order all the same
+    columns = execute._CurveColumns
+    monkeypatch.setattr(execute, "_CurveColumns", type("Reversed", (columns,), {
+        "table": lambda self, order: columns.table(self, order[::-1])}))
+    joined.clear()
+    again = gdlab.sweep(config)
+    assert "curves" in joined
+    pd.testing.assert_frame_equal(again.curves, disk.curves)
+    for table in ("runs", "stops", "traces"):
+        pd.testing.assert_frame_equal(getattr(again, table), getattr(res, table))
+
+
+def test_curve_columns_are_one_table_only_when_the_parts_wrote_one_after_another_in_order():
+    from gdlab.runner.execute import _CurveColumns
+    cols = _CurveColumns(10)
+    cols.rows(0, 3)["run_id"][:] = [0, 0, 1]
+    cols.rows(1, 0)
+    cols.rows(2, 4)["run_id"][:] = [2, 2, 2, 3]
+    assert cols.table([0, 1, 2])["run_id"].tolist() == [0, 0, 1, 2, 2, 2, 3]
+    assert cols.table([1, 2]) is None          # a part left out
+    assert cols.table([2, 1, 0]) is None       # another order
+    with pytest.raises(RuntimeError, match="reserved"):
+        cols.rows(3, 4)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,8 @@ from ..core.problems import Problem
 from ..core.settings import STATIONARY_TOL
 from .columns import list_column, string_column
 
-__all__ = ["nearest_minimum", "evaluations", "runs_table", "stops_table", "curves_table", "traces_table"]
+__all__ = ["nearest_minimum", "evaluations", "runs_table", "stops_table", "curves_table", "traces_table",
+           "CURVE_COLUMNS", "curve_rows_bound"]
 
 
 def nearest_minimum(problem: Problem, xs: np.ndarray, fs: np.ndarray):
@@ -142,16 +143,29 @@ def _grad_norm_final(rec: dict) -> np.ndarray:
     return np.sqrt(total)
 
 
-def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = True) -> pd.DataFrame:
+#: the curves table's columns and their types
+CURVE_COLUMNS = {"run_id": np.int64, "step": np.int64, "f": np.float64, "grad_norm": np.float64}
+
+
+def curve_rows_bound(max_iter: int) -> int:
+    """The most curve rows a run has: one a checkpoint up to ``max_iter``, and its last step."""
+    return len(checkpoints(max_iter)) + 1
+
+
+def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = True,
+                 out: Callable[[int], dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
     """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step
     (no rows when the sweep keeps no curves: ``curves=False``).
 
     Rows come ordered by (run_id, step) as they are built: a run's last step, where it is not a
     checkpoint, lies past every checkpoint it reached, so it goes in a last column of the
-    (runs, checkpoints + 1) grid, read in row-major order (no sort of the many rows)."""
+    (runs, checkpoints + 1) grid, read in row-major order (no sort of the many rows).
+
+    ``out(n)``, where given, returns the n rows' columns to write (arrays of
+    :data:`CURVE_COLUMNS`' types, say slices of a whole sweep's columns): the table is then a view
+    of them, and its rows are written once."""
     if not curves:
-        return pd.DataFrame({"run_id": np.zeros(0, np.int64), "step": np.zeros(0, np.int64),
-                             "f": np.zeros(0), "grad_norm": np.zeros(0)})
+        return pd.DataFrame({k: np.zeros(0, t) for k, t in CURVE_COLUMNS.items()})
     cps = checkpoints(max_iter)
     C = len(cps)
     run_ids = np.asarray(run_ids, dtype=np.int64)
@@ -162,19 +176,17 @@ def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = T
     keep = np.arange(C + 1) < reached[:, None]
     keep[:, C] = own
     kept = np.flatnonzero(keep)          # the grid's cells in row-major order: by run, then step
+    cols = out(len(kept)) if out is not None else {k: np.empty(len(kept), t) for k, t in CURVE_COLUMNS.items()}
+    run_ids[order].take(kept // (C + 1), out=cols["run_id"])
     grid = np.empty(keep.shape, np.int64)
     grid[:, :C], grid[:, C] = cps, n_iter
-    steps = grid.ravel().take(kept)
+    grid.ravel().take(kept, out=cols["step"])
     grid = np.empty(keep.shape, np.float64)
     grid[:, :C], grid[:, C] = rec["curve_f"][order], rec["f"][order]
-    f = grid.ravel().take(kept)
+    grid.ravel().take(kept, out=cols["f"])
     grid[:, :C], grid[:, C] = rec["curve_g"][order], _grad_norm_final(rec)[order]
-    return pd.DataFrame({
-        "run_id": np.repeat(run_ids[order], reached + own),
-        "step": steps,
-        "f": f,
-        "grad_norm": grid.ravel().take(kept),
-    }, copy=False)
+    grid.ravel().take(kept, out=cols["grad_norm"])
+    return pd.DataFrame(cols, copy=False)
 
 
 def traces_table(run_ids: Sequence[int], paths: Sequence[tuple[np.ndarray, np.ndarray]], dim: int) -> pd.DataFrame:
