@@ -585,6 +585,15 @@ def test_an_in_memory_sweep_writes_its_curves_once_in_part_order_and_joins_them_
     pd.testing.assert_frame_equal(again.curves, disk.curves)
     for table in ("runs", "stops", "traces"):
         pd.testing.assert_frame_equal(getattr(again, table), getattr(res, table))
+    # columns the machine refuses to reserve (a strict overcommit, a ulimit): the parts' tables are joined
+    monkeypatch.setattr(execute, "_CurveColumns", columns)
+
+    def refused(self, n_rows):
+        raise MemoryError(f"cannot reserve {n_rows} rows")
+    monkeypatch.setattr(columns, "__init__", refused)
+    joined.clear()
+    pd.testing.assert_frame_equal(gdlab.sweep(config).curves, disk.curves)
+    assert "curves" in joined
 
 
 def test_curve_columns_are_one_table_only_when_the_parts_wrote_one_after_another_in_order():
