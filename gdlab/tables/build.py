@@ -157,9 +157,10 @@ def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = T
     """f and ‖∇f‖ at the geometric checkpoints each run reached, and at its last step
     (no rows when the sweep keeps no curves: ``curves=False``).
 
-    Rows come ordered by (run_id, step) as they are built: a run's last step, where it is not a
-    checkpoint, lies past every checkpoint it reached, so it goes in a last column of the
-    (runs, checkpoints + 1) grid, read in row-major order (no sort of the many rows).
+    Rows come ordered by (run_id, step) as they are built: a run's checkpoints in order, then its
+    last step where that is no checkpoint (it lies past every checkpoint the run reached), so the
+    checkpoint cells each run reached, read in row-major order, fill every row but those last ones
+    (no sort of the many rows, no (runs × checkpoints) grid built).
 
     ``out(n)``, where given, returns the n rows' columns to write (arrays of
     :data:`CURVE_COLUMNS`' types, say slices of a whole sweep's columns): the table is then a view
@@ -167,25 +168,25 @@ def curves_table(run_ids: np.ndarray, rec: dict, max_iter: int, curves: bool = T
     if not curves:
         return pd.DataFrame({k: np.zeros(0, t) for k, t in CURVE_COLUMNS.items()})
     cps = checkpoints(max_iter)
-    C = len(cps)
     run_ids = np.asarray(run_ids, dtype=np.int64)
     order = slice(None) if np.all(run_ids[1:] > run_ids[:-1]) else np.argsort(run_ids, kind="stable")
     n_iter = rec["k"].astype(np.int64)[order]
     reached = np.searchsorted(cps, n_iter, side="right")                  # checkpoints up to the last step
     own = (reached == 0) | (cps[np.maximum(reached - 1, 0)] != n_iter)    # the last step is no checkpoint
-    keep = np.arange(C + 1) < reached[:, None]
-    keep[:, C] = own
-    kept = np.flatnonzero(keep)          # the grid's cells in row-major order: by run, then step
-    cols = out(len(kept)) if out is not None else {k: np.empty(len(kept), t) for k, t in CURVE_COLUMNS.items()}
-    run_ids[order].take(kept // (C + 1), out=cols["run_id"])
-    grid = np.empty(keep.shape, np.int64)
-    grid[:, :C], grid[:, C] = cps, n_iter
-    grid.ravel().take(kept, out=cols["step"])
-    grid = np.empty(keep.shape, np.float64)
-    grid[:, :C], grid[:, C] = rec["curve_f"][order], rec["f"][order]
-    grid.ravel().take(kept, out=cols["f"])
-    grid[:, :C], grid[:, C] = rec["curve_g"][order], _grad_norm_final(rec)[order]
-    grid.ravel().take(kept, out=cols["grad_norm"])
+    rows = reached + own
+    ends = np.cumsum(rows)
+    total = int(ends[-1]) if len(ends) else 0
+    cols = out(total) if out is not None else {k: np.empty(total, t) for k, t in CURVE_COLUMNS.items()}
+    at_cp = np.arange(len(cps)) < reached[:, None]      # (runs, checkpoints): the checkpoints each run reached
+    last = ends[own] - 1                                # the rows of the last steps that are no checkpoint
+    cp_row = np.ones(total, bool)
+    cp_row[last] = False
+    cols["run_id"][:] = np.repeat(run_ids[order], rows)
+    for name, at_checkpoints, at_last in (("step", np.broadcast_to(cps, at_cp.shape), n_iter),
+                                          ("f", rec["curve_f"][order], rec["f"][order]),
+                                          ("grad_norm", rec["curve_g"][order], _grad_norm_final(rec)[order])):
+        cols[name][cp_row] = at_checkpoints[at_cp]
+        cols[name][last] = at_last[own]
     return pd.DataFrame(cols, copy=False)
 
 
