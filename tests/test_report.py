@@ -956,6 +956,12 @@ def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
         for i in prefetched(parts(6, fail_at=3)):
             got.append(i)
     assert got[-3:] == [0, 1, 2]             # an error comes where its part would have
+    made.clear()
+    ahead = prefetched(parts(3))
+    deadline = time.monotonic() + 10
+    while not made and time.monotonic() < deadline:     # the first is begun before it is asked for
+        time.sleep(0.001)
+    assert made == [0] and list(ahead) == [0, 1, 2]
 
 
 def test_importing_gdlab_leaves_the_matplotlib_backend_alone():

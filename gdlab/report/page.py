@@ -395,6 +395,10 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     slim = [c for c in _slim(keys) if c in stored]     # (a sweep folder from before n_f and n_grad has none)
     read = [*slim, "x0", "grad_norm_final"]     # the runs' columns the report reads (not x_final, a costly list)
     flat = [p.name for p in sw.problems if p.dim == 2]
+    # the first part is read while the parts' footers are scanned
+    tables = [sf.read_parts(table, records, columns=columns, batch_runs=READ_BATCH, writeable=False)
+              for table, columns in (("runs", read), ("stops", None), ("curves", None))]
+    parts = prefetched(zip(*tables))     # the next part is read while the pass works on one
     scan = _scan(sf, records, empty, keys, {p.name for p in sw.problems}, flat)
     codes, seen, in_bands, in_basins = scan.codes, scan.seen, scan.in_bands, scan.in_basins
     # a problem that lists minima has them, though every run of it ended nan (whose success is then judged: 0)
@@ -406,8 +410,6 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     counts, stalled, stuck, below, known = [], [], [], [], set()
     n_runs = n_stops = n_curves = 0
     bands, followed, curves, stops_drawn, basins, shares = [], [], [], [], [], []
-    tables = [sf.read_parts(table, records, columns=columns, batch_runs=READ_BATCH, writeable=False)
-              for table, columns in (("runs", read), ("stops", None), ("curves", None))]
     def add(runs, stops, part):
         tally.add(rule_outcomes(runs, stops, sw.success_tol, has_minima, grad_cost),
                   target_steps(runs, part, sw.f_target, ordered=True))
@@ -417,7 +419,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     # part, the pass took 7% less)
     with ThreadPoolExecutor(1, thread_name_prefix="gdlab-tally") as alongside:
         tallied = None
-        for (runs, stops, part), setting in zip(prefetched(zip(*tables)), codes):   # the next part read meanwhile
+        for (runs, stops, part), setting in zip(parts, codes):
             n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)
             if progress is not None:
                 progress.update(len(runs))

@@ -643,18 +643,26 @@ _END = object()
 
 
 def prefetched(items: Iterable) -> Iterator:
-    """The items of ``items`` in order, each next one made in a background thread while the
-    caller works on the one before (reading parquet releases the GIL): one item more in memory.
-    A caller that stops early waits for the item being made, and no more are."""
+    """The items of ``items`` in order, each made in a background thread while the caller works on
+    the one before (reading parquet releases the GIL): one item more in memory. The first is begun
+    at once, so the caller can do other work before it asks for it. A caller that stops early waits
+    for the item being made, and no more are."""
     it = iter(items)
-    with ThreadPoolExecutor(1, thread_name_prefix="gdlab-reader") as pool:
-        ahead = pool.submit(next, it, _END)
-        while True:
-            item = ahead.result()
-            if item is _END:
-                return
-            ahead = pool.submit(next, it, _END)
-            yield item
+    pool = ThreadPoolExecutor(1, thread_name_prefix="gdlab-reader")
+    ahead = pool.submit(next, it, _END)
+
+    def each():
+        nonlocal ahead
+        try:
+            while True:
+                item = ahead.result()
+                if item is _END:
+                    return
+                ahead = pool.submit(next, it, _END)
+                yield item
+        finally:
+            pool.shutdown(wait=True)
+    return each()
 
 
 def _ordered(table: str, arrow: pa.Table, writeable: bool = True) -> pd.DataFrame:
