@@ -305,6 +305,24 @@ def test_a_part_altered_in_its_footer_is_named_by_the_report(sweep_copy, table, 
     assert code == 1 and entry["file"] in err and "Traceback" not in err, (code, err[-3000:])
 
 
+def test_a_report_stopped_by_a_damaged_footer_leaves_no_reader_behind(sweep_copy):
+    """The report's pass begins reading its first part while it scans the runs parts' footers: a
+    damaged footer stops it with the file named, and the reader already at work is waited for and
+    gone, even while the error (and its traceback, as a notebook keeps it) is held."""
+    import threading
+
+    from gdlab.core.errors import FolderError
+    from gdlab.report.page import _gather
+    from gdlab.storage import SweepFolder
+    folder, _ = sweep_copy
+    entry = [r["files"]["runs"] for _, r in sorted(SweepFolder(folder).records().items())][-1]
+    _flip_in_footer(folder / entry["file"], b"himmelblau")
+    with pytest.raises(FolderError, match=entry["file"]) as held:
+        _gather(folder, validate(SMALL), np.zeros(0, np.int64))
+    assert held.value is not None
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("gdlab-reader")]
+
+
 @pytest.mark.parametrize("record", [None, "garbage{", '{"part": 9}', '[1, 2]'])
 def test_a_deleted_or_garbage_part_record_is_named_by_verify_and_recomputed_by_resume(sweep_copy, record):
     folder, original = sweep_copy

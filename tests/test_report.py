@@ -962,6 +962,13 @@ def test_parts_are_read_one_ahead_in_a_background_thread_in_order():
     while not made and time.monotonic() < deadline:     # the first is begun before it is asked for
         time.sleep(0.001)
     assert made == [0] and list(ahead) == [0, 1, 2]
+    # closed before any item is asked for (a caller that failed first): the item being made is waited
+    # for, no more are made, and no reader is left
+    made.clear()
+    ahead = prefetched(parts(5))
+    ahead.close()
+    assert made == [0] and list(ahead) == []
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("gdlab-reader")]
 
 
 def test_importing_gdlab_leaves_the_matplotlib_backend_alone():

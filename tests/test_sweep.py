@@ -558,52 +558,56 @@ def test_curve_rows_written_into_given_columns_are_the_table_built_alone():
     assert (whole["run_id"][:7] == -1).all() and (whole["run_id"][7 + len(alone):] == -1).all()
 
 
-def test_an_in_memory_sweep_writes_its_curves_once_in_part_order_and_joins_them_where_parts_came_out_of_order(
-        monkeypatch, tmp_path):
-    """Every part's curve rows go straight into the sweep's one curves table (no join of the parts'
-    tables); where the parts did not finish one after another in part order, their tables are joined
-    in order instead. Both give the curves the sweep's folder holds."""
+@pytest.mark.parametrize("config", [
+    {"method": ["gd", "adam"], "alpha": [0.01, 0.003]},
+    # schedules vary fastest: the kernels' parts interleave (constant, decay, constant, …), one kernel runs first
+    {"method": ["gd"], "alpha": [0.01, 0.003], "schedule": ["constant", "exponential_decay"]},
+    # fewer lanes than a part holds: a later part can finish first
+    {"method": ["gd"], "alpha": [0.03, 0.001], "engine": {"lanes": 16}},
+])
+def test_an_in_memory_sweep_writes_its_curves_in_place_whatever_order_its_parts_are_built_in(
+        config, monkeypatch, tmp_path):
+    """Every part's curve rows end in the sweep's one curves table in part order, with no join of the
+    parts' tables, whether the parts are built in part order or not; the table is the one the
+    sweep's folder holds. Where the columns cannot be reserved, the parts' tables are joined."""
     from gdlab.runner import execute
-    config = {"problems": ["himmelblau", "rastrigin"], "method": ["gd", "adam"], "alpha": [0.01, 0.003],
-              "starts": {"kind": "uniform", "n": 300, "seed": 2}, "criterion": ["df", "grad"], "epsilon": [1e-6],
-              "max_iter": 400, "dtype": "float64", "traces": 1, "part_size": 128}
-    joined = []
-    concat = execute._concat
+    config = {"problems": ["himmelblau", "rastrigin"], "starts": {"kind": "uniform", "n": 150, "seed": 2},
+              "criterion": ["df", "grad"], "epsilon": [1e-6], "max_iter": 400, "dtype": "float64", "traces": 1,
+              "part_size": 64, **config}
+    joined, built = [], []
+    concat, rows = execute._concat, execute._CurveColumns.rows
     monkeypatch.setattr(execute, "_concat", lambda frames, table: joined.append(table) or concat(frames, table))
+    monkeypatch.setattr(execute._CurveColumns, "rows", lambda self, part, n: built.append(part) or rows(self, part, n))
     res = gdlab.sweep(config)
-    assert "curves" not in joined and len(joined) == 3
+    assert "curves" not in joined and len(joined) == 3 and sorted(built) == list(range(len(built)))
     disk = gdlab.load(execute.run_to_folder(validate({**config, "out_dir": str(tmp_path)}), log=lambda m: None,
                                             show_progress=False))
     pd.testing.assert_frame_equal(res.curves, disk.curves)
-    # parts written out of their order (as if one finished early): joined in part order all the same
-    columns = execute._CurveColumns
-    monkeypatch.setattr(execute, "_CurveColumns", type("Reversed", (columns,), {
-        "table": lambda self, order: columns.table(self, order[::-1])}))
-    joined.clear()
-    again = gdlab.sweep(config)
-    assert "curves" in joined
-    pd.testing.assert_frame_equal(again.curves, disk.curves)
-    for table in ("runs", "stops", "traces"):
-        pd.testing.assert_frame_equal(getattr(again, table), getattr(res, table))
+    if "schedule" in config or "engine" in config:
+        assert built != sorted(built)        # the case it stands for: parts built out of part order
     # columns the machine refuses to reserve (a strict overcommit, a ulimit): the parts' tables are joined
-    monkeypatch.setattr(execute, "_CurveColumns", columns)
+    columns = execute._CurveColumns
 
-    def refused(self, n_rows):
+    def refused(self, n_rows, order):
         raise MemoryError(f"cannot reserve {n_rows} rows")
     monkeypatch.setattr(columns, "__init__", refused)
     joined.clear()
-    pd.testing.assert_frame_equal(gdlab.sweep(config).curves, disk.curves)
+    again = gdlab.sweep(config)
     assert "curves" in joined
+    for table in ("runs", "stops", "curves", "traces"):
+        pd.testing.assert_frame_equal(getattr(again, table), getattr(res, table))
 
 
-def test_curve_columns_are_one_table_only_when_the_parts_wrote_one_after_another_in_order():
+def test_curve_columns_put_each_part_s_rows_in_part_order_whatever_order_the_parts_write_in():
     from gdlab.runner.execute import _CurveColumns
-    cols = _CurveColumns(10)
+    cols = _CurveColumns(12, [0, 1, 2, 3, 4])
     cols.rows(0, 3)["run_id"][:] = [0, 0, 1]
-    cols.rows(1, 0)
-    cols.rows(2, 4)["run_id"][:] = [2, 2, 2, 3]
-    assert cols.table([0, 1, 2])["run_id"].tolist() == [0, 0, 1, 2, 2, 2, 3]
-    assert cols.table([1, 2]) is None          # a part left out
-    assert cols.table([2, 1, 0]) is None       # another order
+    cols.rows(3, 2)["run_id"][:] = [6, 7]           # before its turn: rows of its own
+    cols.rows(2, 4)["run_id"][:] = [3, 3, 3, 4]     # before its turn too
+    assert cols.table() is None                      # parts 1 and 4 missing
+    cols.rows(1, 0)                                  # its turn: 2 and 3 move in after it
+    cols.rows(4, 1)["run_id"][:] = [9]
+    assert cols.table()["run_id"].tolist() == [0, 0, 1, 3, 3, 3, 4, 6, 7, 9]
+    assert not cols.early
     with pytest.raises(RuntimeError, match="reserved"):
-        cols.rows(3, 4)
+        _CurveColumns(2, [0]).rows(0, 3)

@@ -399,7 +399,11 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     tables = [sf.read_parts(table, records, columns=columns, batch_runs=READ_BATCH, writeable=False)
               for table, columns in (("runs", read), ("stops", None), ("curves", None))]
     parts = prefetched(zip(*tables))     # the next part is read while the pass works on one
-    scan = _scan(sf, records, empty, keys, {p.name for p in sw.problems}, flat)
+    try:
+        scan = _scan(sf, records, empty, keys, {p.name for p in sw.problems}, flat)
+    except BaseException:
+        parts.close()       # no reader left behind, holding a part
+        raise
     codes, seen, in_bands, in_basins = scan.codes, scan.seen, scan.in_bands, scan.in_basins
     # a problem that lists minima has them, though every run of it ended nan (whose success is then judged: 0)
     listed = pd.Series(True, index=[p.name for p in sw.problems if p.minima], dtype=bool)
@@ -417,7 +421,7 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
     # the rule tally, a third of the pass's own work, is done on a thread of its own, a part behind at most
     # (NumPy and pandas release the GIL for much of it; on two cores, whose other is busy reading the next
     # part, the pass took 7% less)
-    with ThreadPoolExecutor(1, thread_name_prefix="gdlab-tally") as alongside:
+    with ThreadPoolExecutor(1, thread_name_prefix="gdlab-tally") as alongside, parts:
         tallied = None
         for (runs, stops, part), setting in zip(parts, codes):
             n_runs, n_stops, n_curves = n_runs + len(runs), n_stops + len(stops), n_curves + len(part)

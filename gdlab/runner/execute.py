@@ -284,45 +284,67 @@ def _rows(a: np.ndarray) -> np.ndarray:
 
 
 class _CurveColumns:
-    """An in-memory sweep's curves table, written in place: each part's curve rows go straight
-    into the next rows of one set of columns, reserved for the most rows its runs can have
-    (memory never written costs nothing), so the parts' rows are not joined by a copy. Joining
-    them was a second write of every row (527 MB at 10⁶ runs of 196 steps) into fresh memory."""
+    """An in-memory sweep's curves table, written in place: the parts' curve rows go into one set
+    of columns, reserved for the most rows its runs can have (on Linux's default overcommit,
+    memory never written costs only address space), in part order, so that they are not joined by
+    a copy: that was a second write of every row (527 MB at 10⁶ runs of 196 steps) into fresh memory.
 
-    def __init__(self, n_rows: int):
+    A part whose turn has come (every part before it in ``order`` has its rows) writes its rows
+    straight into the next ones. A part built before its turn (a kernel's parts interleave with
+    another's, as a schedule or a method listed twice makes them, and the kernels run one after
+    the other; or a kernel with fewer lanes than a part holds finished a later part first) writes
+    into rows of its own, which move into the columns when its turn comes."""
+
+    def __init__(self, n_rows: int, order: list[int]):
         self.columns = {k: np.empty(n_rows, t) for k, t in CURVE_COLUMNS.items()}
+        self.order, self.turn = list(order), 0      # the parts in table order; the next to write
         self.used = 0
-        self.spans: dict[int, tuple[int, int]] = {}       # part → its rows
+        self.spans: dict[int, tuple[int, int]] = {}       # part → its rows in the columns
+        self.early: dict[int, dict[str, np.ndarray]] = {}     # parts built before their turn → their rows
 
     @classmethod
-    def reserve(cls, sw: Sweep, n_runs: int) -> _CurveColumns | None:
-        """Columns for ``n_runs`` runs of ``sw``; None where it keeps no curves, or where the
-        reservation is refused (the parts' tables are then joined as they come)."""
+    def reserve(cls, sw: Sweep, parts: list[Part]) -> _CurveColumns | None:
+        """Columns for ``parts`` of ``sw``; None where it keeps no curves, or where the
+        reservation is refused (the parts' tables are then joined)."""
         if not sw.curves:
             return None
         try:
-            return cls(n_runs * curve_rows_bound(sw.max_iter))
+            return cls(sum(p.stop - p.start for p in parts) * curve_rows_bound(sw.max_iter),
+                       sorted(p.part for p in parts))
         except MemoryError:
             return None
 
     def rows(self, part: int, n: int) -> dict[str, np.ndarray]:
-        """The next ``n`` rows' columns, for ``part``."""
+        """Columns of ``n`` rows for ``part`` to write: the next rows of the table where its turn
+        has come, else rows of its own. Parts write one at a time, each before the next asks."""
+        self._move_early()          # (a part built before its turn has written its rows by now)
+        if self.turn < len(self.order) and self.order[self.turn] == part:
+            self.turn += 1
+            return self._take(part, n)
+        self.early[part] = {k: np.empty(n, t) for k, t in CURVE_COLUMNS.items()}
+        return self.early[part]
+
+    def _take(self, part: int, n: int) -> dict[str, np.ndarray]:
         a, b = self.used, self.used + n
         if b > len(self.columns["run_id"]):
             raise RuntimeError(f"curve rows past the {len(self.columns['run_id']):,} reserved")  # a bug, not input
         self.used, self.spans[part] = b, (a, b)
         return {k: c[a:b] for k, c in self.columns.items()}
 
-    def table(self, order: list[int]) -> pd.DataFrame | None:
-        """The whole table, where the parts ``order`` wrote their rows one after another in that order
-        (parts finish in run order nearly always); None otherwise: join the parts' tables."""
-        at = 0
-        for p in order:
-            a, b = self.spans.get(p, (-1, -1))
-            if a != at:
-                return None
-            at = b
-        return pd.DataFrame({k: c[:at] for k, c in self.columns.items()}, copy=False)
+    def _move_early(self) -> None:
+        while self.turn < len(self.order) and self.order[self.turn] in self.early:
+            part = self.order[self.turn]
+            self.turn += 1
+            rows = self.early.pop(part)
+            for k, c in self._take(part, len(rows["run_id"])).items():
+                c[:] = rows[k]
+
+    def table(self) -> pd.DataFrame | None:
+        """The whole table, once every part has its rows; None otherwise (a part missing)."""
+        self._move_early()
+        if self.turn < len(self.order):
+            return None
+        return pd.DataFrame({k: c[:self.used] for k, c in self.columns.items()}, copy=False)
 
 
 def _by_group(parts: list[Part]):
@@ -369,9 +391,14 @@ def run_sweep(sw: Sweep) -> Results:
                           f"{len(plan)}, or a smaller part_size")
     got: dict[int, dict[str, pd.DataFrame]] = {}
     t0 = time.perf_counter()
-    curves = _CurveColumns.reserve(sw, sum(p.stop - p.start for p in parts))
-    stats = execute(sw, parts, blocks, lambda p, tables, facts: got.__setitem__(p.part, tables), curves=curves)
-    whole = curves.table(sorted(got)) if curves is not None else None
+    curves = _CurveColumns.reserve(sw, parts)
+    # with the curve columns, a part's own curves table is a view of them (or of rows of its own, until
+    # they move in): not kept
+    stats = execute(sw, parts, blocks, lambda p, tables, facts: got.__setitem__(
+        p.part, tables if curves is None else {**tables, "curves": None}), curves=curves)
+    whole = None if curves is None else curves.table()
+    if curves is not None and whole is None:
+        raise RuntimeError("an in-memory sweep lost a part's curve rows: this is a bug in gdlab")
     tables = [whole if t == "curves" and whole is not None else _concat([got[p][t] for p in sorted(got)], t)
               for t in TABLES]
     return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))

@@ -642,27 +642,50 @@ def _manifest_problem(manifest) -> str | None:
 _END = object()
 
 
-def prefetched(items: Iterable) -> Iterator:
+def prefetched(items: Iterable) -> Prefetched:
     """The items of ``items`` in order, each made in a background thread while the caller works on
     the one before (reading parquet releases the GIL): one item more in memory. The first is begun
-    at once, so the caller can do other work before it asks for it. A caller that stops early waits
-    for the item being made, and no more are."""
-    it = iter(items)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="gdlab-reader")
-    ahead = pool.submit(next, it, _END)
+    at once, so the caller can do other work before it asks for it (:class:`Prefetched`)."""
+    return Prefetched(items)
 
-    def each():
-        nonlocal ahead
+
+class Prefetched(Iterator):
+    """:func:`prefetched`'s iterator. :meth:`close` (or leaving a ``with`` block, or dropping the
+    iterator) waits for the item being made and makes no more, whether or not the caller has asked
+    for any: a caller that stops early, or fails before it starts, leaves no reader behind."""
+
+    def __init__(self, items: Iterable):
+        self._items = iter(items)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="gdlab-reader")
+        self._ahead = self._pool.submit(next, self._items, _END)
+
+    def __next__(self):
+        if self._ahead is None:
+            raise StopIteration
         try:
-            while True:
-                item = ahead.result()
-                if item is _END:
-                    return
-                ahead = pool.submit(next, it, _END)
-                yield item
-        finally:
-            pool.shutdown(wait=True)
-    return each()
+            item = self._ahead.result()
+        except BaseException:
+            self.close()
+            raise
+        if item is _END:
+            self.close()
+            raise StopIteration
+        self._ahead = self._pool.submit(next, self._items, _END)
+        return item
+
+    def close(self) -> None:
+        self._ahead = None
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Prefetched:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self.close()
 
 
 def _ordered(table: str, arrow: pa.Table, writeable: bool = True) -> pd.DataFrame:
