@@ -298,8 +298,7 @@ class _CurveColumns:
     def __init__(self, n_rows: int, order: list[int]):
         self.columns = {k: np.empty(n_rows, t) for k, t in CURVE_COLUMNS.items()}
         self.order, self.turn = list(order), 0      # the parts in table order; the next to write
-        self.used = 0
-        self.spans: dict[int, tuple[int, int]] = {}       # part → its rows in the columns
+        self.used = 0                                   # the rows written
         self.early: dict[int, dict[str, np.ndarray]] = {}     # parts built before their turn → their rows
 
     @classmethod
@@ -320,15 +319,15 @@ class _CurveColumns:
         self._move_early()          # (a part built before its turn has written its rows by now)
         if self.turn < len(self.order) and self.order[self.turn] == part:
             self.turn += 1
-            return self._take(part, n)
+            return self._take(n)
         self.early[part] = {k: np.empty(n, t) for k, t in CURVE_COLUMNS.items()}
         return self.early[part]
 
-    def _take(self, part: int, n: int) -> dict[str, np.ndarray]:
+    def _take(self, n: int) -> dict[str, np.ndarray]:
         a, b = self.used, self.used + n
         if b > len(self.columns["run_id"]):
             raise RuntimeError(f"curve rows past the {len(self.columns['run_id']):,} reserved")  # a bug, not input
-        self.used, self.spans[part] = b, (a, b)
+        self.used = b
         return {k: c[a:b] for k, c in self.columns.items()}
 
     def _move_early(self) -> None:
@@ -336,7 +335,7 @@ class _CurveColumns:
             part = self.order[self.turn]
             self.turn += 1
             rows = self.early.pop(part)
-            for k, c in self._take(part, len(rows["run_id"])).items():
+            for k, c in self._take(len(rows["run_id"])).items():
                 c[:] = rows[k]
 
     def table(self) -> pd.DataFrame | None:
