@@ -398,7 +398,7 @@ def run_sweep(sw: Sweep) -> Results:
     whole = None if curves is None else curves.table()
     if curves is not None and whole is None:
         raise RuntimeError("an in-memory sweep lost a part's curve rows: this is a bug in gdlab")
-    tables = [whole if t == "curves" and whole is not None else _concat([got[p][t] for p in sorted(got)], t)
+    tables = [whole if t == "curves" and curves is not None else _concat([got[p][t] for p in sorted(got)], t)
               for t in TABLES]
     return Results(*tables, config=sw.config, facts=_facts(sw, len(tables[0]), time.perf_counter() - t0, stats))
 
