@@ -80,6 +80,40 @@ def test_batch_of_10000_gives_each_run_what_it_gives_alone():
         np.testing.assert_array_equal(narrow["status"][0], batch["status"][i])
 
 
+def test_a_harvest_packs_the_finished_runs_a_block_at_a_time(monkeypatch):
+    """A chunk's finished runs are packed HARVEST_BLOCK lanes at a time, as many blocks as lanes
+    finished: with blocks of 32 of 256 lanes (up to eight a harvest, the last one part-filled)
+    every field of every run is the same bits as packed in one block of all the lanes."""
+    p = get_problem("himmelblau")
+    x0 = np.random.default_rng(5).uniform(-5, 5, (6000, 2))
+    alpha = np.random.default_rng(6).choice([0.002, 0.005, 0.01], size=6000)
+    rules = stop_rules(["df", "grad"], [1e-8, 1e-3], [10, 0])
+    opts = EngineOptions(max_iter=1500, dtype="float64", lanes=256, part=1024, chunk=96)
+
+    def run(block):
+        monkeypatch.setattr(kernel, "HARVEST_BLOCK", block)
+        kernel.batch_kernel.cache_clear()
+        kernel.sharded_kernel.cache_clear()
+        kernel.IDLE_LANES.clear()
+        with jax.enable_x64(True):
+            recs = list(stream_batch(p, "gd", x0, alpha, rules, opts, devices=jax.local_devices()[:1]))
+        merged = {k: np.concatenate([r[k] for r in recs]) for k in layout.RECORD_FIELDS}
+        order = np.argsort(merged["run"])
+        return {k: v[order] for k, v in merged.items()}
+
+    blocks = run(32)
+    whole = run(256)
+    np.testing.assert_array_equal(blocks["run"], np.arange(6000))
+    for key in layout.RECORD_FIELDS:
+        np.testing.assert_array_equal(blocks[key], whole[key], err_msg=key)
+    # the first 256 runs are loaded together, and those judged done within the first 96 steps are
+    # harvested together: more than two blocks' worth; later harvests take any number
+    assert (blocks["k"][:256] < 96).sum() > 96 and len(np.unique(blocks["k"])) > 200
+    kernel.batch_kernel.cache_clear()
+    kernel.sharded_kernel.cache_clear()
+    kernel.IDLE_LANES.clear()
+
+
 def test_lesson_x2_sin_three_runs():
     r = gdlab.descend("x2_sin", "gd", [2.5], alpha=[0.005, 1e-4], criterion="df", epsilon=1e-3,
                       min_steps=[0, 100])
@@ -602,12 +636,18 @@ def test_newton_step_and_eigenvalues_match_pinv_and_eigvalsh():
         assert np.median(np.abs(newton32 - newton) / np.maximum(newton, 1e-3)) < 1e-5
 
 
-def test_the_chunk_shortens_while_the_device_waits_on_the_host():
-    """A caller slow to take the records (a sweep writing tables) leaves the device idle between
-    calls: then refills cost it nothing, and the chunk aims at 90% useful lane-steps (8 steps for
-    runs of about 40); a caller that keeps up gets the throughput chunk (about 50), and one that
-    says it is host-bound gets the short chunk from the start. Same records."""
+@pytest.mark.parametrize("on_cpu", [False, True], ids=["accelerator", "cpu"])
+def test_the_chunk_shortens_while_the_device_waits_on_the_host(on_cpu, monkeypatch):
+    """On an accelerator, a caller slow to take the records (a sweep writing tables) leaves the
+    device idle between calls: then refills cost it nothing, and the chunk aims at 90% useful
+    lane-steps (8 steps for runs of about 40); a caller that keeps up gets the throughput chunk
+    (about 50), and one that says it is host-bound gets the short chunk from the start. On CPU
+    devices the lanes run on the caller's cores, so every caller gets the throughput chunk. Same
+    records. (The accelerator's case is run on this machine's CPU devices, told they are not.)"""
     import time
+    if not on_cpu:
+        monkeypatch.setattr(driver, "refills_cost_the_host", lambda devices: False)
+    assert driver.refills_cost_the_host(jax.local_devices()) is on_cpu
     p = get_problem("himmelblau")
     # 32 calls of a few ms: enough that a stall of the machine does not decide the measured share
     x0 = np.random.default_rng(2).uniform(-5, 5, (64000, 2))
@@ -627,27 +667,33 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host():
         lengths.add(runs[slow]["k"])
         assert 30 < lengths.mean < 60
         later = stats["chunks"][4:]
-        if slow == "told":
+        best = chunks.next_chunk(lengths)
+        assert 40 <= best <= 64
+        if on_cpu:       # the lengths known: the throughput chunk (from the lengths seen so far), however slow the caller
+            assert stats["chunks"][:2] == [8, 8] and all(abs(c - best) <= 8 for c in stats["chunks"][2:]), \
+                (best, stats["chunks"])
+        elif slow == "told":
             assert set(stats["chunks"]) == {8}, stats["chunks"]
         elif slow:      # the first wait measured is the third call's (the two dealt blind are not timed),
             assert set(later) == {8}, stats["chunks"]       # and the fourth is dealt before it
         else:
-            best = chunks.next_chunk(lengths)
-            assert 40 <= best <= 64
             # a busy machine may stall a call, and the caller then looks slow for a while
             assert sum(abs(c - best) <= 2 for c in later) >= 0.5 * len(later), (best, stats["chunks"])
-    assert util[True] > util[False] + 0.03 and util["told"] > util[False] + 0.03    # the tail keeps all below 0.9
+    if not on_cpu:       # the tail keeps all below 0.9
+        assert util[True] > util[False] + 0.03 and util["told"] > util[False] + 0.03
     for s in (True, "told"):
         for key in ("k", "x"):
             np.testing.assert_array_equal(runs[False][key][np.argsort(runs[False]["run"])],
                                           runs[s][key][np.argsort(runs[s]["run"])])
 
 
-def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_finish():
+def test_a_call_dealt_before_any_run_finished_grows_its_chunk_while_few_lanes_finish(monkeypatch):
     """Nothing is known of the runs' lengths in the first call, so it starts at 8 steps; while
     the kernel is the bottleneck it doubles the chunk after each chunk in which fewer than an
     eighth of the lanes finished, up to CHUNK_MAX, and holds it once more finish. A start that fails at
-    once (nan) does not hold long runs at 8. A host-bound caller keeps 8. Same records."""
+    once (nan) does not hold long runs at 8. A host-bound caller on an accelerator keeps 8 (run
+    on this machine's CPU devices, told they are not). Same records."""
+    monkeypatch.setattr(driver, "refills_cost_the_host", lambda devices: False)
     p = get_problem("paraboloid")
     rules = stop_rules("df", 1e-6, 10)
     one = jax.local_devices()[:1]

@@ -40,7 +40,7 @@ from .devices import keep_freed_memory
 from .kernel import counted, keep_idle_lanes, kernel_spec, sharded_kernel, take_idle_lanes, trace_kernel
 from .layout import RECORD_FIELDS, EngineOptions, KernelSpec, bucket, curve_steps, float_dtype, unpack
 
-__all__ = ["RunSource", "checked_options", "checked_rules", "checked_rows", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
+__all__ = ["RunSource", "refills_cost_the_host", "checked_options", "checked_rules", "checked_rows", "hyper_rows", "stream_batch", "run_batch", "trace_runs"]
 
 
 def _starts(problem: Problem, x0) -> np.ndarray:
@@ -195,6 +195,13 @@ def _array_source(problem: Problem, method: Stepper, x0, hyper) -> RunSource:
     return RunSource(len(x0), lambda a, b: (x0[a:b], hp[a:b]))
 
 
+def refills_cost_the_host(devices: Sequence) -> bool:
+    """Whether the lanes of these devices run on the host's own cores (CPU devices): there a refill
+    takes time from the caller's work, whatever waits on what, so the chunk always goes for the
+    kernel's least time; on an accelerator a refill costs a caller that is the bottleneck nothing."""
+    return all(dev.platform == "cpu" for dev in devices)
+
+
 def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
                  rules: Sequence[StopRule] = (), opts: EngineOptions = EngineOptions(),
                  stats: dict | None = None, devices: Sequence | None = None,
@@ -220,13 +227,16 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     in all (``chunks_run``: one refill each).
 
     The adaptive chunk (``opts.chunk=None``) goes for throughput while the
-    caller keeps up with the kernel, and for useful lane-steps while the
-    kernel waits on the caller, which it measures. A call dealt before any
-    run has finished starts at 8 and, while the kernel is the bottleneck,
-    doubles its chunk as long as few lanes finish (long runs). ``host_bound=True`` says the
-    caller will not keep up (a sweep: its tables take longer per run than the
-    kernel's steps, in bursts the measure cannot foresee), so the chunk aims at
-    useful lane-steps from the first call.
+    caller keeps up with the kernel, and, on an accelerator, for useful
+    lane-steps while the kernel waits on the caller, which it measures. A call
+    dealt before any run has finished starts at 8 and, while the kernel is the
+    bottleneck, doubles its chunk as long as few lanes finish (long runs).
+    ``host_bound=True`` says the caller will not keep up (a sweep: its tables
+    take longer per run than the kernel's steps, in bursts the measure cannot
+    foresee), so on an accelerator the chunk aims at useful lane-steps from the
+    first call. On CPU devices the lanes run on the caller's own cores, so a
+    refill always costs the caller time and the chunk always goes for
+    throughput (:func:`refills_cost_the_host`).
 
     A batch that runs to its end leaves its emptied lanes on the devices, and
     the next batch of the same kernel starts from them (one set is kept, so
@@ -319,6 +329,9 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     # and sent the next, large call to the short chunk.
     useful = executed = chunks_run = 0
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
+    # on the host's own cores a refill is never free: the chunk always goes for the kernel's least time
+    shared = refills_cost_the_host(devices)
+    host_bound = host_bound and not shared
     device_idle, chunks, blind, waited, cycled, back = host_bound, [], [], 0.0, 0.0, time.perf_counter()
     # A batch stopped midway (Ctrl-C, an error in the caller) returns at once: the call on the devices
     # cannot be cancelled, so it is left to finish on its thread rather than waited for.
@@ -334,7 +347,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
             executed += spec.lanes * int(counts[:, 1].astype(np.int64).sum())
             chunks_run += int(counts[:, 2].sum())
             now = time.perf_counter()
-            if g > 1 and not blind[g - 1] and not host_bound:    # the first wait includes compiling
+            if g > 1 and not blind[g - 1] and not host_bound and not shared:    # the first wait includes compiling
                 waited, cycled = waited + now - asked, cycled + now - back
                 device_idle = waited < HOST_WAIT * cycled
             back = now

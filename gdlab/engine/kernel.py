@@ -37,6 +37,7 @@ from ..core.methods import as_stepper
 from .chunks import CHUNK_MAX, PART_LANES
 from .devices import cpu_compiler_options
 from .layout import (
+    RECORD_FIELDS,
     EngineOptions,
     KernelSpec,
     bucket,
@@ -54,6 +55,7 @@ __all__ = ["KERNEL_CACHE", "kernel_spec", "sharded_kernel", "trace_kernel", "ker
            "take_idle_lanes", "keep_idle_lanes", "IDLE_LANES", "batch_kernel", "count_add"]
 
 KERNEL_CACHE = 32     # compiled kernels kept (each holds its XLA executable)
+HARVEST_BLOCK = 256   # lanes a harvest packs at a time: as many blocks as lanes finished, not every lane
 
 
 def _rows(buf, rows):
@@ -108,7 +110,9 @@ def _chunk_recorder(spec: KernelSpec, K: int):
         if C == 0:
             return lanes._replace(curve_f=curve_f, curve_g=curve_g)
         # later chunks: the checkpoints at or after k0, one per lane per round, while any lane has one
-        s0 = jnp.searchsorted(cps_all, k0).astype(jnp.int32)
+        # the first checkpoint at or after k0: a count of the few below it (a binary search of each lane
+        # is a loop of rounds over every lane, several times slower on a CPU)
+        s0 = jnp.sum(cps_all[:C, None] < k0[None, :], axis=0, dtype=jnp.int32)
         later = judged & (k0 > 0)
 
         def row_of(t):
@@ -184,6 +188,7 @@ def batch_kernel(spec: KernelSpec):
     record = _chunk_recorder(spec, K)
     buffered = buffered_rows(spec.n_rules, spec.curves)
     cps = jnp.asarray(curve_steps(spec.max_iter, spec.curves), jnp.int32)
+    HB = min(L, HARVEST_BLOCK)
 
     def refill(lanes, ptr, queue, n_queue, base, params):
         x0, hp = queue                                   # (d, P), (H, P)
@@ -197,16 +202,25 @@ def batch_kernel(spec: KernelSpec):
     def harvest(lanes, out, n_out):
         done = (lanes.run >= 0) & (lanes.status != Status.running)
         # finished runs go to the next free columns, in the order of their lanes: the output is dense, so
-        # the host reads columns 0 … n_out − 1 in place (each record carries its run). Each field's rows
-        # are gathered, done lanes first, and written L columns at once: the columns past the done
+        # the host reads columns 0 … n_out − 1 in place (each record carries its run). The done lanes'
+        # fields are gathered and packed HB lanes at a time, as many blocks as lanes finished (a short
+        # chunk finishes few: packing every lane was most of its refill); the columns past the done
         # lanes' are overwritten by the next harvest, or never read
         first = jnp.zeros(L, jnp.int32).at[jnp.where(done, _ranks(done) - 1, L)].set(lane_ids, mode="drop")
-        row = 0
-        for a in _fields(lanes, dt, cps):
-            out = jax.lax.dynamic_update_slice(out, jnp.take(a, first, axis=1, mode="clip"),
-                                               (jnp.int32(row), n_out))
-            row += a.shape[0]
-        return lanes._replace(run=jnp.where(done, -1, lanes.run)), out, n_out + jnp.sum(done, dtype=jnp.int32)
+        n_done = jnp.sum(done, dtype=jnp.int32)
+
+        def block(b, out):
+            at = jax.lax.dynamic_slice(first, (b * HB,), (HB,))
+            sub = lanes._replace(**{name: jnp.take(getattr(lanes, name), at, axis=-1, mode="clip")
+                                    for name in RECORD_FIELDS})
+            row = 0
+            for a in _fields(sub, dt, cps):
+                out = jax.lax.dynamic_update_slice(out, a, (jnp.int32(row), n_out + b * HB))
+                row += a.shape[0]
+            return out
+
+        out = jax.lax.fori_loop(0, (n_done + HB - 1) // HB, block, out)
+        return lanes._replace(run=jnp.where(done, -1, lanes.run)), out, n_out + n_done
 
     def chunk(lanes, kd, rules, bounds, params):
         def inner(i, lanes):
