@@ -645,9 +645,10 @@ def test_the_chunk_shortens_while_the_device_waits_on_the_host(on_cpu, monkeypat
     devices the lanes run on the caller's cores, so every caller gets the throughput chunk. Same
     records. (The accelerator's case is run on this machine's CPU devices, told they are not.)"""
     import time
+    if on_cpu and not driver.refills_cost_the_host(jax.local_devices()):
+        pytest.skip("the machine's devices are no CPUs")
     if not on_cpu:
         monkeypatch.setattr(driver, "refills_cost_the_host", lambda devices: False)
-    assert driver.refills_cost_the_host(jax.local_devices()) is on_cpu
     p = get_problem("himmelblau")
     # 32 calls of a few ms: enough that a stall of the machine does not decide the measured share
     x0 = np.random.default_rng(2).uniform(-5, 5, (64000, 2))

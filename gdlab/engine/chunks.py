@@ -69,7 +69,8 @@ def next_chunk(lengths: RunLengths, cap: int = CHUNK_MAX, device_idle: bool = Fa
     b·chunks + c: a refill costs 34 steps of Himmelblau's runs of about 42 steps, 17 of
     Rastrigin 2-D's; the chunk chosen for Rastrigin's short runs is the same from 12 to 34.)
     While the device waits on the host (``device_idle``: a sweep building and writing its
-    tables), refills are free to the caller, so it aims at :data:`UTILISATION`: a lane idles
+    tables, on an accelerator; the driver never says so of CPU devices, whose refills take the
+    host's own cores), refills are free to the caller, so it aims at :data:`UTILISATION`: a lane idles
     about half a chunk per run, so the largest power of two at most 2m(1 − u)/u, within
     [CHUNK_MIN, cap]. Before any run has finished (the first calls): CHUNK_MIN, so the first
     lengths come back soon and lanes idle little while nothing is known; while the device is

@@ -55,7 +55,7 @@ __all__ = ["KERNEL_CACHE", "kernel_spec", "sharded_kernel", "trace_kernel", "ker
            "take_idle_lanes", "keep_idle_lanes", "IDLE_LANES", "batch_kernel", "count_add"]
 
 KERNEL_CACHE = 32     # compiled kernels kept (each holds its XLA executable)
-HARVEST_BLOCK = 256   # lanes a harvest packs at a time: as many blocks as lanes finished, not every lane
+HARVEST_BLOCK = 256   # lanes a harvest packs at a time: the blocks the finished lanes fill, not every lane
 
 
 def _rows(buf, rows):
@@ -188,7 +188,7 @@ def batch_kernel(spec: KernelSpec):
     record = _chunk_recorder(spec, K)
     buffered = buffered_rows(spec.n_rules, spec.curves)
     cps = jnp.asarray(curve_steps(spec.max_iter, spec.curves), jnp.int32)
-    HB = min(L, HARVEST_BLOCK)
+    HB = math.gcd(L, HARVEST_BLOCK)      # divides L: a harvest's blocks never run past its lanes
 
     def refill(lanes, ptr, queue, n_queue, base, params):
         x0, hp = queue                                   # (d, P), (H, P)
@@ -203,8 +203,8 @@ def batch_kernel(spec: KernelSpec):
         done = (lanes.run >= 0) & (lanes.status != Status.running)
         # finished runs go to the next free columns, in the order of their lanes: the output is dense, so
         # the host reads columns 0 … n_out − 1 in place (each record carries its run). The done lanes'
-        # fields are gathered and packed HB lanes at a time, as many blocks as lanes finished (a short
-        # chunk finishes few: packing every lane was most of its refill); the columns past the done
+        # fields are gathered and packed HB lanes at a time, ⌈done / HB⌉ blocks (a short chunk
+        # finishes few: packing every lane was most of its refill); the columns past the done
         # lanes' are overwritten by the next harvest, or never read
         first = jnp.zeros(L, jnp.int32).at[jnp.where(done, _ranks(done) - 1, L)].set(lane_ids, mode="drop")
         n_done = jnp.sum(done, dtype=jnp.int32)
@@ -266,8 +266,9 @@ def batch_kernel(spec: KernelSpec):
         return lanes, out, jnp.stack([n_out, steps, n_chunks, *useful])
 
     def new_output():
-        """An output buffer of a call: (W, B + L), L more than B, so that a harvest's L columns always
-        fit. Calls take it and give it back donated (columns past a call's n_out are never read)."""
+        """An output buffer of a call: (W, B + L), L more than B, so that a harvest's blocks (at
+        most L columns) always fit. Calls take it and give it back donated (columns past a call's
+        n_out are never read)."""
         return jnp.zeros((_pack_width(spec), B + L), dt)
 
     return call, empty, new_output

@@ -33,8 +33,9 @@ class EngineOptions(NamedTuple):
     ``chunk`` is the number of steps between refills. ``None`` (the default) lets each call pick
     it from the lengths of the runs finished so far (:func:`next_chunk`): while the device is the
     bottleneck, the one (8 to :data:`CHUNK_MAX`) that gets such runs done in the least time,
-    weighing a finished lane's idle steps against the refills; while the device waits on the host
-    (a sweep writing its tables), a shorter one that aims at 90% of lane-steps useful, from 8.
+    weighing a finished lane's idle steps against the refills; on an accelerator, while the device
+    waits on the host (a sweep writing its tables), a shorter one that aims at 90% of lane-steps
+    useful, from 8 (on CPU devices a refill takes the host's own cores: never).
     A call dealt before any run has finished starts at 8 and, while the device is the
     bottleneck, doubles it in the kernel while few lanes finish. An integer fixes it.
 
