@@ -189,7 +189,7 @@ def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
     from gdlab.report import render, workers
     job = pickle.dumps(("figure", {}, "/nowhere", "f"))
     for given in (b"", job[: len(job) // 2]):
-        done = subprocess.run([sys.executable, "-c", workers._BOOT, str(Path(render.__file__).parent)],
+        done = subprocess.run([sys.executable, "-c", workers._BOOT + workers._END, str(Path(render.__file__).parent)],
                               input=given, capture_output=True, timeout=60)
         assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     # and it loads matplotlib, not JAX or the engine (gdlab's __init__ would)
@@ -197,6 +197,21 @@ def test_a_figure_worker_ends_quietly_when_its_caller_goes_mid_job():
                            "set(sys.modules)), file=sys.stderr)", str(Path(render.__file__).parent)],
                           input=b"", capture_output=True, timeout=60)
     assert done.stderr.decode().strip() == "['matplotlib']"
+
+
+@pytest.mark.parametrize("command, status, out, err", [
+    ("print('done')", 0, "done", ""),
+    ("sys.exit(3)", 3, "", ""),
+    ("sys.exit('no such folder')", 1, "", "no such folder"),
+    ("print('said'); print('warned', file=sys.stderr); sys.exit(None)", 0, "said", "warned"),
+])
+def test_a_command_ends_its_process_with_its_status_and_its_output_flushed(command, status, out, err):
+    """The gdlab commands end their process as they return, without Python's shutdown (0.3–0.7 s
+    after their last line): the status is the command's, and what it printed to the pipes is there."""
+    program = f"import sys\nfrom gdlab.app.cli import _ended\n_ended(lambda: exec({command!r}))\nprint('not reached')"
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (done.returncode, done.stdout.strip(), done.stderr.strip()) == (status, out, err)
 
 
 def test_a_bad_figure_worker_count_is_refused_before_any_work(tmp_path, monkeypatch, capsys):

@@ -44,12 +44,14 @@ class _WorkerLost(Exception):
 
 
 # The worker's program: ``gdlab`` and ``gdlab.report`` as bare packages (their __init__ would import
-# JAX and the engine), then this module's loop
+# JAX and the engine), then this module's loop; once its channel closes, it ends at once (every figure
+# it saved is written and answered; Python's own shutdown held the caller's stderr open 0.2 s more)
 _BOOT = ("import sys, types, os.path, matplotlib\n"
          "matplotlib.use('Agg')\n"
          "for name, path in (('gdlab', os.path.dirname(sys.argv[1])), ('gdlab.report', sys.argv[1])):\n"
          "    pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg\n"
          "from gdlab.report.render import _serve; _serve()")
+_END = "\nimport os, sys\nsys.stderr.flush()\nos._exit(0)"
 
 
 class _Pool:
@@ -102,7 +104,7 @@ class _Pool:
     def _start() -> subprocess.Popen:
         # the worker looks for modules where this process does (a notebook may have added a folder)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        return subprocess.Popen([sys.executable, "-c", _BOOT, str(Path(__file__).parent)],
+        return subprocess.Popen([sys.executable, "-c", _BOOT + _END, str(Path(__file__).parent)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 
