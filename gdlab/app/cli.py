@@ -94,9 +94,7 @@ def _exit_on_error(interrupted: str):
         # its thread at exit (tens of seconds on a long call); finished parts are whole on disk by now
         # (the sweep waits for the part being written before it lets the interrupt through)
         if any(t.name.startswith("gdlab-launch") and t.is_alive() for t in threading.enumerate()):
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            _exit_now(code)
         sys.exit(code)
 
 
@@ -199,9 +197,14 @@ def _ended(command: Callable[[], object]) -> None:
     if code is not None and not isinstance(code, int):    # sys.exit("text"): said, and status 1
         print(code, file=sys.stderr)
         code = 1
+    _exit_now(code or 0)
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` at once, its output flushed (no Python shutdown)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code or 0)
+    os._exit(code)
 
 
 def entry() -> None:

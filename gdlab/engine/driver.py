@@ -329,9 +329,11 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
     # and sent the next, large call to the short chunk.
     useful = executed = chunks_run = 0
     lengths = RunLengths()     # the finished runs' lengths, for the chunk
-    # on the host's own cores a refill is never free: the chunk always goes for the kernel's least time
+    # on the host's own cores a refill is never free: the chunk always goes for the kernel's least time,
+    # and the host's wait is not measured
     shared = refills_cost_the_host(devices)
     host_bound = host_bound and not shared
+    measure_wait = not (host_bound or shared)
     device_idle, chunks, blind, waited, cycled, back = host_bound, [], [], 0.0, 0.0, time.perf_counter()
     # A batch stopped midway (Ctrl-C, an error in the caller) returns at once: the call on the devices
     # cannot be cancelled, so it is left to finish on its thread rather than waited for.
@@ -347,7 +349,7 @@ def stream_batch(problem: Problem, method: str | Method, x0, hyper=None,
             executed += spec.lanes * int(counts[:, 1].astype(np.int64).sum())
             chunks_run += int(counts[:, 2].sum())
             now = time.perf_counter()
-            if g > 1 and not blind[g - 1] and not host_bound and not shared:    # the first wait includes compiling
+            if g > 1 and not blind[g - 1] and measure_wait:    # the first wait includes compiling
                 waited, cycled = waited + now - asked, cycled + now - back
                 device_idle = waited < HOST_WAIT * cycled
             back = now
