@@ -794,6 +794,32 @@ def test_the_reports_shortcuts_give_what_pandas_does():
         ids = rng.integers(-2, 17, int(rng.integers(0, 8)))
         pd.testing.assert_frame_equal(rows_of(f, ids), f[f["run_id"].isin(ids)])
 
+    from gdlab.report.page import _among, _by_setting
+    for t in range(40):      # counts by setting code and the values of more columns, against the group-by
+        seen = pd.DataFrame({"problem": pd.Series(["a", "b", "c"], dtype="str"), "alpha": [0.1, np.nan, 0.1]})
+        n = int(rng.integers(0, 50))
+        setting = rng.integers(0, 3, n) if t % 4 else np.full(n, 2)
+        status = pd.Series(rng.choice(["converged", "diverged", None], n) if t % 3 else ["converged"] * n,
+                           dtype="str")
+        end = rng.integers(-1, 3, n)
+        run_id = rng.permutation(n) + 10
+        rows = seen.iloc[setting].reset_index(drop=True).assign(status=status, end=end, run_id=run_id)
+        for more, ids in (({"status": status}, run_id), ({"end": end}, None), ({"status": status, "end": end}, None)):
+            got = _by_setting(setting, seen, ["problem", "alpha"], more, ids)
+            grouped = rows.assign(_s=setting).groupby(["_s", *more], dropna=False)
+            want = grouped.size() if ids is None else grouped["run_id"].agg(["size", "min"])
+            want.index = pd.MultiIndex.from_arrays(
+                [*(seen[k].iloc[want.index.get_level_values(0)] for k in ("problem", "alpha")),
+                 *(want.index.get_level_values(i + 1) for i in range(len(more)))], names=["problem", "alpha", *more])
+            flat = (lambda x: x.reset_index().sort_values([*x.index.names], ignore_index=True, na_position="first"))
+            pd.testing.assert_frame_equal(flat(got if ids is not None else got.rename("n").to_frame()),
+                                          flat(want if ids is not None else want.rename("n").to_frame()))
+    for t in range(100):       # a part's runs (in order, or not) among the drawn ids (sorted)
+        run = rng.choice(40, int(rng.integers(0, 20)), replace=False)
+        run = np.sort(run) if t % 3 else run
+        drawn = np.sort(rng.choice(50, int(rng.integers(0, 30)), replace=False)) - 5
+        assert (_among(drawn, run) == np.isin(run, drawn)).all()
+
     ids = np.array([2, 3, 5, 8, 9])
     runs = pd.DataFrame({"run_id": ids, "f_final": [1.0, 2.0, 3.0, 4.0, 5.0], "f_gap": [0.5, 1.0, np.nan, 3.0, 0.0]})
     curves = pd.DataFrame({"run_id": [2, 2, 2, 3, 3, 5, 8, 8, 9, 11], "step": [0, 1, 4, 0, 2, 0, 0, 9, 3, 0],
@@ -801,14 +827,16 @@ def test_the_reports_shortcuts_give_what_pandas_does():
     got = target_steps(runs, curves, 0.2)
     assert got.to_dict() == {2: 1, 3: 2, 8: 9}          # f* = f_final − f_gap; 5: none known; 9: never; 11: no run
     pd.testing.assert_series_equal(got, target_steps(runs, curves.sample(frac=1, random_state=0), 0.2))
+    # as many runs with curve rows as there are runs, but not the same runs: 9 has no f*, 5 no rows
+    assert target_steps(runs.iloc[:3], curves[curves["run_id"].isin([2, 3, 9])], 0.2).to_dict() == {2: 1, 3: 2}
 
     # the tally's sums per cell against the group-by they stand for (NaN skipped, an all-NaN cell)
-    from gdlab.tables.stats import RuleTally
+    from gdlab.tables.stats import RuleTally, _distinct_pairs
     for t in range(20):
         n = int(rng.integers(1, 60))
         cell = rng.integers(0, 9, n).astype(np.int32)
-        if t == 0:
-            cell[:] = 4
+        if t % 4 == 0:
+            cell[:] = t // 4          # one cell: summed a column at a time
         cols = {"success": rng.choice([0.0, 1.0, np.nan], n),
                 "fired": rng.random(n) < 0.5, "spent": rng.integers(0, 10**6, n),
                 "wasted": np.where(cell == 2, np.nan, rng.choice([0.0, 3.0, np.nan], n))}
@@ -816,6 +844,11 @@ def test_the_reports_shortcuts_give_what_pandas_does():
         want = pd.DataFrame({"cell": cell, "runs": 1, **cols, "best_f": best}).groupby("cell").agg(
             {**{c: "sum" for c in ("runs", *cols)}, "best_f": "min"})
         pd.testing.assert_frame_equal(RuleTally._cell_sums(cell, cols, best), want)
+        min_id = rng.integers(-1, 4, n) * (10**18 if t == 3 else 1)         # (pairs too wide for one integer)
+        pairs = _distinct_pairs(cell, min_id)
+        pd.testing.assert_frame_equal(pairs.sort_values(["cell", "min_id"], ignore_index=True),
+                                      pd.DataFrame({"cell": cell, "min_id": min_id}).drop_duplicates()
+                                      .sort_values(["cell", "min_id"], ignore_index=True))
 
     # the cycling runs, from ordered rows in one pass and from shuffled ones by group-by tail
     found = 0
@@ -835,6 +868,47 @@ def test_the_reports_shortcuts_give_what_pandas_does():
         assert set(fast.columns) == {"run_id", "f_prev", "f_last", "grad_last", "rows"}
         found += len(fast)
     assert found >= 5           # cycling runs were among them
+
+    # the ECDF's first steps at each target in one pass over ordered rows, against a group-by min a
+    # target; steps to the f-target with one f* for every run (subtracted as a number) and with several;
+    # the ECDF's order of settings by their codes, against a group-by of the labels
+    from gdlab.report.page import _ecdf_order
+    from gdlab.tables.stats import f_star_of_runs, sample_groups
+    targets = [10.0, 1.0, 0.1, 1e-3]
+    for t in range(40):
+        n = int(rng.integers(1, 30))
+        runs = pd.DataFrame({"run_id": (np.arange(n) if t % 2 else rng.permutation(n)) * 3 + 1,
+                             "method": pd.Series(rng.choice(["gd", "adam"], n), dtype="string"),
+                             "alpha": rng.choice([0.1, np.nan], n) if t % 2 else np.full(n, 0.1),
+                             "f_final": rng.random(n), "f_gap": rng.choice([0.0, 0.5, np.nan], n)})
+        if t % 3 == 0:
+            runs["f_gap"] = runs["f_final"]          # f* = 0 for every run: the one-f* path
+        steps = [np.sort(rng.choice(30, int(rng.integers(t % 3 == 0, 6)), replace=False)) for _ in range(n + 2)]
+        ids = np.r_[np.sort(runs["run_id"].to_numpy()), 200, 203]          # two runs with curves and no run row
+        curves = pd.DataFrame({"run_id": np.repeat(ids, [len(x) for x in steps]),
+                               "step": np.concatenate(steps).astype(np.int64)})
+        curves["f"] = 10.0 ** rng.uniform(-4, 1.5, len(curves))
+        shuffled = curves.sample(frac=1, random_state=t)
+        by, cap = ["method", "alpha"], int(rng.integers(1, 8))
+        keep = sample_groups(runs, by, cap)
+        star = f_star_of_runs(runs)
+        c = curves[curves["run_id"].isin(keep["run_id"])]
+        gap = c["f"].to_numpy() - star.reindex(c["run_id"].to_numpy()).to_numpy()
+        want = pd.concat([pd.DataFrame({"run_id": keep["run_id"].to_numpy(), "target": x, "step": c.loc[gap <= x]
+                                        .groupby("run_id")["step"].min().reindex(keep["run_id"].to_numpy())
+                                        .fillna(np.inf).to_numpy()}) for x in targets], ignore_index=True
+                         ).merge(keep[["run_id", *by]], on="run_id")
+        for rows in (curves, shuffled):
+            pd.testing.assert_frame_equal(ecdf_targets(runs, rows, by, targets, max_runs=cap), want)
+        gap = curves["f"].to_numpy() - star.reindex(curves["run_id"].to_numpy()).to_numpy()
+        first = curves[gap <= 0.2].groupby("run_id")["step"].min()
+        for rows in (curves, curves[curves["run_id"] < 200]):     # (every run has rows where t % 3 == 0)
+            got = target_steps(runs, rows, 0.2, ordered=True)
+            assert got.to_dict() == first[first.index.isin(runs["run_id"])].to_dict()
+        hits = want.assign(label=[f"{m} {a}" for m, a in zip(want["method"], want["alpha"])])
+        score = 1.0 / (1.0 + np.log10(hits["step"].to_numpy(float) + 1.0))
+        by_label = pd.Series(score).groupby(hits["label"].to_numpy(), sort=False).mean()
+        assert _ecdf_order(hits, by) == list(by_label.sort_values(ascending=False, kind="stable").index)
 
 
 def test_a_part_read_back_is_put_in_order_only_when_it_is_not():

@@ -42,6 +42,7 @@ from ..tables.stats import (
     f_star_of_runs,
     grad_cost_of,
     problem_f_star,
+    row_groups,
     setting_columns,
     target_values,
 )
@@ -69,8 +70,10 @@ def labels_by_setting(frame: pd.DataFrame, write) -> pd.Series:
     would be alike (numbers that differ past six digits: α 0.1234561 and 0.1234564), so that distinct
     settings keep distinct labels (tables and figures group runs by them)."""
     keys = list(frame.columns)
-    # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs, this 1 s)
-    codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    # a group-by's numbers, in order of appearance (a MultiIndex factorize took 5–7 s on 10⁷ runs; a
+    # group-by of every column 9 ms of an ECDF's 200,000 rows, where row_groups skips the columns
+    # that hold one value: 2 ms)
+    codes = row_groups(frame, keys)
     first = np.full(codes.max() + 1 if len(codes) else 0, len(codes))
     np.minimum.at(first, codes, np.arange(len(codes)))         # each setting's first row (np.unique: 25× slower)
     rows = [dict(zip(keys, row)) for row in frame.iloc[first].itertuples(index=False)]
