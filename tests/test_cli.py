@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import gdlab
 from gdlab.core.criteria import stop_rules
 from gdlab.core.problems import get_problem
 from gdlab.engine import EngineOptions, run_batch
@@ -212,6 +213,38 @@ def test_a_command_ends_its_process_with_its_status_and_its_output_flushed(comma
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert (done.returncode, done.stdout.strip(), done.stderr.strip()) == (status, out, err)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", "problems"]])
+def test_a_command_whose_reader_left_ends_quietly_as_sigpipe_ends_a_program(args):
+    """``gdlab --help | head -1``: where the reader of the output has gone before the command writes,
+    the command ends with 141 (128 + SIGPIPE), as a shell reports of such a program, and no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "gdlab", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc.stdout.close()          # before the command (0.1 s to start) writes a byte
+    err = proc.stderr.read().decode()
+    assert (proc.wait(timeout=120), err) == (141, "")
+
+
+@pytest.mark.parametrize("args", [["report", "{tmp}/nope"], ["verify", "{tmp}/nope"], ["report", "{tmp}/a_file"],
+                                  ["verify", "{tmp}/a_file"]])
+def test_a_folder_that_is_not_there_is_called_missing(tmp_path, args):
+    (tmp_path / "a_file").write_text("not a sweep")
+    done = gdlab_cmd(*[a.format(tmp=tmp_path) for a in args], timeout=120)
+    says = "does not exist" if args[1].endswith("nope") else "is a file"
+    assert done.returncode == 1 and f"{says}: give a sweep folder" in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(gdlab.FolderError, match=says):
+        gdlab.load(args[1].format(tmp=tmp_path))
+
+
+def test_a_misspelt_problem_is_not_read_as_a_formula():
+    """A name that is no variable (x2_sn is neither x2 nor x2_sin) is an unknown problem with the closest
+    name, on the command line and in Python; x2 alone is the expression in x1, x2."""
+    done = gdlab_cmd("point", "x2_sn", "2.5", timeout=120)
+    assert done.returncode == 2 and "unknown problem 'x2_sn' (did you mean 'x2_sin'?)" in done.stderr
+    with pytest.raises(gdlab.UnknownNameError, match="did you mean 'x2_sin'"):
+        gdlab.descend("x2_sn", "gd", [2.5], alpha=0.01)
+    assert gdlab.get_problem("x2").dim == 2
 
 
 def test_a_bad_figure_worker_count_is_refused_before_any_work(tmp_path, monkeypatch, capsys):

@@ -54,8 +54,12 @@ def test_gdlab_list_prints_every_entry_of_its_registry(which, capsys):
 
 def test_gdlab_list_experiments_names_every_shipped_experiment(capsys):
     assert list_main(["experiments"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
     assert names == sorted(p.stem for p in (ROOT / "gdlab" / "configs" / "experiment").glob("*.yaml"))
+    # each a whole sentence: the leading comment's first, over its lines
+    assert all(line.rstrip().endswith((".", "?", "!")) for line in lines), lines
+    assert "momentum over four step sizes, and six stop rules judged in the same pass." in lines[names.index("default")]
     assert {"default", "lessons", *SCENARIOS} <= set(names)
     assert list_main(["nothing"]) == 2
 

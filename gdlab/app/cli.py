@@ -21,6 +21,7 @@ __all__ = ["main", "run", "report_main", "entry", "report_entry", "EXIT_BAD_CONF
 EXIT_BAD_CONFIG = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_BROKEN_PIPE = 141     # 128 + SIGPIPE: what a shell reports of a program whose output's reader left
 
 
 def _log(msg: str) -> None:
@@ -82,6 +83,8 @@ def _exit_on_error(interrupted: str):
     except GdlabError as exc:
         _log(f"error: {exc}")
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # the output's reader left (gdlab list problems | head -1): not the results' fault
+        raise
     except OSError as exc:   # a full disk, a folder gone read-only: parts already written stay whole
         _log(f"error: cannot write results: {exc.strerror or exc} ({exc.filename or 'results folder'}). "
              "Finished parts are kept; fix this and run the same command again to resume.")
@@ -194,6 +197,8 @@ def _ended(command: Callable[[], object]) -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code
+    except BrokenPipeError:      # the output's reader left (gdlab --help | head -1): ended as SIGPIPE ends a program
+        code = EXIT_BROKEN_PIPE
     if code is not None and not isinstance(code, int):    # sys.exit("text"): said, and status 1
         print(code, file=sys.stderr)
         code = 1
@@ -202,8 +207,11 @@ def _ended(command: Callable[[], object]) -> None:
 
 def _exit_now(code: int) -> None:
     """End the process with ``code`` at once, its output flushed (no Python shutdown)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):     # no reader left, or a stream already closed: nothing to say
+            pass
     os._exit(code)
 
 
@@ -221,7 +229,7 @@ def report_main(argv: list[str] | None = None) -> None:
     """``gdlab-report <sweep folder>``: rebuild the report from stored results."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: gdlab-report <sweep folder>", file=sys.stderr)
+        print("usage: gdlab report <sweep folder>   (or gdlab-report <sweep folder>)", file=sys.stderr)
         sys.exit(2)
     from ..report.workers import figure_workers, start_workers
     try:

@@ -159,6 +159,10 @@ def verify_main(argv: list[str]) -> int:
         bad = sum(c != 0 for c in codes)
         print(f"{'ok' if not bad else 'damaged'}: {len(entries) - bad} of {len(entries)} lesson sweeps verified")
         return 1 if bad else 0
+    if not Path(argv[0]).is_dir():
+        print(f"error: {argv[0]} {'is a file' if Path(argv[0]).exists() else 'does not exist'}: give a sweep "
+              "folder, the path a run prints after 'results:' (results/<experiment>/<id>)", file=sys.stderr)
+        return 1
     try:
         damage = verify(argv[0])
     except FolderError as exc:      # no readable manifest: the damage is the folder's

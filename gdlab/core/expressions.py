@@ -28,7 +28,7 @@ from .inputs import float_array, is_finite, whole_number
 from .precision import x64
 from .problems import MAX_DIM, Identity, Problem, checked_dim, computation_sha256, domain_pairs
 
-__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "inline_problem", "penalised", "import_target",
+__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "is_variable", "inline_problem", "penalised", "import_target",
            "function_fingerprint", "fingerprinted", "functions_record", "changed_functions", "listed_by_config"]
 
 FUNCTIONS: dict[str, Callable] = {
@@ -44,6 +44,12 @@ MAX_EXPONENT = 64.0
 MAX_NUMBER = 1e30
 _XYZ = ("x", "y", "z")
 _XN = re.compile(r"^x([1-9][0-9]*)$")
+
+
+def is_variable(name: str) -> bool:
+    """Whether ``name`` is a name an expression may use alone: a variable (x, y, z, x1 … xn) or a
+    constant (pi, e)."""
+    return name in CONSTANTS or name in _XYZ or bool(_XN.match(name))
 
 
 def _variables(names: set[str]) -> dict[str, int]:
@@ -75,7 +81,7 @@ def _check(node: ast.AST, text: str, depth: int = 0) -> None:
             raise ExpressionError(f"number {_piece(node, text)} is out of range (|n| ≤ {MAX_NUMBER:g})")
         return None
     if isinstance(node, ast.Name):
-        if node.id in CONSTANTS or node.id in _XYZ or _XN.match(node.id):
+        if is_variable(node.id):
             return None
         raise ExpressionError(f"unknown name {node.id!r}: variables are x, y, z or x1 … xn; "
                               f"constants pi, e; functions {', '.join(sorted(FUNCTIONS))}")

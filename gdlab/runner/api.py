@@ -14,7 +14,7 @@ import functools
 from collections.abc import Mapping, Sequence
 
 from ..core.errors import ProblemError, UnknownNameError
-from ..core.expressions import parse_expression
+from ..core.expressions import is_variable, parse_expression
 from ..core.inputs import float_array
 from ..core.points import PointInfo, point_info
 from ..core.problems import PROBLEMS, Problem, function_problem
@@ -33,7 +33,7 @@ def as_problem(spec) -> Problem:
         base, _, dims = spec.rpartition("-")
         if base in PROBLEMS and dims.endswith("d") and dims[:-1].isdigit():
             return registered_problem(base, int(dims[:-1]))
-        if spec.replace("_", "").isalnum() and spec not in ("x", "y", "z") and not spec.startswith("x"):
+        if spec.replace("_", "").isalnum() and not is_variable(spec):     # a name, not a formula: x2_sn
             raise UnknownNameError("problem", spec, PROBLEMS, "or give an expression such as 'x**2 + 3*y'")
         return _expression_problem(spec)
     from .schema import resolve_problem  # a mapping, a suite entry or a Problem

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 __all__ = ["CONFIG_DIR", "experiment_names", "experiment_doc"]
@@ -15,8 +16,14 @@ def experiment_names() -> list[str]:
 
 
 def experiment_doc(name: str) -> str:
-    """The experiment file's first comment line (after ``# @package``): what it shows."""
+    """The first sentence of the experiment file's leading comment (after ``# @package``): what it
+    shows, whole (its first line stops mid-sentence)."""
+    words = []
     for line in (CONFIG_DIR / "experiment" / f"{name}.yaml").read_text().splitlines():
-        if line.startswith("#") and "@package" not in line:
-            return line.lstrip("# ").strip()
-    return ""
+        if not line.startswith("#"):
+            break
+        if "@package" not in line:
+            words.append(line.lstrip("# ").strip())
+    text = " ".join(w for w in words if w)
+    end = re.search(r"[.!?](\s|$)", text)
+    return text[:end.start() + 1] if end else text

@@ -1,6 +1,6 @@
 """Sweep folders: atomic parquet parts, per-part records, the manifest, locks and loading.
 
-Layout (DESIGN.md, Outputs): ``<root>/<experiment>/<sweep_id>/`` with
+Layout (docs/outputs.md): ``<root>/<experiment>/<sweep_id>/`` with
 ``config.yaml``, ``manifest.json``, ``runs/ stops/ curves/ traces/`` holding
 ``part-NNNNN.parquet`` files, and ``parts/part-NNNNN.json``: the record of a
 finished part (rows and sha256 of its four files), written after them.
@@ -384,6 +384,9 @@ class SweepFolder:
     def manifest(self) -> dict:
         """manifest.json, checked for the shape it is written in (FolderError naming what is wrong)."""
         path = self.path / "manifest.json"
+        if not self.path.is_dir():
+            raise FolderError(f"{self.path} {'is a file' if self.path.exists() else 'does not exist'}: give a "
+                              "sweep folder, the path a run prints after 'results:' (results/<experiment>/<id>)")
         if not path.is_file():
             if (self.path / "parts").is_dir() and any((self.path / "parts").glob("part-*.json")):
                 raise FolderError(f"{self.path} has finished parts but no manifest.json: run the sweep's command "
