@@ -126,16 +126,24 @@ class _Figures:
 
     def __init__(self, folder: Path, writer: FigureWriter):
         self.folder, self.writer = folder, writer
-        self.saving: list[tuple[str, str, str, object]] = []   # (problem, name, caption, future of the png)
+        self.saving: list[tuple[str, str, str, object, int]] = []  # (problem, stem, caption, png future, rank)
 
     def save(self, fig, problem: str, name: str, caption: str):
         stem = _stem(problem, name)
-        self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem)))
+        rank = PAGE_ORDER.index(name.split("-")[0]) if name.split("-")[0] in PAGE_ORDER else len(PAGE_ORDER)
+        self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem), rank))
 
     @functools.cached_property
     def items(self) -> list[tuple[str, str, str, str]]:
-        """(problem, name, caption, base64 png) of each figure, once all are saved (no more are drawn)."""
-        return [(p, s, c, base64.b64encode(f.result()).decode()) for p, s, c, f in self.saving]
+        """(problem, name, caption, base64 png) of each figure, once all are saved (no more are drawn), a
+        problem's in :data:`PAGE_ORDER` (they are drawn in another)."""
+        problems = list(dict.fromkeys(p for p, *_ in self.saving))
+        ranked = sorted(self.saving, key=lambda item: (problems.index(item[0]), item[4]))
+        return [(p, s, c, base64.b64encode(f.result()).decode()) for p, s, c, f, _ in ranked]
+
+
+#: a problem's figures on the page, by name (``heatmap-<method>`` as ``heatmap``)
+PAGE_ORDER = ("curve", "paths", "bands", "heatmap", "basins", "methods", "ecdf", "rules")
 
 
 def _stem(problem: str, name: str) -> str:
@@ -228,6 +236,18 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
                                      "its last value.")
 
     known = name in sweep.known
+    if known:
+        # drawn early, though it is last on the page: its SVG (thousands of markers) is the slowest to
+        # save, and the workers save it while the figures after it are drawn
+        # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
+        # of at most MAX_RUNS starts a setting)
+        few = runs[runs["run_id"].isin(sweep.bands)]
+        outcomes = rule_outcomes(few, sweep.stops_drawn[sweep.stops_drawn["run_id"].isin(few["run_id"])],
+                                 success_tol, sweep.has_minima)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
+        figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
+                                     "is cheaper, lower is more accurate.")
     rows_axis, cols_axis = heatmap
     for method in methods:
         s = summary[(summary["problem"] == name) & (summary["method"] == method)]
@@ -320,16 +340,6 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
         shown = target_values(targets)
         figs.save(fig, name, "ecdf", f"{name}: share of (start, target) pairs solved by {unit}, {len(shown)} "
                                     f"targets {shown[0]:g} … {shown[-1]:g} on f − f*.{dropped}")
-    if known:
-        # the plot draws a few thousand points a criterion: from the runs the bands draw (all, in a sweep
-        # of at most MAX_RUNS starts a setting)
-        few = runs[runs["run_id"].isin(sweep.bands)]
-        outcomes = rule_outcomes(few, sweep.stops_drawn[sweep.stops_drawn["run_id"].isin(few["run_id"])],
-                                 success_tol, sweep.has_minima)
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        F.plot_rule_comparison(outcomes, f"{name}: stopping rules — steps spent against error at the stop", ax)
-        figs.save(fig, name, "rules", f"{name}: each point a (start, setting, rule) where the rule fired; left "
-                                     "is cheaper, lower is more accurate.")
 
 
 #: an extra section of the page: (sweep folder, report folder, warnings, figure writer) → (html, once its
@@ -443,16 +453,21 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
             known.update(runs.loc[runs["f_gap"].notna(), "problem"].unique())
             below.append(below_listed_f_star(runs))
             max_iter = (runs["status"] == "max_iter").to_numpy()
-            cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
-            stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
-            if sw.dtype == "float32":
-                stuck.append(_stuck_rules(runs, stops, max_iter, sw.success_tol))
+            # what only runs at max_iter or traced runs give, taken from the first part (the frames'
+            # columns) and from a part that has some: 4–8 ms of pandas a part of none, as most are
+            first = not bands
+            if first or max_iter.any():
+                cycling = stalled_runs(runs.loc[max_iter, ["run_id", "status"]], part)
+                stalled.append(cycling.merge(runs[["run_id", "problem", "method", "alpha"]], on="run_id"))
+                if sw.dtype == "float32":
+                    stuck.append(_stuck_rules(runs, stops, max_iter, sw.success_tol))
             drawn = in_bands(run_id)
             bands.append(runs.loc[drawn, slim])
             follow = _among(traced, run_id)
-            followed.append(runs.loc[follow, slim])
-            curves.append(rows_of(part, run_id[drawn | follow]))
-            stops_drawn.append(rows_of(stops, run_id[drawn]))
+            if first or follow.any():
+                followed.append(runs.loc[follow, slim])
+            curves.append(rows_of(part, run_id[drawn | follow], ordered=True))
+            stops_drawn.append(rows_of(stops, run_id[drawn], ordered=True))
             if flat:
                 mine = seen["problem"].isin(flat).to_numpy()[setting]
                 basins.append(runs.loc[in_basins(run_id), ["run_id", *keys, "x0", "min_id", "dist_to_min"]])
