@@ -245,6 +245,9 @@ def test_a_misspelt_problem_is_not_read_as_a_formula():
     with pytest.raises(gdlab.UnknownNameError, match="did you mean 'x2_sin'"):
         gdlab.descend("x2_sn", "gd", [2.5], alpha=0.01)
     assert gdlab.get_problem("x2").dim == 2
+    for constant in ("pi", "e"):          # a constant alone is no problem either
+        with pytest.raises(gdlab.UnknownNameError, match=f"unknown problem '{constant}'"):
+            gdlab.get_problem(constant)
 
 
 def test_a_bad_figure_worker_count_is_refused_before_any_work(tmp_path, monkeypatch, capsys):

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_cli import gdlab_cmd
 
@@ -258,3 +259,11 @@ def test_lessons_with_report_build_false_draw_nothing_until_gdlab_report(tmp_pat
     assert drawn.returncode == 0, drawn.stderr
     assert (sweep / "report" / "tables" / "lesson.csv").exists() and (page / "report" / "index.html").exists()
     assert "3/3 lesson numbers agree" in drawn.stdout + drawn.stderr
+
+
+def test_a_lesson_number_that_cannot_be_judged_has_no_verdict():
+    """A check of a sweep run with other settings than the lesson's can come out NA (a count of no
+    runs): the number is shown without a verdict, where it raised "boolean value of NA is ambiguous"."""
+    from gdlab.lessons.scenarios import _row
+    assert _row("best α", "0.01", 0.1, pd.NA)["agrees"] is None
+    assert _row("best α", "0.01", 0.01, np.True_)["agrees"] is True

@@ -844,6 +844,10 @@ def test_the_reports_shortcuts_give_what_pandas_does():
         want = pd.DataFrame({"cell": cell, "runs": 1, **cols, "best_f": best}).groupby("cell").agg(
             {**{c: "sum" for c in ("runs", *cols)}, "best_f": "min"})
         pd.testing.assert_frame_equal(RuleTally._cell_sums(cell, cols, best), want)
+        tie = np.array([0.0, -0.0, np.nan, -0.0])[:1 + t % 4]        # the group-by keeps the first of the least
+        got = RuleTally._cell_sums(np.zeros(len(tie), np.int32), {}, tie)["best_f"].iloc[0]
+        first = pd.Series(tie).groupby(np.zeros(len(tie), int)).min().iloc[0]
+        assert np.signbit(got) == np.signbit(first)
         min_id = rng.integers(-1, 4, n) * (10**18 if t == 3 else 1)         # (pairs too wide for one integer)
         pairs = _distinct_pairs(cell, min_id)
         pd.testing.assert_frame_equal(pairs.sort_values(["cell", "min_id"], ignore_index=True),
@@ -1148,3 +1152,20 @@ def test_settings_that_six_digits_do_not_tell_apart_get_labels_that_do():
                           "momentum": [np.nan, np.nan, np.nan, 0.9], "schedule": "constant"})
     assert _label(frame, ["method", "alpha", "momentum", "schedule"]).tolist() == [
         "gd α=0.1234561", "gd α=0.1234564", "gd α=0.01", "momentum α=0.01 γ=0.9"]
+
+
+def test_a_figure_of_some_settings_labels_them_as_the_whole_sweep_does(tmp_path):
+    """A figure that draws a subset of the settings (each method at its best step size) names each as
+    the sweep's tables do: adam's best α = 0.1234561 keeps its seventh digit, which tells it from
+    0.1234564 (labelled alone, the subset dropped it, and the report failed on the label)."""
+    from gdlab.report.page import _label, _label_among
+    keys = ["method", "alpha"]
+    runs = pd.DataFrame({"method": ["adam", "adam", "gd"], "alpha": [0.1234561, 0.1234564, 0.01]})
+    assert _label(runs.iloc[[0, 2]], keys).tolist() == ["adam α=0.123456", "gd α=0.01"]
+    assert _label_among(runs.iloc[[0, 2]], runs, keys).tolist() == ["adam α=0.1234561", "gd α=0.01"]
+    sw = validate({"problems": ["himmelblau"], "method": ["gd", "adam"], "alpha": [0.1234561, 0.1234564, 0.01],
+                   "starts": {"kind": "uniform", "n": 6}, "criterion": ["grad"], "epsilon": [1e-4], "max_iter": 300,
+                   "out_dir": str(tmp_path), "traces": 0})
+    folder = run_to_folder(sw, log=lambda m: None)
+    build(folder, log=lambda m: None)
+    assert (folder / "report" / "figures" / "himmelblau-methods.svg").exists()

@@ -47,9 +47,8 @@ _XN = re.compile(r"^x([1-9][0-9]*)$")
 
 
 def is_variable(name: str) -> bool:
-    """Whether ``name`` is a name an expression may use alone: a variable (x, y, z, x1 … xn) or a
-    constant (pi, e)."""
-    return name in CONSTANTS or name in _XYZ or bool(_XN.match(name))
+    """Whether ``name`` is one of an expression's variables: x, y, z, x1 … xn."""
+    return name in _XYZ or bool(_XN.match(name))
 
 
 def _variables(names: set[str]) -> dict[str, int]:
@@ -81,7 +80,7 @@ def _check(node: ast.AST, text: str, depth: int = 0) -> None:
             raise ExpressionError(f"number {_piece(node, text)} is out of range (|n| ≤ {MAX_NUMBER:g})")
         return None
     if isinstance(node, ast.Name):
-        if is_variable(node.id):
+        if node.id in CONSTANTS or is_variable(node.id):
             return None
         raise ExpressionError(f"unknown name {node.id!r}: variables are x, y, z or x1 … xn; "
                               f"constants pi, e; functions {', '.join(sorted(FUNCTIONS))}")

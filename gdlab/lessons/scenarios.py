@@ -112,7 +112,7 @@ def _row(quantity: str, lesson: str, value, agrees, fmt: str = "{:.6g}") -> dict
     else:
         shown, number = fmt.format(value), float(value)
     return {"quantity": quantity, "lesson": lesson, "gdlab": shown, "value": number,
-            "agrees": None if agrees is None else bool(agrees)}
+            "agrees": None if agrees is None or (np.ndim(agrees) == 0 and pd.isna(agrees)) else bool(agrees)}
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

@@ -120,6 +120,15 @@ def _label(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     return labels_by_setting(frame[list(keys)], lambda row, exact: F.setting_label(**row, exact=exact))
 
 
+def _label_among(frame: pd.DataFrame, every: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Each row's setting label as :func:`_label` writes it among the settings of ``every`` (a frame with
+    ``keys``; ``frame``'s settings among them): the label a setting has in the whole, where a subset
+    labelled alone would drop the exact digits that tell two settings alike to six digits apart (and
+    a figure's labels would miss the tables')."""
+    both = pd.concat([every[keys], frame[keys]], ignore_index=True)
+    return pd.Series(_label(both, keys).to_numpy()[len(every):], index=frame.index)
+
+
 class _Figures:
     """Saves each figure as PNG and SVG (in worker processes: :class:`FigureWriter`) and keeps the PNG
     for the page."""
@@ -165,7 +174,7 @@ def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Ser
     best = best_settings(runs, label, success_tol, cost)
     sub = runs[label.isin(best["label"])]
     bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
-    bands["label"] = _label(bands, keys)
+    bands["label"] = _label_among(bands, runs, keys)
     # a checkpoint step's evaluations: the start's two and the setting's median evaluations a step after
     per_step = evaluations_per_step(sub, label[sub.index], cost)
     bands["evaluations"] = (1 + cost) + bands["step"] * bands["label"].map(per_step)
@@ -226,7 +235,7 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
             keep = _pick(list(settings.loc[settings["method"] == method, "label"]), MAX_LINES)
             sub = runs[label.isin(keep)]        # a setting's label names its method
             bands = convergence_bands(sub, curves[curves["run_id"].isin(sub["run_id"])], keys, max_runs=MAX_RUNS)
-            bands["label"] = _label(bands, keys)
+            bands["label"] = _label_among(bands, runs, keys)
             # a setting's starts; the band draws MAX_RUNS of more
             starts = settings.loc[settings["label"].isin(keep), "runs"].sum() // max(len(keep), 1)
             shown = f"{MAX_RUNS:,} of {starts:,}" if starts > MAX_RUNS else f"{starts:,}"
@@ -289,10 +298,10 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
     if problem.dim == 2 and starts_kind in ("grid", "uniform") and known:
         fig, axes = F.figure_panels(len(chosen), width=4.4, height=4.0)
         starts = sweep.basins[sweep.basins["problem"] == name]        # at most MAX_POINTS a setting
-        starts = starts.assign(label=_label(starts, keys))
+        starts = starts.assign(label=_label_among(starts, settings, keys))
         ends = sweep.shares.reset_index(name="n")                       # every start, by where it ends
         ends = ends[ends["problem"] == name]
-        ends = ends.assign(label=_label(ends, keys))
+        ends = ends.assign(label=_label_among(ends, settings, keys))
         for ax, s in zip(axes, chosen):
             n = ends[ends["label"] == s.label].set_index("end")["n"]
             F.plot_basins(problem, starts[starts["label"] == s.label], f"{name}: where {s.label} ends, by start",
@@ -307,7 +316,7 @@ def _problem_figures(figs: _Figures, problem: Problem, sweep: _Sweep, traces: pd
     if known and has_curves:
         hits = ecdf_targets(runs, curves, keys, target_values(targets), max_runs=MAX_RUNS,   # the runs _gather kept
                             f_star=problem_f_star(runs, {name: problem.f_min}))          # the curves of
-        hits["label"] = _label(hits, keys)
+        hits["label"] = _label_among(hits, runs, keys)
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         against = "step"
         if runtime == "evaluations" and {"n_f", "n_grad"} <= set(runs.columns):
@@ -798,9 +807,11 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
             f"</title><style>{PAGE_CSS}</style></head><body>{''.join(body)}</body></html>")
     index = out / "index.html"
     index.write_text(page)
-    _drop_stale_figures(out, writer.stems)
+    page_order = [stem for _, stem, _, _ in figs.items]       # the problems' figures, then the sections'
+    figures = page_order + [stem for stem in writer.stems if stem not in set(page_order)]
+    _drop_stale_figures(out, figures)
     (out / "facts.json").write_text(json.dumps({"built_seconds": time.perf_counter() - t0,
-                                                "figures": writer.stems}, indent=1))
+                                                "figures": figures}, indent=1))
     log(f"report: {index} ({count(len(writer.stems), 'figure')}, {time.perf_counter() - t0:.1f} s)")
     return index
 

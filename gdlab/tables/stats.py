@@ -434,8 +434,8 @@ class RuleTally:
                 out[name] = np.array([np.where(np.isnan(v), 0.0, v).sum()])
             else:
                 out[name] = np.array([v.sum(dtype=np.int64)])
-        finite = best_f[~np.isnan(best_f)]
-        out["best_f"] = np.array([finite.min() if len(finite) else np.nan], np.float64)
+        # the group-by's min, whose choice between 0.0 and −0.0 NumPy's does not repeat
+        out["best_f"] = pd.Series(best_f).groupby(cell).min().to_numpy()
         return pd.DataFrame(out, index=pd.Index(cell[:1], name="cell"))
 
     def _gathered(self):
