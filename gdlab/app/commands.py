@@ -140,7 +140,7 @@ def export_main(argv: list[str]) -> int:
 def verify_main(argv: list[str]) -> int:
     """``gdlab verify <sweep folder>``: every part against the manifest; a lessons folder, each of its sweeps."""
     from ..core.errors import FolderError
-    from ..storage.folder import SweepFolder
+    from ..storage.folder import SweepFolder, not_a_folder
     from ..storage.verify import verify
 
     if len(argv) != 1 or argv[0].startswith("-"):
@@ -159,9 +159,8 @@ def verify_main(argv: list[str]) -> int:
         bad = sum(c != 0 for c in codes)
         print(f"{'ok' if not bad else 'damaged'}: {len(entries) - bad} of {len(entries)} lesson sweeps verified")
         return 1 if bad else 0
-    if not Path(argv[0]).is_dir():
-        print(f"error: {argv[0]} {'is a file' if Path(argv[0]).exists() else 'does not exist'}: give a sweep "
-              "folder, the path a run prints after 'results:' (results/<experiment>/<id>)", file=sys.stderr)
+    if not_a_folder(argv[0]):
+        print(f"error: {not_a_folder(argv[0])}", file=sys.stderr)
         return 1
     try:
         damage = verify(argv[0])

@@ -48,6 +48,7 @@ from ..tables.stats import (
     ecdf_targets,
     evaluations_per_step,
     evaluations_to_reach,
+    first_rows,
     grad_cost_of,
     group_codes,
     problem_f_star,
@@ -108,9 +109,7 @@ def _ecdf_order(hits: pd.DataFrame, keys: list[str], against: str = "step") -> l
     score = 1.0 / (1.0 + np.log10(hits[against].to_numpy(float) + 1.0))         # inf → 0
     setting = row_groups(hits, keys)
     by = pd.Series(score).groupby(setting, sort=False).mean()
-    first = np.full(len(by), len(setting))
-    np.minimum.at(first, setting, np.arange(len(setting)))
-    by.index = hits["label"].iloc[first[by.index.to_numpy()]].to_numpy()     # (every label as text: 24 ms)
+    by.index = hits["label"].iloc[first_rows(setting)[by.index.to_numpy()]].to_numpy()     # (every label as text: 24 ms)
     return list(by.sort_values(ascending=False, kind="stable").index)
 
 
@@ -138,8 +137,8 @@ class _Figures:
         self.saving: list[tuple[str, str, str, object, int]] = []  # (problem, stem, caption, png future, rank)
 
     def save(self, fig, problem: str, name: str, caption: str):
-        stem = _stem(problem, name)
-        rank = PAGE_ORDER.index(name.split("-")[0]) if name.split("-")[0] in PAGE_ORDER else len(PAGE_ORDER)
+        stem, kind = _stem(problem, name), name.split("-")[0]
+        rank = PAGE_ORDER.index(kind) if kind in PAGE_ORDER else len(PAGE_ORDER)
         self.saving.append((problem, stem, caption, self.writer.submit(fig, self.folder, stem), rank))
 
     @functools.cached_property
@@ -611,20 +610,16 @@ def _by_setting(setting: np.ndarray, seen: pd.DataFrame, keys: list[str], more: 
     # each row's group as one integer, setting code by setting code then by each value of ``more``, and
     # the groups counted by bincount (a group-by of the codes and a part's statuses took 5 ms a part of
     # 2¹⁷ runs, most of it hashing the statuses, which a part mostly has one of)
-    group, values = setting.astype(np.int64), []
+    group = setting.astype(np.int64)
     for v in more.values():
         codes, n = column_codes(pd.Series(v, copy=False))
-        codes = np.zeros(len(v), np.int64) if codes is None else codes
-        group = group * n + codes
-        values.append((v, codes, n))
+        group = group * n + (0 if codes is None else codes)
     if len(group) and group.max() >= max(4 * len(group), 1 << 20):
         group = pd.factorize(group)[0]             # many settings × values: renumbered, fewer bins
     size = np.bincount(group) if len(group) else np.zeros(0, np.int64)
     present = np.flatnonzero(size)
-    first = np.full(len(size), len(group))
-    np.minimum.at(first, group, np.arange(len(group)))         # a row of each group, for its values
-    at = first[present]
-    index = [seen[k].iloc[setting[at]] for k in keys] + [pd.Index(v[at]) for v, _, _ in values]
+    at = first_rows(group, len(size))[present]         # a row of each group, for its values
+    index = [seen[k].iloc[setting[at]] for k in keys] + [pd.Index(v[at]) for v in more.values()]
     index = pd.MultiIndex.from_arrays(index, names=[*keys, *more])
     if run_id is None:
         return pd.Series(size[present], index=index)
@@ -808,7 +803,8 @@ def build(folder: Path | str, log: Callable[[str], None] = print, show_progress:
     index = out / "index.html"
     index.write_text(page)
     page_order = [stem for _, stem, _, _ in figs.items]       # the problems' figures, then the sections'
-    figures = page_order + [stem for stem in writer.stems if stem not in set(page_order)]
+    on_page = set(page_order)
+    figures = page_order + [stem for stem in writer.stems if stem not in on_page]
     _drop_stale_figures(out, figures)
     (out / "facts.json").write_text(json.dumps({"built_seconds": time.perf_counter() - t0,
                                                 "figures": figures}, indent=1))

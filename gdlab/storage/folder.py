@@ -34,7 +34,7 @@ from ..core.errors import FolderError
 from ..core.names import count
 from ..tables.columns import in_order
 
-__all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "part_batches", "READ_BATCH", "atomic_write", "file_sha256", "column_encodings",
+__all__ = ["TABLES", "SORT_KEYS", "NOT_IN_ID", "sweep_id", "SweepFolder", "part_batches", "READ_BATCH", "atomic_write", "not_a_folder", "file_sha256", "column_encodings",
            "readable_metadata",
            "prefetched"]
 
@@ -87,6 +87,16 @@ def readable_metadata(arrow: pa.Table) -> pa.Table:
         if "[pyarrow]" in str(column.get("numpy_type")) and str(column.get("pandas_type", "")).startswith("list"):
             column["numpy_type"] = "object"
     return arrow.replace_schema_metadata({**meta, b"pandas": json.dumps(pandas_meta).encode()})
+
+
+def not_a_folder(path: Path | str) -> str | None:
+    """What is wrong with ``path`` as a sweep folder before anything in it is read (it is not there, or
+    it is a file), else None."""
+    path = Path(path)
+    if path.is_dir():
+        return None
+    return (f"{path} {'is a file' if path.exists() else 'does not exist'}: give a sweep folder, the path a "
+            "run prints after 'results:' (results/<experiment>/<id>)")
 
 
 def file_sha256(path: Path) -> str:
@@ -384,9 +394,8 @@ class SweepFolder:
     def manifest(self) -> dict:
         """manifest.json, checked for the shape it is written in (FolderError naming what is wrong)."""
         path = self.path / "manifest.json"
-        if not self.path.is_dir():
-            raise FolderError(f"{self.path} {'is a file' if self.path.exists() else 'does not exist'}: give a "
-                              "sweep folder, the path a run prints after 'results:' (results/<experiment>/<id>)")
+        if not_a_folder(self.path):
+            raise FolderError(not_a_folder(self.path))
         if not path.is_file():
             if (self.path / "parts").is_dir() and any((self.path / "parts").glob("part-*.json")):
                 raise FolderError(f"{self.path} has finished parts but no manifest.json: run the sweep's command "
