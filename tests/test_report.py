@@ -156,6 +156,16 @@ def test_figure_artists():
     assert ax.get_xscale() == "log" and ax.get_ylabel() == "f − f*"
     plt.close(fig)
 
+    # legend="beside" (the methods figures): after the layout the legend lies right of the axes, over no band
+    fig, ax = plt.subplots(figsize=(9.4, 4.6))
+    F.plot_bands(bands, "bands", ax, legend="beside")
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    box, frame = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.x0 > frame.x1 and box.x1 <= fig.bbox.x1
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    plt.close(fig)
+
     fig, ax = plt.subplots()
     table = pd.DataFrame({"alpha": [0.1, 0.1, 0.01, 0.01], "epsilon": [1e-3, 1e-6] * 2, "v": [0.1, 0.2, 0.3, 0.4]})
     F.plot_heatmap(table, "v", "heat", ax)

@@ -652,7 +652,7 @@ def _learning_rate_numbers(res: Results) -> pd.DataFrame:
 def _learning_rate_figure(res: Results):
     runs = _with_names(res)
     problems = list(runs["problem"].unique())
-    fig, axes = F.figure_panels(len(problems), width=4.6, height=4.0)
+    fig, axes = F.figure_panels(len(problems), width=5.2, height=4.0)
     for ax, prob in zip(axes, problems):
         mine = runs[runs["problem"] == prob]
         for setting, g in mine.groupby("setting", sort=False):
@@ -666,7 +666,7 @@ def _learning_rate_figure(res: Results):
         ax.set_xlabel("α (a first step, for backtracking, BB and sign_halving)", fontsize=8)
         ax.set_ylabel("evaluations of f and ∇f to ‖∇f‖ < 1e-3")
         ax.set_title(f"{prob}: × above the dotted line: did not converge", fontsize=9)
-    axes[0].legend(fontsize=7, loc="lower left")
+    F.legend_beside(axes[-1])       # the settings are the same in every panel
     return fig
 
 
@@ -717,7 +717,7 @@ def _methods_review_figure(res: Results):
     runs = _with_names(res)
     tol = validate(res.config).success_tol
     probs = list(runs["problem"].unique())
-    fig, axes = F.figure_panels(len(probs), width=6.0, height=4.4)
+    fig, axes = F.figure_panels(len(probs), width=7.6, height=4.4, max_cols=2)
     for ax, prob in zip(axes, probs):
         mine = runs[runs["problem"] == prob]
         label = mine["method"] + " α=" + mine["alpha"].map("{:g}".format)
@@ -727,7 +727,7 @@ def _methods_review_figure(res: Results):
         bands["evaluations"] = START_EVALS + bands["step"] * bands["method"].map(
             evaluations_per_step(sub, sub["method"]))
         bands["label"] = bands["method"] + " α=" + bands["alpha"].map("{:g}".format)
-        F.plot_bands(bands, f"{prob}: each method at its best α", ax, against="evaluations")
+        F.plot_bands(bands, f"{prob}: each method at its best α", ax, against="evaluations", legend="beside")
     return fig
 
 

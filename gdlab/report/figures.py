@@ -27,7 +27,7 @@ from ..tables.columns import points
 from ..tables.stats import TARGETS
 from .render import PowerFormatter, log_axes  # noqa: F401  (re-exported: the figures' axis helpers)
 
-__all__ = ["setting_label", "plot_curve_1d", "view_1d", "plot_paths_2d", "plot_bands", "plot_heatmap", "value_limits", "plot_basins",
+__all__ = ["setting_label", "plot_curve_1d", "view_1d", "plot_paths_2d", "plot_bands", "legend_beside", "plot_heatmap", "value_limits", "plot_basins",
            "plot_ecdf", "plot_rule_comparison", "figure_panels", "log_axes", "PowerFormatter"]
 
 
@@ -158,7 +158,8 @@ def plot_curve_1d(problem: Problem, trace: pd.DataFrame, title: str, ax=None, xl
             north = f > np.mean(ax.get_ylim())
             ax.annotate(f"x={x:.4f}\nf={f:.4f}", (x, f), textcoords="offset points",
                         xytext=(-6 if east else 6, -6 if north else 6), ha="right" if east else "left",
-                        va="top" if north else "bottom", fontsize=8)
+                        va="top" if north else "bottom", fontsize=8,
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.set_title(title, fontsize=9)
@@ -196,9 +197,10 @@ def plot_paths_2d(problem: Problem, traces: pd.DataFrame, title: str, ax=None, f
     return ax
 
 
-def plot_bands(bands: pd.DataFrame, title: str, ax=None, against: str = "step"):
+def plot_bands(bands: pd.DataFrame, title: str, ax=None, against: str = "step", legend: str = "best"):
     """Median and 10–90% band across starts against step (``against="evaluations"``: the bands'
-    ``evaluations`` column), one line per setting (log axes)."""
+    ``evaluations`` column), one line per setting (log axes). ``legend="beside"`` puts the legend right
+    of the axes, where it covers no band (a figure of many settings: widen it by about 2 inches)."""
     ax = ax or plt.gca()
     drawn = False
     for label, b in bands.groupby("label", sort=False):
@@ -223,8 +225,17 @@ def plot_bands(bands: pd.DataFrame, title: str, ax=None, against: str = "step"):
     ax.set_xlabel("step k + 1" if against == "step" else "evaluations of f and ∇f")
     ax.set_ylabel("f − f*" if measure == "f - f*" else "‖∇f‖")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    if legend == "beside":
+        legend_beside(ax)
+    else:
+        ax.legend(fontsize=7, loc="best")
     return ax
+
+
+def legend_beside(ax, **kwargs):
+    """The axes' legend right of them, outside the data (the layout makes room for it)."""
+    return ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                     frameon=False, **kwargs)
 
 
 def value_limits(values) -> tuple[float, float]:

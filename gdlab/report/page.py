@@ -179,8 +179,8 @@ def _methods_figure(figs: _Figures, name: str, runs: pd.DataFrame, label: pd.Ser
     bands["evaluations"] = (1 + cost) + bands["step"] * bands["label"].map(per_step)
     share = dict(zip(best["label"], best["share"]))
     bands["label"] = bands["label"].map(lambda lab: f"{lab} ({share[lab]:.0%} ok)")
-    fig, ax = plt.subplots(figsize=(7.2, 4.6))
-    F.plot_bands(bands, f"{name}: each method at its best setting", ax, against="evaluations")
+    fig, ax = plt.subplots(figsize=(9.4, 4.6))     # the legend beside the axes: a method's band covers them
+    F.plot_bands(bands, f"{name}: each method at its best setting", ax, against="evaluations", legend="beside")
     figs.save(fig, name, "methods", f"{name}: each method at its best setting (the most runs converged within "
                                     f"{success_tol:g} of a known minimum, then the fewest evaluations): f − f* "
                                     f"against evaluations of f and ∇f (n_f + {cost:g}·n_grad, report.grad_cost: "
