@@ -21,6 +21,7 @@ from gdlab.report.suites import (
     aggregated_ecdf,
     art_table,
     at_best_settings,
+    below_listed_lines,
     data_profile,
     performance_profile,
     profile_costs,
@@ -220,6 +221,24 @@ def test_cutest_optima_reached_and_below_the_listed_one_is_a_success(tmp_path):
     assert (res.path / "report" / "figures" / "suite_ecdf.png").exists()
     assert (res.path / "report" / "figures" / "suite_profiles.svg").exists()
     assert "Suite benchmarks" in (res.path / "report" / "index.html").read_text()
+
+
+def test_problems_below_their_listed_f_star_are_a_line_each_up_to_three_then_one_line():
+    """A penalised family (the constraints lesson's eight fences) put eight warning boxes at the top of the
+    page; past three problems they are one line, naming the first eight and counting the rest."""
+    def below(n):
+        return pd.DataFrame({"problem": [f"p{i}" for i in range(n)], "best_f": [-25.1572] * n,
+                             "f_star": [-25.0] * n, "runs_below": ([2] * (n - 1) + [1])[:n]})
+    lines = below_listed_lines(below(3))
+    assert lines == [f"below the listed f*: p{i} ended at -25.1572 ({r}), under its listed f* -25; counted as "
+                     "successes (the listed value is not the optimum)" for i, r in enumerate(["2 runs", "2 runs", "1 run"])]
+    one, = below_listed_lines(below(8))
+    assert one.startswith("below the listed f*: runs of 8 problems ended under their listed f*, counted as successes "
+                          "(the listed values are not the optima): p0 at -25.1572 under -25 (2 runs); p1 at")
+    assert one.endswith("; p7 at -25.1572 under -25 (1 run)")
+    one, = below_listed_lines(below(1010))
+    assert one.count(" under -25 (") == 8 and one.endswith("; p7 at -25.1572 under -25 (2 runs); and 1,002 more")
+    assert below_listed_lines(below(0)) == []
 
 
 def test_coco_targets_and_grad_cost_settings():

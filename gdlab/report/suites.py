@@ -19,7 +19,7 @@ problem, :func:`at_best_settings`):
 
 Solving a (problem, start) pair, for the profiles, is reaching f − f* ≤ ``f_target``. Runtimes are
 at checkpoint resolution (k = 0, 1, 2, 3, 4, 6, 8, 11, 16, …). Problems whose runs ended below
-their listed f* get a line of their own ("below the listed f*: …").
+their listed f* are named in a warning ("below the listed f*: …").
 """
 
 from __future__ import annotations
@@ -59,11 +59,20 @@ ART_TARGETS = (1e1, 1e0, 1e-1, 1e-2, 1e-3, 1e-5, 1e-7)
 MAX_RUNTIME_RUNS = 10 ** 9     # every run: a benchmark's sweeps are small enough to read whole
 
 
-def below_listed_lines(below: pd.DataFrame) -> list[str]:
-    """One line per problem of :func:`~gdlab.tables.stats.below_listed_f_star`."""
-    return [f"below the listed f*: {row.problem} ended at {row.best_f:.6g} ({row.runs_below:,} run"
-            f"{'s' if row.runs_below != 1 else ''}), under its listed f* {row.f_star:.6g}; counted as successes "
-            "(the listed value is not the optimum)" for row in below.itertuples(index=False)]
+def below_listed_lines(below: pd.DataFrame, apart: int = 3, named: int = 8) -> list[str]:
+    """The warnings of :func:`~gdlab.tables.stats.below_listed_f_star`: a line per problem for up to
+    ``apart`` problems, else one line naming the first ``named`` (a penalised family or a suite's
+    instances would fill the page's top with one box each)."""
+    def runs(row):
+        return f"{row.runs_below:,} run{'s' if row.runs_below != 1 else ''}"
+    rows = list(below.itertuples(index=False))
+    if len(rows) <= apart:
+        return [f"below the listed f*: {row.problem} ended at {row.best_f:.6g} ({runs(row)}), under its listed f* "
+                f"{row.f_star:.6g}; counted as successes (the listed value is not the optimum)" for row in rows]
+    each = "; ".join(f"{row.problem} at {row.best_f:.6g} under {row.f_star:.6g} ({runs(row)})" for row in rows[:named])
+    more = f"; and {len(rows) - named:,} more" if len(rows) > named else ""
+    return [f"below the listed f*: runs of {len(rows):,} problems ended under their listed f*, counted as successes "
+            f"(the listed values are not the optima): {each}{more}"]
 
 
 def labels_by_setting(frame: pd.DataFrame, write) -> pd.Series:
