@@ -388,6 +388,25 @@ def test_results_give_the_reports_tables(built_report):
     assert len(s) == 2 * 2 * 2 * 6 and s["runs"].sum() == len(r.stops)    # problems × methods × α × rules
 
 
+@pytest.mark.parametrize("grad_cost", ["d", 0.5])
+def test_results_summary_counts_evaluations_with_the_sweeps_grad_cost(grad_cost, tmp_path):
+    """Results.summary() counted a gradient as one evaluation whatever report.grad_cost said, where the
+    report's summary.csv (and COCO's view, grad_cost: d) counts it as d: aRT_evals differed."""
+    import gdlab
+    res = gdlab.sweep({"problems": ["himmelblau"], "method": ["gd", "backtracking"], "alpha": [0.01],
+                       "starts": {"kind": "grid", "n": 9}, "criterion": ["grad"], "epsilon": [1e-6],
+                       "max_iter": 3000, "dtype": "float64", "report": {"grad_cost": grad_cost}})
+    s = res.summary().set_index("method")
+    cost = 2.0 if grad_cost == "d" else grad_cost
+    gd = res.runs[res.runs["method"] == "gd"]      # every run ends where its one rule fires: all it spent counts
+    ok = s.loc["gd", "success_rate"] * s.loc["gd", "runs"]
+    assert ok > 0 and (gd["status"] == "converged").all()
+    spent = np.rint(gd["n_f"] + cost * gd["n_grad"]).sum()      # a run's evaluations: whole numbers, summed exactly
+    assert s.loc["gd", "aRT_evals"] == pytest.approx(spent / ok, rel=1e-12)
+    folder = res.save(tmp_path / "sweep", log=None)
+    assert load(folder).summary().to_csv(index=False) == (folder / "report" / "tables" / "summary.csv").read_text()
+
+
 def test_report_files_and_page(built_report):
     folder, index = built_report
     rep = folder / "report"

@@ -34,9 +34,12 @@ class Results:
 
     def summary(self) -> pd.DataFrame:
         """The report's ``summary.csv`` of these runs: per problem × method × α × γ × stop rule, the
-        runs, success rate, stop steps, premature stops, aRT… (``success_tol`` from the config)."""
-        from .stats import summary_table  # the statistics import JAX's criteria: only when asked for
-        return summary_table(self.runs, self.stops, self._setting("success_tol"))
+        runs, success rate, stop steps, premature stops, aRT… (``success_tol`` and ``report.grad_cost``
+        from the config)."""
+        from .stats import problem_grad_costs, summary_table  # (they import JAX's criteria: when asked for)
+        grad_cost = ((self.config or {}).get("report") or {}).get("grad_cost", 1)   # aRT_evals counts with it
+        return summary_table(self.runs, self.stops, self._setting("success_tol"),
+                             problem_grad_costs(self.runs, grad_cost))
 
     def stopping_rules(self) -> pd.DataFrame:
         """The report's ``stopping_rules.csv``: per problem × stop rule, the steps used against the error

@@ -31,7 +31,7 @@ from ..core.criteria import checkpoints
 from ..core.settings import REPORT_DEFAULTS
 from .columns import in_order
 
-__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "below_listed_f_star", "grad_cost_of", "target_values", "COCO_TARGETS", "evaluations_at", "evaluations_to_reach", "evaluations_per_step", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
+__all__ = ["SETTING", "RULE", "setting_columns", "best_settings", "below_listed_f_star", "grad_cost_of", "problem_grad_costs", "target_values", "COCO_TARGETS", "evaluations_at", "evaluations_to_reach", "evaluations_per_step", "stalled_runs", "rule_outcomes", "problems_with_minima", "RuleTally", "group_codes",
            "row_groups", "column_codes", "first_rows", "rows_of",
            "summary_table",
            "rule_comparison", "target_steps",
@@ -529,11 +529,20 @@ class RuleTally:
         return out
 
 
-def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float) -> pd.DataFrame:
-    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts."""
+def summary_table(runs: pd.DataFrame, stops: pd.DataFrame, success_tol: float,
+                  grad_cost: pd.Series | None = None) -> pd.DataFrame:
+    """Per problem × method × alpha × momentum × stop rule: how the rule did over the starts.
+    ``grad_cost``: per problem, what a gradient counts in ``aRT_evals`` (:func:`problem_grad_costs`)."""
     tally = RuleTally()
-    tally.add(rule_outcomes(runs, stops, success_tol))
+    tally.add(rule_outcomes(runs, stops, success_tol, grad_cost=grad_cost))
     return tally.summary()
+
+
+def problem_grad_costs(runs: pd.DataFrame, grad_cost) -> pd.Series:
+    """Per problem of ``runs``, what a gradient counts in evaluations (:func:`grad_cost_of` of
+    ``report.grad_cost`` and the problem's dimension, from its runs' ``dim``)."""
+    dims = runs.groupby("problem", sort=False)["dim"].first() if len(runs) else pd.Series(dtype=float)
+    return pd.Series(grad_cost_of(grad_cost, dims.to_numpy()), index=dims.index, dtype=float)
 
 
 def target_steps(runs: pd.DataFrame, curves: pd.DataFrame, f_target: float, f_star: pd.Series | None = None,
