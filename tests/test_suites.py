@@ -239,6 +239,28 @@ def test_problems_below_their_listed_f_star_are_a_line_each_up_to_three_then_one
     one, = below_listed_lines(below(1010))
     assert one.count(" under -25 (") == 8 and one.endswith("; p7 at -25.1572 under -25 (2 runs); and 1,002 more")
     assert below_listed_lines(below(0)) == []
+    # problems that list minima are judged by the distance to them: their runs below are not called successes
+    both = pd.concat([below(1).assign(by_distance=False), below(2).assign(problem=["q0", "q1"], by_distance=True)])
+    lines = below_listed_lines(both)
+    assert lines[0].startswith("below the listed f*: p0 ended at -25.1572 (1 run)") and len(lines) == 3
+    assert lines[1] == ("below the listed minima: q0 ended at -25.1572 (2 runs), under the f* -25 of the listed minimum "
+                        "nearest its end; f has lower points than its listed minima (a minimum not listed, or outside "
+                        "the domain); success is judged by the distance to a listed minimum, and the ECDF counts every "
+                        "f-target as reached")
+    assert "counted as successes" not in lines[2]
+
+
+def test_a_run_below_every_listed_minimum_is_named_and_not_a_success():
+    """bb1 from 2.5 on x²·sin x leaves the domain [1, 8] for x ≈ 11.17, where f = −122.9 lies below the
+    listed minimum's −24.08: the report said "counted as successes" where the summary counted none."""
+    res = gdlab.descend("x2_sin", "bb1", [2.5], alpha=0.01, criterion="grad", epsilon=1e-3)
+    assert res.runs["x_final"].iloc[0][0] == pytest.approx(11.1727, abs=1e-3)
+    below = below_listed_f_star(res.runs)
+    assert below[["problem", "runs_below", "by_distance"]].to_dict("records") == [
+        {"problem": "x2_sin", "runs_below": 1, "by_distance": True}]
+    assert below["best_f"].iloc[0] == pytest.approx(-122.876, abs=1e-3)
+    assert res.summary()["success_rate"].tolist() == [0.0]
+    assert below_listed_lines(below)[0].startswith("below the listed minima: x2_sin ended at -122.876 (1 run)")
 
 
 def test_coco_targets_and_grad_cost_settings():

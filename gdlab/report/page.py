@@ -499,7 +499,8 @@ def _gather(folder: Path, sw, traced: np.ndarray, progress: Progress | None = No
         basins=_sorted(pd.concat(basins, ignore_index=True), ["run_id"]) if flat else None,
         shares=pd.concat(shares).groupby(level=list(range(len(keys) + 1)), dropna=False).sum() if flat else None,
         below=pd.concat(below).groupby("problem", sort=True).agg(
-            f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum")).reset_index())
+            f_star=("f_star", "first"), best_f=("best_f", "min"), runs_below=("runs_below", "sum"),
+            by_distance=("by_distance", "max")).reset_index())
 
 
 @dataclass

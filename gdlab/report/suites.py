@@ -60,19 +60,34 @@ MAX_RUNTIME_RUNS = 10 ** 9     # every run: a benchmark's sweeps are small enoug
 
 
 def below_listed_lines(below: pd.DataFrame, apart: int = 3, named: int = 8) -> list[str]:
-    """The warnings of :func:`~gdlab.tables.stats.below_listed_f_star`: a line per problem for up to
-    ``apart`` problems, else one line naming the first ``named`` (a penalised family or a suite's
-    instances would fill the page's top with one box each)."""
+    """The warnings of :func:`~gdlab.tables.stats.below_listed_f_star`, problems that list f* alone
+    (their runs count as successes) apart from those that list minima (success is the distance to
+    one): a line per problem for up to ``apart`` problems, else one line naming the first ``named``
+    (a penalised family or a suite's instances would fill the page's top with one box each)."""
     def runs(row):
         return f"{row.runs_below:,} run{'s' if row.runs_below != 1 else ''}"
+
+    def lines(rows, one, many):
+        if len(rows) <= apart:
+            return [one(row) for row in rows]
+        each = "; ".join(f"{row.problem} at {row.best_f:.6g} under {row.f_star:.6g} ({runs(row)})" for row in rows[:named])
+        more = f"; and {len(rows) - named:,} more" if len(rows) > named else ""
+        return [f"{many(len(rows))}: {each}{more}"]
+
     rows = list(below.itertuples(index=False))
-    if len(rows) <= apart:
-        return [f"below the listed f*: {row.problem} ended at {row.best_f:.6g} ({runs(row)}), under its listed f* "
-                f"{row.f_star:.6g}; counted as successes (the listed value is not the optimum)" for row in rows]
-    each = "; ".join(f"{row.problem} at {row.best_f:.6g} under {row.f_star:.6g} ({runs(row)})" for row in rows[:named])
-    more = f"; and {len(rows) - named:,} more" if len(rows) > named else ""
-    return [f"below the listed f*: runs of {len(rows):,} problems ended under their listed f*, counted as successes "
-            f"(the listed values are not the optima): {each}{more}"]
+    by_distance = [row for row in rows if getattr(row, "by_distance", False)]
+    lower = ("f has lower points than its listed minima (a minimum not listed, or outside the domain); success "
+             "is judged by the distance to a listed minimum, and the ECDF counts every f-target as reached")
+    return lines([row for row in rows if not getattr(row, "by_distance", False)],
+                 lambda row: f"below the listed f*: {row.problem} ended at {row.best_f:.6g} ({runs(row)}), under its "
+                             f"listed f* {row.f_star:.6g}; counted as successes (the listed value is not the optimum)",
+                 lambda n: f"below the listed f*: runs of {n:,} problems ended under their listed f*, counted as "
+                           "successes (the listed values are not the optima)") + \
+        lines(by_distance,
+              lambda row: f"below the listed minima: {row.problem} ended at {row.best_f:.6g} ({runs(row)}), under the "
+                          f"f* {row.f_star:.6g} of the listed minimum nearest its end; {lower}",
+              lambda n: f"below the listed minima: runs of {n:,} problems ended under the f* of the listed minimum "
+                        f"nearest their end; {lower}")
 
 
 def labels_by_setting(frame: pd.DataFrame, write) -> pd.Series:
