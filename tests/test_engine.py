@@ -173,6 +173,12 @@ def test_statuses_diverged_max_iter_nonfinite_invalid_start():
     assert list(cone.runs["status"]) == ["nonfinite", "invalid_start"]
     assert list(cone.runs["n_iter"]) == [2, 0]
     assert not cone.stops["fired"].any()
+    # x thrown past diverge_x where float32's x⁴ overflows: diverged, as in float64, not nonfinite
+    outs = {dtype: gdlab.descend("x**4", "gd", [[20.0]], alpha=0.1, dtype=dtype).runs for dtype in ("float32", "float64")}
+    for dtype, runs in outs.items():
+        assert runs["status"][0] == "diverged" and runs["n_iter"][0] == 2, dtype
+        assert runs["x_final"][0][0] == pytest.approx(1.2863e10, rel=1e-4)
+    assert np.isinf(outs["float32"]["f_final"][0]) and np.isfinite(outs["float64"]["f_final"][0])
 
 
 def test_a_plain_python_function_descends_as_its_registry_twin():

@@ -186,11 +186,13 @@ def lane_fns(spec: KernelSpec):
         else:
             fired = jnp.where(live & allowed & (lanes.fired < 0) & (value < eps), k, lanes.fired)
             all_fired = lanes_.all_rows(fired >= 0) if R else jnp.zeros_like(live)
-        diverged = (lanes_.max_abs(x) > x_bound) | (jnp.abs(f) > f_bound)
-        # the first that holds, in this order (a chain of selects: jnp.select would lower to a reduce)
+        escaped = lanes_.max_abs(x) > x_bound
+        diverged = escaped | (jnp.abs(f) > f_bound)
+        # the last that holds, in this order (a chain of selects: jnp.select would lower to a reduce); x
+        # thrown past the bound diverged even where f or ∇f overflowed there (float32's x⁴ at x = 10¹⁰)
         status = jnp.where(k >= spec.max_iter, Status.max_iter, Status.running)
         for cond, code in ((diverged, Status.diverged), (all_fired, Status.converged), (~finite, Status.nonfinite),
-                           (~finite & (k == 0), Status.invalid_start)):
+                           (escaped, Status.diverged), (~finite & (k == 0), Status.invalid_start)):
             status = jnp.where(cond, code, status)
         status = jnp.where(live, status, lanes.status).astype(jnp.int32)
         go = live & (status == Status.running)
