@@ -1066,6 +1066,24 @@ def test_run_batch_refuses_every_methods_hyperparameter_outside_its_range(name):
                     gdlab.run_batch(problem, name, x0, hp)
 
 
+@pytest.mark.parametrize("name", ["bb1", "bb2"])
+def test_a_barzilai_borwein_min_step_above_its_max_step_is_refused(name):
+    """min_step 1 and max_step 0.1 ran, every step clipped to an empty interval, and the run diverged."""
+    from gdlab.runner.schema import validate
+    with pytest.raises(gdlab.ConfigError) as err:
+        validate({"method": [{"name": name, "min_step": [0.01, 2.0], "max_step": 1.0}]})
+    assert f"method: {name}: min_step 2 exceeds max_step 1: the step t is clipped to [min_step, max_step]; give " \
+           "min_step ≤ max_step" in str(err.value)
+    x0 = np.ones((3, 2))
+    with pytest.raises(gdlab.InputError, match=rf"method '{name}': min_step 2 exceeds max_step 1"):
+        gdlab.run_batch(gdlab.get_problem("himmelblau"), name, x0, {"alpha": 0.01, "min_step": [0.1, 2.0, 0.1],
+                                                                        "max_step": 1.0})
+    with pytest.raises(gdlab.ConfigError, match="min_step 1 exceeds max_step 0.1"):
+        gdlab.descend("himmelblau", {"name": name, "min_step": 1.0, "max_step": 0.1}, [[0.0, 0.0]], alpha=0.01)
+    ok = gdlab.descend("himmelblau", {"name": name, "min_step": 0.1, "max_step": 0.1}, [[0.0, 0.0]], alpha=0.01)
+    assert len(ok.runs) == 1
+
+
 @pytest.mark.parametrize("opts, says", [
     (dict(max_iter=0), "EngineOptions.max_iter must be a whole number of steps in"),
     (dict(max_iter=-5), "EngineOptions.max_iter"),

@@ -145,6 +145,20 @@ def test_a_python_function_problem_cannot_be_saved_and_says_how(tmp_path):
     assert not (tmp_path / "f" / "manifest.json").exists()
 
 
+def test_save_into_a_folder_of_ones_own_files_is_refused_and_writes_nothing(himmelblau, tmp_path):
+    """Results.save(path) into a folder that held the user's own report/index.html wrote over it."""
+    mine = tmp_path / "notes"
+    (mine / "report").mkdir(parents=True)
+    (mine / "report" / "index.html").write_text("my page")
+    with pytest.raises(FolderError, match=r"holds files and no gdlab sweep \(no config.yaml: report\); give a new or "
+                                          r"empty folder \(nothing was written\)"):
+        himmelblau.save(mine, log=None)
+    assert sorted(p.name for p in mine.rglob("*")) == ["index.html", "report"]
+    assert (mine / "report" / "index.html").read_text() == "my page"
+    again = himmelblau.save(tmp_path / "sweep", report=False, log=None)      # a sweep folder takes its own again
+    assert himmelblau.save(again, report=False, log=None) == again
+
+
 def test_a_filtered_results_is_refused_rather_than_saved_short(himmelblau, tmp_path):
     import dataclasses
     part = dataclasses.replace(himmelblau, runs=himmelblau.runs.iloc[:10], path=None)

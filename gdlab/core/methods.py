@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -89,6 +89,10 @@ class Method:
     max_dim: int | None = None           # the largest dimension it runs in (newton's d×d Hessians)
     state_size: Callable[[int], int] = dataclasses.field(default=lambda d: 4 * d, repr=False, compare=False)
     source: str = "optax"
+    #: what is wrong with one setting's values together (name → value, or → an array of every run's), or
+    #: None: bb1's min_step above its max_step
+    conflict: Callable[[Mapping[str, float]], str | None] | None = dataclasses.field(default=None, repr=False,
+                                                                                       compare=False)
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -121,14 +125,14 @@ METHODS: Registry[Method] = Registry("method")
 
 def method(name: str, *hyper: Hyper, needs: tuple[str, ...] = (), evals: Callable | None = None,
            takes_schedule: bool = False, max_dim: int | None = None, state_size: Callable | None = None,
-           source: str = "optax"):
+           source: str = "optax", conflict: Callable | None = None):
     """Register ``build(alpha, **hyper)`` as the method ``name``; its docstring is the entry's doc.
     ``takes_schedule``: the builder is ``build(alpha, schedule, **hyper)`` (``schedule`` None or
     ``count → factor``), for methods whose step size is not a plain learning rate."""
     def make(build, **_):
         extra = {"state_size": state_size} if state_size else {}
         return Method(name, build, tuple(hyper), (build.__doc__ or "").strip(), needs=tuple(needs), evals=evals,
-                      takes_schedule=takes_schedule, max_dim=max_dim, source=source, **extra)
+                      takes_schedule=takes_schedule, max_dim=max_dim, source=source, conflict=conflict, **extra)
     return METHODS.register(make)
 
 
@@ -436,14 +440,24 @@ def _bb_bounds():
             Hyper("max_step", 1e10, 0.0, math.inf, low_closed=False, high_closed=False, doc="the largest step t"))
 
 
-@method("bb1", *_bb_bounds(), takes_schedule=True, source="gdlab")
+def _bb_conflict(hyper: Mapping[str, float | np.ndarray]) -> str | None:
+    """min_step above max_step, in one setting's values or any run's of arrays of them."""
+    low, high = np.broadcast_arrays(np.asarray(hyper["min_step"], np.float64), np.asarray(hyper["max_step"], np.float64))
+    bad = np.flatnonzero(low.reshape(-1) > high.reshape(-1))
+    if len(bad):
+        return (f"min_step {low.reshape(-1)[bad[0]]:g} exceeds max_step {high.reshape(-1)[bad[0]]:g}: the step t is "
+                "clipped to [min_step, max_step]; give min_step ≤ max_step")
+    return None
+
+
+@method("bb1", *_bb_bounds(), takes_schedule=True, source="gdlab", conflict=_bb_conflict)
 def _bb1(alpha, schedule, min_step, max_step):
     """Barzilai–Borwein, long step t = s·s/s·y (Barzilai & Borwein 1988); alpha is the first step and
     the fallback where s·y ≤ 0"""
     return barzilai_borwein(alpha, 1, min_step, max_step, schedule)
 
 
-@method("bb2", *_bb_bounds(), takes_schedule=True, source="gdlab")
+@method("bb2", *_bb_bounds(), takes_schedule=True, source="gdlab", conflict=_bb_conflict)
 def _bb2(alpha, schedule, min_step, max_step):
     """Barzilai–Borwein, short step t = s·y/y·y; alpha is the first step and the fallback where s·y ≤ 0"""
     return barzilai_borwein(alpha, 2, min_step, max_step, schedule)

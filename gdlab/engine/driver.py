@@ -168,6 +168,10 @@ def checked_rows(method: Method | Stepper, rows: np.ndarray) -> np.ndarray:
             bad = np.unique(value[~fits])      # (one value given, broadcast to every run, is one value)
             raise InputError(f"{whose}: {name} must be a number in {hyper.range} (one, or one per start), got "
                              f"{bad[0]:g}" + (f" and {len(bad) - 1:,} more" if len(bad) > 1 else ""))
+    conflict = method.method.conflict and method.method.conflict(
+        {name: rows[:, j] for j, name in enumerate(method.rows)})
+    if conflict:
+        raise InputError(f"method {method.name!r}: {conflict}")
     return rows
 
 

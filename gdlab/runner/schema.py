@@ -367,7 +367,12 @@ def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list
     schedules = _grid_entries("schedule", _as_list(cfg["schedule"]), SCHEDULES, lambda s: s.rows, {}, errors)
     own: dict[int, list] = {}       # a method entry's own schedule list, where its mapping gives one
     out = []
+    conflicts = {}                  # a method's first setting whose values contradict each other
     for m, mh, mine in methods:
+        why = m.conflict(dict(mh)) if m.conflict else None
+        if why and m.name not in conflicts:
+            conflicts[m.name] = why
+            errors.append(f"method: {m.name}: {why}")
         if mine is not None:
             if id(mine) not in own:
                 own[id(mine)] = _grid_entries(f"method.{m.name}.schedule", _as_list(mine), SCHEDULES,

@@ -197,7 +197,8 @@ class SweepFolder:
 
     # --- setting up ---------------------------------------------------------
     def prepare(self, config: Mapping) -> None:
-        """Create the folder and write config.yaml; refuse if it holds another config."""
+        """Create the folder and write config.yaml; refuse if it holds another config, or files and no
+        config (a folder that is not a sweep's)."""
         config = _plain(config)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -207,6 +208,13 @@ class SweepFolder:
         except OSError as exc:
             raise FolderError(f"cannot write to the results folder {self.path}: {exc.strerror or exc}") from exc
         cfg_path = self.path / "config.yaml"
+        if not cfg_path.exists():
+            # a folder of the user's own (Results.save(path) into it) would have its files written over
+            theirs = sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".write-test-"))
+            if theirs:
+                raise FolderError(f"{self.path} holds files and no gdlab sweep (no config.yaml: "
+                                  f"{', '.join(theirs[:4])}{' …' if len(theirs) > 4 else ''}); give a new or empty "
+                                  "folder (nothing was written)")
         if cfg_path.exists():
             stored = yaml.safe_load(cfg_path.read_text()) or {}
             old, new = _identity(stored), _identity(config)
