@@ -181,6 +181,15 @@ def test_figure_artists():
                          "status": ["converged", "converged", "max_iter"]})
     F.plot_basins(p, runs, "basins", axes[0])
     assert len(axes[0].collections) == 3      # none + two minima
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["no minimum", "minimum 0 (33%)",
+                                                                         "minimum 1 (33%)"]
+    fig.tight_layout()                        # the legend under the axes, over no start
+    renderer = fig.canvas.get_renderer()
+    assert axes[0].get_legend().get_window_extent(renderer).y1 < axes[0].get_window_extent(renderer).y0
+    fig2, ax2 = plt.subplots()
+    F.plot_basins(p, runs.iloc[:2], "basins", ax2)     # every start reached a minimum: no "no minimum" entry
+    assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["minimum 0 (50%)", "minimum 1 (50%)"]
+    plt.close(fig2)
     traces = pd.DataFrame({"run_id": [0, 0, 1, 1], "step": [0, 1, 0, 1],
                            "x": list_column(np.array([[0, 0], [1, 1], [2, 2], [3, 3]], float)), "f": 0.0})
     F.plot_paths_2d(p, traces, "paths", axes[1])

@@ -299,8 +299,9 @@ def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: 
     ids = np.where(near, runs["min_id"].to_numpy(), -1)
     size = max(2.0, 4000.0 / max(len(runs), 1))
     # thousands of markers: drawn as one bitmap inside the SVG (the PNG is the same either way)
-    ax.scatter(x0[ids < 0, 0], x0[ids < 0, 1], s=size, color="0.8", marker="s", lw=0, label="no minimum",
-               rasterized=True)
+    if (ids < 0).any():
+        ax.scatter(x0[ids < 0, 0], x0[ids < 0, 1], s=size, color="0.8", marker="s", lw=0, label="no minimum",
+                   rasterized=True)
     for m in np.unique(ids[ids >= 0]):
         sel = ids == m
         ax.scatter(x0[sel, 0], x0[sel, 1], s=size, color=colors(int(m) % 10), marker="s", lw=0,
@@ -311,7 +312,8 @@ def plot_basins(problem: Problem, runs: pd.DataFrame, title: str, ax=None, tol: 
     ax.set_xlabel("x1 at the start")
     ax.set_ylabel("x2 at the start")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=6, loc="upper right", markerscale=2)
+    # under the axes: inside, it covered the starts of a corner
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, markerscale=2, frameon=False)
     return ax
 
 
