@@ -74,16 +74,17 @@ def below_listed_lines(below: pd.DataFrame, apart: int = 3, named: int = 8) -> l
         more = f"; and {len(rows) - named:,} more" if len(rows) > named else ""
         return [f"{many(len(rows))}: {each}{more}"]
 
-    rows = list(below.itertuples(index=False))
-    by_distance = [row for row in rows if getattr(row, "by_distance", False)]
+    kind = {False: [], True: []}        # by_distance: the problem lists minima
+    for row in below.itertuples(index=False):
+        kind[bool(getattr(row, "by_distance", False))].append(row)
     lower = ("f has lower points than its listed minima (a minimum not listed, or outside the domain); success "
              "is judged by the distance to a listed minimum, and the ECDF counts every f-target as reached")
-    return lines([row for row in rows if not getattr(row, "by_distance", False)],
+    return lines(kind[False],
                  lambda row: f"below the listed f*: {row.problem} ended at {row.best_f:.6g} ({runs(row)}), under its "
                              f"listed f* {row.f_star:.6g}; counted as successes (the listed value is not the optimum)",
                  lambda n: f"below the listed f*: runs of {n:,} problems ended under their listed f*, counted as "
                            "successes (the listed values are not the optima)") + \
-        lines(by_distance,
+        lines(kind[True],
               lambda row: f"below the listed minima: {row.problem} ended at {row.best_f:.6g} ({runs(row)}), under the "
                           f"f* {row.f_star:.6g} of the listed minimum nearest its end; {lower}",
               lambda n: f"below the listed minima: runs of {n:,} problems ended under the f* of the listed minimum "

@@ -367,11 +367,11 @@ def _settings(cfg: dict, alpha: list, momentum: list, errors: list[str]) -> list
     schedules = _grid_entries("schedule", _as_list(cfg["schedule"]), SCHEDULES, lambda s: s.rows, {}, errors)
     own: dict[int, list] = {}       # a method entry's own schedule list, where its mapping gives one
     out = []
-    conflicts = {}                  # a method's first setting whose values contradict each other
+    said = set()                    # methods whose values contradict each other: said once, at the first setting
     for m, mh, mine in methods:
         why = m.conflict(dict(mh)) if m.conflict else None
-        if why and m.name not in conflicts:
-            conflicts[m.name] = why
+        if why and m.name not in said:
+            said.add(m.name)
             errors.append(f"method: {m.name}: {why}")
         if mine is not None:
             if id(mine) not in own:

@@ -208,13 +208,6 @@ class SweepFolder:
         except OSError as exc:
             raise FolderError(f"cannot write to the results folder {self.path}: {exc.strerror or exc}") from exc
         cfg_path = self.path / "config.yaml"
-        if not cfg_path.exists():
-            # a folder of the user's own (Results.save(path) into it) would have its files written over
-            theirs = sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".write-test-"))
-            if theirs:
-                raise FolderError(f"{self.path} holds files and no gdlab sweep (no config.yaml: "
-                                  f"{', '.join(theirs[:4])}{' …' if len(theirs) > 4 else ''}); give a new or empty "
-                                  "folder (nothing was written)")
         if cfg_path.exists():
             stored = yaml.safe_load(cfg_path.read_text()) or {}
             old, new = _identity(stored), _identity(config)
@@ -226,6 +219,12 @@ class SweepFolder:
                 # what the report draws is the latest run's choice
                 _write_text(cfg_path, yaml.safe_dump({**stored, "report": config.get("report")}, sort_keys=False))
         else:
+            # a folder of the user's own (Results.save(path) into it) would have its files written over
+            theirs = sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".write-test-"))
+            if theirs:
+                raise FolderError(f"{self.path} holds files and no gdlab sweep (no config.yaml: "
+                                  f"{', '.join(theirs[:4])}{' …' if len(theirs) > 4 else ''}); give a new or empty "
+                                  "folder (nothing was written)")
             _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False))
 
     def config_id(self) -> str:
